@@ -1,0 +1,325 @@
+/* nettool ts-client: sends each stdin line to a timestamp server and prints
+ * each reply, one at a time (tsTclnt/tsUclnt). An empty line or EOF ends the
+ * session. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "nettool/framing.h"
+#include "nettool/timestamp.h"
+
+#define MAX_LINE (60 * 1024)
+#define MAX_QUEUED 64 /* lines read ahead of the replies */
+
+static const char usage_text[] =
+    "usage: nettool ts-client HOST PORT [--udp] [--timeout S]\n"
+    "\n"
+    "Sends each line read from stdin to the timestamp server at HOST:PORT\n"
+    "and prints each reply. An empty line or end of input ends the session.\n"
+    "HOST is a numeric IPv4 or IPv6 address.\n"
+    "\n"
+    "  --udp         use UDP datagrams instead of TCP\n"
+    "  --timeout S   seconds to wait for the connection and for each reply\n"
+    "                (default 10)\n";
+
+typedef struct {
+  nt_reactor_t *reactor;
+  nt_ts_client_t *client;
+  nt_io_t in_io;
+  int in_watch;   /* stdin is watched by the reactor (else: a regular file) */
+  int in_reading; /* we want stdin input now */
+  int in_eof;
+  int in_queued;  /* a read of a regular-file stdin is queued */
+  nt_line_reader_t reader;
+  char **lines; /* FIFO of lines to send; NULL entry: the ending empty line */
+  size_t head, count, cap;
+  int ready;    /* connected and no reply awaited */
+  int connected;
+  int closing;
+  int prompt;   /* stdin is a terminal */
+  int status;   /* session result */
+  int input_error;
+  const char *host;
+  int port;
+  int udp;
+} client_t;
+
+static void stdin_set(client_t *c, int on);
+
+static void show_prompt(client_t *c) {
+  if (c->prompt && !c->closing) {
+    fputs("> ", stdout);
+    fflush(stdout);
+  }
+}
+
+static void finish(client_t *c) {
+  if (c->closing) return;
+  c->closing = 1;
+  stdin_set(c, 0);
+  if (c->client) nt_ts_client_close(c->client);
+}
+
+/* Sends the next queued line when the client is free. */
+static void pump(client_t *c) {
+  if (!c->ready || c->closing) return;
+  if (c->count == 0) {
+    if (c->in_eof) finish(c);
+    return;
+  }
+  char *line = c->lines[c->head];
+  c->head = (c->head + 1) % c->cap;
+  c->count--;
+  if (!line) { /* empty line: the session ends, as with tsTclnt */
+    finish(c);
+    return;
+  }
+  int rc = nt_ts_client_send(c->client, line, strlen(line));
+  free(line);
+  if (rc) {
+    cli_error("send: %s", nt_strerror(rc));
+    c->status = rc;
+    finish(c);
+    return;
+  }
+  c->ready = 0;
+  if (c->count < MAX_QUEUED / 2 && !c->in_eof) stdin_set(c, 1);
+}
+
+static int queue_line(void *arg, const char *line, size_t len) {
+  client_t *c = arg;
+  if (c->count == c->cap) {
+    size_t cap = c->cap ? c->cap * 2 : 16;
+    char **l = malloc(cap * sizeof *l);
+    if (!l) return NT_ENOMEM;
+    for (size_t i = 0; i < c->count; i++) l[i] = c->lines[(c->head + i) % c->cap];
+    free(c->lines);
+    c->lines = l;
+    c->cap = cap;
+    c->head = 0;
+  }
+  char *copy = NULL;
+  if (len) {
+    copy = malloc(len + 1);
+    if (!copy) return NT_ENOMEM;
+    memcpy(copy, line, len);
+    copy[len] = 0;
+  }
+  c->lines[(c->head + c->count) % c->cap] = copy;
+  c->count++;
+  if (!len) { /* nothing after an empty line matters */
+    c->in_eof = 1;
+    return 1;
+  }
+  return 0;
+}
+
+static void read_stdin(client_t *c) {
+  char buf[16384];
+  ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  if (n <= 0) {
+    if (n < 0) cli_error("reading stdin: %s", strerror(errno));
+    /* A last line without a newline still counts. */
+    if (nt_line_reader_pending(&c->reader)) {
+      nt_line_reader_feed(&c->reader, "\n", 1, queue_line, c, NULL);
+    }
+    c->in_eof = 1;
+    stdin_set(c, 0);
+    pump(c);
+    return;
+  }
+  int rc = nt_line_reader_feed(&c->reader, buf, (size_t)n, queue_line, c, NULL);
+  if (rc < 0) {
+    if (rc == NT_ELINETOOLONG)
+      cli_error("input line longer than %d bytes", MAX_LINE);
+    else
+      cli_error("reading stdin: %s", nt_strerror(rc));
+    c->input_error = 1;
+    finish(c);
+    return;
+  }
+  if (c->in_eof || c->count >= MAX_QUEUED) stdin_set(c, 0);
+  pump(c);
+}
+
+static void stdin_io_cb(nt_io_t *io, unsigned events) {
+  (void)events;
+  read_stdin(io->data);
+}
+
+static void stdin_file_cb(void *arg) {
+  client_t *c = arg;
+  c->in_queued = 0;
+  if (c->in_reading) {
+    read_stdin(c);
+    if (c->in_reading && !c->in_queued) {
+      c->in_queued = 1;
+      nt_call_soon(c->reactor, stdin_file_cb, c);
+    }
+  }
+}
+
+/* Starts or stops taking stdin input. epoll cannot watch regular files (they
+ * are always readable), so those are read from the call-soon queue. */
+static void stdin_set(client_t *c, int on) {
+  if (on && (c->in_eof || c->closing)) on = 0;
+  c->in_reading = on;
+  if (c->in_watch) {
+    if (on)
+      nt_io_start(&c->in_io, NT_READABLE);
+    else
+      nt_io_stop(&c->in_io);
+  } else if (on && !c->in_queued) {
+    c->in_queued = 1;
+    nt_call_soon(c->reactor, stdin_file_cb, c);
+  }
+}
+
+static void on_connected(nt_ts_client_t *tc, void *arg) {
+  client_t *c = arg;
+  (void)tc;
+  c->ready = 1;
+  c->connected = 1;
+  show_prompt(c);
+  stdin_set(c, 1);
+  pump(c);
+}
+
+static void on_reply(nt_ts_client_t *tc, const char *data, size_t len,
+                     void *arg) {
+  client_t *c = arg;
+  (void)tc;
+  fwrite(data, 1, len, stdout);
+  fputc('\n', stdout);
+  fflush(stdout);
+  c->ready = 1;
+  show_prompt(c);
+  pump(c);
+}
+
+static void on_closed(nt_ts_client_t *tc, int status, void *arg) {
+  client_t *c = arg;
+  (void)tc;
+  c->client = NULL;
+  c->closing = 1;
+  stdin_set(c, 0);
+  if (!c->status) c->status = status;
+}
+
+static void on_signal(nt_reactor_t *r, int signum, void *arg) {
+  (void)r;
+  (void)signum;
+  finish(arg);
+}
+
+int cmd_ts_client(int argc, char **argv) {
+  static const struct option opts[] = {{"udp", no_argument, NULL, 'u'},
+                                       {"timeout", required_argument, NULL, 't'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+  client_t c;
+  memset(&c, 0, sizeof c);
+  unsigned long long timeout_ms = 10000;
+  int ch;
+  opterr = 0;
+  while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    switch (ch) {
+    case 'u':
+      c.udp = 1;
+      break;
+    case 't':
+      if (cli_seconds(optarg, &timeout_ms))
+        return cli_usage_error("bad --timeout '%s': expected seconds > 0",
+                               optarg);
+      break;
+    case 'h':
+      fputs(usage_text, stdout);
+      return NT_EXIT_OK;
+    case ':':
+      return cli_usage_error("option '%s' needs a value", argv[optind - 1]);
+    default:
+      return cli_usage_error("unknown option '%s'", argv[optind - 1]);
+    }
+  }
+  if (argc - optind != 2)
+    return cli_usage_error("expected HOST and PORT");
+  c.host = argv[optind];
+  if ((c.port = cli_port(argv[optind + 1], 0, "port")) < 0) return NT_EXIT_USAGE;
+
+  int rc = nt_reactor_new(&c.reactor, NULL);
+  if (rc) {
+    cli_error("cannot start a reactor: %s", nt_strerror(rc));
+    return NT_EXIT_INTERNAL;
+  }
+  nt_line_reader_init(&c.reader, MAX_LINE);
+  c.prompt = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+  nt_io_init(c.reactor, &c.in_io, STDIN_FILENO, stdin_io_cb);
+  c.in_io.data = &c;
+  struct stat st;
+  c.in_watch = !(fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode));
+  if (c.in_watch && nt_io_start(&c.in_io, NT_READABLE) != 0) c.in_watch = 0;
+  nt_io_stop(&c.in_io);
+
+  nt_ts_client_options_t o = {c.udp, timeout_ms, timeout_ms};
+  nt_ts_client_callbacks_t cbs = {on_connected, on_reply, on_closed};
+  rc = nt_ts_client_connect(c.reactor, c.host, c.port, &o, &cbs, &c, &c.client);
+  if (rc) {
+    if (rc == NT_EBADADDR)
+      cli_usage_error("bad HOST '%s': expected a numeric IPv4 or IPv6 address",
+                      c.host);
+    else
+      cli_error("connect to %s port %d: %s", c.host, c.port, nt_strerror(rc));
+    nt_reactor_free(c.reactor);
+    return rc == NT_EBADADDR ? NT_EXIT_USAGE : cli_exit_for_connect(rc);
+  }
+  nt_reactor_handle_signals(c.reactor, on_signal, &c);
+  rc = nt_reactor_run(c.reactor);
+  if (c.client) { /* stopped by the reactor failing: close what is left */
+    nt_ts_client_close(c.client);
+    nt_reactor_close_all(c.reactor);
+  }
+  nt_reactor_close_all(c.reactor);
+  nt_reactor_free(c.reactor);
+  nt_line_reader_free(&c.reader);
+  while (c.count) {
+    free(c.lines[c.head]);
+    c.head = (c.head + 1) % c.cap;
+    c.count--;
+  }
+  free(c.lines);
+  if (c.prompt) fputc('\n', stdout);
+
+  if (rc) {
+    cli_error("reactor failed: %s", nt_strerror(rc));
+    return NT_EXIT_INTERNAL;
+  }
+  if (c.input_error) return NT_EXIT_INPUT;
+  int st_code = c.status;
+  if (st_code == 0) return NT_EXIT_OK;
+  const char *proto = c.udp ? "udp" : "tcp";
+  if (!c.connected) {
+    cli_error("connect to %s port %d: %s", c.host, c.port,
+              st_code == NT_ETIMEDOUT ? "timed out" : nt_strerror(st_code));
+    return cli_exit_for_connect(st_code);
+  }
+  switch (st_code) {
+  case NT_ETIMEDOUT:
+    cli_error("%s %s port %d: no answer within %.1f s", proto, c.host, c.port,
+              (double)timeout_ms / 1000.0);
+    break;
+  case NT_EUNEXPECTEDEOF:
+    cli_error("%s %s port %d: the server closed the connection before replying",
+              proto, c.host, c.port);
+    break;
+  default:
+    cli_error("%s %s port %d: %s", proto, c.host, c.port, nt_strerror(st_code));
+  }
+  return cli_exit_for_session(st_code);
+}

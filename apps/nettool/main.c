@@ -1,0 +1,51 @@
+/* nettool: one program, one subcommand per file (cmd_*.c). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+
+static const struct {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  const char *summary;
+} commands[] = {
+    {"ts-server", cmd_ts_server, "timestamp echo server over TCP and/or UDP"},
+    {"ts-client", cmd_ts_client, "send stdin lines to a timestamp server"},
+};
+
+static void usage(FILE *out) {
+  fprintf(out, "usage: nettool COMMAND [ARGS...]\n\ncommands:\n");
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+  fprintf(out,
+          "\n'nettool COMMAND --help' describes one command.\n"
+          "Exit codes: 0 ok, 1 internal, 2 usage, 3 local resource, 4 connect,\n"
+          "5 resolve, 6 TLS, 7 protocol, 8 refused by server, 9 file,\n"
+          "10 timeout, 11 bad input (docs/EXIT-CODES.md).\n");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return NT_EXIT_USAGE;
+  }
+  const char *name = argv[1];
+  if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
+    usage(stdout);
+    return NT_EXIT_OK;
+  }
+  if (!strcmp(name, "--version")) {
+    printf("nettool 0.1.0\n");
+    return NT_EXIT_OK;
+  }
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+    if (!strcmp(name, commands[i].name)) {
+      cli_cmd = commands[i].name;
+      return commands[i].run(argc - 1, argv + 1);
+    }
+  }
+  fprintf(stderr, "nettool: unknown command '%s' (see 'nettool --help')\n",
+          name);
+  return NT_EXIT_USAGE;
+}

@@ -1,0 +1,70 @@
+/* Error codes: every fallible nettool call returns 0 or a negative NT_E* code. */
+#ifndef NETTOOL_ERRNO_H
+#define NETTOOL_ERRNO_H
+
+#include <errno.h>
+
+/*
+ * Codes are -errno where an errno fits, so a failed syscall's error passes
+ * through unchanged; nettool's own codes live from -3000 down, clear of any
+ * errno value. One X-macro generates the enum, nt_strerror() and nt_err_name().
+ *
+ * The rule for asynchronous calls (taken from libuv): when a function that
+ * takes a callback returns an error, the callback will never be called.
+ */
+#define NT_ERRNO_MAP(XX)                                                      \
+  XX(EPERM, -EPERM, "operation not permitted")                               \
+  XX(ENOENT, -ENOENT, "no such file or directory")                           \
+  XX(EINTR, -EINTR, "interrupted system call")                               \
+  XX(EIO, -EIO, "i/o error")                                                 \
+  XX(EBADF, -EBADF, "bad file descriptor")                                   \
+  XX(EAGAIN, -EAGAIN, "resource temporarily unavailable")                    \
+  XX(ENOMEM, -ENOMEM, "not enough memory")                                   \
+  XX(EACCES, -EACCES, "permission denied")                                   \
+  XX(EBUSY, -EBUSY, "resource busy or locked")                               \
+  XX(EEXIST, -EEXIST, "file already exists")                                 \
+  XX(EINVAL, -EINVAL, "invalid argument")                                    \
+  XX(EMFILE, -EMFILE, "too many open files")                                 \
+  XX(ENOSPC, -ENOSPC, "no space left on device")                             \
+  XX(EPIPE, -EPIPE, "broken pipe")                                           \
+  XX(ENOTSOCK, -ENOTSOCK, "socket operation on non-socket")                  \
+  XX(EMSGSIZE, -EMSGSIZE, "message too long")                                \
+  XX(EAFNOSUPPORT, -EAFNOSUPPORT, "address family not supported")            \
+  XX(EADDRINUSE, -EADDRINUSE, "address already in use")                      \
+  XX(EADDRNOTAVAIL, -EADDRNOTAVAIL, "address not available")                 \
+  XX(ENETDOWN, -ENETDOWN, "network is down")                                 \
+  XX(ENETUNREACH, -ENETUNREACH, "network is unreachable")                    \
+  XX(ECONNABORTED, -ECONNABORTED, "connection aborted")                      \
+  XX(ECONNRESET, -ECONNRESET, "connection reset by peer")                    \
+  XX(ENOTCONN, -ENOTCONN, "socket is not connected")                         \
+  XX(ETIMEDOUT, -ETIMEDOUT, "connection timed out")                          \
+  XX(ECONNREFUSED, -ECONNREFUSED, "connection refused")                      \
+  XX(EHOSTUNREACH, -EHOSTUNREACH, "host is unreachable")                     \
+  XX(EALREADY, -EALREADY, "operation already in progress")                   \
+  XX(ECANCELED, -ECANCELED, "operation canceled")                            \
+  XX(ENOSYS, -ENOSYS, "function not implemented")                            \
+  XX(EPROTO, -EPROTO, "protocol error")                                      \
+  /* nettool's own codes */                                                  \
+  XX(ECLOSED, -3000, "transport is closing or closed")                       \
+  XX(ELINETOOLONG, -3001, "line exceeds the maximum length")                 \
+  XX(ETOOBIG, -3002, "message exceeds the maximum size")                     \
+  XX(EBADADDR, -3003, "not a numeric IP address")                            \
+  XX(EBADPORT, -3004, "port out of range")                                   \
+  XX(EBACKEND, -3005, "unknown reactor backend")                             \
+  XX(EUNEXPECTEDEOF, -3006, "connection closed before the reply was complete")
+
+typedef enum {
+#define NT__ERR_ENUM(name, value, msg) NT_##name = (value),
+  NT_ERRNO_MAP(NT__ERR_ENUM)
+#undef NT__ERR_ENUM
+  NT_OK = 0
+} nt_errno_t;
+
+/* Human-readable message for a code; never NULL (unknown codes get a generic
+ * text built from strerror for -errno values). The string is static. */
+const char *nt_strerror(int code);
+
+/* Symbolic name, e.g. "ECONNREFUSED" or "ELINETOOLONG"; "UNKNOWN" otherwise. */
+const char *nt_err_name(int code);
+
+#endif

@@ -1,0 +1,80 @@
+/* TCP: listening, accepting, connecting to numeric addresses, and options
+ * of TCP transports. Names come with the resolver (resolve.h). */
+#ifndef NETTOOL_TCP_H
+#define NETTOOL_TCP_H
+
+#include "protocol.h"
+#include "reactor.h"
+#include "transport.h"
+
+typedef struct nt_listener_s nt_listener_t;
+
+typedef struct nt_tcp_listen_options_s {
+  int backlog;     /* 0: 511 */
+  int reuseport;   /* SO_REUSEPORT: several reactors share the port */
+  int ipv6_only;   /* for "::": do not accept IPv4-mapped connections */
+  int nodelay;     /* TCP_NODELAY on accepted connections */
+  int keepalive_s; /* >0: SO_KEEPALIVE with this idle time */
+} nt_tcp_listen_options_t;
+
+/*
+ * Listens on addr:port (addr numeric, IPv4 or IPv6, NULL or "" for "::" with
+ * IPv4 accepted too; port 0 picks a free port). Each accepted connection gets
+ * a protocol from f->ops->build_protocol. opts may be NULL. Returns 0 and the
+ * listener in *out, or NT_EBADADDR, NT_EBADPORT, NT_EADDRINUSE, NT_EACCES...
+ * The listener is owned by the caller until nt_listener_close().
+ */
+int nt_tcp_listen(nt_reactor_t *r, const char *addr, int port, nt_factory_t *f,
+                  const nt_tcp_listen_options_t *opts, nt_listener_t **out);
+
+/* The port actually bound, and the full local address. */
+int nt_listener_port(const nt_listener_t *l);
+int nt_listener_address(const nt_listener_t *l, struct sockaddr_storage *ss,
+                        socklen_t *len);
+
+/* Stops accepting and frees the listener; connections already accepted go on.
+ * Must not be called from inside build_protocol. */
+void nt_listener_close(nt_listener_t *l);
+
+typedef struct nt_tcp_connect_options_s {
+  uint64_t timeout_ms; /* 0: 30 s; the attempt fails with NT_ETIMEDOUT */
+  int nodelay;
+  int keepalive_s;
+} nt_tcp_connect_options_t;
+
+/*
+ * Connects to a numeric host (IPv4 or IPv6 literal) and port. On success the
+ * factory builds the protocol and connection_made follows; on failure the
+ * factory's connection_failed(status) runs, from the loop. started_connecting
+ * runs before this returns. The connector is freed by nettool once the
+ * connection is made or connection_failed has returned; *out (may be NULL)
+ * is valid until then, for nt_connector_cancel.
+ * Returns 0, or NT_EBADADDR / NT_EBADPORT / socket errors, in which case no
+ * callback is called.
+ */
+int nt_tcp_connect(nt_reactor_t *r, const char *host, int port,
+                   nt_factory_t *f, const nt_tcp_connect_options_t *opts,
+                   nt_connector_t **out);
+int nt_tcp_connect_addr(nt_reactor_t *r, const struct sockaddr *sa,
+                        socklen_t salen, nt_factory_t *f,
+                        const nt_tcp_connect_options_t *opts,
+                        nt_connector_t **out);
+
+/* Abandons a pending attempt: connection_failed(NT_ECANCELED) follows from
+ * the loop. */
+void nt_connector_cancel(nt_connector_t *c);
+
+/* Wraps an already connected, stream socket fd (it becomes the transport's,
+ * made non-blocking) and starts protocol p on it: connection_made runs before
+ * this returns. */
+int nt_tcp_wrap_fd(nt_reactor_t *r, int fd, nt_protocol_t *p,
+                   nt_transport_t **out);
+
+/* Options of a TCP transport; NT_EINVAL for other transports. */
+int nt_tcp_set_nodelay(nt_transport_t *t, int on);
+int nt_tcp_set_keepalive(nt_transport_t *t, int on, unsigned idle_s);
+
+/* The socket fd of a TCP transport, or -1. */
+int nt_tcp_fileno(nt_transport_t *t);
+
+#endif

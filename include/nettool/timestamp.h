@@ -1,0 +1,74 @@
+/* The timestamp echo service (the classic tsTserv/tsTclnt/tsUserv/tsUclnt):
+ * the server answers every chunk it receives with "[<ctime>]: <data>". */
+#ifndef NETTOOL_TIMESTAMP_H
+#define NETTOOL_TIMESTAMP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "protocol.h"
+#include "reactor.h"
+#include "udp.h"
+
+/* Longest prefix nt_ts_prefix writes, with its NUL. */
+#define NT_TS_PREFIX_MAX 64
+
+/* Writes "[Sun Nov 22 15:11:00 2026]: " for the reactor's wall time, in the
+ * local time zone and ctime(3) format (day of month padded with a space).
+ * Returns its length. Cached per thread for the current second. */
+size_t nt_ts_prefix(nt_reactor_t *r, char *buf, size_t size);
+
+/* --- server ------------------------------------------------------------------ */
+
+/* A TCP factory whose protocols answer each received chunk with prefix +
+ * chunk (per read, not per line, as Twisted's server does). f is the
+ * caller's; nothing is allocated until connections come. */
+void nt_ts_server_factory_init(nt_factory_t *f);
+
+/* A datagram protocol answering each datagram to its sender; freed by its
+ * destroy (after nt_udp_close). NULL on allocation failure. */
+nt_datagram_protocol_t *nt_ts_udp_server_new(void);
+
+/* --- client ------------------------------------------------------------------- */
+
+typedef struct nt_ts_client_s nt_ts_client_t;
+
+typedef struct nt_ts_client_callbacks_s {
+  /* Connected (TCP) or ready (UDP): requests may be sent. */
+  void (*connected)(nt_ts_client_t *c, void *arg);
+  /* One complete reply, without a trailing newline. */
+  void (*reply)(nt_ts_client_t *c, const char *data, size_t len, void *arg);
+  /* The client is done: status 0 after nt_ts_client_close or a clean close
+   * by the server; NT_ECONNREFUSED, NT_ETIMEDOUT (no reply in time),
+   * NT_ETOOBIG (reply over 64 KiB)... The client is freed after this
+   * returns. */
+  void (*closed)(nt_ts_client_t *c, int status, void *arg);
+} nt_ts_client_callbacks_t;
+
+typedef struct nt_ts_client_options_s {
+  int udp;                     /* datagrams instead of TCP */
+  uint64_t connect_timeout_ms; /* 0: 10 s */
+  uint64_t reply_timeout_ms;   /* 0: 10 s */
+} nt_ts_client_options_t;
+
+/*
+ * Connects to a numeric host and port. Requests go one at a time: send one,
+ * wait for its reply, send the next. Over TCP a request is sent as a line
+ * (with "\n"), and a reply ends at its newline, or after 200 ms of quiet for
+ * servers whose replies do not end with one. Over UDP each request and reply
+ * is one datagram, resent once per second until the reply timeout.
+ * Returns 0 (callbacks follow), or a negative code (no callback).
+ */
+int nt_ts_client_connect(nt_reactor_t *r, const char *host, int port,
+                         const nt_ts_client_options_t *opts,
+                         const nt_ts_client_callbacks_t *cbs, void *arg,
+                         nt_ts_client_t **out);
+
+/* Sends one request. NT_EBUSY while a reply is awaited, NT_ENOTCONN before
+ * connected, NT_ETOOBIG for over 64 KiB. */
+int nt_ts_client_send(nt_ts_client_t *c, const char *data, size_t len);
+
+/* Closes: closed(0) follows from the loop. */
+void nt_ts_client_close(nt_ts_client_t *c);
+
+#endif

@@ -1,0 +1,302 @@
+/* Timestamp client: one request at a time over TCP (line framed) or UDP
+ * (one datagram each way, resent until the reply timeout). Explicit states:
+ * CONNECTING -> READY <-> WAITING -> CLOSED. */
+#include <string.h>
+
+#include "nettool/tcp.h"
+#include "nettool/timestamp.h"
+#include "nettool/transport.h"
+#include "reactor-int.h"
+
+#define MAX_REPLY (64 * 1024)
+#define QUIET_MS 200
+#define UDP_RESEND_MS 1000
+
+enum ts_state { TS_CONNECTING, TS_READY, TS_WAITING, TS_CLOSED };
+
+struct nt_ts_client_s {
+  nt_protocol_t proto;           /* TCP: the connection's protocol */
+  nt_datagram_protocol_t dproto; /* UDP */
+  nt_factory_t factory;
+  nt_reactor_t *reactor;
+  nt_ts_client_callbacks_t cbs;
+  void *arg;
+  nt_ts_client_options_t opts;
+  enum ts_state state;
+  int status;      /* what closed() will say */
+  int close_asked; /* nt_ts_client_close was called */
+  nt_connector_t *connector;
+  nt_udp_t *udp;
+  char *reply;
+  size_t reply_len;
+  char *req; /* UDP: kept for resending */
+  size_t req_len;
+  nt_timer_t reply_timer; /* whole reply deadline */
+  nt_timer_t quiet_timer; /* TCP: quiet period; UDP: resend */
+};
+
+static void stop_timers(nt_ts_client_t *c) {
+  nt_timer_stop(&c->reply_timer);
+  nt_timer_stop(&c->quiet_timer);
+}
+
+static void client_free(nt_ts_client_t *c) {
+  stop_timers(c);
+  nt__free(c->reply);
+  nt__free(c->req);
+  nt__free(c);
+}
+
+/* Tells the user once, then (TCP connected) destroy or (else) here frees. */
+static void report_closed(nt_ts_client_t *c, int status) {
+  if (c->state == TS_CLOSED) return;
+  c->state = TS_CLOSED;
+  stop_timers(c);
+  if (c->cbs.closed) c->cbs.closed(c, status, c->arg);
+}
+
+static void deliver_reply(nt_ts_client_t *c) {
+  size_t n = c->reply_len;
+  if (n && c->reply[n - 1] == '\n') n--;
+  if (n && c->reply[n - 1] == '\r') n--;
+  c->state = TS_READY;
+  stop_timers(c);
+  c->reply_len = 0;
+  if (c->cbs.reply) c->cbs.reply(c, c->reply ? c->reply : "", n, c->arg);
+}
+
+static int append_reply(nt_ts_client_t *c, const char *data, size_t len) {
+  if (c->reply_len + len > MAX_REPLY) return NT_ETOOBIG;
+  if (!c->reply) {
+    c->reply = nt__malloc(MAX_REPLY);
+    if (!c->reply) return NT_ENOMEM;
+  }
+  memcpy(c->reply + c->reply_len, data, len);
+  c->reply_len += len;
+  return 0;
+}
+
+/* Ends the session with an error status. */
+static void fail(nt_ts_client_t *c, int status) {
+  c->status = status;
+  if (c->opts.udp) {
+    if (c->udp) nt_udp_close(c->udp);
+  } else if (c->proto.transport) {
+    nt_transport_abort_error(c->proto.transport, status);
+  }
+}
+
+static void reply_timeout_cb(nt_timer_t *t) {
+  nt_ts_client_t *c = nt__container_of(t, nt_ts_client_t, reply_timer);
+  fail(c, NT_ETIMEDOUT);
+}
+
+static void quiet_cb(nt_timer_t *t) {
+  nt_ts_client_t *c = nt__container_of(t, nt_ts_client_t, quiet_timer);
+  if (c->state != TS_WAITING) return;
+  if (c->opts.udp) {
+    nt_udp_send(c->udp, c->req, c->req_len); /* resend */
+    return;
+  }
+  if (c->reply_len) deliver_reply(c);
+}
+
+/* --- TCP ------------------------------------------------------------------- */
+
+static void tcp_made(nt_protocol_t *p, nt_transport_t *t) {
+  nt_ts_client_t *c = (nt_ts_client_t *)p;
+  (void)t;
+  c->connector = NULL;
+  c->state = TS_READY;
+  if (c->close_asked) {
+    nt_transport_lose_connection(t);
+    return;
+  }
+  if (c->cbs.connected) c->cbs.connected(c, c->arg);
+}
+
+static void tcp_data(nt_protocol_t *p, const char *data, size_t len) {
+  nt_ts_client_t *c = (nt_ts_client_t *)p;
+  if (c->state != TS_WAITING) return; /* unsolicited bytes are ignored */
+  int rc = append_reply(c, data, len);
+  if (rc) {
+    fail(c, rc);
+    return;
+  }
+  if (c->reply[c->reply_len - 1] == '\n')
+    deliver_reply(c);
+  else
+    nt_timer_start(&c->quiet_timer, QUIET_MS, 0);
+}
+
+static void tcp_lost(nt_protocol_t *p, int status) {
+  nt_ts_client_t *c = (nt_ts_client_t *)p;
+  if (c->state == TS_WAITING && c->reply_len) deliver_reply(c);
+  if (c->state == TS_WAITING && !status) status = NT_EUNEXPECTEDEOF;
+  if (c->status) status = c->status;
+  report_closed(c, status);
+}
+
+static void tcp_destroy(nt_protocol_t *p) { client_free((nt_ts_client_t *)p); }
+
+static const nt_protocol_ops_t ts_client_ops = {tcp_made, tcp_data, NULL,
+                                                tcp_lost, NULL,     NULL,
+                                                tcp_destroy};
+
+static nt_protocol_t *tcp_build(nt_factory_t *f, const struct sockaddr *peer,
+                                socklen_t len) {
+  (void)peer;
+  (void)len;
+  return &((nt_ts_client_t *)f->data)->proto;
+}
+
+static void tcp_failed(nt_factory_t *f, nt_connector_t *conn, int status) {
+  nt_ts_client_t *c = f->data;
+  (void)conn;
+  c->connector = NULL;
+  report_closed(c, c->close_asked ? 0 : status);
+  client_free(c);
+}
+
+static const nt_factory_ops_t ts_client_factory_ops = {tcp_build, NULL,
+                                                       tcp_failed};
+
+/* --- UDP -------------------------------------------------------------------------- */
+
+#define FROM_DPROTO(p) nt__container_of(p, nt_ts_client_t, dproto)
+
+static void udp_datagram(nt_datagram_protocol_t *p, const char *data,
+                         size_t len, const struct sockaddr *from,
+                         socklen_t fromlen) {
+  nt_ts_client_t *c = FROM_DPROTO(p);
+  (void)from;
+  (void)fromlen;
+  if (c->state != TS_WAITING) return; /* a late duplicate of a resend */
+  c->reply_len = 0;
+  int rc = append_reply(c, data, len);
+  if (rc) {
+    fail(c, rc);
+    return;
+  }
+  deliver_reply(c);
+}
+
+static void udp_error(nt_datagram_protocol_t *p, int err) {
+  fail(FROM_DPROTO(p), err);
+}
+
+static void udp_lost(nt_datagram_protocol_t *p, int status) {
+  nt_ts_client_t *c = FROM_DPROTO(p);
+  report_closed(c, c->status ? c->status : status);
+}
+
+static void udp_destroy(nt_datagram_protocol_t *p) {
+  client_free(FROM_DPROTO(p));
+}
+
+static const nt_datagram_protocol_ops_t ts_client_udp_ops = {
+    NULL, udp_datagram, udp_error, udp_lost, udp_destroy};
+
+static void udp_ready_cb(void *arg) {
+  nt_ts_client_t *c = arg;
+  nt_reactor_unref(c->reactor);
+  if (c->state != TS_CONNECTING) return;
+  c->state = TS_READY;
+  if (c->close_asked) {
+    nt_udp_close(c->udp);
+    return;
+  }
+  if (c->cbs.connected) c->cbs.connected(c, c->arg);
+}
+
+/* --- API ------------------------------------------------------------------------------ */
+
+int nt_ts_client_connect(nt_reactor_t *r, const char *host, int port,
+                         const nt_ts_client_options_t *opts,
+                         const nt_ts_client_callbacks_t *cbs, void *arg,
+                         nt_ts_client_t **out) {
+  struct sockaddr_storage ss;
+  socklen_t sslen;
+  if (port <= 0 || port > 65535) return NT_EBADPORT;
+  int rc = nt_addr_parse(host, port, &ss, &sslen);
+  if (rc) return rc;
+  nt_ts_client_t *c = nt__calloc(1, sizeof *c);
+  if (!c) return NT_ENOMEM;
+  c->reactor = r;
+  c->cbs = *cbs;
+  c->arg = arg;
+  if (opts) c->opts = *opts;
+  if (!c->opts.connect_timeout_ms) c->opts.connect_timeout_ms = 10000;
+  if (!c->opts.reply_timeout_ms) c->opts.reply_timeout_ms = 10000;
+  c->state = TS_CONNECTING;
+  nt_timer_init(r, &c->reply_timer, reply_timeout_cb);
+  nt_timer_init(r, &c->quiet_timer, quiet_cb);
+  if (c->opts.udp) {
+    c->dproto.ops = &ts_client_udp_ops;
+    rc = nt_udp_bind(r, ss.ss_family == AF_INET ? "0.0.0.0" : "::", 0,
+                     &c->dproto, NULL, &c->udp);
+    if (rc) {
+      nt__free(c);
+      return rc;
+    }
+    rc = nt_udp_connect(c->udp, host, port);
+    if (rc) {
+      /* Closing delivers connection_lost and destroy, which free c; the
+       * caller gets the error and no callback. */
+      c->cbs.closed = NULL;
+      nt_udp_close(c->udp);
+      return rc;
+    }
+    nt_reactor_ref(r);
+    if (nt_call_soon(r, udp_ready_cb, c)) udp_ready_cb(c);
+  } else {
+    nt_protocol_init(&c->proto, &ts_client_ops);
+    c->factory.ops = &ts_client_factory_ops;
+    c->factory.data = c;
+    nt_tcp_connect_options_t copts = {c->opts.connect_timeout_ms, 1, 0};
+    rc = nt_tcp_connect_addr(r, (struct sockaddr *)&ss, sslen, &c->factory,
+                             &copts, &c->connector);
+    if (rc) {
+      nt__free(c);
+      return rc;
+    }
+  }
+  if (out) *out = c;
+  return 0;
+}
+
+int nt_ts_client_send(nt_ts_client_t *c, const char *data, size_t len) {
+  if (c->state == TS_WAITING) return NT_EBUSY;
+  if (c->state != TS_READY || c->close_asked) return NT_ENOTCONN;
+  if (len > MAX_REPLY - NT_TS_PREFIX_MAX) return NT_ETOOBIG;
+  int rc;
+  if (c->opts.udp) {
+    char *copy = nt__realloc(c->req, len ? len : 1);
+    if (!copy) return NT_ENOMEM;
+    memcpy(copy, data, len);
+    c->req = copy;
+    c->req_len = len;
+    rc = nt_udp_send(c->udp, data, len);
+    if (rc == NT_EAGAIN) rc = 0; /* the resend timer will try again */
+    if (!rc) rc = nt_timer_start(&c->quiet_timer, UDP_RESEND_MS, UDP_RESEND_MS);
+  } else {
+    struct iovec iov[2] = {{(void *)data, len}, {"\n", 1}};
+    rc = nt_transport_writev(c->proto.transport, iov, 2);
+  }
+  if (rc) return rc;
+  c->reply_len = 0;
+  c->state = TS_WAITING;
+  return nt_timer_start(&c->reply_timer, c->opts.reply_timeout_ms, 0);
+}
+
+void nt_ts_client_close(nt_ts_client_t *c) {
+  if (c->close_asked || c->state == TS_CLOSED) return;
+  c->close_asked = 1;
+  if (c->opts.udp) {
+    if (c->state != TS_CONNECTING) nt_udp_close(c->udp);
+  } else if (c->state == TS_CONNECTING) {
+    nt_connector_cancel(c->connector);
+  } else {
+    nt_transport_lose_connection(c->proto.transport);
+  }
+}

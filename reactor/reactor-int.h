@@ -1,0 +1,136 @@
+/* Private to the library: the reactor's internals shared by reactor/ and
+ * transports/ (backend vtable, allocation shim, logging, shared buffers). */
+#ifndef NETTOOL_REACTOR_INT_H
+#define NETTOOL_REACTOR_INT_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nettool/reactor.h"
+
+#define nt__container_of(ptr, type, member)                                    \
+  ((type *)((char *)(ptr)-offsetof(type, member)))
+
+/* One poller backend per file, chosen at run time (NETTOOL_BACKEND). set()
+ * moves an fd from the events the backend has to the events wanted (0 means
+ * remove); wait() collects ready fds and calls nt__io_dispatch for each. */
+struct nt__backend {
+  const char *name;
+  int (*init)(nt_reactor_t *r);
+  void (*destroy)(nt_reactor_t *r);
+  int (*set)(nt_reactor_t *r, int fd, unsigned have, unsigned want);
+  int (*wait)(nt_reactor_t *r, int timeout_ms);
+};
+
+extern const struct nt__backend nt__backend_epoll;
+extern const struct nt__backend nt__backend_poll;
+
+/* Objects nettool owns on a reactor (connections, pending connectors), listed
+ * so nt_reactor_close_all can end them. */
+typedef struct nt__handle {
+  struct nt__handle *prev, *next;
+  void (*close)(struct nt__handle *h);
+} nt__handle_t;
+
+void nt__handle_add(nt_reactor_t *r, nt__handle_t *h,
+                    void (*close)(nt__handle_t *h));
+void nt__handle_remove(nt__handle_t *h);
+
+typedef struct {
+  nt_callback cb;
+  void *arg;
+} nt__call_t;
+
+struct nt__thread_call {
+  struct nt__thread_call *next;
+  nt_callback cb;
+  void *arg;
+};
+
+struct nt_reactor_s {
+  const struct nt__backend *backend;
+  void *backend_data;
+
+  nt_io_t **watchers; /* indexed by fd */
+  size_t nwatchers;
+
+  nt_timer_t **heap; /* min-heap on (due, seq) */
+  uint32_t heap_len;
+  uint32_t heap_cap;
+  uint64_t timer_seq;
+
+  nt__call_t *soon; /* ring buffer */
+  size_t soon_head;
+  size_t soon_len;
+  size_t soon_cap;
+
+  pthread_mutex_t tq_lock;
+  struct nt__thread_call *tq_head, *tq_tail;
+  unsigned tq_pending; /* under tq_lock */
+  int wake_fd;         /* eventfd */
+  nt_io_t wake_io;
+
+  nt_io_t signal_io;
+  nt_signal_cb signal_cb;
+  void *signal_arg;
+
+  uint64_t now;
+  int virtual_clock;
+  uint64_t virtual_now;
+  struct timespec wall_base; /* virtual clock: wall time at virtual 0 */
+
+  nt__handle_t handles; /* sentinel of the owned-handle list */
+
+  unsigned active; /* referenced active handles + external refs */
+  int stop_flag;
+  int running;
+  void *data;
+
+  char *readbuf; /* shared by every stream transport of this reactor */
+  size_t readbuf_size;
+};
+
+/* Runs the calls queued before this call (reactor.c). */
+void nt__run_soon(nt_reactor_t *r);
+
+/* Called by backends for each ready fd. */
+void nt__io_dispatch(nt_reactor_t *r, int fd, unsigned events);
+
+/* The reactor's shared read buffer (allocated on first use). Stream
+ * transports read into it and hand slices to data_received, so idle
+ * connections hold no read buffer of their own. */
+char *nt__reactor_readbuf(nt_reactor_t *r, size_t *size);
+
+void nt__reactor_active_inc(nt_reactor_t *r);
+void nt__reactor_active_dec(nt_reactor_t *r);
+
+/* Timer heap (timer.c). */
+void nt__timers_run(nt_reactor_t *r);
+int64_t nt__timers_next_due(const nt_reactor_t *r); /* -1: none */
+void nt__timers_free_owned(nt_reactor_t *r);
+
+/* Allocation shim: every library allocation goes through here, so tests can
+ * make the Nth allocation fail (nt_test_fail_alloc_after). */
+void *nt__malloc(size_t n);
+void *nt__calloc(size_t n, size_t size);
+void *nt__realloc(void *p, size_t n);
+void nt__free(void *p);
+char *nt__strdup(const char *s);
+
+/* Logging to stderr, filtered by $NETTOOL_LOG (error, warn, info, debug). */
+enum { NT__LOG_ERROR, NT__LOG_WARN, NT__LOG_INFO, NT__LOG_DEBUG };
+void nt__log(int level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+extern int nt__log_level;
+#define NT__DEBUG(...)                                                         \
+  do {                                                                         \
+    if (nt__log_level >= NT__LOG_DEBUG) nt__log(NT__LOG_DEBUG, __VA_ARGS__);   \
+  } while (0)
+
+/* io watcher private flags */
+enum { NT__IO_UNREF = 1, NT__IO_ACTIVE = 2 };
+/* timer private flags */
+enum { NT__TIMER_UNREF = 1, NT__TIMER_ACTIVE = 2, NT__TIMER_OWNED = 4 };
+
+#endif
