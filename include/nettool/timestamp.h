@@ -64,6 +64,16 @@ int nt_ts_client_connect(nt_reactor_t *r, const char *host, int port,
                          const nt_ts_client_callbacks_t *cbs, void *arg,
                          nt_ts_client_t **out);
 
+/* A TCP-mode client not connected anywhere yet, for running over a stream
+ * transport you provide (the test reactor's in-memory one, or TLS): hand
+ * nt_ts_client_protocol(c) to it; connected() follows its connection_made.
+ * Once the protocol is handed over, the transport owns c (it is freed after
+ * closed()). */
+int nt_ts_client_new(nt_reactor_t *r, const nt_ts_client_options_t *opts,
+                     const nt_ts_client_callbacks_t *cbs, void *arg,
+                     nt_ts_client_t **out);
+nt_protocol_t *nt_ts_client_protocol(nt_ts_client_t *c);
+
 /* Sends one request. NT_EBUSY while a reply is awaited, NT_ENOTCONN before
  * connected, NT_ETOOBIG for over 64 KiB. */
 int nt_ts_client_send(nt_ts_client_t *c, const char *data, size_t len);

@@ -211,17 +211,12 @@ static void udp_ready_cb(void *arg) {
 
 /* --- API ------------------------------------------------------------------------------ */
 
-int nt_ts_client_connect(nt_reactor_t *r, const char *host, int port,
-                         const nt_ts_client_options_t *opts,
-                         const nt_ts_client_callbacks_t *cbs, void *arg,
-                         nt_ts_client_t **out) {
-  struct sockaddr_storage ss;
-  socklen_t sslen;
-  if (port <= 0 || port > 65535) return NT_EBADPORT;
-  int rc = nt_addr_parse(host, port, &ss, &sslen);
-  if (rc) return rc;
+static nt_ts_client_t *client_alloc(nt_reactor_t *r,
+                                   const nt_ts_client_options_t *opts,
+                                   const nt_ts_client_callbacks_t *cbs,
+                                   void *arg) {
   nt_ts_client_t *c = nt__calloc(1, sizeof *c);
-  if (!c) return NT_ENOMEM;
+  if (!c) return NULL;
   c->reactor = r;
   c->cbs = *cbs;
   c->arg = arg;
@@ -231,6 +226,33 @@ int nt_ts_client_connect(nt_reactor_t *r, const char *host, int port,
   c->state = TS_CONNECTING;
   nt_timer_init(r, &c->reply_timer, reply_timeout_cb);
   nt_timer_init(r, &c->quiet_timer, quiet_cb);
+  nt_protocol_init(&c->proto, &ts_client_ops);
+  return c;
+}
+
+int nt_ts_client_new(nt_reactor_t *r, const nt_ts_client_options_t *opts,
+                     const nt_ts_client_callbacks_t *cbs, void *arg,
+                     nt_ts_client_t **out) {
+  if (opts && opts->udp) return NT_EINVAL;
+  nt_ts_client_t *c = client_alloc(r, opts, cbs, arg);
+  if (!c) return NT_ENOMEM;
+  *out = c;
+  return 0;
+}
+
+nt_protocol_t *nt_ts_client_protocol(nt_ts_client_t *c) { return &c->proto; }
+
+int nt_ts_client_connect(nt_reactor_t *r, const char *host, int port,
+                         const nt_ts_client_options_t *opts,
+                         const nt_ts_client_callbacks_t *cbs, void *arg,
+                         nt_ts_client_t **out) {
+  struct sockaddr_storage ss;
+  socklen_t sslen;
+  if (port <= 0 || port > 65535) return NT_EBADPORT;
+  int rc = nt_addr_parse(host, port, &ss, &sslen);
+  if (rc) return rc;
+  nt_ts_client_t *c = client_alloc(r, opts, cbs, arg);
+  if (!c) return NT_ENOMEM;
   if (c->opts.udp) {
     c->dproto.ops = &ts_client_udp_ops;
     rc = nt_udp_bind(r, ss.ss_family == AF_INET ? "0.0.0.0" : "::", 0,
@@ -250,7 +272,6 @@ int nt_ts_client_connect(nt_reactor_t *r, const char *host, int port,
     nt_reactor_ref(r);
     if (nt_call_soon(r, udp_ready_cb, c)) udp_ready_cb(c);
   } else {
-    nt_protocol_init(&c->proto, &ts_client_ops);
     c->factory.ops = &ts_client_factory_ops;
     c->factory.data = c;
     nt_tcp_connect_options_t copts = {c->opts.connect_timeout_ms, 1, 0};
