@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Quick start: installs what is missing, builds nettool, and runs the main
+# job on loopback: a timestamp server, and a client talking to it.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+scripts/install-deps.sh build
+cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DNT_BUILD_TESTS=OFF >/dev/null
+ninja -C build/release >/dev/null
+nt=build/release/nettool
+echo "built $nt"
+
+out=$(mktemp)
+"$nt" ts-server --tcp 0 --udp 0 --bind 127.0.0.1 >"$out" &
+pid=$!
+trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -f "$out"' EXIT
+for _ in $(seq 50); do grep -q udp "$out" && break; sleep 0.1; done
+cat "$out"
+tcp=$(sed -n 's/^listening on tcp .*:\([0-9]*\)$/\1/p' "$out")
+udp=$(sed -n 's/^listening on udp .*:\([0-9]*\)$/\1/p' "$out")
+
+echo "\$ printf 'hello\\nnettool\\n' | nettool ts-client 127.0.0.1 $tcp"
+printf 'hello\nnettool\n' | "$nt" ts-client 127.0.0.1 "$tcp"
+echo "\$ echo 'over udp' | nettool ts-client 127.0.0.1 $udp --udp"
+echo 'over udp' | "$nt" ts-client 127.0.0.1 "$udp" --udp
