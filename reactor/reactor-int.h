@@ -87,6 +87,11 @@ struct nt_reactor_s {
   int running;
   void *data;
 
+  /* The reactor's default resolver (transports/resolve_cares.c), held here
+   * opaquely so the reactor layer needs no transport header. */
+  void *resolver;
+  void (*resolver_free)(void *resolver);
+
   char *readbuf; /* shared by every stream transport of this reactor */
   size_t readbuf_size;
 };

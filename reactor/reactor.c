@@ -106,6 +106,8 @@ static void signals_release(nt_reactor_t *r);
 int nt_reactor_free(nt_reactor_t *r) {
   if (!r) return 0;
   if (r->running) return NT_EBUSY;
+  if (r->resolver) r->resolver_free(r->resolver);
+  r->resolver = NULL;
   signals_release(r);
   if (r->wake_fd >= 0) {
     nt_io_stop(&r->wake_io);

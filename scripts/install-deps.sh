@@ -6,11 +6,11 @@
 set -euo pipefail
 
 what=${1:-test}
-pkgs="gcc cmake ninja-build pkg-config"
+pkgs="gcc cmake ninja-build pkg-config libc-ares-dev"
 case $what in
   build) ;;
-  test) pkgs="$pkgs libcmocka-dev python3-twisted" ;;
-  bench) pkgs="$pkgs libcmocka-dev python3-twisted libuv1-dev libevent-dev" ;;
+  test) pkgs="$pkgs libcmocka-dev python3-twisted dnsmasq-base" ;;
+  bench) pkgs="$pkgs libcmocka-dev python3-twisted dnsmasq-base libuv1-dev libevent-dev" ;;
   *) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
 esac
 

@@ -66,7 +66,7 @@ int nt_addr_parse(const char *host, int port, struct sockaddr_storage *ss,
                   socklen_t *len) {
   if (port < 0 || port > 65535) return NT_EBADPORT;
   memset(ss, 0, sizeof *ss);
-  if (!host || !*host) host = "::";
+  if (!host || !*host) return NT_EBADADDR;
   char buf[INET6_ADDRSTRLEN + 2];
   size_t hl = strlen(host);
   if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {

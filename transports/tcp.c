@@ -12,6 +12,7 @@
 #include "nettool/tcp.h"
 #include "reactor-int.h"
 #include "stream-int.h"
+#include "tcp-int.h"
 
 /* Reads per readiness event: bounded so one busy connection cannot starve the
  * others in the same loop turn. */
@@ -311,7 +312,7 @@ int nt_tcp_listen(nt_reactor_t *r, const char *addr, int port, nt_factory_t *f,
                   const nt_tcp_listen_options_t *opts, nt_listener_t **out) {
   struct sockaddr_storage ss;
   socklen_t len;
-  int rc = nt_addr_parse(addr, port, &ss, &len);
+  int rc = nt_addr_parse(addr && *addr ? addr : "::", port, &ss, &len);
   if (rc) return rc;
   int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return -errno;
@@ -373,142 +374,122 @@ void nt_listener_close(nt_listener_t *l) {
   nt__free(l);
 }
 
-/* --- connector ----------------------------------------------------------------- */
+/* --- one connection attempt (the connector in connect.c races these) ----- */
 
-enum { CONN_PENDING, CONN_DONE };
-
-struct nt_connector_s {
+struct nt__attempt {
   nt__handle_t handle;
   nt_io_t io;
-  nt_timer_t timer;
-  nt_factory_t *factory;
-  nt_tcp_connect_options_t opts;
-  int state;
-  int status; /* failure to report */
+  nt__attempt_cb cb;
+  void *arg;
+  int status;    /* failure to report from the loop */
+  int cancelled; /* cancelled while its failure was queued */
 };
 
-static void connector_release(nt_connector_t *c) {
-  nt__handle_remove(&c->handle);
-  nt_io_stop(&c->io);
-  nt_timer_stop(&c->timer);
-  if (c->io.fd >= 0) close(c->io.fd);
-  c->io.fd = -1;
+static void attempt_release(nt__attempt_t *a) {
+  nt__handle_remove(&a->handle);
+  nt_io_stop(&a->io);
+  if (a->io.fd >= 0) close(a->io.fd);
+  a->io.fd = -1;
 }
 
-static void connector_fail_cb(void *arg) {
-  nt_connector_t *c = arg;
-  nt_reactor_unref(c->io.reactor);
-  if (c->factory->ops->connection_failed)
-    c->factory->ops->connection_failed(c->factory, c, c->status);
-  nt__free(c);
+static void attempt_fail_cb(void *arg) {
+  nt__attempt_t *a = arg;
+  nt_reactor_unref(a->io.reactor);
+  if (!a->cancelled) a->cb(a->arg, a, a->status, -1);
+  nt__free(a);
 }
 
-/* Ends the attempt with an error; the factory hears it from the loop. */
-static void connector_fail(nt_connector_t *c, int status) {
-  if (c->state == CONN_DONE) return;
-  c->state = CONN_DONE;
-  c->status = status;
-  connector_release(c);
-  nt_reactor_ref(c->io.reactor); /* until the failure is delivered */
-  if (nt_call_soon(c->io.reactor, connector_fail_cb, c)) connector_fail_cb(c);
+static void attempt_fail(nt__attempt_t *a, int status) {
+  attempt_release(a);
+  a->status = status;
+  nt_reactor_ref(a->io.reactor); /* until the failure is delivered */
+  if (nt_call_soon(a->io.reactor, attempt_fail_cb, a)) attempt_fail_cb(a);
 }
 
-static void connector_io_cb(nt_io_t *io, unsigned events) {
-  nt_connector_t *c = nt__container_of(io, nt_connector_t, io);
+static void attempt_io_cb(nt_io_t *io, unsigned events) {
+  nt__attempt_t *a = nt__container_of(io, nt__attempt_t, io);
   (void)events;
   int err = 0;
   socklen_t elen = sizeof err;
   if (getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0) err = errno;
-  if (err) {
-    connector_fail(c, -err);
-    return;
+  if (!err) {
+    /* Writable with no error can still be a failed connect on some stacks:
+     * getpeername tells for sure. */
+    struct sockaddr_storage peer;
+    socklen_t plen = sizeof peer;
+    if (getpeername(io->fd, (struct sockaddr *)&peer, &plen) < 0)
+      err = errno == ENOTCONN ? ECONNREFUSED : errno;
   }
-  nt_reactor_t *r = io->reactor;
-  struct sockaddr_storage peer;
-  socklen_t plen = sizeof peer;
-  if (getpeername(io->fd, (struct sockaddr *)&peer, &plen) < 0) {
-    connector_fail(c, errno == ENOTCONN ? NT_ECONNREFUSED : -errno);
+  if (err) {
+    attempt_fail(a, -err);
     return;
   }
   int fd = io->fd;
-  nt__handle_remove(&c->handle);
+  nt__handle_remove(&a->handle);
   nt_io_stop(io);
-  nt_timer_stop(&c->timer);
-  c->io.fd = -1;
-  c->state = CONN_DONE;
-  if (c->opts.nodelay) sock_nodelay(fd, 1);
-  if (c->opts.keepalive_s > 0) sock_keepalive(fd, 1, (unsigned)c->opts.keepalive_s);
-  nt_factory_t *f = c->factory;
-  nt__free(c);
-  nt_protocol_t *p = f->ops->build_protocol(f, (struct sockaddr *)&peer, plen);
-  if (!p) {
-    close(fd);
-    return;
-  }
-  tcp_conn_t *conn;
-  if (conn_new(r, fd, &conn)) {
-    if (p->ops->destroy) p->ops->destroy(p);
-    return;
-  }
-  nt__stream_start(&conn->s, p);
+  a->io.fd = -1;
+  a->cb(a->arg, a, 0, fd);
+  nt__free(a);
 }
 
-static void connector_timeout_cb(nt_timer_t *t) {
-  nt_connector_t *c = nt__container_of(t, nt_connector_t, timer);
-  connector_fail(c, NT_ETIMEDOUT);
+static void attempt_close_handle(nt__handle_t *h) {
+  attempt_fail(nt__container_of(h, nt__attempt_t, handle), NT_ECANCELED);
 }
 
-static void connector_close_handle(nt__handle_t *h) {
-  connector_fail(nt__container_of(h, nt_connector_t, handle), NT_ECANCELED);
-}
-
-void nt_connector_cancel(nt_connector_t *c) {
-  if (c) connector_fail(c, NT_ECANCELED);
-}
-
-int nt_tcp_connect_addr(nt_reactor_t *r, const struct sockaddr *sa,
-                        socklen_t salen, nt_factory_t *f,
-                        const nt_tcp_connect_options_t *opts,
-                        nt_connector_t **out) {
+static int tcp_attempt_start(nt_reactor_t *r, const struct sockaddr *sa,
+                             socklen_t salen, nt__attempt_cb cb, void *arg,
+                             nt__attempt_t **out) {
   int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return -errno;
-  nt_connector_t *c = nt__calloc(1, sizeof *c);
-  if (!c) {
+  nt__attempt_t *a = nt__calloc(1, sizeof *a);
+  if (!a) {
     close(fd);
     return NT_ENOMEM;
   }
-  if (opts) c->opts = *opts;
-  c->factory = f;
-  nt_io_init(r, &c->io, fd, connector_io_cb);
-  nt_timer_init(r, &c->timer, connector_timeout_cb);
-  nt__handle_add(r, &c->handle, connector_close_handle);
+  a->cb = cb;
+  a->arg = arg;
+  nt_io_init(r, &a->io, fd, attempt_io_cb);
+  nt__handle_add(r, &a->handle, attempt_close_handle);
+  *out = a;
   int rc = 0;
   if (connect(fd, sa, salen) < 0 && errno != EINPROGRESS) rc = -errno;
   if (rc == NT_EAGAIN) rc = NT_EADDRNOTAVAIL; /* no ephemeral port left */
-  if (out) *out = c;
-  if (f->ops->started_connecting) f->ops->started_connecting(f, c);
-  if (rc) {
-    /* Refused at once (can happen on loopback): report it from the loop, as
-     * any other failure, since the caller was promised a callback. */
-    connector_fail(c, rc);
-    return 0;
-  }
-  rc = nt_io_start(&c->io, NT_WRITABLE);
-  if (!rc)
-    rc = nt_timer_start(&c->timer, c->opts.timeout_ms ? c->opts.timeout_ms
-                                                       : 30000,
-                        0);
-  if (rc) connector_fail(c, rc);
+  if (!rc) rc = nt_io_start(&a->io, NT_WRITABLE);
+  /* Refused at once (loopback does that): report from the loop, like any
+   * other failure. */
+  if (rc) attempt_fail(a, rc);
   return 0;
 }
 
-int nt_tcp_connect(nt_reactor_t *r, const char *host, int port,
-                   nt_factory_t *f, const nt_tcp_connect_options_t *opts,
-                   nt_connector_t **out) {
-  struct sockaddr_storage ss;
-  socklen_t len;
-  if (port <= 0 || port > 65535) return NT_EBADPORT;
-  int rc = nt_addr_parse(host, port, &ss, &len);
-  if (rc) return rc;
-  return nt_tcp_connect_addr(r, (struct sockaddr *)&ss, len, f, opts, out);
+static void tcp_attempt_cancel(nt__attempt_t *a) {
+  if (a->io.fd < 0 && a->status) { /* failure already queued */
+    a->cancelled = 1;
+    return;
+  }
+  attempt_release(a);
+  nt__free(a);
+}
+
+const nt__attempt_ops_t nt__tcp_attempt_ops = {tcp_attempt_start,
+                                               tcp_attempt_cancel};
+const nt__attempt_ops_t *nt__attempt_ops = &nt__tcp_attempt_ops;
+
+int nt__tcp_adopt(nt_reactor_t *r, int fd, nt_factory_t *f,
+                  const struct sockaddr *peer, socklen_t plen, int nodelay,
+                  int keepalive_s) {
+  if (nodelay) sock_nodelay(fd, 1);
+  if (keepalive_s > 0) sock_keepalive(fd, 1, (unsigned)keepalive_s);
+  nt_protocol_t *p = f->ops->build_protocol(f, peer, plen);
+  if (!p) {
+    close(fd);
+    return NT_ECONNABORTED;
+  }
+  tcp_conn_t *conn;
+  int rc = conn_new(r, fd, &conn);
+  if (rc) {
+    if (p->ops->destroy) p->ops->destroy(p);
+    return rc;
+  }
+  nt__stream_start(&conn->s, p);
+  return 0;
 }

@@ -58,7 +58,7 @@ int nt_udp_bind(nt_reactor_t *r, const char *addr, int port,
                 nt_udp_t **out) {
   struct sockaddr_storage ss;
   socklen_t len;
-  int rc = nt_addr_parse(addr, port, &ss, &len);
+  int rc = nt_addr_parse(addr && *addr ? addr : "::", port, &ss, &len);
   if (rc) return rc;
   int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return -errno;
@@ -100,6 +100,13 @@ int nt_udp_connect(nt_udp_t *u, const char *host, int port) {
   if (port <= 0 || port > 65535) return NT_EBADPORT;
   int rc = nt_addr_parse(host, port, &ss, &len);
   if (rc) return rc;
+  return nt_udp_connect_addr(u, (struct sockaddr *)&ss, len);
+}
+
+int nt_udp_connect_addr(nt_udp_t *u, const struct sockaddr *sa,
+                        socklen_t len) {
+  struct sockaddr_storage ss;
+  memcpy(&ss, sa, len);
   /* A dual-stack socket reaches IPv4 peers through mapped addresses. */
   struct sockaddr_storage local;
   socklen_t llen = sizeof local;

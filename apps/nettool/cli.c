@@ -52,7 +52,10 @@ int cli_seconds(const char *s, unsigned long long *ms) {
   return 0;
 }
 
+int cli_is_dns_error(int err) { return err <= -3100 && err > -3200; }
+
 int cli_exit_for_connect(int err) {
+  if (cli_is_dns_error(err)) return NT_EXIT_RESOLVE;
   switch (err) {
   case NT_ETIMEDOUT:
     return NT_EXIT_TIMEOUT;

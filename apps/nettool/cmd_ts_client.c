@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "nettool/framing.h"
+#include "nettool/resolve.h"
 #include "nettool/timestamp.h"
 
 #define MAX_LINE (60 * 1024)
@@ -22,7 +23,8 @@ static const char usage_text[] =
     "\n"
     "Sends each line read from stdin to the timestamp server at HOST:PORT\n"
     "and prints each reply. An empty line or end of input ends the session.\n"
-    "HOST is a numeric IPv4 or IPv6 address.\n"
+    "HOST is a name or a numeric IPv4/IPv6 address; over TCP its addresses\n"
+    "are raced (happy eyeballs).\n"
     "\n"
     "  --udp         use UDP datagrams instead of TCP\n"
     "  --timeout S   seconds to wait for the connection and for each reply\n"
@@ -271,13 +273,14 @@ int cmd_ts_client(int argc, char **argv) {
   nt_ts_client_callbacks_t cbs = {on_connected, on_reply, on_closed};
   rc = nt_ts_client_connect(c.reactor, c.host, c.port, &o, &cbs, &c, &c.client);
   if (rc) {
-    if (rc == NT_EBADADDR)
-      cli_usage_error("bad HOST '%s': expected a numeric IPv4 or IPv6 address",
-                      c.host);
+    const char *why = NULL;
+    if (rc == NT_EDNS_BADNAME) nt_hostname_check(c.host, &why);
+    if (rc == NT_EDNS_BADNAME)
+      cli_usage_error("bad HOST '%s': %s", c.host, why ? why : "not a host name");
     else
-      cli_error("connect to %s port %d: %s", c.host, c.port, nt_strerror(rc));
+      cli_error("connect to %s:%d: %s", c.host, c.port, nt_strerror(rc));
     nt_reactor_free(c.reactor);
-    return rc == NT_EBADADDR ? NT_EXIT_USAGE : cli_exit_for_connect(rc);
+    return rc == NT_EDNS_BADNAME ? NT_EXIT_USAGE : cli_exit_for_connect(rc);
   }
   nt_reactor_handle_signals(c.reactor, on_signal, &c);
   rc = nt_reactor_run(c.reactor);
@@ -305,8 +308,11 @@ int cmd_ts_client(int argc, char **argv) {
   if (st_code == 0) return NT_EXIT_OK;
   const char *proto = c.udp ? "udp" : "tcp";
   if (!c.connected) {
-    cli_error("connect to %s port %d: %s", c.host, c.port,
-              st_code == NT_ETIMEDOUT ? "timed out" : nt_strerror(st_code));
+    if (cli_is_dns_error(st_code))
+      cli_error("resolve %s: %s", c.host, nt_strerror(st_code));
+    else
+      cli_error("connect to %s:%d: %s", c.host, c.port,
+                st_code == NT_ETIMEDOUT ? "timed out" : nt_strerror(st_code));
     return cli_exit_for_connect(st_code);
   }
   switch (st_code) {

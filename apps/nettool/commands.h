@@ -4,5 +4,6 @@
 
 int cmd_ts_server(int argc, char **argv);
 int cmd_ts_client(int argc, char **argv);
+int cmd_resolve(int argc, char **argv);
 
 #endif

@@ -12,6 +12,7 @@ static const struct {
 } commands[] = {
     {"ts-server", cmd_ts_server, "timestamp echo server over TCP and/or UDP"},
     {"ts-client", cmd_ts_client, "send stdin lines to a timestamp server"},
+    {"resolve", cmd_resolve, "resolve host names concurrently"},
 };
 
 static void usage(FILE *out) {

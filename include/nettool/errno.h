@@ -51,6 +51,15 @@
   XX(EBADADDR, -3003, "not a numeric IP address")                            \
   XX(EBADPORT, -3004, "port out of range")                                   \
   XX(EBACKEND, -3005, "unknown reactor backend")                             \
+  /* name resolution (resolve.h) */                                          \
+  XX(EDNS_NXDOMAIN, -3100, "name does not exist")                            \
+  XX(EDNS_NODATA, -3101, "name has no address of the requested family")      \
+  XX(EDNS_TIMEOUT, -3102, "DNS server did not answer in time")               \
+  XX(EDNS_REFUSED, -3103, "DNS server refused the query")                       \
+  XX(EDNS_SERVFAIL, -3104, "DNS server failed to answer")                    \
+  XX(EDNS_BADNAME, -3106, "not a valid host name")                           \
+  XX(EDNS_BADRESP, -3107, "malformed DNS response")                          \
+  XX(EDNS_FAIL, -3108, "name resolution failed")                             \
   XX(EUNEXPECTEDEOF, -3006, "connection closed before the reply was complete")
 
 typedef enum {

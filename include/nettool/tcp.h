@@ -5,6 +5,7 @@
 
 #include "protocol.h"
 #include "reactor.h"
+#include "resolve.h"
 #include "transport.h"
 
 typedef struct nt_listener_s nt_listener_t;
@@ -37,30 +38,49 @@ int nt_listener_address(const nt_listener_t *l, struct sockaddr_storage *ss,
 void nt_listener_close(nt_listener_t *l);
 
 typedef struct nt_tcp_connect_options_s {
-  uint64_t timeout_ms; /* 0: 30 s; the attempt fails with NT_ETIMEDOUT */
+  /* Total time for resolving and connecting; 0: 30 s. Past it the connector
+   * fails with NT_ETIMEDOUT. */
+  uint64_t timeout_ms;
   int nodelay;
   int keepalive_s;
+  /* Happy eyeballs: delay before racing the next address; 0: 250 ms. */
+  uint64_t attempt_delay_ms;
+  int family;              /* AF_UNSPEC (0), AF_INET or AF_INET6 */
+  nt_resolver_t *resolver; /* NULL: the reactor's (system configuration) */
 } nt_tcp_connect_options_t;
 
 /*
- * Connects to a numeric host (IPv4 or IPv6 literal) and port. On success the
- * factory builds the protocol and connection_made follows; on failure the
- * factory's connection_failed(status) runs, from the loop. started_connecting
- * runs before this returns. The connector is freed by nettool once the
- * connection is made or connection_failed has returned; *out (may be NULL)
- * is valid until then, for nt_connector_cancel.
- * Returns 0, or NT_EBADADDR / NT_EBADPORT / socket errors, in which case no
+ * Connects to host:port, where host is a name or a numeric address (which
+ * skips DNS). The name is resolved, then its addresses are raced as RFC 8305
+ * says: in RFC 6724 order with the families interleaved (IPv6 first when it
+ * sorts first), the next attempt started after attempt_delay_ms or as soon as
+ * the previous one fails, the first to connect wins and the others are
+ * closed.
+ *
+ * On success the factory builds the protocol and connection_made follows; on
+ * failure connection_failed(status) runs, from the loop, with the last error
+ * seen (NT_ECONNREFUSED...), a resolver error (NT_EDNS_NXDOMAIN...),
+ * NT_ETIMEDOUT or NT_ECANCELED. started_connecting runs before this returns.
+ * The connector is freed by nettool once the connection is made or
+ * connection_failed has returned; *out (may be NULL) is valid until then, for
+ * nt_connector_cancel.
+ * Returns 0, or NT_EBADPORT / NT_EDNS_BADNAME / NT_ENOMEM, in which case no
  * callback is called.
  */
 int nt_tcp_connect(nt_reactor_t *r, const char *host, int port,
                    nt_factory_t *f, const nt_tcp_connect_options_t *opts,
                    nt_connector_t **out);
+
+/* The same race over addresses the caller already has (ports set). */
+int nt_tcp_connect_addrs(nt_reactor_t *r, const nt_address_t *addrs, size_t n,
+                         nt_factory_t *f, const nt_tcp_connect_options_t *opts,
+                         nt_connector_t **out);
 int nt_tcp_connect_addr(nt_reactor_t *r, const struct sockaddr *sa,
                         socklen_t salen, nt_factory_t *f,
                         const nt_tcp_connect_options_t *opts,
                         nt_connector_t **out);
 
-/* Abandons a pending attempt: connection_failed(NT_ECANCELED) follows from
+/* Abandons a pending connect: connection_failed(NT_ECANCELED) follows from
  * the loop. */
 void nt_connector_cancel(nt_connector_t *c);
 

@@ -52,7 +52,8 @@ typedef struct nt_ts_client_options_s {
 } nt_ts_client_options_t;
 
 /*
- * Connects to a numeric host and port. Requests go one at a time: send one,
+ * Connects to host (a name, resolved by the reactor's resolver, or a numeric
+ * address) and port; over TCP the addresses are raced (happy eyeballs). Requests go one at a time: send one,
  * wait for its reply, send the next. Over TCP a request is sent as a line
  * (with "\n"), and a reply ends at its newline, or after 200 ms of quiet for
  * servers whose replies do not end with one. Over UDP each request and reply

@@ -148,7 +148,7 @@ void nt_transport_set_protocol(nt_transport_t *t, nt_protocol_t *p);
 char *nt_addr_format(const struct sockaddr *sa, char *buf, size_t size);
 
 /* Parses a numeric IPv4/IPv6 address (brackets allowed for IPv6) and a port
- * into ss. Returns 0, NT_EBADADDR or NT_EBADPORT. */
+ * into ss. Returns 0, NT_EBADADDR (also for NULL or "") or NT_EBADPORT. */
 int nt_addr_parse(const char *host, int port, struct sockaddr_storage *ss,
                   socklen_t *len);
 

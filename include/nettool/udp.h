@@ -56,6 +56,8 @@ int nt_udp_bind(nt_reactor_t *r, const char *addr, int port,
 /* Connected UDP: only datagrams from host:port are received, nt_udp_send
  * needs no address, and ICMP errors come back as error_received. */
 int nt_udp_connect(nt_udp_t *u, const char *host, int port);
+int nt_udp_connect_addr(nt_udp_t *u, const struct sockaddr *sa,
+                        socklen_t len);
 
 /* Sends one datagram now. Datagrams are not queued: a full socket buffer
  * gives NT_EAGAIN and the datagram is dropped, as the network may drop it. */

@@ -3,6 +3,7 @@
  * CONNECTING -> READY <-> WAITING -> CLOSED. */
 #include <string.h>
 
+#include "nettool/resolve.h"
 #include "nettool/tcp.h"
 #include "nettool/timestamp.h"
 #include "nettool/transport.h"
@@ -26,6 +27,7 @@ struct nt_ts_client_s {
   int status;      /* what closed() will say */
   int close_asked; /* nt_ts_client_close was called */
   nt_connector_t *connector;
+  nt_resolve_t *lookup; /* UDP: resolving the server's name */
   nt_udp_t *udp;
   char *reply;
   size_t reply_len;
@@ -197,17 +199,6 @@ static void udp_destroy(nt_datagram_protocol_t *p) {
 static const nt_datagram_protocol_ops_t ts_client_udp_ops = {
     NULL, udp_datagram, udp_error, udp_lost, udp_destroy};
 
-static void udp_ready_cb(void *arg) {
-  nt_ts_client_t *c = arg;
-  nt_reactor_unref(c->reactor);
-  if (c->state != TS_CONNECTING) return;
-  c->state = TS_READY;
-  if (c->close_asked) {
-    nt_udp_close(c->udp);
-    return;
-  }
-  if (c->cbs.connected) c->cbs.connected(c, c->arg);
-}
 
 /* --- API ------------------------------------------------------------------------------ */
 
@@ -242,45 +233,65 @@ int nt_ts_client_new(nt_reactor_t *r, const nt_ts_client_options_t *opts,
 
 nt_protocol_t *nt_ts_client_protocol(nt_ts_client_t *c) { return &c->proto; }
 
+/* UDP: the name is resolved first, then the socket is bound and connected
+ * to the first address. */
+static void udp_resolved_cb(void *arg, int status, const nt_address_t *addrs,
+                            size_t n) {
+  nt_ts_client_t *c = arg;
+  c->lookup = NULL;
+  if (!status && c->close_asked) status = NT_ECANCELED;
+  if (!status) {
+    int fam = addrs[0].addr.ss_family;
+    (void)n;
+    c->dproto.ops = &ts_client_udp_ops;
+    status = nt_udp_bind(c->reactor, fam == AF_INET ? "0.0.0.0" : "::", 0,
+                         &c->dproto, NULL, &c->udp);
+    if (!status) {
+      status = nt_udp_connect_addr(c->udp, (const struct sockaddr *)&addrs[0].addr,
+                                   addrs[0].len);
+      if (status) {
+        /* closing frees c through connection_lost and destroy */
+        c->status = status;
+        nt_udp_close(c->udp);
+        return;
+      }
+      c->state = TS_READY;
+      if (c->cbs.connected) c->cbs.connected(c, c->arg);
+      return;
+    }
+  }
+  report_closed(c, c->close_asked ? 0 : status);
+  client_free(c);
+}
+
 int nt_ts_client_connect(nt_reactor_t *r, const char *host, int port,
                          const nt_ts_client_options_t *opts,
                          const nt_ts_client_callbacks_t *cbs, void *arg,
                          nt_ts_client_t **out) {
+  if (port <= 0 || port > 65535) return NT_EBADPORT;
+  int rc = nt_hostname_check(host, NULL);
   struct sockaddr_storage ss;
   socklen_t sslen;
-  if (port <= 0 || port > 65535) return NT_EBADPORT;
-  int rc = nt_addr_parse(host, port, &ss, &sslen);
-  if (rc) return rc;
+  if (rc && nt_addr_parse(host, port, &ss, &sslen) != 0) return rc;
   nt_ts_client_t *c = client_alloc(r, opts, cbs, arg);
   if (!c) return NT_ENOMEM;
   if (c->opts.udp) {
-    c->dproto.ops = &ts_client_udp_ops;
-    rc = nt_udp_bind(r, ss.ss_family == AF_INET ? "0.0.0.0" : "::", 0,
-                     &c->dproto, NULL, &c->udp);
-    if (rc) {
-      nt__free(c);
-      return rc;
-    }
-    rc = nt_udp_connect(c->udp, host, port);
-    if (rc) {
-      /* Closing delivers connection_lost and destroy, which free c; the
-       * caller gets the error and no callback. */
-      c->cbs.closed = NULL;
-      nt_udp_close(c->udp);
-      return rc;
-    }
-    nt_reactor_ref(r);
-    if (nt_call_soon(r, udp_ready_cb, c)) udp_ready_cb(c);
+    nt_resolver_t *res = nt_reactor_resolver(r);
+    rc = res ? nt_resolve(res, host, port, AF_UNSPEC, udp_resolved_cb, c,
+                          &c->lookup)
+             : NT_EDNS_FAIL;
   } else {
     c->factory.ops = &ts_client_factory_ops;
     c->factory.data = c;
-    nt_tcp_connect_options_t copts = {c->opts.connect_timeout_ms, 1, 0};
-    rc = nt_tcp_connect_addr(r, (struct sockaddr *)&ss, sslen, &c->factory,
-                             &copts, &c->connector);
-    if (rc) {
-      nt__free(c);
-      return rc;
-    }
+    nt_tcp_connect_options_t copts;
+    memset(&copts, 0, sizeof copts);
+    copts.timeout_ms = c->opts.connect_timeout_ms;
+    copts.nodelay = 1;
+    rc = nt_tcp_connect(r, host, port, &c->factory, &copts, &c->connector);
+  }
+  if (rc) {
+    nt__free(c);
+    return rc;
   }
   if (out) *out = c;
   return 0;
@@ -314,7 +325,10 @@ void nt_ts_client_close(nt_ts_client_t *c) {
   if (c->close_asked || c->state == TS_CLOSED) return;
   c->close_asked = 1;
   if (c->opts.udp) {
-    if (c->state != TS_CONNECTING) nt_udp_close(c->udp);
+    if (c->state == TS_CONNECTING)
+      nt_resolve_cancel(c->lookup); /* udp_resolved_cb reports closed(0) */
+    else
+      nt_udp_close(c->udp);
   } else if (c->state == TS_CONNECTING) {
     nt_connector_cancel(c->connector);
   } else {

@@ -1,0 +1,201 @@
+/* nettool resolve: looks up any number of names at once through the
+ * reactor-driven resolver and prints "name address" lines in input order. */
+#include <arpa/inet.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "nettool/resolve.h"
+#include "nettool/transport.h"
+
+static const char usage_text[] =
+    "usage: nettool resolve NAME... [--server IP[:PORT]] [--family 4|6] "
+    "[--timeout S]\n"
+    "\n"
+    "Resolves every NAME concurrently and prints one 'name address' line per\n"
+    "address, names in the order given, addresses in RFC 6724 order.\n"
+    "Honours /etc/hosts and /etc/resolv.conf unless --server is given.\n"
+    "\n"
+    "  --server IP[:PORT]  ask this DNS server (IPv6 as [IP]:PORT); may be a\n"
+    "                      comma-separated list\n"
+    "  --family 4|6        only IPv4 or only IPv6 addresses\n"
+    "  --timeout S         give up on a name after S seconds (default 5)\n"
+    "\n"
+    "Exit status: 0 if every name resolved, 5 if any did not (the reason per\n"
+    "name is on stderr), 2 for a bad command line.\n";
+
+typedef struct {
+  const char *name;
+  nt_resolve_t *lookup;
+  int done;
+  int status;
+  char **lines;
+  size_t nlines;
+} entry_t;
+
+typedef struct {
+  nt_reactor_t *reactor;
+  entry_t *e;
+  size_t n, left;
+  nt_timer_t deadline;
+} run_t;
+
+static void resolved(void *arg, int status, const nt_address_t *addrs,
+                     size_t n) {
+  entry_t *e = arg;
+  e->done = 1;
+  e->lookup = NULL;
+  e->status = status;
+  if (!status) {
+    e->lines = calloc(n, sizeof *e->lines);
+    for (size_t i = 0; e->lines && i < n; i++) {
+      char host[INET6_ADDRSTRLEN] = "?";
+      const struct sockaddr *sa = (const struct sockaddr *)&addrs[i].addr;
+      if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, host, sizeof host);
+      else
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, host, sizeof host);
+      e->lines[i] = strdup(host);
+      e->nlines = i + 1;
+    }
+  }
+}
+
+static void deadline_cb(nt_timer_t *t) {
+  run_t *run = t->data;
+  for (size_t i = 0; i < run->n; i++)
+    if (!run->e[i].done && run->e[i].lookup) {
+      nt_resolve_cancel(run->e[i].lookup);
+      run->e[i].status = NT_EDNS_TIMEOUT; /* reported as the timeout it is */
+    }
+}
+
+static const char *tag(int status) {
+  switch (status) {
+  case NT_EDNS_NXDOMAIN:
+    return "NXDOMAIN";
+  case NT_EDNS_NODATA:
+    return "NODATA";
+  case NT_EDNS_TIMEOUT:
+    return "timeout";
+  case NT_EDNS_REFUSED:
+    return "refused";
+  case NT_EDNS_SERVFAIL:
+    return "SERVFAIL";
+  default:
+    return nt_err_name(status);
+  }
+}
+
+int cmd_resolve(int argc, char **argv) {
+  static const struct option opts[] = {{"server", required_argument, NULL, 's'},
+                                       {"family", required_argument, NULL, 'f'},
+                                       {"timeout", required_argument, NULL, 't'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+  const char *server = NULL;
+  int family = AF_UNSPEC;
+  unsigned long long timeout_ms = 5000;
+  int ch;
+  opterr = 0;
+  while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    switch (ch) {
+    case 's':
+      server = optarg;
+      break;
+    case 'f':
+      if (!strcmp(optarg, "4")) family = AF_INET;
+      else if (!strcmp(optarg, "6")) family = AF_INET6;
+      else return cli_usage_error("bad --family '%s': expected 4 or 6", optarg);
+      break;
+    case 't':
+      if (cli_seconds(optarg, &timeout_ms))
+        return cli_usage_error("bad --timeout '%s': expected seconds > 0", optarg);
+      break;
+    case 'h':
+      fputs(usage_text, stdout);
+      return NT_EXIT_OK;
+    case ':':
+      return cli_usage_error("option '%s' needs a value", argv[optind - 1]);
+    default:
+      return cli_usage_error("unknown option '%s'", argv[optind - 1]);
+    }
+  }
+  if (optind >= argc) return cli_usage_error("expected at least one NAME");
+  /* Every name is checked before any packet is sent. */
+  for (int i = optind; i < argc; i++) {
+    const char *why;
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (nt_addr_parse(argv[i], 0, &ss, &len) != 0 && nt_hostname_check(argv[i], &why))
+      return cli_usage_error("bad NAME '%s': %s", argv[i], why);
+  }
+
+  run_t run;
+  memset(&run, 0, sizeof run);
+  int rc = nt_reactor_new(&run.reactor, NULL);
+  if (rc) {
+    cli_error("cannot start a reactor: %s", nt_strerror(rc));
+    return NT_EXIT_INTERNAL;
+  }
+  nt_resolver_options_t ro;
+  memset(&ro, 0, sizeof ro);
+  ro.servers = server;
+  ro.tries = 2;
+  ro.timeout_ms = timeout_ms / 3 ? timeout_ms / 3 : 1; /* tries back off */
+  nt_resolver_t *res;
+  rc = nt_resolver_new(run.reactor, &ro, &res);
+  if (rc) {
+    nt_reactor_free(run.reactor);
+    if (rc == NT_EINVAL)
+      return cli_usage_error("bad --server '%s': expected IP[:PORT][,...]", server);
+    cli_error("cannot start the resolver: %s", nt_strerror(rc));
+    return NT_EXIT_INTERNAL;
+  }
+  run.n = (size_t)(argc - optind);
+  run.e = calloc(run.n, sizeof *run.e);
+  if (!run.e) {
+    cli_error("out of memory");
+    return NT_EXIT_INTERNAL;
+  }
+  for (size_t i = 0; i < run.n; i++) {
+    entry_t *e = &run.e[i];
+    e->name = argv[optind + (int)i];
+    rc = nt_resolve(res, e->name, 0, family, resolved, e, &e->lookup);
+    if (rc) {
+      e->done = 1;
+      e->status = rc;
+      e->lookup = NULL;
+    }
+  }
+  nt_timer_init(run.reactor, &run.deadline, deadline_cb);
+  run.deadline.data = &run;
+  nt_timer_unref(&run.deadline); /* pending lookups keep the loop alive */
+  nt_timer_start(&run.deadline, timeout_ms + 500, 0);
+  nt_reactor_handle_signals(run.reactor, NULL, NULL);
+  nt_reactor_run(run.reactor);
+  nt_timer_stop(&run.deadline);
+  nt_resolver_free(res);
+  nt_reactor_free(run.reactor);
+
+  int failed = 0;
+  for (size_t i = 0; i < run.n; i++) {
+    entry_t *e = &run.e[i];
+    if (e->status == NT_ECANCELED && !e->done) e->status = NT_EDNS_TIMEOUT;
+    if (e->status || !e->done) {
+      cli_error("%s: %s (%s)", e->name, nt_strerror(e->status ? e->status : NT_EDNS_TIMEOUT),
+                tag(e->status ? e->status : NT_EDNS_TIMEOUT));
+      failed = 1;
+    }
+    for (size_t k = 0; k < e->nlines; k++) {
+      printf("%s %s\n", e->name, e->lines[k]);
+      free(e->lines[k]);
+    }
+    free(e->lines);
+  }
+  free(run.e);
+  return failed ? NT_EXIT_RESOLVE : NT_EXIT_OK;
+}
