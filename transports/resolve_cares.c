@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "hosts-int.h"
 #include "nettool/resolve.h"
 #include "nettool/transport.h"
 #include "reactor-int.h"
@@ -24,6 +25,9 @@ struct nt_resolver_s {
   watch_t *watches;
   nt_timer_t timer;
   nt_resolve_t *pending; /* lookups c-ares has not answered yet */
+  nt_resolve_t *wait_head, *wait_tail; /* not yet given to c-ares */
+  int inflight, max_inflight;
+  nt__hosts_t *hosts; /* NULL: no hosts file */
   int freeing;
 };
 
@@ -36,6 +40,10 @@ struct nt_resolve_s {
   int port;
   int status;
   int in_cares;  /* c-ares still owns a query for it */
+  int waiting;   /* queued behind the in-flight window */
+  nt_resolve_t *wait_next;
+  int family;
+  char *name;
   int delivered; /* the user's callback ran (or is queued) */
   nt_address_t *addrs;
   size_t naddrs;
@@ -146,7 +154,41 @@ static void sock_state_cb(void *data, ares_socket_t fd, int readable,
 
 static void lookup_free(nt_resolve_t *q) {
   nt__free(q->addrs);
+  nt__free(q->name);
   nt__free(q);
+}
+
+static void addrinfo_cb(void *arg, int status, int timeouts,
+                        struct ares_addrinfo *ai);
+
+/* Hands q to c-ares. It may answer inside this call (hosts file, errors):
+ * addrinfo_cb defers the user's callback to the loop either way. */
+static void send_query(nt_resolver_t *res, nt_resolve_t *q) {
+  struct ares_addrinfo_hints hints;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = q->family;
+  hints.ai_socktype = SOCK_STREAM; /* one entry per address, not per type */
+  q->in_cares = 1;
+  q->next = res->pending;
+  if (q->next) q->next->prev = q;
+  res->pending = q;
+  res->inflight++;
+  ares_getaddrinfo(res->channel, q->name, NULL, &hints, addrinfo_cb, q);
+}
+
+/* Fills the window from the waiting queue; cancelled ones are skipped. */
+static void send_waiting(nt_resolver_t *res) {
+  while (res->wait_head && res->inflight < res->max_inflight && !res->freeing) {
+    nt_resolve_t *q = res->wait_head;
+    res->wait_head = q->wait_next;
+    if (!res->wait_head) res->wait_tail = NULL;
+    q->waiting = 0;
+    if (q->delivered) { /* cancelled while waiting */
+      if (!q->cb) lookup_free(q);
+      continue;
+    }
+    send_query(res, q);
+  }
 }
 
 static void unlink_pending(nt_resolve_t *q) {
@@ -164,7 +206,8 @@ static void deliver_cb(void *arg) {
   nt_reactor_unref(q->reactor);
   if (q->cb) q->cb(q->arg, q->status, q->addrs, q->naddrs);
   q->cb = NULL;
-  if (!q->in_cares) lookup_free(q);
+  /* Still owned by c-ares or by the waiting queue: freed there. */
+  if (!q->in_cares && !q->waiting) lookup_free(q);
 }
 
 static void deliver(nt_resolve_t *q, nt_reactor_t *r) {
@@ -182,7 +225,9 @@ static void addrinfo_cb(void *arg, int status, int timeouts,
   nt_resolve_t *q = arg;
   (void)timeouts;
   q->in_cares = 0;
+  q->res->inflight--;
   unlink_pending(q);
+  send_waiting(q->res);
   if (q->delivered) { /* cancelled: the user heard NT_ECANCELED already */
     if (ai) ares_freeaddrinfo(ai);
     if (!q->cb) lookup_free(q); /* and that callback has run */
@@ -285,19 +330,42 @@ int nt_resolve(nt_resolver_t *res, const char *name, int port, int family,
     nt__free(q);
     return rc;
   }
-  struct ares_addrinfo_hints hints;
-  memset(&hints, 0, sizeof hints);
-  hints.ai_family = family;
-  hints.ai_socktype = SOCK_STREAM; /* one entry per address, not per type */
-  q->in_cares = 1;
-  q->next = res->pending;
-  if (q->next) q->next->prev = q;
-  res->pending = q;
+  if (res->hosts) {
+    nt_address_t found[16];
+    size_t n = nt__hosts_lookup(res->hosts, nt_reactor_now(r), name, family,
+                                port, found, 16);
+    if (n) {
+      q->addrs = nt__malloc(n * sizeof *found);
+      if (q->addrs) {
+        memcpy(q->addrs, found, n * sizeof *found);
+        q->naddrs = n;
+      } else {
+        q->status = NT_ENOMEM;
+      }
+      if (out) *out = q;
+      deliver(q, r);
+      return 0;
+    }
+  }
+  q->family = family;
+  q->name = nt__strdup(name);
+  if (!q->name) {
+    nt_reactor_unref(r);
+    nt__free(q);
+    return NT_ENOMEM;
+  }
   if (out) *out = q;
-  /* c-ares may answer inside this call (hosts file, errors): addrinfo_cb
-   * defers the user's callback to the loop either way. */
-  ares_getaddrinfo(res->channel, name, NULL, &hints, addrinfo_cb, q);
-  rearm(res);
+  if (res->inflight < res->max_inflight) {
+    send_query(res, q);
+    rearm(res);
+  } else {
+    q->waiting = 1;
+    if (res->wait_tail)
+      res->wait_tail->wait_next = q;
+    else
+      res->wait_head = q;
+    res->wait_tail = q;
+  }
   return 0;
 }
 
@@ -322,6 +390,7 @@ int nt_resolver_new(nt_reactor_t *r, const nt_resolver_options_t *opts,
   nt_resolver_t *res = nt__calloc(1, sizeof *res);
   if (!res) return NT_ENOMEM;
   res->reactor = r;
+  res->max_inflight = opts && opts->max_inflight > 0 ? opts->max_inflight : 64;
   nt_timer_init(r, &res->timer, timer_cb);
   nt_timer_unref(&res->timer);
   struct ares_options o;
@@ -338,12 +407,19 @@ int nt_resolver_new(nt_reactor_t *r, const nt_resolver_options_t *opts,
     o.tries = opts->tries;
     mask |= ARES_OPT_TRIES;
   }
-  if (opts && opts->no_hosts_file) {
-    o.lookups = (char *)"b";
-    mask |= ARES_OPT_LOOKUPS;
+  /* c-ares only asks DNS: the hosts file is ours (hosts.c). */
+  o.lookups = (char *)"b";
+  mask |= ARES_OPT_LOOKUPS;
+  if (!(opts && opts->no_hosts_file)) {
+    res->hosts = nt__hosts_new("/etc/hosts");
+    if (!res->hosts) {
+      nt__free(res);
+      return NT_ENOMEM;
+    }
   }
   int st = ares_init_options(&res->channel, &o, mask);
   if (st != ARES_SUCCESS) {
+    nt__hosts_free(res->hosts);
     nt__free(res);
     return st == ARES_ENOMEM ? NT_ENOMEM : NT_EDNS_FAIL;
   }
@@ -351,6 +427,7 @@ int nt_resolver_new(nt_reactor_t *r, const nt_resolver_options_t *opts,
     st = ares_set_servers_ports_csv(res->channel, opts->servers);
     if (st != ARES_SUCCESS) {
       ares_destroy(res->channel);
+      nt__hosts_free(res->hosts);
       nt__free(res);
       return NT_EINVAL;
     }
@@ -363,6 +440,21 @@ void nt_resolver_free(nt_resolver_t *res) {
   if (!res) return;
   res->freeing = 1;
   nt_timer_stop(&res->timer);
+  /* Lookups still waiting for the window are answered now, cancelled. */
+  while (res->wait_head) {
+    nt_resolve_t *q = res->wait_head;
+    res->wait_head = q->wait_next;
+    q->waiting = 0;
+    if (q->delivered) { /* cancelled; its queued callback frees it */
+      if (!q->cb) lookup_free(q);
+      continue;
+    }
+    q->delivered = 1;
+    nt_reactor_unref(q->reactor);
+    q->cb(q->arg, NT_ECANCELED, NULL, 0);
+    lookup_free(q);
+  }
+  res->wait_tail = NULL;
   /* Answers every query c-ares still has, with EDESTRUCTION: addrinfo_cb
    * runs those callbacks now (NT_ECANCELED), since res is going. */
   ares_destroy(res->channel);
@@ -372,6 +464,7 @@ void nt_resolver_free(nt_resolver_t *res) {
     nt_io_stop(&w->io);
     nt__free(w);
   }
+  nt__hosts_free(res->hosts);
   nt__free(res);
 }
 

@@ -60,6 +60,15 @@
   XX(EDNS_BADNAME, -3106, "not a valid host name")                           \
   XX(EDNS_BADRESP, -3107, "malformed DNS response")                          \
   XX(EDNS_FAIL, -3108, "name resolution failed")                             \
+  /* TLS (tls.h); nt_tls_error_reason()/nt_tls_last_error() say why */       \
+  XX(ETLS_HANDSHAKE, -3200, "TLS handshake failed")                          \
+  XX(ETLS_VERIFY, -3201, "TLS certificate verification failed")              \
+  XX(ETLS_CERT_EXPIRED, -3202, "TLS certificate has expired or is not yet valid") \
+  XX(ETLS_HOSTNAME, -3203, "TLS certificate does not match the host name")   \
+  XX(ETLS_UNKNOWN_CA, -3204, "TLS certificate is not signed by a trusted CA") \
+  XX(ETLS_TRUNCATED, -3205, "TLS connection closed without close_notify (truncated)") \
+  XX(ETLS_PROTOCOL, -3206, "TLS protocol error")                             \
+  XX(ETLS_CONFIG, -3207, "bad TLS configuration (certificate, key or CA)")   \
   XX(EUNEXPECTEDEOF, -3006, "connection closed before the reply was complete")
 
 typedef enum {

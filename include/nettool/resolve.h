@@ -34,6 +34,11 @@ typedef struct nt_resolver_options_s {
   uint64_t timeout_ms; /* per try; 0: the system's (resolv.conf) or 2 s */
   int tries;           /* 0: the system's or 3 */
   int no_hosts_file;   /* non-zero: skip /etc/hosts */
+  /* Most lookups handed to c-ares at once; more wait in FIFO order. A burst
+   * of thousands of UDP queries overflows a server's socket buffer and then
+   * waits out retry timeouts; a window keeps the pipe full without that.
+   * 0: 64. */
+  int max_inflight;
 } nt_resolver_options_t;
 
 /* Creates a resolver. Returns 0, NT_EINVAL for a bad server list,
