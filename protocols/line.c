@@ -96,6 +96,7 @@ static void lr_connection_made(nt_protocol_t *p, nt_transport_t *t) {
 static void lr_data_received(nt_protocol_t *p, const char *data, size_t len) {
   nt_line_receiver_t *lr = (nt_line_receiver_t *)p;
   if (lr->stopped) return;
+  if (lr->ops->raw_data) lr->ops->raw_data(lr, data, len);
   int rc = nt_line_reader_feed(&lr->reader, data, len, lr_line_cb, lr, NULL);
   if (rc < 0 && p->transport) nt_transport_abort_error(p->transport, rc);
 }

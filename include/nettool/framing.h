@@ -84,6 +84,9 @@ typedef struct nt_line_receiver_ops_s {
   void (*pause_writing)(nt_line_receiver_t *lr);
   void (*resume_writing)(nt_line_receiver_t *lr);
   void (*destroy)(nt_line_receiver_t *lr);
+  /* Optional: sees every chunk before it is split into lines (to count
+   * progress, e.g. for an idle timeout). */
+  void (*raw_data)(nt_line_receiver_t *lr, const char *data, size_t len);
 } nt_line_receiver_ops_t;
 
 /* Embed as the first member of your protocol struct. */
