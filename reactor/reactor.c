@@ -377,10 +377,14 @@ int nt_reactor_handle_signals(nt_reactor_t *r, nt_signal_cb cb, void *arg) {
   pthread_mutex_unlock(&sig_lock);
   r->signal_cb = cb;
   r->signal_arg = arg;
-  nt_io_init(r, &r->signal_io, sig_pipe[0], signal_io_cb);
-  nt_io_unref(&r->signal_io);
-  int rc = nt_io_start(&r->signal_io, NT_READABLE);
-  if (rc) return rc;
+  /* Called again on the same reactor: only the callback changes; the
+   * watcher is live and must not be re-initialised under the backend. */
+  if (!(r->signal_io.flags & NT__IO_ACTIVE)) {
+    nt_io_init(r, &r->signal_io, sig_pipe[0], signal_io_cb);
+    nt_io_unref(&r->signal_io);
+    int rc = nt_io_start(&r->signal_io, NT_READABLE);
+    if (rc) return rc;
+  }
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;

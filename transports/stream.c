@@ -227,13 +227,11 @@ static int flush_queue(nt__stream_t *s) {
 void nt__stream_flush(nt__stream_t *s) {
   if (s->base.flags & NT_TRANSPORT_CLOSED) return;
   if (flush_queue(s)) return;
-  if (!s->wq.head) {
-    s->io->want_write(s, 0);
-    check_low_water(s);
-    if (!(s->base.flags & NT_TRANSPORT_CLOSED)) after_drain(s);
-  } else {
-    check_low_water(s);
-  }
+  if (!s->wq.head) s->io->want_write(s, 0);
+  /* resume_writing may write again (and even lose_connection or write_eof):
+   * decide what "drained" means only after it has run. */
+  check_low_water(s);
+  if (!(s->base.flags & NT_TRANSPORT_CLOSED) && !s->wq.head) after_drain(s);
 }
 
 /* --- transport operations ----------------------------------------------------- */

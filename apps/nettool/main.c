@@ -28,7 +28,7 @@ static void usage(FILE *out) {
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    usage(stderr);
+    fprintf(stderr, "nettool: no command given (see 'nettool --help')\n");
     return NT_EXIT_USAGE;
   }
   const char *name = argv[1];

@@ -133,9 +133,15 @@ static void tcp_data(nt_protocol_t *p, const char *data, size_t len) {
 
 static void tcp_lost(nt_protocol_t *p, int status) {
   nt_ts_client_t *c = (nt_ts_client_t *)p;
-  if (c->state == TS_WAITING && c->reply_len) deliver_reply(c);
-  if (c->state == TS_WAITING && !status) status = NT_EUNEXPECTEDEOF;
-  if (c->status) status = c->status;
+  if (c->status) {
+    status = c->status; /* our own failure: a partial reply is not shown */
+  } else if (c->close_asked) {
+    status = 0; /* the user closed: whatever was awaited no longer matters */
+  } else if (c->state == TS_WAITING) {
+    /* The server went away mid-reply: show what came, then say so. */
+    if (c->reply_len) deliver_reply(c);
+    if (c->state == TS_WAITING && !status) status = NT_EUNEXPECTEDEOF;
+  }
   report_closed(c, status);
 }
 
