@@ -8,6 +8,7 @@ nt=$1 itest=$2
 here=$(cd "$(dirname "$0")" && pwd)
 command -v dnsmasq >/dev/null || { echo "dnsmasq missing (scripts/install-deps.sh installs dnsmasq-base)"; echo "0 passed, 1 failed"; exit 1; }
 dir=$(mktemp -d)
+chmod 755 "$dir" # dnsmasq reads its hosts file as nobody
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$dir"; }
 trap cleanup EXIT
