@@ -250,9 +250,9 @@ static int greeting_queue(nt_pp_t *pp, nt_pp_reply_cb cb, void *arg) {
   return 0;
 }
 
-void nt_pp_init(nt_pp_t *pp, nt_reactor_t *r, const nt_pp_ops_t *ops,
-                const nt_pp_options_t *opts, nt_pp_reply_cb greeting,
-                void *arg) {
+int nt_pp_init(nt_pp_t *pp, nt_reactor_t *r, const nt_pp_ops_t *ops,
+               const nt_pp_options_t *opts, nt_pp_reply_cb greeting,
+               void *arg) {
   memset(pp, 0, sizeof *pp);
   nt_pp_options_t o = {NT_PP_STYLE_FTP, 0, 0, 0, 0};
   if (opts) o = *opts;
@@ -264,8 +264,10 @@ void nt_pp_init(nt_pp_t *pp, nt_reactor_t *r, const nt_pp_ops_t *ops,
   pp->max_block = o.max_block;
   pp->timeout_ms = o.timeout_ms ? o.timeout_ms : 60000;
   nt_timer_init(r, &pp->timer, timeout_cb);
-  greeting_queue(pp, greeting, arg);
+  return greeting_queue(pp, greeting, arg);
 }
+
+void nt_pp_dispose(nt_pp_t *pp) { pp->lr.base.ops->destroy(&pp->lr.base); }
 
 int nt_pp_command(nt_pp_t *pp, int flags, nt_pp_reply_cb reply,
                   nt_pp_line_cb line, void *arg, const char *fmt, ...) {

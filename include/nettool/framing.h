@@ -99,6 +99,10 @@ struct nt_line_receiver_s {
 
 void nt_line_receiver_init(nt_line_receiver_t *lr,
                            const nt_line_receiver_ops_t *ops, size_t max_line);
+/* Stops splitting lines at once: bytes after the current line (in this chunk
+ * and later ones) are no longer delivered. Used before handing the transport
+ * to another protocol (STARTTLS, a raw data phase). */
+void nt_line_receiver_stop(nt_line_receiver_t *lr);
 /* Writes line + "\r\n" (or just "\n" with crlf zero). */
 int nt_line_receiver_send(nt_line_receiver_t *lr, const char *line, size_t len,
                           int crlf);
