@@ -23,3 +23,22 @@ echo "\$ printf 'hello\\nnettool\\n' | nettool ts-client 127.0.0.1 $tcp"
 printf 'hello\nnettool\n' | "$nt" ts-client 127.0.0.1 "$tcp"
 echo "\$ echo 'over udp' | nettool ts-client 127.0.0.1 $udp --udp"
 echo 'over udp' | "$nt" ts-client 127.0.0.1 "$udp" --udp
+
+# NNTP: nntp-read reading the test group from the local news server the
+# tests use (INN 2, started privately on a free loopback port; INN needs
+# root, so this part is skipped otherwise).
+if [ "$(id -u)" != 0 ]; then
+  echo "(nntp-read demo skipped: the local INN news server needs root)"
+else
+  scripts/install-deps.sh test
+  news=$(mktemp -d /tmp/nt-quickstart-news.XXXXXX)
+  chmod 755 "$news"
+  trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -f "$out"; bash tests/integration/nntp_inn.sh stop "$news/inn"; rm -rf "$news"' EXIT
+  nport=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  bash tests/integration/nntp_inn.sh start "$news/inn" "$nport" >/dev/null
+  export NNTPSERVER=127.0.0.1:$nport
+  printf 'Hello from the quick start.\n\nIn article <x@y>, someone wrote:\n> quoted, not shown\n\nThe end.\n' |
+    "$nt" nntp-post local.test - --from 'Quick Start <qs@nntp.test>' --subject 'Grüße from nettool' >/dev/null
+  echo "\$ NNTPSERVER=127.0.0.1:$nport nettool nntp-read local.test"
+  "$nt" nntp-read local.test
+fi

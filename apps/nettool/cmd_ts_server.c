@@ -1,5 +1,5 @@
 /* nettool ts-server: the timestamp echo server, with N reactors in N threads
- * sharing the ports through SO_REUSEPORT. */
+ * sharing the ports through SO_REUSEPORT; over TLS with --tls. */
 #include <getopt.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "nettool/tcp.h"
 #include "nettool/timestamp.h"
+#include "nettool/tls.h"
 #include "nettool/udp.h"
 
 #define DEFAULT_PORT 21567
@@ -18,6 +19,7 @@
 static const char usage_text[] =
     "usage: nettool ts-server [--tcp PORT] [--udp PORT] [--bind ADDR] "
     "[--workers N]\n"
+    "                         [--tls --cert FILE [--key FILE]]\n"
     "\n"
     "Answers every chunk it receives with \"[<ctime>]: <data>\".\n"
     "\n"
@@ -27,8 +29,11 @@ static const char usage_text[] =
     "  --udp PORT    answer datagrams on UDP PORT (0: any free port)\n"
     "  --bind ADDR   numeric IPv4/IPv6 address to listen on (default: all)\n"
     "  --workers N   run N reactors in N threads sharing the ports (1-64)\n"
+    "  --tls         speak TLS (1.2 or 1.3) on the TCP port; needs --cert\n"
+    "  --cert FILE   certificate chain, PEM, leaf first\n"
+    "  --key FILE    its private key, PEM (default: in the --cert file)\n"
     "\n"
-    "Prints one 'listening on tcp|udp ADDRESS' line per port, then serves\n"
+    "Prints one 'listening on tcp|tls|udp ADDRESS' line per port, then serves\n"
     "until SIGINT or SIGTERM, which stop it cleanly (exit 0).\n";
 
 typedef struct worker {
@@ -36,6 +41,7 @@ typedef struct worker {
   nt_listener_t *listener;
   nt_udp_t *udp;
   nt_factory_t factory;
+  nt_tls_factory_t tls_factory; /* wraps factory with --tls */
   pthread_t thread;
   int started;
 } worker_t;
@@ -80,10 +86,15 @@ int cmd_ts_server(int argc, char **argv) {
       {"udp", required_argument, NULL, 'u'},
       {"bind", required_argument, NULL, 'b'},
       {"workers", required_argument, NULL, 'w'},
+      {"tls", no_argument, NULL, 'T'},
+      {"cert", required_argument, NULL, 'c'},
+      {"key", required_argument, NULL, 'k'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   int tcp_port = -1, udp_port = -1, nworkers = 1;
   const char *bind_addr = NULL;
+  int tls = 0;
+  const char *cert_file = NULL, *key_file = NULL;
   int c;
   opterr = 0;
   while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -106,6 +117,15 @@ int cmd_ts_server(int argc, char **argv) {
       nworkers = (int)v;
       break;
     }
+    case 'T':
+      tls = 1;
+      break;
+    case 'c':
+      cert_file = optarg;
+      break;
+    case 'k':
+      key_file = optarg;
+      break;
     case 'h':
       fputs(usage_text, stdout);
       return NT_EXIT_OK;
@@ -117,11 +137,32 @@ int cmd_ts_server(int argc, char **argv) {
   }
   if (optind < argc)
     return cli_usage_error("unexpected argument '%s'", argv[optind]);
+  if (tls && !cert_file) return cli_usage_error("--tls needs --cert FILE");
+  if (!tls && (cert_file || key_file))
+    return cli_usage_error("--cert and --key go with --tls");
+  if (tls && udp_port >= 0)
+    return cli_usage_error("--tls is for TCP only; drop --udp");
   if (tcp_port < 0 && udp_port < 0) tcp_port = DEFAULT_PORT;
+
+  /* One TLS context for every worker: OpenSSL contexts are thread-safe,
+   * and a session resumed on any worker was made with the same keys. */
+  nt_tls_ctx_t *tls_ctx = NULL;
+  if (tls) {
+    nt_tls_ctx_options_t to = {0};
+    to.server = 1;
+    to.cert_file = cert_file;
+    to.key_file = key_file;
+    int trc = nt_tls_ctx_new(&to, &tls_ctx);
+    if (trc) {
+      cli_error("TLS: %s", nt_tls_last_error());
+      return trc == NT_ENOENT || trc == NT_EACCES ? NT_EXIT_FILE : NT_EXIT_TLS;
+    }
+  }
 
   worker_t *ws = calloc((size_t)nworkers, sizeof *ws);
   if (!ws) {
     cli_error("out of memory");
+    nt_tls_ctx_free(tls_ctx);
     return NT_EXIT_INTERNAL;
   }
   int rc = 0;
@@ -135,10 +176,15 @@ int cmd_ts_server(int argc, char **argv) {
     }
     if (tcp_port >= 0) {
       nt_ts_server_factory_init(&w->factory);
+      nt_factory_t *f = &w->factory;
+      if (tls_ctx) {
+        nt_tls_factory_init(&w->tls_factory, tls_ctx, &w->factory, NULL);
+        f = &w->tls_factory.base;
+      }
       nt_tcp_listen_options_t lo = {0};
       lo.reuseport = nworkers > 1;
       lo.nodelay = 1;
-      rc = nt_tcp_listen(w->reactor, bind_addr, tcp_port, &w->factory, &lo,
+      rc = nt_tcp_listen(w->reactor, bind_addr, tcp_port, f, &lo,
                          &w->listener);
       if (rc) {
         what = "tcp";
@@ -174,6 +220,7 @@ int cmd_ts_server(int argc, char **argv) {
       cli_error("cannot listen on %s %s port %d: %s", what, a,
                 !strcmp(what, "tcp") ? tcp_port : udp_port, nt_strerror(rc));
     workers_free(ws, nworkers);
+    nt_tls_ctx_free(tls_ctx);
     return rc == NT_EBADADDR ? NT_EXIT_USAGE : cli_exit_for_listen(rc);
   }
 
@@ -181,7 +228,8 @@ int cmd_ts_server(int argc, char **argv) {
   socklen_t len;
   char buf[NT_ADDRSTRLEN];
   if (ws[0].listener && nt_listener_address(ws[0].listener, &ss, &len) == 0)
-    printf("listening on tcp %s\n", nt_addr_format((struct sockaddr *)&ss, buf, sizeof buf));
+    printf("listening on %s %s\n", tls_ctx ? "tls" : "tcp",
+           nt_addr_format((struct sockaddr *)&ss, buf, sizeof buf));
   if (ws[0].udp && nt_udp_local_address(ws[0].udp, &ss, &len) == 0)
     printf("listening on udp %s\n", nt_addr_format((struct sockaddr *)&ss, buf, sizeof buf));
   fflush(stdout);
@@ -199,6 +247,7 @@ int cmd_ts_server(int argc, char **argv) {
     pthread_join(ws[i].thread, NULL);
   }
   workers_free(ws, nworkers);
+  nt_tls_ctx_free(tls_ctx); /* after the connections that referenced it */
   if (rc) {
     cli_error("reactor failed: %s", nt_strerror(rc));
     return NT_EXIT_INTERNAL;

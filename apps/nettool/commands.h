@@ -6,4 +6,76 @@ int cmd_ts_server(int argc, char **argv);
 int cmd_ts_client(int argc, char **argv);
 int cmd_resolve(int argc, char **argv);
 
+/* NNTP reader (issue 7): cmd_nntp_read.c, cmd_nntp_list.c, cmd_nntp_post.c;
+ * their shared session plumbing is cmd_nntp_common.c. */
+int cmd_nntp_read(int argc, char **argv);
+int cmd_nntp_list(int argc, char **argv);
+int cmd_nntp_post(int argc, char **argv);
+
+struct nt_reactor_s;
+struct nt_nntp_s;
+struct nt_nntp_result_s;
+
+/* One NNTP session of a command: the common options, the server, the loop. */
+typedef struct nntp_cli_s {
+  /* common options (nntp_cli_option) */
+  const char *server, *user_spec, *cacert;
+  int tls, insecure;
+  unsigned long long timeout_ms;
+  /* from the options, the URL or $NNTPSERVER (nntp_cli_target) */
+  char host[256];
+  int port, implicit_tls, url_article;
+  char *user, *pass;
+  /* the session */
+  struct nt_reactor_s *reactor;
+  struct nt_nntp_s *client;
+  void (*on_ready)(struct nntp_cli_s *s); /* the command's work starts */
+  void *data;
+  int exit_code, finished;
+} nntp_cli_t;
+
+/* getopt_long entries of the common options, and their short letters. */
+#define NNTP_CLI_LONGOPTS                                                     \
+  {"server", required_argument, NULL, 'S'},                                   \
+      {"user", required_argument, NULL, 'u'},                                 \
+      {"tls", no_argument, NULL, 'T'},                                        \
+      {"cacert", required_argument, NULL, 'C'},                               \
+      {"insecure", no_argument, NULL, 'K'},                                   \
+      {"timeout", required_argument, NULL, 'W'}
+#define NNTP_CLI_HELP                                                         \
+  "  --server HOST[:PORT]  news server (default: the URL's, else $NNTPSERVER;\n" \
+  "                        port 119, 563 = NNTPS)\n"                          \
+  "  -u, --user USER[:PASS] authenticate (AUTHINFO); without :PASS the\n"     \
+  "                        password comes from $NNTPPASS or the terminal\n"   \
+  "  --tls                 STARTTLS (NNTPS on port 563 or nntps:// URLs)\n"   \
+  "  --cacert FILE         trust this CA bundle (PEM) for TLS\n"              \
+  "  --insecure            do not verify the server's certificate\n"          \
+  "  --timeout S           connect and reply timeout in seconds (default 30)\n"
+
+void nntp_cli_init(nntp_cli_t *s);
+/* Handles a common option: 0 done, -1 not a common one, else an exit code. */
+int nntp_cli_option(nntp_cli_t *s, int ch, const char *arg);
+/* Takes GROUP or a news://, nntp://, nntps:// URL (or news:GROUP); sets
+ * the server (--server, else the URL's, else $NNTPSERVER) and *group
+ * (malloc'ed). Returns 0 or an exit code (message printed). */
+int nntp_cli_target(nntp_cli_t *s, const char *arg, char **group);
+/* Settles the server without a group argument (nntp-list). */
+int nntp_cli_server(nntp_cli_t *s);
+/* Connects, runs the loop until the session is over, frees it; on_ready
+ * does the command's work. Returns the exit code. */
+int nntp_cli_run(nntp_cli_t *s);
+/* Frees what the option and target parsing allocated (run does it too). */
+void nntp_cli_cleanup(nntp_cli_t *s);
+/* Ends the session (QUIT) with exit_code (the first failure is kept). */
+void nntp_cli_end(nntp_cli_t *s, int exit_code);
+/* Reports a failed command in the server's words and ends the session:
+ * "WHAT: 411 No such group" -> exit code for the status. */
+void nntp_cli_fail(nntp_cli_t *s, const char *what,
+                   const struct nt_nntp_result_s *r);
+/* Exit code for an NT_E* status of an NNTP session. */
+int nntp_cli_exit(int status);
+/* Writes text for a terminal: control characters (C0 but tab, DEL, C1)
+ * become '?', so an article cannot send escape sequences. */
+void nntp_cli_put(const char *s, size_t n);
+
 #endif

@@ -13,6 +13,9 @@ static const struct {
     {"ts-server", cmd_ts_server, "timestamp echo server over TCP and/or UDP"},
     {"ts-client", cmd_ts_client, "send stdin lines to a timestamp server"},
     {"resolve", cmd_resolve, "resolve host names concurrently"},
+    {"nntp-read", cmd_nntp_read, "show a newsgroup's latest article or overview"},
+    {"nntp-list", cmd_nntp_list, "list newsgroups with their article counts"},
+    {"nntp-post", cmd_nntp_post, "post an article to a newsgroup"},
 };
 
 static void usage(FILE *out) {

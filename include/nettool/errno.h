@@ -69,6 +69,20 @@
   XX(ETLS_TRUNCATED, -3205, "TLS connection closed without close_notify (truncated)") \
   XX(ETLS_PROTOCOL, -3206, "TLS protocol error")                             \
   XX(ETLS_CONFIG, -3207, "bad TLS configuration (certificate, key or CA)")   \
+  /* NNTP (nntp.h): the server said no; nt_nntp_last_reply has its words */ \
+  XX(ENNTP_NOGROUP, -3500, "no such newsgroup")                              \
+  XX(ENNTP_NOGROUPSEL, -3501, "no newsgroup selected")                       \
+  XX(ENNTP_NOARTICLE, -3502, "no such article")                              \
+  XX(ENNTP_NOPOST, -3503, "posting not allowed")                             \
+  XX(ENNTP_POSTFAIL, -3504, "posting failed")                                \
+  XX(ENNTP_AUTHREQ, -3505, "authentication required")                        \
+  XX(ENNTP_AUTHFAIL, -3506, "authentication rejected")                       \
+  XX(ENNTP_TLSREQ, -3507, "the server requires encryption (TLS)")            \
+  XX(ENNTP_NOTLS, -3508, "the server does not offer STARTTLS")               \
+  XX(ENNTP_UNSUPPORTED, -3509, "command not supported by the server")        \
+  XX(ENNTP_UNAVAILABLE, -3510, "news service unavailable")                   \
+  XX(ENNTP_REFUSED, -3511, "the news server refused the command")            \
+  XX(ENNTP_BADREPLY, -3512, "malformed NNTP reply")                          \
   XX(EUNEXPECTEDEOF, -3006, "connection closed before the reply was complete")
 
 typedef enum {

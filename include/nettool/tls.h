@@ -20,8 +20,11 @@
  * transport.h works on it: writes copy only what cannot be encrypted now;
  * pause_writing/resume_writing follow the same water marks as on TCP (the
  * TLS transport takes plaintext only while the lower transport is below its
- * own high-water mark); write_file reads and encrypts the file in 16 KiB
- * chunks as the lower transport drains, never the whole file at once;
+ * own high-water mark; the records of one big write reach it together, so
+ * TCP sees one sendmsg per batch of records, not one per 16 KiB record;
+ * write_buffer_size counts the plaintext waiting above TLS);
+ * write_file reads and encrypts the file piece by piece as the lower
+ * transport drains, never more than its room ahead, never the whole file;
  * pause_reading stops reading the lower transport.
  *
  * Security defaults: a client verifies the certificate chain AND the host
@@ -31,7 +34,10 @@
  * release OpenSSL's 2 x ~17 KiB record buffers.
  *
  * Closing: lose_connection flushes, sends close_notify, then closes the
- * lower transport. A peer's close_notify arrives as eof_received (and a
+ * lower transport. connection_lost(0) then means every byte was encrypted
+ * and handed to the lower transport, which finishes sending on its own (a
+ * failure of that last flush is not reported). A peer's close_notify
+ * arrives as eof_received (and a
  * clean connection_lost(0)); a peer that closes the connection WITHOUT one is
  * reported as connection_lost(NT_ETLS_TRUNCATED), never as a clean end,
  * because a truncation attack looks exactly like that. write_eof sends
@@ -74,7 +80,9 @@
  *     co.server_name = host;         // name or IP literal to verify (+SNI)
  *     nt_tls_factory_init(&tf, ctx, &my_factory, &co);
  *     nt_tcp_connect(r, host, port, &tf.base, NULL, NULL);
- *     nt_tls_ctx_free(ctx);          // the connection keeps its own ref
+ *     ... nt_reactor_run(r) ...
+ *     nt_tls_ctx_free(ctx);  // once connects are over: each connection
+ *                            // took its own reference when TCP connected
  *
  * my_factory's build_protocol runs once the handshake has succeeded (with
  * the peer's address); its protocol then sees plaintext through the "tls"
@@ -127,6 +135,13 @@ typedef struct nt_tls_ctx_options_s {
    * its own list that the client offers, and goes on without ALPN when none
    * matches. Copied. */
   const char *const *alpn;
+  /* Cipher choices, in OpenSSL's syntax; NULL: nettool's defaults.
+   * ciphersuites is for TLS 1.3 (default "TLS_AES_128_GCM_SHA256:
+   * TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256": AES-128-GCM first,
+   * as fast hardware AES makes it the cheapest strong choice); ciphers is for
+   * TLS 1.2 (default: OpenSSL's, for the widest reach among old servers). */
+  const char *ciphersuites;
+  const char *ciphers;
   /* Non-zero turns the session cache off. By default a server keeps
    * sessions (TLS 1.2 session IDs, TLS 1.3 tickets) so clients can resume,
    * and a client remembers the latest session per server name and offers it
@@ -156,8 +171,10 @@ typedef struct nt_tls_options_s {
    * Ignored by servers. */
   const char *server_name;
   /* Client: a session to resume (from nt_tls_get_session, maybe of another
-   * connection to the same server). The connection takes its own reference
-   * when it starts; NULL: the context's cache is used. */
+   * connection to the same server). The connection takes its own copy when
+   * it starts, so one session may be offered on any number of connections
+   * (an FTPS control session on every data connection); NULL: the
+   * context's cache is used. */
   nt_tls_session_t *session;
   /* 0: the context's default. The handshake fails with NT_ETIMEDOUT after
    * this long. */
@@ -246,6 +263,10 @@ int nt_tls_handshake_done(nt_transport_t *t);
 const char *nt_tls_version(nt_transport_t *t);
 const char *nt_tls_cipher(nt_transport_t *t);
 const char *nt_tls_alpn(nt_transport_t *t);
+
+/* Server: the name the client asked for with SNI ("" if none: clients send
+ * none for IP addresses). Client: the name being verified. */
+const char *nt_tls_server_name(nt_transport_t *t);
 
 /* Non-zero if the handshake resumed an earlier session. */
 int nt_tls_session_reused(nt_transport_t *t);

@@ -34,7 +34,8 @@ start_server() {
   case " $* " in *" --tcp "*) want=$((want + 1)) ;; esac
   case " $* " in *" --udp "*) want=$((want + 1)) ;; esac
   local i=0
-  while [ "$(grep -c '^listening on ' "$T_TMP/$name.out" 2>/dev/null)" -lt "$want" ]; do
+  # cat|grep prints 0 even before the server's output file exists.
+  while [ "$(cat "$T_TMP/$name.out" 2>/dev/null | grep -c '^listening on ')" -lt "$want" ]; do
     if [ $i -ge 50 ] || ! t_alive "$SRV_PID"; then return 1; fi
     sleep 0.1
     i=$((i + 1))

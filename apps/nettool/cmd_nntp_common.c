@@ -1,0 +1,390 @@
+/* Shared by nntp-read, nntp-list and nntp-post: the common options, the
+ * server (--server, a news:// URL, $NNTPSERVER), credentials (never
+ * printed), TLS, running the session, and errors in the server's words. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "nettool/nntp.h"
+#include "nettool/resolve.h"
+#include "nettool/transport.h"
+
+void nntp_cli_init(nntp_cli_t *s) {
+  memset(s, 0, sizeof *s);
+  s->timeout_ms = 30000;
+}
+
+int nntp_cli_option(nntp_cli_t *s, int ch, const char *arg) {
+  switch (ch) {
+  case 'S':
+    s->server = arg;
+    return 0;
+  case 'u':
+    s->user_spec = arg;
+    return 0;
+  case 'T':
+    s->tls = 1;
+    return 0;
+  case 'C':
+    s->cacert = arg;
+    return 0;
+  case 'K':
+    s->insecure = 1;
+    return 0;
+  case 'W':
+    if (cli_seconds(arg, &s->timeout_ms))
+      return cli_usage_error("bad --timeout '%s': expected seconds > 0", arg);
+    return 0;
+  default:
+    return -1;
+  }
+}
+
+/* HOST, HOST:PORT, [V6]:PORT, or a bare IPv6 address. */
+static int set_server(nntp_cli_t *s, const char *spec, size_t n,
+                      const char *what) {
+  char buf[sizeof s->host];
+  if (!n || n >= sizeof buf)
+    return cli_usage_error("bad %s '%.*s': expected HOST[:PORT]", what,
+                           (int)(n > 200 ? 200 : n), spec);
+  memcpy(buf, spec, n);
+  buf[n] = 0;
+  char *host = buf, *port = NULL;
+  if (buf[0] == '[') {
+    char *close = strchr(buf, ']');
+    if (!close || (close[1] && close[1] != ':'))
+      return cli_usage_error("bad %s '%s': expected [IPV6]:PORT", what, buf);
+    *close = 0;
+    host = buf + 1;
+    if (close[1]) port = close + 2;
+  } else {
+    char *colon = strchr(buf, ':');
+    if (colon && !strchr(colon + 1, ':')) { /* one colon: HOST:PORT */
+      *colon = 0;
+      port = colon + 1;
+    }
+  }
+  if (port) {
+    int p = cli_port(port, 0, "port");
+    if (p < 0) return NT_EXIT_USAGE;
+    s->port = p;
+  }
+  struct sockaddr_storage ss;
+  socklen_t len;
+  const char *why = NULL;
+  if (nt_addr_parse(host, 0, &ss, &len) != 0 && nt_hostname_check(host, &why))
+    return cli_usage_error("bad %s host '%s': %s", what, host, why);
+  snprintf(s->host, sizeof s->host, "%s", host);
+  return 0;
+}
+
+/* news://HOST[:PORT]/GROUP, nntp://HOST[:PORT]/GROUP[/NUMBER], nntps://...,
+ * news:GROUP. Returns 0 with *group set, or an exit code. */
+static int parse_url(nntp_cli_t *s, const char *url, const char **group,
+                     size_t *glen) {
+  const char *rest;
+  if (!strncasecmp(url, "nntps://", 8)) {
+    s->implicit_tls = 1;
+    rest = url + 8;
+  } else if (!strncasecmp(url, "news://", 7)) {
+    rest = url + 7;
+  } else if (!strncasecmp(url, "nntp://", 7)) {
+    rest = url + 7;
+  } else { /* news:GROUP */
+    *group = url + 5;
+    *glen = strlen(*group);
+    return 0;
+  }
+  const char *slash = strchr(rest, '/');
+  size_t alen = slash ? (size_t)(slash - rest) : strlen(rest);
+  if (memchr(rest, '@', alen))
+    return cli_usage_error("credentials in the URL are not supported; use -u USER");
+  if (alen && !s->server) {
+    int rc = set_server(s, rest, alen, "URL server");
+    if (rc) return rc;
+  }
+  if (!slash || !slash[1]) return cli_usage_error("the URL '%s' names no group", url);
+  *group = slash + 1;
+  const char *num = strchr(*group, '/');
+  *glen = num ? (size_t)(num - *group) : strlen(*group);
+  if (num) {
+    char *end;
+    long v = strtol(num + 1, &end, 10);
+    if (*end || v <= 0) return cli_usage_error("bad article number in URL '%s'", url);
+    s->url_article = (int)v;
+  }
+  return 0;
+}
+
+/* The password: after "USER:", else $NNTPPASS, else the terminal. */
+static int credentials(nntp_cli_t *s) {
+  if (!s->user_spec) return 0;
+  const char *colon = strchr(s->user_spec, ':');
+  size_t ulen = colon ? (size_t)(colon - s->user_spec) : strlen(s->user_spec);
+  if (!ulen || ulen > 200) return cli_usage_error("bad -u: expected USER[:PASS]");
+  s->user = strndup(s->user_spec, ulen);
+  const char *env = getenv("NNTPPASS");
+  if (colon) {
+    s->pass = strdup(colon + 1);
+  } else if (env) {
+    s->pass = strdup(env);
+  } else {
+    FILE *tty = fopen("/dev/tty", "r+");
+    if (!tty)
+      return cli_usage_error("-u %s: no password (give USER:PASS, set NNTPPASS, "
+                             "or run on a terminal)", s->user);
+    struct termios old, quiet;
+    int fd = fileno(tty), saved = tcgetattr(fd, &old) == 0;
+    if (saved) {
+      quiet = old;
+      quiet.c_lflag &= ~(tcflag_t)ECHO;
+      tcsetattr(fd, TCSAFLUSH, &quiet);
+    }
+    fprintf(tty, "Password for %s: ", s->user);
+    fflush(tty);
+    char buf[256];
+    if (!fgets(buf, sizeof buf, tty)) buf[0] = 0;
+    if (saved) tcsetattr(fd, TCSAFLUSH, &old);
+    fputc('\n', tty);
+    fclose(tty);
+    buf[strcspn(buf, "\r\n")] = 0;
+    s->pass = strdup(buf);
+    memset(buf, 0, sizeof buf);
+  }
+  if (!s->user || !s->pass) {
+    cli_error("out of memory");
+    return NT_EXIT_INTERNAL;
+  }
+  if (strpbrk(s->pass, "\r\n") || strlen(s->pass) > 200)
+    return cli_usage_error("bad password: it may not contain line breaks");
+  return 0;
+}
+
+static int settle(nntp_cli_t *s) {
+  if (s->server) {
+    int rc = set_server(s, s->server, strlen(s->server), "--server");
+    if (rc) return rc;
+  }
+  if (!s->host[0]) {
+    const char *env = getenv("NNTPSERVER");
+    if (!env || !*env)
+      return cli_usage_error("no news server: give --server HOST, a news:// URL, "
+                             "or set NNTPSERVER");
+    int rc = set_server(s, env, strlen(env), "NNTPSERVER");
+    if (rc) return rc;
+  }
+  if (s->port == NT_NNTPS_PORT) s->implicit_tls = 1;
+  if (!s->port) s->port = s->implicit_tls ? NT_NNTPS_PORT : NT_NNTP_PORT;
+  if (!s->implicit_tls && !s->tls && (s->cacert || s->insecure))
+    return cli_usage_error("--cacert and --insecure go with --tls");
+  return credentials(s);
+}
+
+int nntp_cli_server(nntp_cli_t *s) {
+  int rc = settle(s);
+  if (rc) nntp_cli_cleanup(s);
+  return rc;
+}
+
+int nntp_cli_target(nntp_cli_t *s, const char *arg, char **group) {
+  const char *g = arg;
+  size_t glen = strlen(arg);
+  if (!strncasecmp(arg, "news:", 5) || !strncasecmp(arg, "nntp://", 7) ||
+      !strncasecmp(arg, "nntps://", 8)) {
+    int rc = parse_url(s, arg, &g, &glen);
+    if (rc) return rc;
+  }
+  *group = strndup(g, glen);
+  if (!*group) return NT_EXIT_INTERNAL;
+  int rc = nt_nntp_valid_group(*group)
+               ? settle(s)
+               : cli_usage_error("bad GROUP '%s'", *group);
+  if (rc) {
+    free(*group);
+    *group = NULL;
+    nntp_cli_cleanup(s);
+  }
+  return rc;
+}
+
+int nntp_cli_exit(int status) {
+  if (status == 0) return NT_EXIT_OK;
+  if (status == NT_ENNTP_TLSREQ || status == NT_ENNTP_NOTLS) return NT_EXIT_TLS;
+  if (status == NT_ENNTP_BADREPLY) return NT_EXIT_PROTOCOL;
+  if (status <= -3500 && status > -3600) return NT_EXIT_REFUSED;
+  if (status <= -3200 && status > -3300) return NT_EXIT_TLS;
+  switch (status) {
+  case NT_ETIMEDOUT:
+    return NT_EXIT_TIMEOUT;
+  case NT_EUNEXPECTEDEOF:
+  case NT_EPROTO:
+  case NT_ELINETOOLONG:
+  case NT_ETOOBIG:
+  case NT_ECONNRESET:
+    return NT_EXIT_PROTOCOL;
+  case NT_ENOMEM:
+    return NT_EXIT_INTERNAL;
+  default:
+    return cli_exit_for_connect(status);
+  }
+}
+
+void nntp_cli_put(const char *s, size_t n) {
+  const unsigned char *p = (const unsigned char *)s;
+  size_t start = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned c = p[i];
+    int bad = (c < 0x20 && c != '\t') || c == 0x7f;
+    /* C1 controls in UTF-8: 0xC2 0x80..0x9F */
+    int c1 = c == 0xc2 && i + 1 < n && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f;
+    if (!bad && !c1) continue;
+    fwrite(s + start, 1, i - start, stdout);
+    fputc('?', stdout);
+    if (c1) i++;
+    start = i + 1;
+  }
+  fwrite(s + start, 1, n - start, stdout);
+}
+
+void nntp_cli_end(nntp_cli_t *s, int exit_code) {
+  if (!s->exit_code) s->exit_code = exit_code;
+  s->finished = 1;
+  if (s->client) nt_nntp_close(s->client);
+}
+
+/* The server's words, sanitised, without a trailing CR. */
+static void words(char *buf, size_t size, int code, const char *text) {
+  size_t o = (size_t)snprintf(buf, size, "%d ", code);
+  for (const char *p = text; *p && o + 1 < size; p++)
+    buf[o++] = (unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p;
+  buf[o < size ? o : size - 1] = 0;
+}
+
+void nntp_cli_fail(nntp_cli_t *s, const char *what, const nt_nntp_result_t *r) {
+  char w[600];
+  if (r->code > 0 && r->status <= -3500 && r->status > -3600) {
+    words(w, sizeof w, r->code, r->text ? r->text : "");
+    const char *hint = "";
+    if (r->status == NT_ENNTP_AUTHREQ && !s->user) hint = " (log in with -u USER)";
+    cli_error("%s: %s%s", what, w, hint);
+  } else if (r->status == NT_ETIMEDOUT) {
+    cli_error("%s: no answer from %s port %d within %.1f s", what, s->host, s->port,
+              (double)s->timeout_ms / 1000.0);
+  } else {
+    cli_error("%s: %s", what, nt_strerror(r->status));
+  }
+  nntp_cli_end(s, nntp_cli_exit(r->status));
+}
+
+/* --- running the session ------------------------------------------------------ */
+
+static void on_ready(nt_nntp_t *c, void *arg) {
+  nntp_cli_t *s = arg;
+  (void)c;
+  if (s->on_ready) s->on_ready(s);
+}
+
+static void on_closed(nt_nntp_t *c, int status, void *arg) {
+  nntp_cli_t *s = arg;
+  s->client = NULL;
+  if (s->finished || s->exit_code) return; /* the command ended it */
+  if (!status) status = NT_EUNEXPECTEDEOF;
+  nt_nntp_state_t st = nt_nntp_state(c);
+  (void)st;
+  char w[600];
+  int code = nt_nntp_last_code(c);
+  const char *tls_why = nt_nntp_tls_error(c);
+  if (cli_is_dns_error(status)) {
+    cli_error("resolve %s: %s", s->host, nt_strerror(status));
+  } else if (status <= -3200 && status > -3300) {
+    cli_error("TLS with %s port %d failed: %s", s->host, s->port,
+              tls_why[0] ? tls_why : nt_strerror(status));
+  } else if (status <= -3500 && status > -3600 && code >= 400) {
+    words(w, sizeof w, code, nt_nntp_last_reply(c));
+    cli_error("%s port %d: %s: %s", s->host, s->port, nt_strerror(status), w);
+  } else if (status == NT_ENNTP_NOTLS) {
+    cli_error("%s port %d: %s", s->host, s->port, nt_strerror(status));
+  } else if (status == NT_ETIMEDOUT) {
+    cli_error("%s port %d: no answer within %.1f s", s->host, s->port,
+              (double)s->timeout_ms / 1000.0);
+  } else if (status == NT_EUNEXPECTEDEOF) {
+    cli_error("%s port %d: the server closed the connection", s->host, s->port);
+  } else if (nntp_cli_exit(status) == NT_EXIT_CONNECT ||
+             nntp_cli_exit(status) == NT_EXIT_LOCAL) {
+    cli_error("connect to %s port %d: %s", s->host, s->port, nt_strerror(status));
+  } else {
+    cli_error("%s port %d: %s", s->host, s->port, nt_strerror(status));
+  }
+  s->exit_code = nntp_cli_exit(status);
+}
+
+static void on_signal(nt_reactor_t *r, int signum, void *arg) {
+  nntp_cli_t *s = arg;
+  (void)r, (void)signum;
+  nntp_cli_end(s, NT_EXIT_INTERNAL);
+}
+
+int nntp_cli_run(nntp_cli_t *s) {
+  nt_tls_ctx_t *ctx = NULL;
+  int tls = s->implicit_tls ? NT_NNTP_TLS_IMPLICIT
+                            : s->tls ? NT_NNTP_TLS_STARTTLS : NT_NNTP_TLS_NONE;
+  if (tls) {
+    nt_tls_ctx_options_t o;
+    memset(&o, 0, sizeof o);
+    o.ca_file = s->cacert;
+    o.insecure = s->insecure;
+    int rc = nt_tls_ctx_new(&o, &ctx);
+    if (rc) {
+      cli_error("TLS: %s", nt_tls_last_error());
+      return rc == NT_ENOENT || rc == NT_EACCES ? NT_EXIT_FILE : NT_EXIT_TLS;
+    }
+    if (s->insecure)
+      cli_error("warning: --insecure: the server's certificate is not checked; "
+                "anyone on the path can read and change this session");
+  }
+  int rc = nt_reactor_new(&s->reactor, NULL);
+  if (rc) {
+    nt_tls_ctx_free(ctx);
+    cli_error("cannot start a reactor: %s", nt_strerror(rc));
+    return NT_EXIT_INTERNAL;
+  }
+  nt_nntp_options_t o;
+  memset(&o, 0, sizeof o);
+  o.user = s->user;
+  o.pass = s->pass;
+  o.tls = tls;
+  o.tls_ctx = ctx;
+  o.connect_timeout_ms = s->timeout_ms;
+  o.timeout_ms = s->timeout_ms;
+  nt_nntp_callbacks_t cbs = {on_ready, on_closed};
+  rc = nt_nntp_connect(s->reactor, s->host, s->port, &o, &cbs, s, &s->client);
+  if (rc) {
+    cli_error("connect to %s port %d: %s", s->host, s->port, nt_strerror(rc));
+    s->exit_code = nntp_cli_exit(rc);
+  } else {
+    nt_reactor_handle_signals(s->reactor, on_signal, s);
+    rc = nt_reactor_run(s->reactor);
+    if (rc) {
+      cli_error("reactor failed: %s", nt_strerror(rc));
+      s->exit_code = NT_EXIT_INTERNAL;
+    }
+  }
+  nt_reactor_close_all(s->reactor);
+  nt_reactor_free(s->reactor);
+  nt_tls_ctx_free(ctx); /* after the connection that used it */
+  nntp_cli_cleanup(s);
+  return s->exit_code;
+}
+
+void nntp_cli_cleanup(nntp_cli_t *s) {
+  if (s->pass) memset(s->pass, 0, strlen(s->pass));
+  free(s->user);
+  free(s->pass);
+  s->user = s->pass = NULL;
+}

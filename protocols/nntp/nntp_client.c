@@ -1,0 +1,439 @@
+/* NNTP client: the connection and the set-up state machine (greeting,
+ * CAPABILITIES, MODE READER, STARTTLS, AUTHINFO), on top of pingpong.
+ * States change only through nt__nntp_set_state; replies during set-up go
+ * through the one switch in on_setup_reply. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "nntp-int.h"
+#include "reactor-int.h"
+
+static const char *const state_names[NT_NNTP_STATE_COUNT] = {
+    "CONNECTING", "GREETING",  "CAPABILITIES", "MODE_READER",
+    "STARTTLS",   "TLS_HANDSHAKE", "AUTH_USER", "AUTH_PASS",
+    "READY",      "QUITTING",  "CLOSED"};
+
+const char *nt_nntp_state_name(nt_nntp_state_t s) {
+  return (unsigned)s < NT_NNTP_STATE_COUNT ? state_names[s] : "?";
+}
+
+nt_nntp_state_t nt_nntp_state(const nt_nntp_t *c) { return c->state; }
+
+/* The ONLY way to change state. */
+void nt__nntp_set_state(nt_nntp_t *c, nt_nntp_state_t s) {
+  if (c->state != s)
+    NT__DEBUG("nntp %p: [%s] -> [%s]", (void *)c, nt_nntp_state_name(c->state),
+              nt_nntp_state_name(s));
+  c->state = s;
+}
+
+/* Ends the session with status (kept for closed()). */
+static void fail(nt_nntp_t *c, int status) {
+  if (!c->status) c->status = status;
+  nt_transport_t *t = nt_pp_transport(&c->pp);
+  if (t) nt_transport_abort_error(t, status);
+}
+
+static int on_setup_reply(nt_pp_t *pp, void *arg, int code, const char *text,
+                          size_t len);
+
+static void on_setup_line(nt_pp_t *pp, void *arg, const char *line,
+                          size_t len) {
+  nt_nntp_t *c = (nt_nntp_t *)pp;
+  (void)arg;
+  if (line) {
+    nt__nntp_caps_line(c, line, len);
+    return;
+  }
+  c->caps_fresh = 1;
+  /* the list is over: go on (the next command is queued behind this one,
+   * which pingpong pops when this returns) */
+  nt__nntp_setup_next(c);
+}
+
+static void setup_cmd(nt_nntp_t *c, nt_nntp_state_t s, int flags,
+                      const char *fmt, const char *a1) {
+  nt__nntp_set_state(c, s);
+  int rc = nt_pp_command(&c->pp, flags, on_setup_reply,
+                         s == NT_NNTP_CAPABILITIES ? on_setup_line : NULL,
+                         NULL, fmt, a1);
+  if (rc) fail(c, rc);
+}
+
+static void go_ready(nt_nntp_t *c) {
+  nt__nntp_set_state(c, NT_NNTP_READY);
+  if (!c->ready_told) {
+    c->ready_told = 1;
+    if (c->cbs.ready) c->cbs.ready(c, c->arg);
+    if (c->state != NT_NNTP_READY) return;
+  }
+  nt__nntp_submit(c);
+}
+
+/* Decides the next set-up step from what is known, and takes it. */
+void nt__nntp_setup_next(nt_nntp_t *c) {
+  if (c->close_asked && !c->head) {
+    nt_transport_lose_connection(nt_pp_transport(&c->pp));
+    return;
+  }
+  if (!c->caps_fresh) {
+    setup_cmd(c, NT_NNTP_CAPABILITIES, 0, "%s", "CAPABILITIES");
+    return;
+  }
+  int known = c->caps_known == 1;
+  if (!c->mode_reader_done && !c->no_mode_reader &&
+      (known ? (c->caps & NT__CAP_MODE_READER) && !(c->caps & NT__CAP_READER)
+             : 1)) {
+    c->mode_reader_done = 1;
+    setup_cmd(c, NT_NNTP_MODE_READER, 0, "%s", "MODE READER");
+    return;
+  }
+  if (c->tls_mode == NT_NNTP_TLS_STARTTLS && !c->tls_active) {
+    if (known && !(c->caps & NT__CAP_STARTTLS)) {
+      fail(c, NT_ENNTP_NOTLS);
+      return;
+    }
+    setup_cmd(c, NT_NNTP_STARTTLS, 0, "%s", "STARTTLS");
+    return;
+  }
+  if (c->user && !c->authed && !c->auth_failed && !c->auth_when_asked) {
+    setup_cmd(c, NT_NNTP_AUTH_USER, 0, "AUTHINFO USER %s", c->user);
+    return;
+  }
+  go_ready(c);
+}
+
+/* A 480 to a queued command: authenticate, then send it again. */
+void nt__nntp_auth_start(nt_nntp_t *c) {
+  setup_cmd(c, NT_NNTP_AUTH_USER, 0, "AUTHINFO USER %s", c->user);
+}
+
+static void auth_done(nt_nntp_t *c, int status) {
+  if (!status) {
+    c->authed = 1;
+    c->caps_fresh = 0; /* RFC 4643 2.5: capabilities may have changed */
+    c->retry = NULL;   /* it is still the head of the queue: sent again */
+    nt__nntp_setup_next(c);
+    return;
+  }
+  c->auth_failed = 1;
+  if (!c->retry) { /* credentials given at set-up were refused */
+    fail(c, status);
+    return;
+  }
+  /* A command's 480 led here: that command fails with the reason. */
+  c->retry = NULL;
+  nt__nntp_set_state(c, NT_NNTP_READY);
+  nt__nntp_finish_head(c, status, nt_pp_last_code(&c->pp));
+}
+
+static int auth_status(int code) {
+  if (code == 483) return NT_ENNTP_TLSREQ;
+  if (code == 481 || code == 482 || code == 502) return NT_ENNTP_AUTHFAIL;
+  return nt__nntp_code_status(code);
+}
+
+/* STARTTLS accepted (382): the connection becomes TLS in place. Bytes the
+ * server sent after the 382 in plaintext are dropped (RFC 4642 2.2.2: they
+ * could be an injected response). */
+static void start_tls(nt_nntp_t *c) {
+  nt__nntp_set_state(c, NT_NNTP_TLS_HANDSHAKE);
+  nt_tls_options_t o;
+  memset(&o, 0, sizeof o);
+  o.server_name = c->tls_name;
+  o.handshake_timeout_ms = c->timeout_ms;
+  c->pp.lr.stopped = 1;
+  int rc = nt_tls_start(nt_pp_transport(&c->pp), c->tls_ctx, &c->pp.lr.base,
+                        &o, NULL);
+  if (rc) {
+    c->pp.lr.stopped = 0;
+    snprintf(c->tls_error, sizeof c->tls_error, "%s", nt_tls_last_error());
+    fail(c, rc);
+  }
+}
+
+static int on_setup_reply(nt_pp_t *pp, void *arg, int code, const char *text,
+                          size_t len) {
+  nt_nntp_t *c = (nt_nntp_t *)pp;
+  (void)arg, (void)text, (void)len;
+  if (code < 0) return NT_PP_DONE; /* the connection is gone: closed() */
+  switch (c->state) {
+  case NT_NNTP_GREETING:
+    if (code == 200 || code == 201) {
+      c->posting = code == 200;
+      nt__nntp_setup_next(c);
+    } else {
+      fail(c, code == 400 || code == 502 ? NT_ENNTP_UNAVAILABLE
+                                         : NT_ENNTP_BADREPLY);
+    }
+    break;
+  case NT_NNTP_CAPABILITIES:
+    if (code == 101) {
+      c->caps = 0;
+      c->caps_known = 1;
+      return NT_PP_BLOCK; /* set-up goes on at the end of the list */
+    }
+    c->caps_known = -1; /* an RFC 977 server: try, then fall back */
+    c->caps_fresh = 1;
+    nt__nntp_setup_next(c);
+    break;
+  case NT_NNTP_MODE_READER:
+    if (code == 200 || code == 201) {
+      c->posting = code == 200;
+      if (c->caps_known == 1) c->caps_fresh = 0; /* they may have changed */
+    } else if (code == 502 || code == 400) {
+      fail(c, NT_ENNTP_UNAVAILABLE);
+      break;
+    }
+    /* 480 (authenticate first), 500, 501: go on without it */
+    nt__nntp_setup_next(c);
+    break;
+  case NT_NNTP_STARTTLS:
+    if (code == 382)
+      start_tls(c);
+    else
+      fail(c, code == 580 || code == 502 || code == 500 ? NT_ENNTP_NOTLS
+                                                        : nt__nntp_code_status(code));
+    break;
+  case NT_NNTP_AUTH_USER:
+    if (code == 281)
+      auth_done(c, 0);
+    else if (code == 381 && c->pass)
+      setup_cmd(c, NT_NNTP_AUTH_PASS, NT_PP_SECRET, "AUTHINFO PASS %s", c->pass);
+    else
+      auth_done(c, auth_status(code));
+    break;
+  case NT_NNTP_AUTH_PASS:
+    auth_done(c, code == 281 ? 0 : auth_status(code));
+    break;
+  default:
+    fail(c, NT_EPROTO);
+  }
+  return NT_PP_DONE;
+}
+
+/* --- pingpong callbacks --------------------------------------------------------- */
+
+static void on_connected(nt_pp_t *pp) {
+  nt_nntp_t *c = (nt_nntp_t *)pp;
+  if (c->state == NT_NNTP_TLS_HANDSHAKE) { /* TLS is up */
+    c->pp.lr.stopped = 0;
+    nt_line_reader_reset(&c->pp.lr.reader);
+    c->tls_active = 1;
+    c->caps_fresh = 0; /* RFC 4642 2.2.2: ask again over TLS */
+    c->caps = 0;
+    nt__nntp_setup_next(c);
+    return;
+  }
+  c->connector = NULL;
+  if (c->tls_mode == NT_NNTP_TLS_IMPLICIT) c->tls_active = 1;
+  nt__nntp_set_state(c, NT_NNTP_GREETING);
+  if (c->close_asked) nt_transport_lose_connection(nt_pp_transport(pp));
+}
+
+static void on_unsolicited(nt_pp_t *pp, int code, const char *text,
+                           size_t len) {
+  nt_nntp_t *c = (nt_nntp_t *)pp;
+  (void)text, (void)len;
+  if (code == 400 || code == 502) /* the server is going away */
+    if (!c->status) c->status = NT_ENNTP_UNAVAILABLE;
+}
+
+static void on_closed(nt_pp_t *pp, int status) {
+  nt_nntp_t *c = (nt_nntp_t *)pp;
+  nt_transport_t *t = nt_pp_transport(pp);
+  if (!c->tls_error[0] && t && nt_tls_is_tls(t))
+    snprintf(c->tls_error, sizeof c->tls_error, "%s", nt_tls_error_reason(t));
+  int st = c->status ? c->status : status;
+  if (!st && !c->close_asked && (c->state != NT_NNTP_READY || c->head))
+    st = NT_EUNEXPECTEDEOF;
+  if (c->close_asked && st == NT_ECONNABORTED) st = 0;
+  nt__nntp_set_state(c, NT_NNTP_CLOSED);
+  nt__nntp_fail_queue(c, st ? st : NT_ECANCELED);
+  c->closed_told = 1;
+  if (c->cbs.closed) c->cbs.closed(c, st, c->arg);
+}
+
+static void client_free(nt_nntp_t *c) {
+  nt__nntp_fail_queue(c, NT_ECANCELED); /* nothing left by now, normally */
+  if (c->pass) {
+    volatile char *p = c->pass;
+    while (*p) *p++ = 0;
+  }
+  nt__free(c->user);
+  nt__free(c->pass);
+  nt__free(c->tls_name);
+  nt__free(c);
+}
+
+static void on_destroy(nt_pp_t *pp) { client_free((nt_nntp_t *)pp); }
+
+static const nt_pp_ops_t nntp_pp_ops = {on_connected, on_unsolicited, on_closed,
+                                        on_destroy};
+
+/* --- connecting ----------------------------------------------------------------- */
+
+static nt_protocol_t *build(nt_factory_t *f, const struct sockaddr *peer,
+                            socklen_t len) {
+  (void)peer, (void)len;
+  return &((nt_nntp_t *)f->data)->pp.lr.base;
+}
+
+/* Frees a client that never got a transport, through the protocol's own
+ * destroy (which frees pingpong's greeting slot too). */
+static void destroy_unconnected(nt_nntp_t *c) {
+  c->pp.lr.base.ops->destroy(&c->pp.lr.base);
+}
+
+static void connect_failed(nt_factory_t *f, nt_connector_t *conn, int status) {
+  nt_nntp_t *c = f->data;
+  (void)conn;
+  c->connector = NULL;
+  if (c->tls_mode == NT_NNTP_TLS_IMPLICIT && status <= -3200 && status > -3300)
+    snprintf(c->tls_error, sizeof c->tls_error, "%s", nt_tls_last_error());
+  nt__nntp_set_state(c, NT_NNTP_CLOSED);
+  int st = c->close_asked ? 0 : status;
+  nt__nntp_fail_queue(c, st ? st : NT_ECANCELED);
+  c->closed_told = 1;
+  if (c->cbs.closed) c->cbs.closed(c, st, c->arg);
+  destroy_unconnected(c);
+}
+
+static const nt_factory_ops_t nntp_factory_ops = {build, NULL, connect_failed};
+
+static char *dup_opt(const char *s, int *err) {
+  if (!s) return NULL;
+  char *d = nt__strdup(s);
+  if (!d) *err = NT_ENOMEM;
+  return d;
+}
+
+static int has_crlf(const char *s) { return s && strpbrk(s, "\r\n") != NULL; }
+
+int nt_nntp_new(nt_reactor_t *r, const nt_nntp_options_t *opts,
+                const nt_nntp_callbacks_t *cbs, void *arg, nt_nntp_t **out) {
+  nt_nntp_options_t o;
+  memset(&o, 0, sizeof o);
+  if (opts) o = *opts;
+  if (!r || !out) return NT_EINVAL;
+  if (o.tls && !o.tls_ctx) return NT_EINVAL;
+  if (o.tls != NT_NNTP_TLS_NONE && o.tls != NT_NNTP_TLS_STARTTLS &&
+      o.tls != NT_NNTP_TLS_IMPLICIT)
+    return NT_EINVAL;
+  if (o.user && (!o.pass || !*o.user)) return NT_EINVAL;
+  if (has_crlf(o.user) || has_crlf(o.pass) ||
+      (o.user && (strlen(o.user) > 400 || strlen(o.pass) > 400)))
+    return NT_EINVAL;
+  nt_nntp_t *c = nt__calloc(1, sizeof *c);
+  if (!c) return NT_ENOMEM;
+  int err = 0;
+  c->user = dup_opt(o.user, &err);
+  c->pass = dup_opt(o.pass, &err);
+  c->tls_name = dup_opt(o.tls_server_name, &err);
+  if (err) {
+    client_free(c);
+    return err;
+  }
+  c->reactor = r;
+  if (cbs) c->cbs = *cbs;
+  c->arg = arg;
+  c->tls_mode = o.tls;
+  c->tls_ctx = o.tls_ctx;
+  c->connect_timeout_ms = o.connect_timeout_ms ? o.connect_timeout_ms : 30000;
+  c->timeout_ms = o.timeout_ms ? o.timeout_ms : 60000;
+  c->max_line = o.max_line ? o.max_line : 64 * 1024;
+  c->max_block = o.max_block ? o.max_block : (size_t)1 << 30;
+  c->no_mode_reader = o.no_mode_reader;
+  c->auth_when_asked = o.auth_when_asked;
+  c->state = NT_NNTP_CONNECTING;
+  nt_pp_options_t po = {NT_PP_STYLE_NNTP, c->max_line, 0, c->max_block,
+                        c->timeout_ms};
+  nt_pp_init(&c->pp, r, &nntp_pp_ops, &po, on_setup_reply, NULL);
+  if (!c->pp.head) { /* pingpong could not allocate the greeting's slot */
+    client_free(c);
+    return NT_ENOMEM;
+  }
+  *out = c;
+  return 0;
+}
+
+nt_protocol_t *nt_nntp_protocol(nt_nntp_t *c) { return &c->pp.lr.base; }
+
+int nt_nntp_connect(nt_reactor_t *r, const char *host, int port,
+                    const nt_nntp_options_t *opts,
+                    const nt_nntp_callbacks_t *cbs, void *arg,
+                    nt_nntp_t **out) {
+  int tls = opts ? opts->tls : 0;
+  if (!host) return NT_EINVAL;
+  if (port == 0) port = tls == NT_NNTP_TLS_IMPLICIT ? NT_NNTPS_PORT : NT_NNTP_PORT;
+  if (port < 0 || port > 65535) return NT_EBADPORT;
+  nt_nntp_t *c;
+  int rc = nt_nntp_new(r, opts, cbs, arg, &c);
+  if (rc) return rc;
+  if (tls && !c->tls_name) {
+    c->tls_name = nt__strdup(host);
+    if (!c->tls_name) {
+      destroy_unconnected(c);
+      return NT_ENOMEM;
+    }
+  }
+  c->factory.ops = &nntp_factory_ops;
+  c->factory.data = c;
+  nt_factory_t *f = &c->factory;
+  if (tls == NT_NNTP_TLS_IMPLICIT) {
+    nt_tls_options_t to;
+    memset(&to, 0, sizeof to);
+    to.server_name = c->tls_name;
+    to.handshake_timeout_ms = c->timeout_ms;
+    rc = nt_tls_factory_init(&c->tls_factory, c->tls_ctx, &c->factory, &to);
+    if (rc) {
+      destroy_unconnected(c);
+      return rc;
+    }
+    f = &c->tls_factory.base;
+  }
+  nt_tcp_connect_options_t co;
+  memset(&co, 0, sizeof co);
+  co.timeout_ms = c->connect_timeout_ms;
+  co.nodelay = 1;
+  rc = nt_tcp_connect(r, host, port, f, &co, &c->connector);
+  if (rc) {
+    destroy_unconnected(c);
+    return rc;
+  }
+  if (out) *out = c;
+  return 0;
+}
+
+void nt_nntp_close(nt_nntp_t *c) {
+  if (c->close_asked || c->state == NT_NNTP_CLOSED) return;
+  c->close_asked = 1;
+  if (c->state == NT_NNTP_CONNECTING) {
+    if (c->connector) nt_connector_cancel(c->connector);
+    return;
+  }
+  if (c->ready_told || c->head) { /* QUIT goes after what is queued */
+    nt__nntp_req_t *q = nt__nntp_req_new(NT__NNTP_REQ_QUIT, 0, "QUIT");
+    if (q) {
+      c->close_asked = 0; /* let the QUIT in */
+      int rc = nt__nntp_enqueue(c, q);
+      c->close_asked = 1;
+      if (!rc) return;
+    }
+  }
+  /* in set-up (or out of memory): just close */
+  nt_transport_t *t = nt_pp_transport(&c->pp);
+  if (t) nt_transport_lose_connection(t);
+}
+
+/* --- facts --------------------------------------------------------------------- */
+
+int nt_nntp_posting_allowed(const nt_nntp_t *c) { return c->posting; }
+int nt_nntp_is_tls(const nt_nntp_t *c) { return c->tls_active; }
+int nt_nntp_authenticated(const nt_nntp_t *c) { return c->authed; }
+int nt_nntp_last_code(const nt_nntp_t *c) { return nt_pp_last_code(&c->pp); }
+const char *nt_nntp_last_reply(const nt_nntp_t *c) {
+  return nt_pp_last_reply(&c->pp);
+}
+const char *nt_nntp_tls_error(const nt_nntp_t *c) { return c->tls_error; }
