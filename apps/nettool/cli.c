@@ -53,9 +53,11 @@ int cli_seconds(const char *s, unsigned long long *ms) {
 }
 
 int cli_is_dns_error(int err) { return err <= -3100 && err > -3200; }
+int cli_is_tls_error(int err) { return err <= -3200 && err > -3300; }
 
 int cli_exit_for_connect(int err) {
   if (cli_is_dns_error(err)) return NT_EXIT_RESOLVE;
+  if (cli_is_tls_error(err)) return NT_EXIT_TLS;
   switch (err) {
   case NT_ETIMEDOUT:
     return NT_EXIT_TIMEOUT;
@@ -72,6 +74,7 @@ int cli_exit_for_connect(int err) {
 }
 
 int cli_exit_for_session(int err) {
+  if (cli_is_tls_error(err)) return NT_EXIT_TLS;
   switch (err) {
   case 0:
     return NT_EXIT_OK;

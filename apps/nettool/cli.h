@@ -21,8 +21,9 @@ int cli_port(const char *s, int allow_zero, const char *what);
  * returns 0 on success. */
 int cli_seconds(const char *s, unsigned long long *ms);
 
-/* Whether err is one of the resolver's NT_EDNS_* codes. */
+/* Whether err is one of the resolver's NT_EDNS_* / TLS's NT_ETLS_* codes. */
 int cli_is_dns_error(int err);
+int cli_is_tls_error(int err);
 
 /* Exit code for an NT_E* code met while connecting, or while talking to a
  * peer. */

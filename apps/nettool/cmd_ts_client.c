@@ -14,12 +14,14 @@
 #include "nettool/framing.h"
 #include "nettool/resolve.h"
 #include "nettool/timestamp.h"
+#include "nettool/tls.h"
 
 #define MAX_LINE (60 * 1024)
 #define MAX_QUEUED 64 /* lines read ahead of the replies */
 
 static const char usage_text[] =
     "usage: nettool ts-client HOST PORT [--udp] [--timeout S]\n"
+    "                         [--tls [--cacert FILE] [--insecure]]\n"
     "\n"
     "Sends each line read from stdin to the timestamp server at HOST:PORT\n"
     "and prints each reply. An empty line or end of input ends the session.\n"
@@ -27,6 +29,10 @@ static const char usage_text[] =
     "are raced (happy eyeballs).\n"
     "\n"
     "  --udp         use UDP datagrams instead of TCP\n"
+    "  --tls         speak TLS over TCP; the server's certificate and name\n"
+    "                are verified against the system's CAs\n"
+    "  --cacert FILE trust the CAs in FILE (PEM) instead\n"
+    "  --insecure    do not verify the server's certificate (warns)\n"
     "  --timeout S   seconds to wait for the connection and for each reply\n"
     "                (default 10)\n";
 
@@ -223,18 +229,32 @@ static void on_signal(nt_reactor_t *r, int signum, void *arg) {
 
 int cmd_ts_client(int argc, char **argv) {
   static const struct option opts[] = {{"udp", no_argument, NULL, 'u'},
+                                       {"tls", no_argument, NULL, 'T'},
+                                       {"cacert", required_argument, NULL, 'C'},
+                                       {"insecure", no_argument, NULL, 'k'},
                                        {"timeout", required_argument, NULL, 't'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   client_t c;
   memset(&c, 0, sizeof c);
   unsigned long long timeout_ms = 10000;
+  int tls = 0, insecure = 0;
+  const char *cacert = NULL;
   int ch;
   opterr = 0;
   while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
     switch (ch) {
     case 'u':
       c.udp = 1;
+      break;
+    case 'T':
+      tls = 1;
+      break;
+    case 'C':
+      cacert = optarg;
+      break;
+    case 'k':
+      insecure = 1;
       break;
     case 't':
       if (cli_seconds(optarg, &timeout_ms))
@@ -252,6 +272,9 @@ int cmd_ts_client(int argc, char **argv) {
   }
   if (argc - optind != 2)
     return cli_usage_error("expected HOST and PORT");
+  if (!tls && (cacert || insecure))
+    return cli_usage_error("--cacert and --insecure go with --tls");
+  if (tls && c.udp) return cli_usage_error("--tls is for TCP only; drop --udp");
   c.host = argv[optind];
   if ((c.port = cli_port(argv[optind + 1], 0, "port")) < 0) return NT_EXIT_USAGE;
 
@@ -269,7 +292,24 @@ int cmd_ts_client(int argc, char **argv) {
   if (c.in_watch && nt_io_start(&c.in_io, NT_READABLE) != 0) c.in_watch = 0;
   nt_io_stop(&c.in_io);
 
-  nt_ts_client_options_t o = {c.udp, timeout_ms, timeout_ms};
+  nt_tls_ctx_t *tls_ctx = NULL;
+  if (tls) {
+    nt_tls_ctx_options_t to;
+    memset(&to, 0, sizeof to);
+    to.ca_file = cacert;
+    to.insecure = insecure;
+    rc = nt_tls_ctx_new(&to, &tls_ctx);
+    if (rc) {
+      cli_error("TLS: %s", nt_tls_last_error());
+      nt_reactor_free(c.reactor);
+      nt_line_reader_free(&c.reader);
+      return rc == NT_ENOENT ? NT_EXIT_FILE : NT_EXIT_TLS;
+    }
+    if (insecure)
+      cli_error("warning: --insecure: the server's certificate is not verified; "
+                "anyone on the path can read and change this session");
+  }
+  nt_ts_client_options_t o = {c.udp, timeout_ms, timeout_ms, tls_ctx};
   nt_ts_client_callbacks_t cbs = {on_connected, on_reply, on_closed};
   rc = nt_ts_client_connect(c.reactor, c.host, c.port, &o, &cbs, &c, &c.client);
   if (rc) {
@@ -280,6 +320,8 @@ int cmd_ts_client(int argc, char **argv) {
     else
       cli_error("connect to %s:%d: %s", c.host, c.port, nt_strerror(rc));
     nt_reactor_free(c.reactor);
+    nt_tls_ctx_free(tls_ctx);
+    nt_line_reader_free(&c.reader);
     return rc == NT_EDNS_BADNAME ? NT_EXIT_USAGE : cli_exit_for_connect(rc);
   }
   nt_reactor_handle_signals(c.reactor, on_signal, &c);
@@ -290,6 +332,7 @@ int cmd_ts_client(int argc, char **argv) {
   }
   nt_reactor_close_all(c.reactor);
   nt_reactor_free(c.reactor);
+  nt_tls_ctx_free(tls_ctx);
   nt_line_reader_free(&c.reader);
   while (c.count) {
     free(c.lines[c.head]);
@@ -310,6 +353,9 @@ int cmd_ts_client(int argc, char **argv) {
   if (!c.connected) {
     if (cli_is_dns_error(st_code))
       cli_error("resolve %s: %s", c.host, nt_strerror(st_code));
+    else if (cli_is_tls_error(st_code))
+      cli_error("TLS with %s:%d failed: %s", c.host, c.port,
+                *nt_tls_last_error() ? nt_tls_last_error() : nt_strerror(st_code));
     else
       cli_error("connect to %s:%d: %s", c.host, c.port,
                 st_code == NT_ETIMEDOUT ? "timed out" : nt_strerror(st_code));

@@ -8,6 +8,7 @@
 
 #include "protocol.h"
 #include "reactor.h"
+#include "tls.h"
 #include "udp.h"
 
 /* Longest prefix nt_ts_prefix writes, with its NUL. */
@@ -49,6 +50,10 @@ typedef struct nt_ts_client_options_s {
   int udp;                     /* datagrams instead of TCP */
   uint64_t connect_timeout_ms; /* 0: 10 s */
   uint64_t reply_timeout_ms;   /* 0: 10 s */
+  /* TCP over TLS with this client context (NULL: plain). The host name
+   * given to connect is verified against the certificate and sent as SNI.
+   * The context must outlive the connect (until connected or closed). */
+  nt_tls_ctx_t *tls;
 } nt_ts_client_options_t;
 
 /*

@@ -19,6 +19,7 @@ struct nt_ts_client_s {
   nt_protocol_t proto;           /* TCP: the connection's protocol */
   nt_datagram_protocol_t dproto; /* UDP */
   nt_factory_t factory;
+  nt_tls_factory_t tls_factory; /* wraps factory when opts.tls is set */
   nt_reactor_t *reactor;
   nt_ts_client_callbacks_t cbs;
   void *arg;
@@ -275,10 +276,12 @@ int nt_ts_client_connect(nt_reactor_t *r, const char *host, int port,
                          const nt_ts_client_callbacks_t *cbs, void *arg,
                          nt_ts_client_t **out) {
   if (port <= 0 || port > 65535) return NT_EBADPORT;
-  int rc = nt_hostname_check(host, NULL);
   struct sockaddr_storage ss;
   socklen_t sslen;
+  int rc = nt_hostname_check(host, NULL);
   if (rc && nt_addr_parse(host, port, &ss, &sslen) != 0) return rc;
+  rc = 0; /* a numeric address is fine even though it is not a name */
+  if (opts && opts->udp && opts->tls) return NT_EINVAL; /* no DTLS */
   nt_ts_client_t *c = client_alloc(r, opts, cbs, arg);
   if (!c) return NT_ENOMEM;
   if (c->opts.udp) {
@@ -293,7 +296,15 @@ int nt_ts_client_connect(nt_reactor_t *r, const char *host, int port,
     memset(&copts, 0, sizeof copts);
     copts.timeout_ms = c->opts.connect_timeout_ms;
     copts.nodelay = 1;
-    rc = nt_tcp_connect(r, host, port, &c->factory, &copts, &c->connector);
+    nt_factory_t *f = &c->factory;
+    if (c->opts.tls) {
+      nt_tls_options_t to;
+      memset(&to, 0, sizeof to);
+      to.server_name = host;
+      rc = nt_tls_factory_init(&c->tls_factory, c->opts.tls, f, &to);
+      f = &c->tls_factory.base;
+    }
+    if (!rc) rc = nt_tcp_connect(r, host, port, f, &copts, &c->connector);
   }
   if (rc) {
     nt__free(c);

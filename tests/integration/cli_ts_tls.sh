@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# ts-client --tls against ts-server --tls: verification on by default (names
+# and IP SANs), each bad certificate refused with its reason and exit 6,
+# --insecure warning, bad options.
+#   cli_ts_tls.sh NETTOOL MAKE_CERTS
+set -u
+nt=$1 make_certs=$2
+dir=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$dir"; }
+trap cleanup EXIT
+bash "$make_certs" "$dir/certs" >/dev/null 2>&1 || { echo "make-certs failed"; echo "0 passed, 1 failed"; exit 1; }
+c=$dir/certs
+pass=0 fail=0 n=0
+check() {
+  local d=$1; shift
+  n=$((n + 1))
+  if "$@"; then pass=$((pass + 1)); echo "ok $n - $d"; else fail=$((fail + 1)); echo "not ok $n - $d"; echo "#   out: $(head -c 300 "$dir/out")"; echo "#   err: $(head -c 300 "$dir/err")"; fi
+}
+serve() { # NAME CERT -> port in $port
+  "$nt" ts-server --tcp 0 --bind 127.0.0.1 --tls --cert "$c/$2.crt" --key "$c/$2.key" >"$dir/$1.out" 2>&1 &
+  pids+=("$!")
+  for _ in $(seq 50); do grep -q '^listening on tls' "$dir/$1.out" 2>/dev/null && break; sleep 0.1; done
+  port=$(sed -n 's/^listening on tls .*:\([0-9]*\)$/\1/p' "$dir/$1.out")
+}
+run() { echo hello | timeout 20 "$nt" ts-client "$@" >"$dir/out" 2>"$dir/err"; echo $? >"$dir/rc"; }
+rc() { [ "$(cat "$dir/rc")" = "$1" ]; }
+got_reply() { grep -qE '^\[[A-Z][a-z]{2} [A-Z][a-z]{2} [ 0-9][0-9] [0-9:]{8} [0-9]{4}\]: hello$' "$dir/out"; }
+err_has() { grep -q -- "$1" "$dir/err"; }
+one_err() { [ "$(wc -l <"$dir/err")" = 1 ]; }
+
+serve good server
+run localhost "$port" --tls --cacert "$c/ca.crt"
+check "by name, verified against --cacert" eval 'rc 0 && got_reply && [ ! -s "$dir/err" ]'
+run 127.0.0.1 "$port" --tls --cacert "$c/ca.crt"
+check "by IP literal: checked against the IP SANs" eval 'rc 0 && got_reply'
+run localhost "$port" --tls
+check "the system store does not know the test CA: exit 6, reason given" eval 'rc 6 && err_has "unknown CA" && one_err && [ ! -s "$dir/out" ]'
+run localhost "$port" --tls --insecure
+check "--insecure: works, and says so on stderr" eval 'rc 0 && got_reply && err_has "warning: --insecure"'
+run localhost "$port" --tls --cacert "$c/otherca.crt"
+check "another CA: refused" eval 'rc 6 && err_has "TLS with localhost:$port failed"'
+run localhost "$port"
+check "plain TCP client to a TLS server: no reply, an error, no hang" eval '! rc 0'
+serve wrong wronghost
+run localhost "$port" --tls --cacert "$c/ca.crt"
+check "wrong host name: exit 6, hostname mismatch" eval 'rc 6 && err_has "hostname mismatch"'
+serve exp expired
+run localhost "$port" --tls --cacert "$c/ca.crt"
+check "expired certificate: exit 6, says expired" eval 'rc 6 && err_has "expired"'
+serve self selfsigned
+run localhost "$port" --tls --cacert "$c/ca.crt"
+check "self-signed certificate: exit 6" eval 'rc 6 && one_err'
+run localhost 1 --tls --cacert "$dir/missing.pem"
+check "--cacert file missing: exit 9" eval 'rc 9 && err_has "missing.pem"'
+run localhost 1 --cacert "$c/ca.crt"
+check "--cacert without --tls: exit 2" eval 'rc 2'
+run localhost 1 --tls --udp
+check "--tls with --udp: exit 2" eval 'rc 2'
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
