@@ -309,7 +309,10 @@ int cmd_ts_client(int argc, char **argv) {
       cli_error("warning: --insecure: the server's certificate is not verified; "
                 "anyone on the path can read and change this session");
   }
-  nt_ts_client_options_t o = {c.udp, timeout_ms, timeout_ms, tls_ctx};
+  nt_ts_client_options_t o = {.udp = c.udp,
+                              .connect_timeout_ms = timeout_ms,
+                              .reply_timeout_ms = timeout_ms,
+                              .tls = tls_ctx};
   nt_ts_client_callbacks_t cbs = {on_connected, on_reply, on_closed};
   rc = nt_ts_client_connect(c.reactor, c.host, c.port, &o, &cbs, &c, &c.client);
   if (rc) {

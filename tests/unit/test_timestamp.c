@@ -206,7 +206,7 @@ static void test_client_quiet_period(void **state) {
 static void test_client_reply_timeout(void **state) {
   (void)state;
   nt_reactor_t *r = new_reactor();
-  nt_ts_client_options_t o = {0, 0, 2000};
+  nt_ts_client_options_t o = {.reply_timeout_ms = 2000};
   nt_test_transport_t *tt = start_client(r, &o);
   nt_test_clock_advance(r, 1999);
   assert_int_equal(cc.closed, 0);
