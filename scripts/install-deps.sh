@@ -16,6 +16,12 @@ esac
 
 # NNTP integration tests and benchmark: Debian's INN 2 news server.
 case $what in test|bench) pkgs="$pkgs inn2" ;; esac
+# FTP integration tests and benchmark: vsftpd (pure-ftpd is run from its
+# unpacked .deb by the tests: the two conflict as packages); the benchmark
+# compares with curl and measures with GNU time.
+case $what in test|bench) pkgs="$pkgs vsftpd" ;; esac
+case $what in bench) pkgs="$pkgs curl time" ;; esac
+
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
@@ -51,6 +57,15 @@ case " $missing " in *" inn2 "*)
   fi
   inn_ok || { echo "inn2 did not install" >&2; exit 1; }
   [ -z "${missing// /}" ] && exit 0 ;;
+esac
+# vsftpd's postinst would start it on port 21 of every interface when the
+# machine has no policy-rc.d (no systemd): a temporary one says no.
+case " $missing " in *" vsftpd "*)
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi ;;
 esac
 echo "installing:$missing" >&2
 export DEBIAN_FRONTEND=noninteractive

@@ -42,3 +42,29 @@ else
   echo "\$ NNTPSERVER=127.0.0.1:$nport nettool nntp-read local.test"
   "$nt" nntp-read local.test
 fi
+
+# FTP: ftp-get fetching a file from the local FTP server the tests use
+# (vsftpd, started privately on a free loopback port with its own test
+# user; it must start as root, so this part is skipped otherwise).
+if [ "$(id -u)" != 0 ] || [ ! -x /usr/sbin/vsftpd ]; then
+  echo "(ftp-get demo skipped: the local vsftpd needs root and scripts/install-deps.sh test)"
+  exit 0
+fi
+(
+  . tests/integration/ftp_peers.sh
+  ftp_lock
+  ftpdir=$(mktemp -d /tmp/nt-quickstart-ftp.XXXXXX)
+  chmod 755 "$ftpdir"
+  trap 'ftp_peers_cleanup; rm -rf "$ftpdir"' EXIT
+  sh tests/tls/make-certs.sh "$ftpdir/certs" >/dev/null
+  chmod 755 "$ftpdir/certs"
+  ftp_users_setup
+  fport=$(ftp_free_port)
+  vsftpd_start "$ftpdir/srv" "$fport" "$ftpdir/certs" >/dev/null
+  cd "$ftpdir"
+  echo "\$ nettool ftp-ls 127.0.0.1 pub --port $fport --long"
+  "$root/$nt" ftp-ls 127.0.0.1 pub --port "$fport" --long
+  echo "\$ nettool ftp-get 127.0.0.1 pub/hello.txt --port $fport --tls --cacert certs/ca.crt && cat hello.txt"
+  "$root/$nt" ftp-get 127.0.0.1 pub/hello.txt --port "$fport" --tls --cacert certs/ca.crt -q
+  cat hello.txt
+)

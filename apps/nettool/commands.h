@@ -78,4 +78,10 @@ int nntp_cli_exit(int status);
  * become '?', so an article cannot send escape sequences. */
 void nntp_cli_put(const char *s, size_t n);
 
+/* FTP client (issue 6): cmd_ftp_get.c, cmd_ftp_put.c, cmd_ftp_ls.c; shared
+ * code in cmd_ftp_common.c/.h, the progress bar in progress.c/.h. */
+int cmd_ftp_get(int argc, char **argv);
+int cmd_ftp_put(int argc, char **argv);
+int cmd_ftp_ls(int argc, char **argv);
+
 #endif

@@ -83,6 +83,14 @@
   XX(ENNTP_UNAVAILABLE, -3510, "news service unavailable")                   \
   XX(ENNTP_REFUSED, -3511, "the news server refused the command")            \
   XX(ENNTP_BADREPLY, -3512, "malformed NNTP reply")                          \
+  /* FTP (ftp.h); the reply's own words come with the result */            \
+  XX(EFTP_REPLY, -3400, "FTP server replied with an error")                  \
+  XX(EFTP_LOGIN, -3401, "FTP login refused")                                 \
+  XX(EFTP_CLOSED, -3402, "FTP server closed the connection (421)")           \
+  XX(EFTP_BADREPLY, -3403, "malformed FTP reply")                            \
+  XX(EFTP_SIZE, -3404, "transfer size does not match the server's")          \
+  XX(EFTP_NOTLS, -3405, "FTP server refused TLS (AUTH TLS)")                 \
+  XX(EFTP_DATA_PEER, -3406, "FTP data connection from an unexpected address") \
   XX(EUNEXPECTEDEOF, -3006, "connection closed before the reply was complete")
 
 typedef enum {

@@ -1,0 +1,475 @@
+/* The session plumbing of the ftp-* commands: options, target, credentials,
+ * TLS context, connect + login + FEAT + the command's work + QUIT on one
+ * reactor, and one clear message with a documented exit code for whatever
+ * goes wrong, in the server's own words when it said something. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cmd_ftp_common.h"
+#include "nettool/resolve.h"
+#include "nettool/transport.h"
+
+void ftp_cli_init(ftp_cli_t *c) { memset(c, 0, sizeof *c); }
+
+int ftp_cli_option(ftp_cli_t *c, int ch, const char *arg) {
+  switch (ch) {
+  case 'P':
+    if ((c->port = cli_port(arg, 0, "--port")) < 0) return NT_EXIT_USAGE;
+    return 0;
+  case 'u':
+    c->user_spec = arg;
+    return 0;
+  case 'A':
+    c->active = 1;
+    return 0;
+  case 'T':
+    c->tls = 1;
+    return 0;
+  case 'C':
+    c->cacert = arg;
+    return 0;
+  case 'k':
+    c->insecure = 1;
+    return 0;
+  case 'a':
+    c->ascii = 1;
+    return 0;
+  case 'W':
+    if (cli_seconds(arg, &c->timeout_ms))
+      return cli_usage_error("bad --timeout '%s': expected seconds > 0", arg);
+    return 0;
+  case 'q':
+    c->quiet = 1;
+    return 0;
+  default:
+    return -1;
+  }
+}
+
+static void copy(char *dst, size_t size, const char *src) {
+  snprintf(dst, size, "%s", src);
+}
+
+int ftp_cli_target(ftp_cli_t *c, const char *arg) {
+  if (!strncasecmp(arg, "ftp://", 6) || !strncasecmp(arg, "ftps://", 7)) {
+    nt_ftp_url_t u;
+    const char *why = "bad URL";
+    if (nt_ftp_parse_url(arg, &u, &why)) /* the URL may hold a password: not echoed */
+      return cli_usage_error("bad URL: %s", why);
+    c->url = 1;
+    c->implicit_tls = u.tls;
+    copy(c->host, sizeof c->host, u.host);
+    copy(c->path, sizeof c->path, u.path);
+    if (u.port && !c->port) c->port = u.port;
+    if (u.has_user) copy(c->user, sizeof c->user, u.user);
+    if (u.has_pass) copy(c->pass, sizeof c->pass, u.pass);
+    c->url_user_only = u.has_user && !u.has_pass;
+    memset(&u, 0, sizeof u);
+  } else {
+    if (strlen(arg) >= sizeof c->host) return cli_usage_error("bad HOST: too long");
+    struct sockaddr_storage ss;
+    socklen_t len;
+    const char *why = NULL;
+    if (nt_addr_parse(arg, 0, &ss, &len) != 0 && nt_hostname_check(arg, &why))
+      return cli_usage_error("bad HOST '%s': %s", arg, why ? why : "not a host name");
+    copy(c->host, sizeof c->host, arg);
+  }
+  if (c->host[0] == '[') { /* "[::1]" as HOST */
+    size_t n = strlen(c->host);
+    if (n > 2 && c->host[n - 1] == ']') {
+      memmove(c->host, c->host + 1, n - 2);
+      c->host[n - 2] = 0;
+    }
+  }
+  return 0;
+}
+
+/* --- credentials --------------------------------------------------------------- */
+
+/* Reads a password from the terminal without echo. 0 or -1. */
+static int prompt_password(const char *user, const char *host, char *out,
+                           size_t size) {
+  int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return -1;
+  char msg[600];
+  int n = snprintf(msg, sizeof msg, "Password for %s@%s: ", user, host);
+  if (n > 0 && write(fd, msg, (size_t)n) < 0) {
+    close(fd);
+    return -1;
+  }
+  struct termios old, quiet;
+  int have_tc = tcgetattr(fd, &old) == 0;
+  if (have_tc) {
+    quiet = old;
+    quiet.c_lflag &= ~(tcflag_t)ECHO;
+    tcsetattr(fd, TCSAFLUSH, &quiet);
+  }
+  size_t got = 0;
+  char ch;
+  while (got + 1 < size) { /* bounded by size */
+    ssize_t r = read(fd, &ch, 1);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0 || ch == '\n' || ch == '\r') break;
+    out[got++] = ch;
+  }
+  out[got] = 0;
+  if (have_tc) tcsetattr(fd, TCSAFLUSH, &old);
+  if (write(fd, "\n", 1) < 0) { /* nothing more to do */
+  }
+  close(fd);
+  return 0;
+}
+
+static int credentials(ftp_cli_t *c) {
+  int need_pass = 0;
+  if (c->user_spec) {
+    const char *colon = strchr(c->user_spec, ':');
+    size_t ul = colon ? (size_t)(colon - c->user_spec) : strlen(c->user_spec);
+    if (!ul || ul >= sizeof c->user) return cli_usage_error("bad --user: expected USER[:PASS]");
+    memcpy(c->user, c->user_spec, ul);
+    c->user[ul] = 0;
+    if (colon) {
+      if (strlen(colon + 1) >= sizeof c->pass) return cli_usage_error("bad --user: password too long");
+      copy(c->pass, sizeof c->pass, colon + 1);
+      /* out of the process list too (ps shows argv) */
+      memset((char *)colon + 1, 'x', strlen(colon + 1));
+    } else {
+      need_pass = 1;
+    }
+  } else if (c->user[0]) {
+    need_pass = c->url_user_only;
+  } else {
+    char l[256], p[256];
+    int rc = nt_ftp_netrc_lookup(NULL, c->host, NULL, l, sizeof l, p, sizeof p);
+    if (rc == 1) {
+      copy(c->user, sizeof c->user, l);
+      copy(c->pass, sizeof c->pass, p);
+    } else if (rc < 0) {
+      cli_error("warning: ~/.netrc ignored: %s", nt_strerror(rc));
+    }
+    memset(p, 0, sizeof p);
+    return 0; /* anonymous when nothing matched */
+  }
+  if (!need_pass || !strcasecmp(c->user, "anonymous") || !strcasecmp(c->user, "ftp"))
+    return 0;
+  char l[256];
+  if (nt_ftp_netrc_lookup(NULL, c->host, c->user, l, sizeof l, c->pass, sizeof c->pass) == 1)
+    return 0;
+  if (prompt_password(c->user, c->host, c->pass, sizeof c->pass) == 0) return 0;
+  return cli_usage_error("no password for %s: give -u USER:PASS, a ~/.netrc entry, or run "
+                         "on a terminal", c->user);
+}
+
+/* --- messages -------------------------------------------------------------------- */
+
+void ftp_cli_put(const char *s, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    putchar((ch < 32 && ch != '\t') || ch == 127 ? '?' : ch);
+  }
+}
+
+/* The server's words on one line: "550 Failed to open file." */
+static void server_words(char *buf, size_t size, int code, const char *text) {
+  int n = snprintf(buf, size, "%d ", code);
+  size_t o = n > 0 ? (size_t)n : 0;
+  for (const char *p = text; *p && o + 1 < size; p++) {
+    unsigned char ch = (unsigned char)*p;
+    buf[o++] = ch == '\n' ? ' ' : (ch < 32 || ch == 127) ? '?' : (char)ch;
+  }
+  buf[o < size ? o : size - 1] = 0;
+}
+
+int ftp_cli_exit(int status, int local) {
+  if (local) return NT_EXIT_FILE;
+  if (cli_is_dns_error(status)) return NT_EXIT_RESOLVE;
+  if (status <= -3200 && status > -3300) return NT_EXIT_TLS;
+  switch (status) {
+  case 0:
+    return NT_EXIT_OK;
+  case NT_EFTP_REPLY:
+  case NT_EFTP_LOGIN:
+  case NT_EFTP_CLOSED:
+    return NT_EXIT_REFUSED;
+  case NT_EFTP_NOTLS:
+    return NT_EXIT_TLS;
+  case NT_ETIMEDOUT:
+    return NT_EXIT_TIMEOUT;
+  case NT_ECONNREFUSED:
+  case NT_ENETUNREACH:
+  case NT_EHOSTUNREACH:
+    return NT_EXIT_CONNECT;
+  case NT_EMFILE:
+  case NT_ENOMEM:
+  case NT_EADDRNOTAVAIL:
+  case NT_EADDRINUSE:
+    return NT_EXIT_LOCAL;
+  case NT_ECANCELED:
+    return FTP_EXIT_INTERRUPTED;
+  default:
+    return NT_EXIT_PROTOCOL;
+  }
+}
+
+static const char *why(int status) {
+  switch (status) {
+  case NT_EUNEXPECTEDEOF:
+    return "the server closed the connection unexpectedly";
+  case NT_EPROTO:
+    return "the server sent something that is not an FTP reply";
+  case NT_ELINETOOLONG:
+    return "the server sent a reply line over 8 KiB";
+  case NT_ETOOBIG:
+    return "the server sent a reply over 64 KiB";
+  case NT_EFTP_DATA_PEER:
+    return "a data connection came from another address than the server's and was "
+           "refused; the server's never came";
+  default:
+    return nt_strerror(status);
+  }
+}
+
+static void mark(ftp_cli_t *c, int code) {
+  progress_stop(&c->progress);
+  c->reported = 1;
+  if (!c->exit_code) c->exit_code = code;
+}
+
+void ftp_cli_end(ftp_cli_t *c, int exit_code) {
+  if (!c->exit_code) c->exit_code = exit_code;
+  if (c->ftp) nt_ftp_close(c->ftp);
+}
+
+void ftp_cli_fail(ftp_cli_t *c, const char *what, const nt_ftp_result_t *r,
+                  const char *part) {
+  if (c->reported) {
+    ftp_cli_end(c, c->exit_code);
+    return;
+  }
+  int st = r->status;
+  char words[600], tail[PATH_MAX + 64] = "";
+  if (part)
+    snprintf(tail, sizeof tail, "; partial file kept in %s (use --resume)", part);
+  /* The connection itself failed (TLS, reset, timeout...): the closing
+   * callback, which follows at once, says so with the whole context. */
+  int replied = st == NT_EFTP_REPLY || st == NT_EFTP_LOGIN || st == NT_EFTP_NOTLS ||
+                st == NT_EFTP_CLOSED || st == NT_EFTP_BADREPLY || st == NT_EFTP_SIZE;
+  if (!r->local && !replied && c->ftp && !strcmp(nt_ftp_state_name(c->ftp), "CLOSED")) {
+    memcpy(c->part_hint, tail, sizeof c->part_hint);
+    return;
+  }
+  int code = ftp_cli_exit(st, r->local);
+  mark(c, code);
+  if (c->interrupted) {
+    cli_error("interrupted%s", tail);
+  } else if (r->local) {
+    cli_error("%s: %s%s", r->path[0] ? r->path : what, nt_strerror(st), tail);
+  } else if (st == NT_EFTP_SIZE) {
+    struct stat pst;
+    unsigned long long have = r->bytes;
+    if (part && stat(part, &pst) == 0) have = (unsigned long long)pst.st_size;
+    cli_error("%s: size mismatch: the server's file has %llu bytes, %s %llu%s", what,
+              (unsigned long long)r->size, part ? "the part file has" : "this transfer moved",
+              have, tail);
+  } else if ((st == NT_EFTP_REPLY || st == NT_EFTP_LOGIN) && r->code) {
+    server_words(words, sizeof words, r->code, r->text);
+    cli_error("%s%s", words, tail);
+  } else if (st == NT_EFTP_NOTLS && r->code) {
+    server_words(words, sizeof words, r->code, r->text);
+    cli_error("the server refused TLS: %s", words);
+  } else if (st == NT_EFTP_CLOSED && r->code) {
+    server_words(words, sizeof words, r->code, r->text);
+    cli_error("the server closed the connection: %s%s", words, tail);
+  } else if (st == NT_EFTP_BADREPLY && r->code) {
+    server_words(words, sizeof words, r->code, r->text);
+    cli_error("%s: malformed reply: %s", what, words);
+  } else if (st == NT_ETIMEDOUT) {
+    cli_error("%s: no progress within %.0f s%s", what,
+              (double)(c->timeout_ms ? c->timeout_ms : 60000) / 1000.0, tail);
+  } else if (r->code >= 400 && r->code < 600) { /* a data error, then the server's word */
+    server_words(words, sizeof words, r->code, r->text);
+    cli_error("%s: %s (%s)%s", what, why(st), words, tail);
+  } else {
+    cli_error("%s: %s%s", what, why(st), tail);
+  }
+  ftp_cli_end(c, code);
+}
+
+/* --- the session ------------------------------------------------------------------- */
+
+uint64_t ftp_cli_bytes(void *arg) {
+  ftp_cli_t *c = arg;
+  return c->ftp ? nt_ftp_xfer_bytes(c->ftp) : 0;
+}
+
+uint64_t ftp_cli_total(void *arg) {
+  ftp_cli_t *c = arg;
+  return c->ftp ? nt_ftp_xfer_size(c->ftp) : UINT64_MAX;
+}
+
+static int port_of(const ftp_cli_t *c) {
+  return c->port ? c->port : c->implicit_tls ? NT_FTPS_PORT : NT_FTP_PORT;
+}
+
+static void on_closed(nt_ftp_t *f, void *arg, int status) {
+  ftp_cli_t *c = arg;
+  c->ftp = NULL;
+  progress_stop(&c->progress);
+  if (!status || c->reported) {
+    if (status && !c->exit_code) c->exit_code = ftp_cli_exit(status, 0);
+    return;
+  }
+  int code = ftp_cli_exit(status, 0);
+  const char *tail = c->part_hint;
+  if (c->interrupted) {
+    mark(c, FTP_EXIT_INTERRUPTED);
+    cli_error("interrupted%s", tail);
+    return;
+  }
+  mark(c, code);
+  char words[600];
+  server_words(words, sizeof words, nt_ftp_last_code(f), nt_ftp_last_reply(f));
+  int port = port_of(c);
+  if (cli_is_dns_error(status)) {
+    cli_error("resolve %s: %s", c->host, nt_strerror(status));
+  } else if (status <= -3200 && status > -3300) {
+    const char *reason = nt_tls_last_error();
+    cli_error("TLS with %s port %d failed: %s%s", c->host, port,
+              reason && *reason ? reason : nt_strerror(status), tail);
+  } else if (status == NT_EFTP_NOTLS) {
+    cli_error("the server refused TLS: %s", words);
+  } else if (status == NT_EFTP_CLOSED) {
+    cli_error("the server closed the connection: %s%s", words, tail);
+  } else if (status == NT_EFTP_REPLY) {
+    cli_error("%s", words);
+  } else if (status == NT_ETIMEDOUT && c->connected && !c->ready) {
+    cli_error("%s port %d: connected, but no greeting within %.0f s%s", c->host, port,
+              (double)(c->timeout_ms ? c->timeout_ms : 60000) / 1000.0,
+              c->implicit_tls || c->tls ? "" : " (an implicit-TLS port? try ftps://)");
+  } else if (status == NT_ETIMEDOUT) {
+    cli_error("%s %s port %d: no %s within %.0f s%s", c->ready ? "session with" : "connect to",
+              c->host, port, c->ready ? "progress" : "answer",
+              (double)(c->timeout_ms ? c->timeout_ms : c->ready ? 60000 : 30000) / 1000.0,
+              tail);
+  } else if (code == NT_EXIT_CONNECT || (!c->ready && status != NT_EUNEXPECTEDEOF &&
+                                          status != NT_EPROTO)) {
+    cli_error("connect to %s port %d: %s", c->host, port, nt_strerror(status));
+    if (code == NT_EXIT_PROTOCOL) c->exit_code = NT_EXIT_CONNECT;
+  } else {
+    cli_error("%s port %d: %s%s", c->host, port, why(status), tail);
+  }
+}
+
+static void on_connected(nt_ftp_t *f, void *arg) {
+  (void)f;
+  ((ftp_cli_t *)arg)->connected = 1;
+}
+
+static void on_ready(nt_ftp_t *f, void *arg) {
+  (void)f;
+  ((ftp_cli_t *)arg)->ready = 1;
+}
+
+static void login_done(nt_ftp_t *f, void *arg, const nt_ftp_result_t *r) {
+  ftp_cli_t *c = arg;
+  (void)f;
+  if (r->status) ftp_cli_fail(c, "login", r, NULL);
+}
+
+static void utf8_done(nt_ftp_t *f, void *arg, const nt_ftp_result_t *r) {
+  (void)f, (void)arg, (void)r; /* best effort */
+}
+
+static void feat_done(nt_ftp_t *f, void *arg, const nt_ftp_result_t *r) {
+  ftp_cli_t *c = arg;
+  if (c->reported || !c->ftp) return;
+  if (r->status) {
+    ftp_cli_fail(c, "FEAT", r, NULL);
+    return;
+  }
+  if (nt_ftp_features(f) & NT_FTP_FEAT_UTF8) nt_ftp_utf8(f, utf8_done, c);
+  c->work(c);
+}
+
+static void on_signal(nt_reactor_t *r, int signum, void *arg) {
+  ftp_cli_t *c = arg;
+  (void)r, (void)signum;
+  c->interrupted = 1;
+  if (!c->exit_code) c->exit_code = FTP_EXIT_INTERRUPTED;
+  if (c->ftp) nt_ftp_abort(c->ftp);
+}
+
+static int tls_setup(ftp_cli_t *c) {
+  nt_tls_ctx_options_t o;
+  memset(&o, 0, sizeof o);
+  o.ca_file = c->cacert;
+  o.insecure = c->insecure;
+  int rc = nt_tls_ctx_new(&o, &c->tls_ctx);
+  if (rc) {
+    cli_error("TLS setup: %s", nt_tls_last_error());
+    return rc == NT_ENOENT ? NT_EXIT_FILE : NT_EXIT_TLS;
+  }
+  if (c->insecure)
+    cli_error("warning: --insecure: the server's certificate is not checked; anyone on "
+              "the path can read and change this session");
+  return 0;
+}
+
+int ftp_cli_run(ftp_cli_t *c) {
+  if ((c->insecure || c->cacert) && !c->tls && !c->implicit_tls)
+    return cli_usage_error("--cacert and --insecure need --tls or an ftps:// URL");
+  int rc = credentials(c);
+  if (rc) return rc;
+  rc = nt_reactor_new(&c->reactor, NULL);
+  if (rc) {
+    cli_error("cannot start a reactor: %s", nt_strerror(rc));
+    return NT_EXIT_INTERNAL;
+  }
+  if (c->tls || c->implicit_tls) {
+    rc = tls_setup(c);
+    if (rc) {
+      nt_reactor_free(c->reactor);
+      return rc;
+    }
+  }
+  nt_ftp_options_t o;
+  memset(&o, 0, sizeof o);
+  o.active = c->active;
+  o.tls = c->implicit_tls ? NT_FTP_TLS_IMPLICIT : c->tls ? NT_FTP_TLS_EXPLICIT : NT_FTP_TLS_NONE;
+  o.tls_ctx = c->tls_ctx;
+  o.connect_timeout_ms = c->timeout_ms;
+  o.reply_timeout_ms = c->timeout_ms;
+  o.data_timeout_ms = c->timeout_ms;
+  nt_ftp_callbacks_t cbs = {on_connected, on_ready, on_closed};
+  rc = nt_ftp_connect(c->reactor, c->host, port_of(c), &o, &cbs, c, &c->ftp);
+  if (rc) {
+    cli_error("connect to %s port %d: %s", c->host, port_of(c), nt_strerror(rc));
+    nt_tls_ctx_free(c->tls_ctx);
+    nt_reactor_free(c->reactor);
+    return cli_exit_for_connect(rc);
+  }
+  /* Queued now, run once the greeting (and TLS) is done. */
+  nt_ftp_login(c->ftp, c->user[0] ? c->user : NULL, c->pass, login_done, c);
+  memset(c->pass, 0, sizeof c->pass);
+  nt_ftp_feat(c->ftp, feat_done, c);
+  nt_reactor_handle_signals(c->reactor, on_signal, c);
+  rc = nt_reactor_run(c->reactor);
+  progress_stop(&c->progress);
+  nt_reactor_close_all(c->reactor);
+  nt_tls_ctx_free(c->tls_ctx);
+  nt_reactor_free(c->reactor);
+  if (rc) {
+    cli_error("reactor failed: %s", nt_strerror(rc));
+    return NT_EXIT_INTERNAL;
+  }
+  return c->exit_code;
+}

@@ -1,0 +1,140 @@
+/* nettool ftp-ls: lists a directory over FTP: MLSD when the server has it
+ * (parsed facts: type, size, time), else NLST names or LIST lines. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "cmd_ftp_common.h"
+#include "commands.h"
+
+static const char usage_text[] =
+    "usage: nettool ftp-ls HOST [PATH] [--long] [options]\n"
+    "       nettool ftp-ls ftp[s]://[USER[:PASS]@]HOST[:PORT]/[PATH] [options]\n"
+    "\n"
+    "Lists PATH (default: the login directory) on the FTP server HOST, one\n"
+    "name per line. With MLSD (RFC 3659) when the server lists it in FEAT,\n"
+    "else NLST (names) or LIST (--long: the server's own lines).\n"
+    "\n"
+    "  -l, --long            type, size, modification time (UTC) and name\n" FTP_CLI_HELP
+    "\n"
+    "Exit status: 0 done, 2 usage, 4 connect, 5 resolve, 6 TLS, 7 protocol,\n"
+    "8 the server refused (its reply is shown), 10 timeout (docs/EXIT-CODES.md).\n";
+
+typedef struct {
+  ftp_cli_t c;
+  int long_list;
+  nt_ftp_list_kind_t kind;
+  unsigned long count;
+} ls_t;
+
+static char type_char(nt_ftp_entry_type_t t) {
+  switch (t) {
+  case NT_FTP_ENTRY_FILE:
+    return '-';
+  case NT_FTP_ENTRY_DIR:
+    return 'd';
+  case NT_FTP_ENTRY_LINK:
+    return 'l';
+  default:
+    return '?';
+  }
+}
+
+static void on_line(void *arg, const char *line, size_t len,
+                    const nt_ftp_entry_t *e) {
+  ls_t *l = arg;
+  if (l->kind == NT_FTP_LIST_MLSD && e) {
+    if (e->type == NT_FTP_ENTRY_CDIR || e->type == NT_FTP_ENTRY_PDIR) return;
+    if (l->long_list) {
+      char size[24] = "-", when[24] = "-";
+      if (e->size != UINT64_MAX) snprintf(size, sizeof size, "%llu", (unsigned long long)e->size);
+      if (e->mtime >= 0) {
+        time_t t = (time_t)e->mtime;
+        struct tm tm;
+        if (gmtime_r(&t, &tm)) strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
+      }
+      printf("%c %12s  %-16s  ", type_char(e->type), size, when);
+    }
+    ftp_cli_put(e->name, e->name_len);
+  } else {
+    if (l->kind == NT_FTP_LIST_NLST) { /* some servers list . and .. */
+      const char *b = memrchr(line, '/', len);
+      size_t bl = b ? len - (size_t)(b + 1 - line) : len;
+      const char *bp = b ? b + 1 : line;
+      if ((bl == 1 && bp[0] == '.') || (bl == 2 && bp[0] == '.' && bp[1] == '.')) return;
+    }
+    ftp_cli_put(line, len);
+  }
+  putchar('\n');
+  l->count++;
+}
+
+static void ls_done(nt_ftp_t *f, void *arg, const nt_ftp_result_t *r) {
+  ls_t *l = arg;
+  (void)f;
+  fflush(stdout);
+  if (r->status) {
+    ftp_cli_fail(&l->c, l->c.path[0] ? l->c.path : "listing", r, NULL);
+    return;
+  }
+  ftp_cli_end(&l->c, NT_EXIT_OK);
+}
+
+static void work(ftp_cli_t *c) {
+  ls_t *l = c->data;
+  if (nt_ftp_features(c->ftp) & NT_FTP_FEAT_MLST)
+    l->kind = NT_FTP_LIST_MLSD;
+  else
+    l->kind = l->long_list ? NT_FTP_LIST_LIST : NT_FTP_LIST_NLST;
+  int rc = nt_ftp_list(c->ftp, l->kind, c->path, on_line, l, ls_done, l);
+  if (rc) {
+    cli_error("%s: %s", c->path, nt_strerror(rc));
+    c->reported = 1;
+    ftp_cli_end(c, NT_EXIT_USAGE);
+  }
+}
+
+int cmd_ftp_ls(int argc, char **argv) {
+  static const struct option opts[] = {{"long", no_argument, NULL, 'l'},
+                                       FTP_CLI_LONGOPTS,
+                                       {NULL, 0, NULL, 0}};
+  ls_t l;
+  memset(&l, 0, sizeof l);
+  ftp_cli_init(&l.c);
+  l.c.data = &l;
+  l.c.work = work;
+  int ch;
+  opterr = 0;
+  while ((ch = getopt_long(argc, argv, ":l" FTP_CLI_SHORTOPTS, opts, NULL)) != -1) {
+    int rc = ftp_cli_option(&l.c, ch, optarg);
+    if (rc > 0) return rc;
+    if (rc == 0) continue;
+    switch (ch) {
+    case 'l':
+      l.long_list = 1;
+      break;
+    case 'h':
+      fputs(usage_text, stdout);
+      return NT_EXIT_OK;
+    case ':':
+      return cli_usage_error("option '%s' needs a value", argv[optind - 1]);
+    default:
+      return cli_usage_error("unknown option '%s'", argv[optind - 1]);
+    }
+  }
+  int nargs = argc - optind;
+  if (nargs < 1) return cli_usage_error("expected HOST [PATH] or an ftp:// URL");
+  int rc = ftp_cli_target(&l.c, argv[optind]);
+  if (rc) return rc;
+  if (l.c.url) {
+    if (nargs != 1) return cli_usage_error("a URL names the directory: no PATH after it");
+  } else {
+    if (nargs > 2) return cli_usage_error("expected HOST [PATH]");
+    if (nargs == 2) {
+      if (strlen(argv[optind + 1]) >= sizeof l.c.path) return cli_usage_error("PATH too long");
+      snprintf(l.c.path, sizeof l.c.path, "%s", argv[optind + 1]);
+    }
+  }
+  return ftp_cli_run(&l.c);
+}

@@ -1,0 +1,148 @@
+/* nettool ftp-put: uploads one file over FTP (STOR, or APPE with --append),
+ * sent with sendfile on plain connections; the server's SIZE is checked
+ * afterwards when it has one. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cmd_ftp_common.h"
+#include "commands.h"
+
+static const char usage_text[] =
+    "usage: nettool ftp-put HOST LOCAL REMOTE [--append] [options]\n"
+    "       nettool ftp-put ftp[s]://[USER[:PASS]@]HOST[:PORT]/REMOTE LOCAL [options]\n"
+    "\n"
+    "Uploads the file LOCAL ('-': standard input) to REMOTE on the FTP server\n"
+    "HOST. A REMOTE ending in '/' gets LOCAL's name. After the transfer the\n"
+    "server's SIZE of REMOTE must match what was sent (when the server has\n"
+    "SIZE; not in --ascii or --append mode).\n"
+    "\n"
+    "  --append              APPE: add to the end of REMOTE\n" FTP_CLI_HELP
+    "\n"
+    "Exit status: 0 done, 2 usage, 4 connect, 5 resolve, 6 TLS, 7 protocol or\n"
+    "transfer cut short, 8 the server refused (its reply is shown), 9 local\n"
+    "file, 10 timeout, 130 interrupted (docs/EXIT-CODES.md).\n";
+
+typedef struct {
+  ftp_cli_t c;
+  const char *local;
+  int append;
+  int from_stdin;
+} put_t;
+
+static void put_done(nt_ftp_t *f, void *arg, const nt_ftp_result_t *r) {
+  put_t *p = arg;
+  (void)f;
+  progress_stop(&p->c.progress);
+  if (r->status) {
+    ftp_cli_fail(&p->c, p->c.path, r, NULL);
+    return;
+  }
+  if (!p->c.quiet && isatty(STDERR_FILENO))
+    fprintf(stderr, "%s: %llu bytes\n", p->c.path, (unsigned long long)r->bytes);
+  ftp_cli_end(&p->c, NT_EXIT_OK);
+}
+
+static void work(ftp_cli_t *c) {
+  put_t *p = c->data;
+  int rc;
+  if (p->from_stdin) {
+    nt_ftp_xfer_options_t xo;
+    memset(&xo, 0, sizeof xo);
+    xo.fd = STDIN_FILENO;
+    xo.length = UINT64_MAX;
+    xo.ascii = c->ascii;
+    xo.append = p->append;
+    rc = nt_ftp_store(c->ftp, c->path, &xo, put_done, p);
+  } else {
+    nt_ftp_file_options_t fo;
+    memset(&fo, 0, sizeof fo);
+    fo.ascii = c->ascii;
+    fo.append = p->append;
+    fo.verify_size = 1;
+    rc = nt_ftp_put_file(c->ftp, p->local, c->path, &fo, put_done, p);
+  }
+  if (rc) {
+    cli_error("%s: %s", p->from_stdin ? "stdin" : p->local, nt_strerror(rc));
+    c->reported = 1;
+    ftp_cli_end(c, NT_EXIT_FILE);
+    return;
+  }
+  progress_start(&c->progress, c->reactor, !c->quiet, ftp_cli_bytes, ftp_cli_total, c);
+}
+
+/* REMOTE ending in '/' (or empty) gets LOCAL's last part. */
+static int remote_name(put_t *p) {
+  size_t n = strlen(p->c.path);
+  if (n && p->c.path[n - 1] != '/') return 0;
+  if (p->from_stdin) return cli_usage_error("uploading stdin needs a REMOTE file name");
+  const char *slash = strrchr(p->local, '/');
+  const char *base = slash ? slash + 1 : p->local;
+  if (!*base || !strcmp(base, ".") || !strcmp(base, ".."))
+    return cli_usage_error("cannot name the remote file after '%s'", p->local);
+  if (n + strlen(base) >= sizeof p->c.path) return cli_usage_error("REMOTE too long");
+  memcpy(p->c.path + n, base, strlen(base) + 1);
+  return 0;
+}
+
+int cmd_ftp_put(int argc, char **argv) {
+  static const struct option opts[] = {{"append", no_argument, NULL, 'E'},
+                                       FTP_CLI_LONGOPTS,
+                                       {NULL, 0, NULL, 0}};
+  put_t p;
+  memset(&p, 0, sizeof p);
+  ftp_cli_init(&p.c);
+  p.c.data = &p;
+  p.c.work = work;
+  int ch;
+  opterr = 0;
+  while ((ch = getopt_long(argc, argv, ":" FTP_CLI_SHORTOPTS, opts, NULL)) != -1) {
+    int rc = ftp_cli_option(&p.c, ch, optarg);
+    if (rc > 0) return rc;
+    if (rc == 0) continue;
+    switch (ch) {
+    case 'E':
+      p.append = 1;
+      break;
+    case 'h':
+      fputs(usage_text, stdout);
+      return NT_EXIT_OK;
+    case ':':
+      return cli_usage_error("option '%s' needs a value", argv[optind - 1]);
+    default:
+      return cli_usage_error("unknown option '%s'", argv[optind - 1]);
+    }
+  }
+  int nargs = argc - optind;
+  if (nargs < 2) return cli_usage_error("expected HOST LOCAL REMOTE, or URL LOCAL");
+  int rc = ftp_cli_target(&p.c, argv[optind]);
+  if (rc) return rc;
+  if (p.c.url) {
+    if (nargs != 2) return cli_usage_error("expected URL LOCAL");
+    p.local = argv[optind + 1];
+  } else {
+    if (nargs != 3) return cli_usage_error("expected HOST LOCAL REMOTE");
+    p.local = argv[optind + 1];
+    if (strlen(argv[optind + 2]) >= sizeof p.c.path) return cli_usage_error("REMOTE too long");
+    snprintf(p.c.path, sizeof p.c.path, "%s", argv[optind + 2]);
+  }
+  p.from_stdin = !strcmp(p.local, "-");
+  if ((rc = remote_name(&p))) return rc;
+  if (!p.from_stdin) { /* a bad LOCAL is found before any connection */
+    struct stat st;
+    int fd = open(p.local, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) < 0 || S_ISDIR(st.st_mode)) {
+      int e = fd < 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : errno;
+      if (fd >= 0) close(fd);
+      cli_error("%s: %s", p.local, strerror(e));
+      return NT_EXIT_FILE;
+    }
+    close(fd);
+  }
+  return ftp_cli_run(&p.c);
+}

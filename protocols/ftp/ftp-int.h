@@ -1,0 +1,193 @@
+/* Private to protocols/ftp/: the client struct, its states and operations,
+ * and the hook through which data connections are opened (unit tests
+ * replace it with scripted connections on the test reactor). */
+#ifndef NETTOOL_FTP_INT_H
+#define NETTOOL_FTP_INT_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "nettool/framing.h"
+#include "nettool/ftp.h"
+#include "nettool/pingpong.h"
+#include "nettool/tcp.h"
+#include "nettool/tls.h"
+
+/* The control connection's states: one enum, one name table (ftp_state.c),
+ * one setter (nt__ftp_set_state), one switch over replies (nt__ftp_reply). */
+#define NT__FTP_STATES(XX)                                                     \
+  XX(CONNECTING)   /* TCP (and implicit TLS) connect in progress */            \
+  XX(GREETING)     /* waiting for 220 */                                       \
+  XX(AUTH_TLS)     /* AUTH TLS sent */                                         \
+  XX(TLS_HANDSHAKE) /* control connection upgrading to TLS */                  \
+  XX(READY)        /* idle: the next operation may start */                    \
+  XX(USER)                                                                     \
+  XX(PASS)                                                                     \
+  XX(PBSZ)                                                                     \
+  XX(PROT)                                                                     \
+  XX(FEAT)                                                                     \
+  XX(OPTS)         /* OPTS UTF8 ON */                                          \
+  XX(SIMPLE)       /* a one-command operation: CWD, PWD, MKD, RMD, DELE... */  \
+  XX(RNFR)                                                                     \
+  XX(RNTO)                                                                     \
+  XX(TYPE)                                                                     \
+  XX(SIZE)                                                                     \
+  XX(EPSV)                                                                     \
+  XX(PASV)                                                                     \
+  XX(DATA_CONNECT) /* passive: connecting the data connection */               \
+  XX(EPRT)                                                                     \
+  XX(PORT)                                                                     \
+  XX(REST)                                                                     \
+  XX(XFER_CMD)     /* RETR/STOR/APPE/LIST/NLST/MLSD sent, no reply yet */      \
+  XX(XFER)         /* 1xx seen: data flows; waiting for the final reply */     \
+  XX(VERIFY)       /* SIZE after an upload */                                  \
+  XX(QUIT)                                                                     \
+  XX(CLOSED)
+
+typedef enum {
+#define NT__FTP_STATE_ENUM(name) NT__FTP_##name,
+  NT__FTP_STATES(NT__FTP_STATE_ENUM)
+#undef NT__FTP_STATE_ENUM
+  NT__FTP_NSTATES
+} nt__ftp_state_t;
+
+typedef enum {
+  NT__OP_LOGIN,
+  NT__OP_FEAT,
+  NT__OP_UTF8,
+  NT__OP_SIMPLE, /* verb + optional argument */
+  NT__OP_RENAME,
+  NT__OP_SIZE,
+  NT__OP_XFER,
+  NT__OP_QUIT,
+} nt__ftp_op_kind_t;
+
+typedef enum {
+  NT__X_RETR,
+  NT__X_STOR,
+  NT__X_APPE,
+  NT__X_LIST,
+  NT__X_NLST,
+  NT__X_MLSD,
+} nt__ftp_xcmd_t;
+
+typedef struct nt__ftp_op nt__ftp_op_t;
+typedef struct nt__ftp_data nt__ftp_data_t;
+typedef struct nt__ftp_dconn nt__ftp_dconn_t;
+
+struct nt__ftp_op {
+  nt__ftp_op_t *next;
+  nt__ftp_op_kind_t kind;
+  nt_ftp_done_cb cb;
+  void *arg;
+  char verb[8]; /* SIMPLE */
+  char *a1;     /* path, user, RNFR name */
+  char *a2;     /* password, RNTO name */
+  /* transfers */
+  nt__ftp_xcmd_t xcmd;
+  nt_ftp_xfer_options_t xo;
+  nt_ftp_sink_t sink;
+  nt_ftp_line_cb line;
+  void *line_arg;
+  /* progress and result */
+  int status;
+  int code;
+  char *text;
+  uint64_t bytes;
+  uint64_t size; /* UINT64_MAX: unknown */
+  int64_t mtime;
+  char *path;
+  int prelim;    /* 1xx seen */
+  int final_ok;  /* positive final reply seen */
+  int data_done; /* the data connection has ended */
+  int upload_started;
+};
+
+/* The data-connection opener: TCP by default; unit tests swap it. */
+typedef struct nt__ftp_net_ops {
+  int (*connect)(nt_reactor_t *r, const struct sockaddr *sa, socklen_t len,
+                 nt_factory_t *fac, const nt_tcp_connect_options_t *o,
+                 void **handle);
+  void (*cancel)(void *handle); /* connection_failed(NT_ECANCELED) follows */
+  int (*listen)(nt_reactor_t *r, const char *addr, nt_factory_t *fac,
+                void **handle, int *port);
+  void (*unlisten)(void *handle); /* never from inside build_protocol */
+} nt__ftp_net_ops_t;
+
+extern const nt__ftp_net_ops_t nt__ftp_tcp_net_ops;
+extern const nt__ftp_net_ops_t *nt__ftp_net_ops; /* test hook */
+
+struct nt_ftp_s {
+  nt_pp_t pp; /* first: the control connection's protocol */
+  nt_reactor_t *reactor;
+  nt_ftp_options_t opts;
+  nt_ftp_callbacks_t cbs;
+  void *arg;
+  char *host;        /* as given to connect */
+  char *server_name; /* for TLS verification */
+  nt__ftp_state_t state;
+  nt__ftp_op_t *cur;                /* the running operation */
+  nt__ftp_op_t *queue, *queue_tail; /* waiting */
+  unsigned features;
+  int have_features;
+  char type;   /* 'A', 'I' or 0 (unknown) */
+  int no_epsv; /* refused once: PASV from then on */
+  int no_eprt;
+  int prot_p;         /* data connections protected */
+  int tls_up;         /* the control connection is TLS */
+  int attached;       /* a transport owns the protocol */
+  int closed;         /* `closed` has run */
+  int quitting;       /* QUIT sent or close asked */
+  int dispatching, redispatch;
+  int close_status;   /* why the session ends (421...) */
+  int close_code;
+  char *close_text;
+  /* connecting */
+  nt_factory_t factory;
+  nt_tls_factory_t tls_factory;
+  nt_connector_t *connector;
+  /* data */
+  nt__ftp_dconn_t *dconn; /* pending passive connect or active listener */
+  nt__ftp_data_t *dp;     /* the data connection */
+  nt_timer_t data_timer;
+  uint64_t progress_at;   /* reactor time of the last data progress */
+  uint64_t progress_seen; /* bytes counted at the last tick */
+  int foreign_refused;    /* active: a connection from another address */
+};
+
+/* ftp_state.c */
+extern const char *const nt__ftp_state_names[NT__FTP_NSTATES];
+void nt__ftp_set_state(nt_ftp_t *f, nt__ftp_state_t s);
+int nt__ftp_reply(nt_pp_t *pp, void *arg, int code, const char *text,
+                  size_t len);
+void nt__ftp_start_op(nt_ftp_t *f, nt__ftp_op_t *op);
+
+/* ftp_client.c */
+int nt__ftp_send(nt_ftp_t *f, int flags, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void nt__ftp_op_set_reply(nt__ftp_op_t *op, int code, const char *text,
+                          size_t len);
+void nt__ftp_op_finish(nt_ftp_t *f, int status);
+void nt__ftp_dispatch(nt_ftp_t *f);
+void nt__ftp_fail_session(nt_ftp_t *f, int status);
+int nt__ftp_check_arg(const char *s);
+
+/* ftp_data.c */
+typedef enum {
+  NT__DATA_CONNECTED, /* TCP up (passive connected / active accepted) */
+  NT__DATA_READY,     /* ...and TLS up when data is protected */
+  NT__DATA_FAILED,    /* passive connect failed */
+  NT__DATA_DONE,      /* the data connection ended (status) */
+} nt__ftp_data_ev_t;
+
+int nt__ftp_data_connect(nt_ftp_t *f, int port);
+/* Active mode: listens; writes "EPRT |1|addr|port|" or the PORT argument. */
+int nt__ftp_data_listen(nt_ftp_t *f, int eprt, char *arg, size_t size);
+int nt__ftp_data_ready(const nt_ftp_t *f);
+void nt__ftp_data_start_upload(nt_ftp_t *f);
+void nt__ftp_data_close(nt_ftp_t *f, int abort);
+/* The data side tells the state machine (ftp_state.c). */
+void nt__ftp_data_event(nt_ftp_t *f, nt__ftp_data_ev_t ev, int status);
+int nt__ftp_peer_family(nt_ftp_t *f);
+
+#endif

@@ -1,0 +1,237 @@
+# shellcheck shell=bash
+# Real FTP servers on loopback for the FTP tests (sourced by ftp.sh and
+# tests/bench/ftp_bench.sh): vsftpd (Debian package) and pure-ftpd (run from
+# its unpacked .deb, since the two packages conflict). Adapted from the
+# verified recipes in ../shared/PEERS.md section 1.
+#
+# Layout per server, under DIR:
+#   anon/pub/hello.txt, anon/pub/big.bin  anonymous, read-only
+#   home/                                 the test user's, read-write
+# The test user is $FTP_USER / $FTP_PASS. vsftpd needs a system account and
+# a PAM service (pam_unix "nodelay", so a bad password costs no 2 s), both
+# made here and removed by ftp_peers_cleanup; pure-ftpd uses a virtual user
+# (PureDB) but its anonymous root is always the home of the system account
+# "ftp", which is pointed at DIR/anon and restored afterwards.
+#
+# Rules: loopback only; every wait bounded; only processes started here are
+# stopped, by PID. Everything here needs root (both servers start as root).
+
+FTP_USER=${FTP_USER:-nt-ftptest}
+FTP_PASS=${FTP_PASS:-nt-ftptest-pw}
+FTP_PAM=/etc/pam.d/nettool-ftp-test
+FTP_PEERS_CREATED_USER=0
+FTP_PEERS_FTP_HOME=""    # the "ftp" account's home before we moved it
+FTP_PEERS_CREATED_FTP=0
+FTP_PEERS_PIDS=()
+
+# ftp_lock: waits (up to 5 min) until no other user of these helpers runs:
+# the test account, the PAM file and the "ftp" account's home are
+# machine-wide. Held on fd 9 until the shell exits.
+ftp_lock() {
+  exec 9>/tmp/nettool-ftp-itest.lock
+  flock -w 300 9
+}
+
+# ftp_wait_tcp PORT TENTHS [PID]: a TCP connect to 127.0.0.1:PORT succeeds
+# (and PID, if given, is still alive while we wait).
+ftp_wait_tcp() {
+  local i=0
+  while ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; do
+    [ $i -ge "$2" ] && { echo "nothing listens on 127.0.0.1:$1 after $(($2 / 10)) s" >&2; return 1; }
+    if [ -n "${3:-}" ] && ! kill -0 "$3" 2>/dev/null; then
+      echo "the server (pid $3) exited" >&2
+      return 1
+    fi
+    sleep 0.1
+    i=$((i + 1))
+  done
+  return 0
+}
+
+# ftp_free_port: a TCP port nobody listens on, with 20 free ones after it
+# (passive ports). Bounded: 200 tries.
+ftp_free_port() {
+  local i p k ok
+  for i in $(seq 200); do
+    p=$((20000 + (RANDOM % 20000)))
+    ok=1
+    for k in $(seq 0 20); do
+      if (exec 3<>"/dev/tcp/127.0.0.1/$((p + k))") 2>/dev/null; then ok=0; break; fi
+    done
+    [ $ok = 1 ] && { echo "$p"; return 0; }
+  done
+  echo "no free run of 21 ports found" >&2
+  return 1
+}
+
+# The tree both servers serve (DIR must be traversable: 755).
+ftp_tree() {
+  local dir=$1 who=$2
+  mkdir -p "$dir/anon/pub" "$dir/home" "$dir/empty"
+  chmod 755 "$dir" "$dir/anon" "$dir/anon/pub"
+  chmod 555 "$dir/empty"
+  printf 'hello from %s\n' "$who" >"$dir/anon/pub/hello.txt"
+  head -c $((6 * 1024 * 1024)) /dev/urandom >"$dir/anon/pub/big.bin"
+  printf 'user file\n' >"$dir/home/userfile.txt"
+}
+
+ftp_users_setup() {
+  if ! id "$FTP_USER" >/dev/null 2>&1; then
+    useradd -M -d /nonexistent -s /usr/sbin/nologin "$FTP_USER" || return 1
+    FTP_PEERS_CREATED_USER=1
+  fi
+  echo "$FTP_USER:$FTP_PASS" | chpasswd || return 1
+  [ -f "$FTP_PAM" ] || printf '%s\n' 'auth required pam_unix.so nodelay' \
+    'account required pam_unix.so' 'session required pam_permit.so' >"$FTP_PAM"
+}
+
+ftp_peers_cleanup() {
+  local p
+  for p in "${FTP_PEERS_PIDS[@]}"; do
+    if kill -0 "$p" 2>/dev/null; then
+      kill -TERM "$p" 2>/dev/null
+      for _ in $(seq 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+      kill -KILL "$p" 2>/dev/null
+    fi
+    wait "$p" 2>/dev/null
+  done
+  FTP_PEERS_PIDS=()
+  # the account is nettool's own (also one left by a run that was killed)
+  if [ "$FTP_PEERS_CREATED_USER" = 1 ] || id "$FTP_USER" >/dev/null 2>&1; then
+    userdel "$FTP_USER" 2>/dev/null
+  fi
+  FTP_PEERS_CREATED_USER=0
+  rm -f "$FTP_PAM"
+  if [ -n "$FTP_PEERS_FTP_HOME" ]; then
+    usermod -d "$FTP_PEERS_FTP_HOME" ftp 2>/dev/null
+    FTP_PEERS_FTP_HOME=""
+  fi
+  [ "$FTP_PEERS_CREATED_FTP" = 1 ] && userdel ftp 2>/dev/null
+  FTP_PEERS_CREATED_FTP=0
+  return 0
+}
+
+# vsftpd_start DIR PORT CERTDIR: plain and explicit FTPS on one port, with
+# require_ssl_reuse=YES (data connections must resume the control session);
+# VSFTPD_IMPLICIT=YES: implicit FTPS only (TLS from the first byte).
+# Anonymous downloads are limited to $VSFTPD_ANON_RATE bytes/s (default 2 MB/s)
+# so a transfer can be killed half-way; the user's are not. Prints the PID.
+vsftpd_start() {
+  local dir=$1 port=$2 certs=$3
+  command -v /usr/sbin/vsftpd >/dev/null || { echo "vsftpd is not installed" >&2; return 1; }
+  ftp_tree "$dir" vsftpd
+  chown root:root "$dir/anon" "$dir/empty"
+  chown -R "$FTP_USER" "$dir/home"
+  usermod -d "$dir/home" "$FTP_USER" || return 1
+  cat >"$dir/vsftpd.conf" <<EOF
+listen=YES
+listen_ipv6=NO
+listen_address=127.0.0.1
+listen_port=$port
+background=NO
+seccomp_sandbox=NO
+secure_chroot_dir=$dir/empty
+anonymous_enable=YES
+no_anon_password=YES
+anon_root=$dir/anon
+anon_max_rate=${VSFTPD_ANON_RATE:-2000000}
+ftp_username=ftp
+local_enable=YES
+write_enable=YES
+local_umask=022
+local_root=$dir/home
+chroot_local_user=YES
+allow_writeable_chroot=YES
+pam_service_name=nettool-ftp-test
+delay_failed_login=0
+pasv_enable=YES
+pasv_address=127.0.0.1
+pasv_min_port=$((port + 1))
+pasv_max_port=$((port + 20))
+port_enable=YES
+connect_from_port_20=NO
+xferlog_enable=YES
+log_ftp_protocol=YES
+vsftpd_log_file=$dir/vsftpd.log
+ssl_enable=YES
+rsa_cert_file=$certs/server.crt
+rsa_private_key_file=$certs/server.key
+ssl_ciphers=HIGH
+allow_anon_ssl=YES
+force_local_logins_ssl=NO
+force_local_data_ssl=NO
+require_ssl_reuse=YES
+implicit_ssl=${VSFTPD_IMPLICIT:-NO}
+EOF
+  /usr/sbin/vsftpd "$dir/vsftpd.conf" >"$dir/stdout.log" 2>&1 &
+  local pid=$!
+  FTP_PEERS_PIDS+=("$pid")
+  ftp_wait_tcp "$port" 150 "$pid" ||
+    { cat "$dir/stdout.log" >&2; tail -3 "$dir/vsftpd.log" >&2 2>/dev/null; return 1; }
+  echo "$pid"
+}
+
+# ftp_start vsftpd|pureftpd DIR CERTDIR: starts one on a free port, trying
+# up to 3 ports (another program may take a port between the check and the
+# bind). Sets FTP_START_PORT; diagnostics go to DIR.start.log. Runs in the
+# current shell (no $(...)), so the cleanup knows what was started.
+ftp_start() {
+  local kind=$1 dir=$2 certs=$3 try port
+  FTP_START_PORT=""
+  for try in 1 2 3; do
+    port=$(ftp_free_port 2>>"$dir.start.log") || continue
+    rm -rf "$dir"
+    if "${kind}_start" "$dir" "$port" "$certs" >/dev/null 2>>"$dir.start.log"; then
+      FTP_START_PORT=$port
+      return 0
+    fi
+    echo "(try $try on port $port failed)" >>"$dir.start.log"
+  done
+  return 1
+}
+
+# The pure-ftpd binaries: installed, or from the unpacked .deb in the cache
+# (fetched with apt-get download the first time). Prints the prefix ("" when
+# installed).
+pureftpd_prefix() {
+  if command -v pure-ftpd >/dev/null 2>&1 && command -v pure-pw >/dev/null 2>&1; then
+    echo ""
+    return 0
+  fi
+  local cache=${NT_PEER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/nettool}/pure-ftpd
+  if [ ! -x "$cache/usr/sbin/pure-ftpd" ]; then
+    mkdir -p "$cache.dl" || return 1
+    (cd "$cache.dl" && timeout 60 apt-get download -qq pure-ftpd >/dev/null 2>&1) || return 1
+    dpkg-deb -x "$cache.dl"/pure-ftpd_*.deb "$cache" || return 1
+    rm -rf "$cache.dl"
+  fi
+  echo "$cache"
+}
+
+# pureftpd_start DIR PORT CERTDIR: anonymous read-only (~ftp = DIR/anon),
+# virtual user with upload rights, explicit FTPS accepted. Prints the PID.
+pureftpd_start() {
+  local dir=$1 port=$2 certs=$3 pfx
+  pfx=$(pureftpd_prefix) || { echo "pure-ftpd is not available (apt-get download failed)" >&2; return 1; }
+  ftp_tree "$dir" pure-ftpd
+  chown -R nobody:nogroup "$dir/home"
+  if id ftp >/dev/null 2>&1; then
+    [ -n "$FTP_PEERS_FTP_HOME" ] || FTP_PEERS_FTP_HOME=$(getent passwd ftp | cut -d: -f6)
+    usermod -d "$dir/anon" ftp || return 1
+  else
+    useradd -r -M -d "$dir/anon" -s /usr/sbin/nologin ftp || return 1
+    FTP_PEERS_CREATED_FTP=1
+  fi
+  # pure-pw hashes with argon2 (2.5 s of CPU per login): write the line with
+  # a SHA-512 crypt hash ourselves and only index it.
+  printf '%s:%s:65534:65534::%s/./::::::::::::\n' "$FTP_USER" \
+    "$(openssl passwd -6 "$FTP_PASS")" "$dir/home" >"$dir/pureftpd.passwd"
+  "$pfx/usr/bin/pure-pw" mkdb "$dir/pureftpd.pdb" -f "$dir/pureftpd.passwd" || return 1
+  "$pfx/usr/sbin/pure-ftpd" -S "127.0.0.1,$port" -p "$((port + 1)):$((port + 20))" \
+    -P 127.0.0.1 -H -A -f none -u 1 -l "puredb:$dir/pureftpd.pdb" -i -t 2000 \
+    -Y 1 -J HIGH -2 "$certs/server.crt,$certs/server.key" >"$dir/stdout.log" 2>&1 &
+  local pid=$!
+  FTP_PEERS_PIDS+=("$pid")
+  ftp_wait_tcp "$port" 150 "$pid" || { cat "$dir/stdout.log" >&2; return 1; }
+  echo "$pid"
+}
