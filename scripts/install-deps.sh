@@ -22,6 +22,12 @@ case $what in test|bench) pkgs="$pkgs inn2" ;; esac
 case $what in test|bench) pkgs="$pkgs vsftpd" ;; esac
 case $what in bench) pkgs="$pkgs curl time" ;; esac
 
+# HTTP client: llhttp's C sources (node-llhttp installs them under
+# /usr/share/llhttp; built by third_party/llhttp); the Flask multipart
+# receiver for the tests (the benchmark's curl is listed above).
+pkgs="$pkgs node-llhttp"
+case $what in test|bench) pkgs="$pkgs python3-flask" ;; esac
+
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"

@@ -78,6 +78,11 @@ int nntp_cli_exit(int status);
  * become '?', so an article cannot send escape sequences. */
 void nntp_cli_put(const char *s, size_t n);
 
+/* HTTP client (issue 5): cmd_http_upload.c, cmd_http_get.c; shared code in
+ * cmd_http_common.c/.h and cmd_http_progress.c. */
+int cmd_http_upload(int argc, char **argv);
+int cmd_http_get(int argc, char **argv);
+
 /* FTP client (issue 6): cmd_ftp_get.c, cmd_ftp_put.c, cmd_ftp_ls.c; shared
  * code in cmd_ftp_common.c/.h, the progress bar in progress.c/.h. */
 int cmd_ftp_get(int argc, char **argv);

@@ -16,6 +16,8 @@ static const struct {
     {"nntp-read", cmd_nntp_read, "show a newsgroup's latest article or overview"},
     {"nntp-list", cmd_nntp_list, "list newsgroups with their article counts"},
     {"nntp-post", cmd_nntp_post, "post an article to a newsgroup"},
+    {"http-upload", cmd_http_upload, "upload files as multipart/form-data (HTTP/HTTPS)"},
+    {"http-get", cmd_http_get, "download a URL to stdout or a file (HTTP/HTTPS)"},
     {"ftp-get", cmd_ftp_get, "download a file over FTP/FTPS (resumable)"},
     {"ftp-put", cmd_ftp_put, "upload a file over FTP/FTPS"},
     {"ftp-ls", cmd_ftp_ls, "list an FTP directory (MLSD, else NLST/LIST)"},

@@ -69,6 +69,15 @@
   XX(ETLS_TRUNCATED, -3205, "TLS connection closed without close_notify (truncated)") \
   XX(ETLS_PROTOCOL, -3206, "TLS protocol error")                             \
   XX(ETLS_CONFIG, -3207, "bad TLS configuration (certificate, key or CA)")   \
+  /* HTTP (http.h); nt_http_request_error() says more */                  \
+  XX(EHTTP_PARSE, -3300, "malformed HTTP response")                          \
+  XX(EHTTP_HEADERS_TOO_BIG, -3301, "HTTP response headers too large")        \
+  XX(EHTTP_REDIRECTS, -3302, "too many HTTP redirects")                      \
+  XX(EHTTP_BAD_REDIRECT, -3303, "HTTP redirect without a usable Location")   \
+  XX(EHTTP_BAD_URL, -3304, "malformed URL")                                  \
+  XX(EHTTP_SCHEME, -3305, "unsupported URL scheme (http and https only)")    \
+  XX(EHTTP_NO_REPLAY, -3306, "the request body cannot be sent again")        \
+  XX(EHTTP_FILE_CHANGED, -3307, "file changed size during the upload")       \
   /* NNTP (nntp.h): the server said no; nt_nntp_last_reply has its words */ \
   XX(ENNTP_NOGROUP, -3500, "no such newsgroup")                              \
   XX(ENNTP_NOGROUPSEL, -3501, "no newsgroup selected")                       \

@@ -1,0 +1,429 @@
+/* http-upload and http-get: common options, one request on a reactor, the
+ * output (stdout, or OUT.part renamed to OUT on success), exit codes. */
+#include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cmd_http_common.h"
+#include "nettool/http.h"
+
+void http_cli_init(http_cli_t *h) {
+  memset(h, 0, sizeof *h);
+  h->idle_ms = 30000;
+  h->max_redirs = -2;
+  h->out_fd = -1;
+}
+
+static int count_arg(const char *s, const char *what, int max, int *out) {
+  char *end;
+  long v = strtol(s, &end, 10);
+  if (!*s || *end || v < 0 || v > max) {
+    cli_usage_error("bad %s '%s': expected a number from 0 to %d", what, s,
+                    max);
+    return NT_EXIT_USAGE;
+  }
+  *out = (int)v;
+  return 0;
+}
+
+int http_cli_option(http_cli_t *h, int ch, const char *arg) {
+  switch (ch) {
+  case 'H':
+    if (h->nheaders >= HTTP_MAX_HEADERS)
+      return cli_usage_error("too many -H headers (at most %d)",
+                             HTTP_MAX_HEADERS);
+    if (!strchr(arg, ':') || arg[0] == ':' || strpbrk(arg, "\r\n"))
+      return cli_usage_error("bad header '%s': expected 'Name: value'", arg);
+    h->headers[h->nheaders++] = arg;
+    return 0;
+  case 'u':
+    h->userpass = arg;
+    return 0;
+  case 'o':
+    if (!*arg) return cli_usage_error("empty -o file name");
+    h->out_path = arg;
+    return 0;
+  case 'C':
+    h->cacert = arg;
+    return 0;
+  case 'k':
+    h->insecure = 1;
+    return 0;
+  case 'T':
+    if (cli_seconds(arg, &h->timeout_ms))
+      return cli_usage_error("bad --timeout '%s': expected seconds > 0", arg);
+    return 0;
+  case 'I':
+    if (cli_seconds(arg, &h->idle_ms))
+      return cli_usage_error("bad --idle-timeout '%s': expected seconds > 0",
+                             arg);
+    return 0;
+  case 'R':
+    return count_arg(arg, "--max-redirs", 100, &h->max_redirs);
+  case 'r':
+    return count_arg(arg, "--retry", 100, &h->retries);
+  case 'D':
+    if (cli_seconds(arg, &h->retry_delay_ms))
+      return cli_usage_error("bad --retry-delay '%s': expected seconds > 0",
+                             arg);
+    return 0;
+  case 'q':
+    h->quiet = 1;
+    return 0;
+  default:
+    return -1;
+  }
+}
+
+/* --- output --------------------------------------------------------------- */
+
+static int write_all(int fd, const char *p, size_t n) {
+  while (n) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+static int open_output(http_cli_t *h) {
+  struct stat st;
+  if (!strcmp(h->out_path, "-")) {
+    h->out_fd = dup(STDOUT_FILENO);
+    return h->out_fd < 0 ? -errno : 0;
+  }
+  if (stat(h->out_path, &st) == 0 && !S_ISREG(st.st_mode)) {
+    /* /dev/null, a FIFO, a terminal: written as it is, never renamed over */
+    h->out_fd = open(h->out_path, O_WRONLY | O_CLOEXEC);
+    if (h->out_fd < 0) h->out_errno = errno;
+    return h->out_fd < 0 ? -errno : 0;
+  }
+  size_t n = strlen(h->out_path) + 6;
+  h->part_path = malloc(n);
+  if (!h->part_path) return NT_ENOMEM;
+  snprintf(h->part_path, n, "%s.part", h->out_path);
+  h->out_fd =
+      open(h->part_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (h->out_fd < 0) {
+    h->out_errno = errno;
+    return -errno;
+  }
+  return 0;
+}
+
+/* --- request callbacks ---------------------------------------------------- */
+
+static void on_response(nt_http_request_t *q, const nt_http_response_t *r,
+                        void *arg) {
+  (void)q;
+  http_cli_t *h = arg;
+  h->http_status = r->status;
+  snprintf(h->reason, sizeof h->reason, "%s", r->reason);
+  snprintf(h->final_url, sizeof h->final_url, "%s", r->url);
+  if (!h->quiet) {
+    http_progress_clear(h);
+    fprintf(stderr, "HTTP/%d.%d %d %s\n", r->version_major, r->version_minor,
+            r->status, r->reason);
+  }
+  if (h->out_path) {
+    if (r->status < 200 || r->status > 299) {
+      h->discard = 1; /* an error page never replaces OUT */
+      return;
+    }
+    int rc = open_output(h);
+    if (rc) nt_http_request_cancel(q);
+  }
+}
+
+static int on_body(nt_http_request_t *q, const char *data, size_t len,
+                   void *arg) {
+  (void)q;
+  http_cli_t *h = arg;
+  if (h->discard) return 0;
+  int fd = h->out_path ? h->out_fd : STDOUT_FILENO;
+  if (fd < 0) return NT_EBADF;
+  int rc = write_all(fd, data, len);
+  if (rc) h->out_errno = -rc;
+  return rc;
+}
+
+static void on_redirect(nt_http_request_t *q, int status, const char *to,
+                        void *arg) {
+  (void)q;
+  http_cli_t *h = arg;
+  if (!h->quiet) {
+    http_progress_clear(h);
+    fprintf(stderr, "redirected (%d) to %s\n", status, to);
+  }
+}
+
+static void on_retry(nt_http_request_t *q, int what, uint64_t delay,
+                     void *arg) {
+  http_cli_t *h = arg;
+  if (h->quiet) return;
+  http_progress_clear(h);
+  if (what > 0)
+    fprintf(stderr, "got %d, retrying in %.1f s\n", what, (double)delay / 1000);
+  else
+    fprintf(stderr, "%s%s%s, retrying in %.1f s\n", nt_strerror(what),
+            *nt_http_request_error(q) ? ": " : "", nt_http_request_error(q),
+            (double)delay / 1000);
+}
+
+static void on_done(nt_http_request_t *q, int status, void *arg) {
+  http_cli_t *h = arg;
+  nt_http_progress_t p;
+  nt_http_request_progress(q, &p);
+  h->done = 1;
+  h->status = status;
+  h->connected = p.connected;
+  h->body_error = p.body_error;
+  snprintf(h->error, sizeof h->error, "%s", nt_http_request_error(q));
+  h->req = NULL;
+  nt_reactor_stop(h->reactor);
+}
+
+static void on_signal(nt_reactor_t *r, int signum, void *arg) {
+  (void)r;
+  (void)signum;
+  http_cli_t *h = arg;
+  h->interrupted = 1;
+  if (h->req) nt_http_request_cancel(h->req);
+}
+
+/* --- exit codes and messages ---------------------------------------------- */
+
+static int is_tls_error(int e) { return e <= -3200 && e > -3300; }
+
+static int report(http_cli_t *h, const char *host, int port) {
+  int st = h->status;
+  const char *more = h->error[0] ? h->error : NULL;
+  if (h->interrupted) {
+    cli_error("interrupted");
+    return HTTP_EXIT_INTERRUPTED;
+  }
+  if (h->out_errno) {
+    cli_error("writing %s: %s",
+              h->part_path  ? h->part_path
+              : h->out_path ? h->out_path
+                            : "stdout",
+              strerror(h->out_errno));
+    return NT_EXIT_FILE;
+  }
+  if (st == NT_EHTTP_FILE_CHANGED ||
+      h->body_error) {
+    cli_error("%s%s%s", nt_strerror(st), more ? ": " : "", more ? more : "");
+    return NT_EXIT_FILE;
+  }
+  if (is_tls_error(st)) {
+    cli_error("TLS handshake with %s port %d failed: %s", host, port,
+              more ? more : nt_strerror(st));
+    return NT_EXIT_TLS;
+  }
+  if (!h->connected && st != NT_ETIMEDOUT && st < 0 && st != NT_ECANCELED &&
+      st != NT_EHTTP_REDIRECTS && st != NT_EHTTP_BAD_REDIRECT &&
+      st != NT_EHTTP_NO_REPLAY) {
+    if (cli_is_dns_error(st))
+      cli_error("resolve %s: %s", host, nt_strerror(st));
+    else
+      cli_error("connect to %s port %d: %s", host, port, nt_strerror(st));
+    return cli_exit_for_connect(st);
+  }
+  const char *url = h->final_url; /* no credentials in it */
+  switch (st) {
+  case NT_ETIMEDOUT:
+    cli_error("%s: timed out%s%s", url, more ? ": " : "", more ? more : "");
+    return NT_EXIT_TIMEOUT;
+  case NT_ENOMEM:
+    cli_error("out of memory");
+    return NT_EXIT_INTERNAL;
+  default:
+    cli_error("%s: %s%s%s", url, nt_strerror(st), more ? ": " : "",
+              more ? more : "");
+    return st == NT_ECONNREFUSED ? NT_EXIT_CONNECT : NT_EXIT_PROTOCOL;
+  }
+}
+
+static int finish_output(http_cli_t *h, int ok) {
+  int rc = 0;
+  if (h->out_fd >= 0) {
+    if (ok && h->part_path && fsync(h->out_fd) != 0 && errno != EINVAL)
+      rc = -errno;
+    if (close(h->out_fd) != 0 && !rc) rc = -errno;
+    h->out_fd = -1;
+    if (h->part_path) {
+      if (ok && !rc && rename(h->part_path, h->out_path) != 0) rc = -errno;
+      if (!ok || rc) unlink(h->part_path);
+    }
+  }
+  if (rc) {
+    cli_error("writing %s: %s", h->out_path, strerror(-rc));
+    return NT_EXIT_FILE;
+  }
+  return 0;
+}
+
+/* Host, port and the URL for messages, never with credentials. */
+static void target_of(http_cli_t *h, char *host, size_t size, int *port) {
+  nt_url_t u;
+  *port = 0;
+  snprintf(host, size, "?");
+  if (nt_url_parse(h->url, &u) == 0) {
+    snprintf(host, size, "%s", u.host);
+    *port = u.port;
+    nt_url_format(&u, h->final_url, sizeof h->final_url);
+    nt_url_free(&u);
+  }
+}
+
+/* glibc returns freed memory at the heap's top to the kernel as soon as it
+ * passes 128 KiB, so a loop that allocates and frees a ~64-128 KiB buffer
+ * per write (the TLS transport's write_file does) pays brk + page faults
+ * every time: a third of an https upload's time. Keeping up to 1 MiB of
+ * freed memory costs no RSS that was not in use anyway. */
+static void tune_malloc(void) {
+#ifdef __GLIBC__
+  mallopt(M_TRIM_THRESHOLD, 1 << 20);
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+#endif
+}
+
+static int run(http_cli_t *h) {
+  nt_url_t u;
+  int rc = nt_url_parse(h->url, &u);
+  if (rc) {
+    if (rc == NT_EHTTP_SCHEME)
+      return cli_usage_error(
+          "unsupported URL scheme: only http:// and https://");
+    return cli_usage_error("bad URL: %s", nt_strerror(rc));
+  }
+  int https = u.https;
+  nt_url_free(&u);
+  if (h->cacert && access(h->cacert, R_OK) != 0) {
+    cli_error("cannot read --cacert %s: %s", h->cacert, strerror(errno));
+    return NT_EXIT_FILE;
+  }
+  if (h->insecure && https)
+    fprintf(stderr,
+            "nettool: %s: warning: --insecure: the server's TLS "
+            "certificate is not verified\n",
+            cli_cmd);
+  char *user = NULL;
+  const char *pass = NULL;
+  if (h->userpass) {
+    user = strdup(h->userpass);
+    if (!user) return NT_EXIT_INTERNAL;
+    char *colon = strchr(user, ':');
+    if (colon) {
+      *colon = 0;
+      pass = colon + 1;
+    } else {
+      pass = "";
+    }
+  }
+  char host[300];
+  int port;
+  target_of(h, host, sizeof host, &port);
+
+  tune_malloc();
+  rc = nt_reactor_new(&h->reactor, NULL);
+  if (rc) {
+    free(user);
+    cli_error("cannot start a reactor: %s", nt_strerror(rc));
+    return NT_EXIT_INTERNAL;
+  }
+  nt_http_client_options_t co;
+  memset(&co, 0, sizeof co);
+  co.ca_file = h->cacert;
+  co.insecure = h->insecure;
+  rc = nt_http_client_new(h->reactor, &co, &h->client);
+  if (rc) {
+    free(user);
+    nt_reactor_free(h->reactor);
+    cli_error("%s", nt_strerror(rc));
+    return NT_EXIT_INTERNAL;
+  }
+  h->headers[h->nheaders] = NULL;
+  nt_http_request_options_t o;
+  memset(&o, 0, sizeof o);
+  o.url = h->url;
+  o.method = h->method;
+  o.headers = h->headers;
+  o.user = user;
+  o.password = pass;
+  o.body = h->body;
+  o.timeout_ms = h->timeout_ms;
+  o.idle_timeout_ms = h->idle_ms;
+  o.max_redirects = h->max_redirs == -2  ? 0
+                    : h->max_redirs == 0 ? -1
+                                         : h->max_redirs;
+  o.max_retries = h->retries;
+  o.retry_delay_ms = h->retry_delay_ms;
+  nt_http_callbacks_t cbs = {on_response, on_body, on_done, on_redirect,
+                             on_retry};
+  rc = nt_http_request_start(h->client, &o, &cbs, h, &h->req);
+  if (user) {
+    memset(user, 0, strlen(h->userpass));
+    free(user);
+  }
+  if (rc) {
+    nt_http_client_free(h->client);
+    nt_reactor_free(h->reactor);
+    if (rc == NT_EINVAL) return cli_usage_error("bad -H header or method");
+    cli_error("%s", nt_strerror(rc));
+    return NT_EXIT_INTERNAL;
+  }
+  nt_reactor_handle_signals(h->reactor, on_signal, h);
+  http_progress_start(h);
+  int run_rc = nt_reactor_run(h->reactor);
+  http_progress_stop(h);
+  if (h->req) nt_http_request_cancel(h->req); /* the loop failed */
+  nt_http_client_free(h->client);
+  nt_reactor_close_all(h->reactor);
+  for (int i = 0; i < 100 && !h->done; i++) nt_reactor_run_once(h->reactor, 0);
+  if (h->cleanup) h->cleanup(h); /* the body, before its reactor goes */
+  h->cleanup = NULL;
+  nt_reactor_close_all(h->reactor);
+  nt_reactor_free(h->reactor);
+  h->reactor = NULL;
+
+  int ok = h->done && h->status == 0 && h->http_status >= 200 &&
+           h->http_status <= 299 && !h->interrupted && !h->out_errno;
+  int code;
+  if (run_rc) {
+    cli_error("reactor failed: %s", nt_strerror(run_rc));
+    code = NT_EXIT_INTERNAL;
+  } else if (h->status || h->interrupted || !h->done || h->out_errno) {
+    if (!h->done) h->status = NT_ECANCELED;
+    code = report(h, host, port);
+  } else {
+    code = NT_EXIT_OK;
+  }
+  int file_rc = finish_output(h, ok && code == NT_EXIT_OK);
+  if (code == NT_EXIT_OK && file_rc) code = file_rc;
+  if (code == NT_EXIT_OK && (h->http_status < 200 || h->http_status > 299)) {
+    cli_error("%s: the server answered %d %s", h->final_url, h->http_status,
+              h->reason);
+    code = NT_EXIT_REFUSED;
+  }
+  free(h->part_path);
+  h->part_path = NULL;
+  return code;
+}
+
+int http_cli_run(http_cli_t *h) {
+  int code = run(h);
+  if (h->cleanup) h->cleanup(h); /* when run stopped before the reactor */
+  h->cleanup = NULL;
+  return code;
+}

@@ -1,0 +1,218 @@
+/* nettool http-upload: sends FILE (and any -F fields and files) as a
+ * multipart/form-data POST, the way `curl -F` does, streaming files from
+ * disk; the response body goes to stdout (or -o OUT). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cmd_http_common.h"
+#include "commands.h"
+#include "nettool/http.h"
+
+static const char usage_text[] =
+    "usage: nettool http-upload URL FILE [-F name=value]...\n"
+    "         [-F name=@path[;type=T][;filename=N]]... [--field NAME]\n"
+    "         [-H 'Name: value']... [-u user:pass] [-o OUT] [--cacert F]\n"
+    "         [--insecure] [--timeout S] [--max-redirs N] [--retry N] "
+    "[--quiet]\n"
+    "\n"
+    "POSTs a multipart/form-data body (RFC 7578) to URL (http:// or "
+    "https://):\n"
+    "the -F parts in the order given, then FILE in the field named by --field\n"
+    "(default 'file'). Files are streamed from disk, never read whole; FILE\n"
+    "'-' reads stdin (sent with chunked encoding). The response body goes to\n"
+    "stdout (or OUT), the status line to stderr, and a progress bar to stderr\n"
+    "when it is a terminal.\n"
+    "\n"
+    "  -F name=value          a text field\n"
+    "  -F name=@path[;type=T][;filename=N]\n"
+    "                         a file part; the type is guessed from the name\n"
+    "                         unless given; path may be \"quoted\"\n"
+    "  --field NAME           the field FILE goes in (default 'file')\n"
+    "  --type T               content type of FILE (default: guessed)\n"
+    "  --filename N           file name sent for FILE (default: its "
+    "own)\n" HTTP_CLI_HELP "\n"
+    "Exit status: 0 for a 2xx answer, 8 for any other answer, 2 usage,\n"
+    "4 connect, 5 resolve, 6 TLS, 7 protocol, 9 local file, 10 timeout,\n"
+    "130 interrupted (docs/EXIT-CODES.md).\n";
+
+#define MAX_FORMS 256
+
+/* Takes a possibly "quoted" token from *s up to ';' (or the end). */
+static char *take_token(const char **s) {
+  const char *p = *s;
+  size_t cap = strlen(p) + 1;
+  char *out = malloc(cap);
+  if (!out) return NULL;
+  size_t k = 0;
+  if (*p == '"') {
+    p++;
+    while (*p && *p != '"') {
+      if (*p == '\\' && (p[1] == '"' || p[1] == '\\')) p++;
+      out[k++] = *p++;
+    }
+    if (*p != '"') {
+      free(out);
+      return NULL;
+    }
+    p++;
+    if (*p && *p != ';') {
+      free(out);
+      return NULL;
+    }
+  } else {
+    while (*p && *p != ';') out[k++] = *p++;
+  }
+  out[k] = 0;
+  *s = p;
+  return out;
+}
+
+/* -F name=value | name=@path[;type=T][;filename=N] */
+static int add_form(nt_multipart_t *m, const char *spec) {
+  const char *eq = strchr(spec, '=');
+  if (!eq || eq == spec)
+    return cli_usage_error("bad -F '%s': expected name=value or name=@file",
+                           spec);
+  char *name = strndup(spec, (size_t)(eq - spec));
+  if (!name) return NT_EXIT_INTERNAL;
+  const char *v = eq + 1;
+  int rc;
+  if (*v != '@') {
+    rc = nt_multipart_add_field(m, name, v, strlen(v));
+    free(name);
+    if (rc) return cli_usage_error("bad -F '%s': %s", spec, nt_strerror(rc));
+    return 0;
+  }
+  v++;
+  char *path = take_token(&v), *type = NULL, *fname = NULL;
+  int bad = !path || !*path;
+  while (!bad && *v == ';') {
+    v++;
+    if (!strncmp(v, "type=", 5)) {
+      v += 5;
+      free(type);
+      bad = !(type = take_token(&v)) || !*type;
+    } else if (!strncmp(v, "filename=", 9)) {
+      v += 9;
+      free(fname);
+      bad = !(fname = take_token(&v));
+    } else {
+      bad = 1;
+    }
+  }
+  int code = 0;
+  if (bad) {
+    code = cli_usage_error(
+        "bad -F '%s': expected name=@path[;type=T][;filename=N]", spec);
+  } else {
+    if (!strcmp(path, "-"))
+      rc = nt_multipart_add_stream(m, name, STDIN_FILENO, fname ? fname : "-",
+                                   type);
+    else
+      rc = nt_multipart_add_file(m, name, path, fname, type);
+    if (rc == NT_EINVAL) {
+      code = cli_usage_error(
+          "bad -F '%s': name, filename or type too long or invalid", spec);
+    } else if (rc) {
+      cli_error("%s: %s", path, nt_strerror(rc));
+      code = NT_EXIT_FILE;
+    }
+  }
+  free(name);
+  free(path);
+  free(type);
+  free(fname);
+  return code;
+}
+
+static void cleanup(http_cli_t *h) {
+  nt_multipart_free(h->data);
+  h->data = NULL;
+  h->body = NULL;
+}
+
+int cmd_http_upload(int argc, char **argv) {
+  static const struct option opts[] = {
+      {"form", required_argument, NULL, 'F'},
+      {"field", required_argument, NULL, 'f'},
+      {"type", required_argument, NULL, 't'},
+      {"filename", required_argument, NULL, 'n'},
+      HTTP_CLI_LONGOPTS,
+      {NULL, 0, NULL, 0}};
+  http_cli_t h;
+  http_cli_init(&h);
+  h.upload = 1;
+  const char *forms[MAX_FORMS];
+  size_t nforms = 0;
+  const char *field = "file", *ftype = NULL, *fname = NULL;
+  int ch;
+  opterr = 0;
+  while ((ch = getopt_long(argc, argv, ":F:" HTTP_CLI_SHORTOPTS, opts, NULL)) !=
+         -1) {
+    switch (ch) {
+    case 'F':
+      if (nforms >= MAX_FORMS)
+        return cli_usage_error("too many -F parts (at most %d)", MAX_FORMS);
+      forms[nforms++] = optarg;
+      break;
+    case 'f':
+      field = optarg;
+      break;
+    case 't':
+      ftype = optarg;
+      break;
+    case 'n':
+      fname = optarg;
+      break;
+    case 'h':
+      fputs(usage_text, stdout);
+      return NT_EXIT_OK;
+    case ':':
+      return cli_usage_error("option '%s' needs a value", argv[optind - 1]);
+    case '?':
+      return cli_usage_error("unknown option '%s'", argv[optind - 1]);
+    default: {
+      int rc = http_cli_option(&h, ch, optarg);
+      if (rc)
+        return rc < 0 ? cli_usage_error("unknown option '%s'", argv[optind - 1])
+                      : rc;
+    }
+    }
+  }
+  if (argc - optind != 2) return cli_usage_error("expected URL and FILE");
+  h.url = argv[optind];
+  const char *file = argv[optind + 1];
+  if (!*field) return cli_usage_error("empty --field name");
+
+  nt_multipart_t *m;
+  if (nt_multipart_new(&m)) return NT_EXIT_INTERNAL;
+  h.data = m;
+  h.cleanup = cleanup;
+  int code = 0;
+  for (size_t i = 0; i < nforms && !code; i++) code = add_form(m, forms[i]);
+  if (!code) {
+    int rc = !strcmp(file, "-")
+                 ? nt_multipart_add_stream(m, field, STDIN_FILENO,
+                                           fname ? fname : "-", ftype)
+                 : nt_multipart_add_file(m, field, file, fname, ftype);
+    if (rc == NT_EINVAL) {
+      code = cli_usage_error(
+          "bad --field, --filename or --type (too long or invalid)");
+    } else if (rc) {
+      cli_error("%s: %s", file, nt_strerror(rc));
+      code = NT_EXIT_FILE;
+    }
+  }
+  if (!code && !(h.body = nt_multipart_body(m))) {
+    cli_error("cannot build the form: %s", "out of memory or no random bytes");
+    code = NT_EXIT_INTERNAL;
+  }
+  if (code) {
+    nt_multipart_free(m);
+    return code;
+  }
+  return http_cli_run(&h);
+}

@@ -1,0 +1,162 @@
+/* Connections (one protocol per TCP or TLS connection, owning the
+ * response parser and handing what it parses to the request using it) and
+ * the client's pool of idle keep-alive connections. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http-int.h"
+#include "reactor-int.h"
+
+/* --- the pool ------------------------------------------------------------- */
+
+static void pool_remove(nt__http_conn_t *c) {
+  if (!c->idle) return;
+  nt_http_client_t *cl = c->client;
+  if (c->prev)
+    c->prev->next = c->next;
+  else if (cl && cl->idle_head == c)
+    cl->idle_head = c->next;
+  if (c->next) c->next->prev = c->prev;
+  c->prev = c->next = NULL;
+  c->idle = 0;
+  if (cl) cl->nidle--;
+  nt_timer_stop(&c->idle_timer);
+}
+
+void nt__http_conn_close(nt__http_conn_t *c) {
+  pool_remove(c);
+  if (!c->lost && c->base.transport)
+    nt_transport_lose_connection(c->base.transport);
+}
+
+static void idle_timeout_cb(nt_timer_t *t) { nt__http_conn_close(t->data); }
+
+void nt__http_conn_release(nt__http_conn_t *c, int reusable) {
+  c->req = NULL;
+  nt_http_client_t *cl = c->client;
+  if (!reusable || c->broken || c->lost || !cl || !c->base.transport ||
+      nt_transport_is_closing(c->base.transport) || cl->nidle >= cl->max_idle) {
+    nt__http_conn_close(c);
+    return;
+  }
+  c->idle = 1;
+  c->prev = NULL;
+  c->next = cl->idle_head;
+  if (cl->idle_head) cl->idle_head->prev = c;
+  cl->idle_head = c;
+  cl->nidle++;
+  nt_timer_start(&c->idle_timer, cl->idle_keep_ms, 0);
+}
+
+void nt__http_conn_abort(nt__http_conn_t *c, int status) {
+  c->req = NULL;
+  pool_remove(c);
+  if (!c->lost && c->base.transport)
+    nt_transport_abort_error(c->base.transport, status);
+}
+
+nt__http_conn_t *nt__http_pool_take(nt_http_client_t *cl, const nt_url_t *u) {
+  for (nt__http_conn_t *c = cl->idle_head; c; c = c->next) {
+    if (c->https != u->https || c->port != u->port ||
+        strcasecmp(c->host, u->host))
+      continue;
+    if (c->lost || !c->base.transport ||
+        nt_transport_is_closing(c->base.transport))
+      continue;
+    pool_remove(c);
+    return c;
+  }
+  return NULL;
+}
+
+/* --- the connection protocol ---------------------------------------------- */
+
+static nt__http_conn_t *C(nt_protocol_t *p) { return (nt__http_conn_t *)p; }
+
+static void c_made(nt_protocol_t *p, nt_transport_t *t) {
+  nt__http_conn_t *c = C(p);
+  if (!c->req) {
+    nt_transport_lose_connection(t);
+    return;
+  }
+  nt__http_req_connected(c->req, c);
+}
+
+static void c_data(nt_protocol_t *p, const char *data, size_t len) {
+  nt__http_conn_t *c = C(p);
+  c->bytes_in += len;
+  if (!c->req) { /* bytes on an idle connection: nothing we asked for */
+    c->broken = 1;
+    nt__http_conn_close(c);
+    return;
+  }
+  size_t used;
+  int rc = nt__http_parser_feed(c->parser, data, len, &used);
+  if (rc == NT__HTTP_MORE || rc == NT__HTTP_STOPPED) return;
+  if (rc == NT__HTTP_DONE) {
+    if (used < len) { /* bytes after the response: cannot be trusted */
+      c->broken = 1;
+      if (!c->req) nt__http_conn_close(c);
+    }
+    return;
+  }
+  if (c->req) nt__http_req_failed(c->req, rc, nt__http_parser_error(c->parser));
+}
+
+static int c_eof(nt_protocol_t *p) {
+  nt__http_conn_t *c = C(p);
+  c->broken = 1;
+  if (c->req) {
+    int rc = nt__http_parser_finish(c->parser);
+    if (rc < 0 && c->req)
+      nt__http_req_failed(c->req, rc, nt__http_parser_error(c->parser));
+  }
+  return 0; /* close; connection_lost follows */
+}
+
+static void c_lost(nt_protocol_t *p, int status) {
+  nt__http_conn_t *c = C(p);
+  c->lost = 1;
+  pool_remove(c);
+  nt_http_request_t *q = c->req;
+  c->req = NULL;
+  if (q) nt__http_req_lost(q, status);
+}
+
+static void c_pause(nt_protocol_t *p) { C(p)->write_paused = 1; }
+
+static void c_resume(nt_protocol_t *p) {
+  nt__http_conn_t *c = C(p);
+  c->write_paused = 0;
+  if (c->req) nt__http_req_writable(c->req);
+}
+
+static void c_destroy(nt_protocol_t *p) {
+  nt__http_conn_t *c = C(p);
+  pool_remove(c);
+  nt_timer_stop(&c->idle_timer);
+  nt__http_parser_free(c->parser);
+  nt__free(c);
+}
+
+static const nt_protocol_ops_t conn_ops = {c_made,  c_data,   c_eof,    c_lost,
+                                           c_pause, c_resume, c_destroy};
+
+nt__http_conn_t *nt__http_conn_new(nt_http_client_t *cl, int https,
+                                 const char *host, int port) {
+  nt__http_conn_t *c = nt__calloc(1, sizeof *c);
+  if (!c) return NULL;
+  if (nt__http_parser_new(&nt__http_req_parser_cbs, c, &c->parser)) {
+    nt__free(c);
+    return NULL;
+  }
+  nt_protocol_init(&c->base, &conn_ops);
+  c->client = cl;
+  c->https = https;
+  c->port = port;
+  snprintf(c->host, sizeof c->host, "%s", host);
+  nt_timer_init(cl->reactor, &c->idle_timer, idle_timeout_cb);
+  c->idle_timer.data = c;
+  return c;
+}

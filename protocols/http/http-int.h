@@ -1,0 +1,189 @@
+/* Private to protocols/http: the response parser glue (the only user of
+ * llhttp is http_parse.c), the request head writer, connections and the
+ * pool, and what the request state machine offers the connections. */
+#ifndef NETTOOL_HTTP_INT_H
+#define NETTOOL_HTTP_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nettool/http.h"
+#include "nettool/protocol.h"
+#include "nettool/tls.h"
+#include "nettool/transport.h"
+
+/* --- response parser (http_parse.c) --------------------------------------- */
+
+typedef struct nt__http_parser nt__http_parser_t;
+
+/* Return values of the callbacks. */
+enum { NT__HTTP_GO = 0, NT__HTTP_STOP = 1 };
+
+typedef struct nt__http_parser_cbs {
+  /* A 1xx interim response (never 101: that is an error). */
+  int (*on_interim)(void *arg, int status);
+  /* The final response's head; the accessors below work from here on. */
+  int (*on_head)(void *arg, nt__http_parser_t *p);
+  int (*on_body)(void *arg, const char *data, size_t len);
+  /* The final response is complete (trailers readable). */
+  int (*on_complete)(void *arg, nt__http_parser_t *p, int keep_alive);
+} nt__http_parser_cbs_t;
+
+#define NT__HTTP_DEFAULT_MAX_HEADER (64u * 1024u)
+#define NT__HTTP_MAX_FIELDS 256
+#define NT__HTTP_MAX_INTERIM 32
+
+int nt__http_parser_new(const nt__http_parser_cbs_t *cbs, void *arg,
+                        nt__http_parser_t **out);
+void nt__http_parser_free(nt__http_parser_t *p);
+/* Ready for the response to a new request. head_request: no body follows. */
+void nt__http_parser_reset(nt__http_parser_t *p, int head_request,
+                           size_t max_header_bytes);
+
+/* Result of feed. */
+enum {
+  NT__HTTP_MORE = 0,    /* all used; the response is not complete */
+  NT__HTTP_DONE = 1,    /* the final response ended; *used bytes were its */
+  NT__HTTP_STOPPED = 2, /* a callback returned NT__HTTP_STOP */
+};
+/* Feeds response bytes. Returns one of the above or an error:
+ * NT_EHTTP_PARSE (llhttp's reason in nt__http_parser_error) or
+ * NT_EHTTP_HEADERS_TOO_BIG. */
+int nt__http_parser_feed(nt__http_parser_t *p, const char *data, size_t len,
+                         size_t *used);
+/* The peer closed. Returns NT__HTTP_DONE (the body ran until the close and
+ * on_complete was called), NT__HTTP_MORE (no response had started),
+ * NT__HTTP_STOPPED, or NT_EUNEXPECTEDEOF (a response was cut short). */
+int nt__http_parser_finish(nt__http_parser_t *p);
+/* Some byte of a response has been seen since the reset. */
+int nt__http_parser_started(const nt__http_parser_t *p);
+const char *nt__http_parser_error(const nt__http_parser_t *p);
+
+typedef struct nt__http_head_info {
+  int status, major, minor;
+  int64_t content_length; /* -1: none */
+  int chunked;
+  int until_close; /* the body runs until the connection closes */
+} nt__http_head_info_t;
+void nt__http_parser_info(const nt__http_parser_t *p, nt__http_head_info_t *i);
+/* First final-head field with that name (case-insensitive), or NULL; valid
+ * until the next feed. */
+const char *nt__http_parser_header(const nt__http_parser_t *p,
+                                   const char *name);
+/* Copies the head (reason + fields) or the trailers into one allocation
+ * *block (free it): *reason (head only), *fields[*n]. */
+int nt__http_parser_copy(const nt__http_parser_t *p, int trailers, void **block,
+                         const char **reason, nt_http_header_t **fields,
+                         size_t *n);
+
+/* --- request head (request_head.c) ---------------------------------------- */
+
+typedef struct nt__http_head_params {
+  const char *method;
+  const nt_url_t *url;
+  const char *user_agent;
+  const char *user, *password; /* Basic auth; NULL: none */
+  const char *const *extra;    /* "Name: value" lines, NULL-terminated */
+  int drop_credentials;        /* leave out Authorization and Cookie lines */
+  const char *content_type;    /* NULL: none */
+  int64_t content_length;      /* -1: chunked; -2: no body */
+  int expect_continue;
+} nt__http_head_params_t;
+
+#define NT__HTTP_MAX_EXTRA 100
+#define NT__HTTP_MAX_EXTRA_LINE 8192
+
+/* Checks one "Name: value" line: 0 or NT_EINVAL. */
+int nt__http_check_header_line(const char *line);
+/* Builds the request head; *out is malloc'd. 0 or NT_ENOMEM. */
+int nt__http_build_head(const nt__http_head_params_t *hp, char **out,
+                        size_t *len);
+/* Base64 of src into dst (room for 4*ceil(n/3)+1); returns the length. */
+size_t nt__base64(const unsigned char *src, size_t n, char *dst);
+
+/* --- multipart (multipart.c) ---------------------------------------------- */
+
+/* Test hook: the source of the boundary's random bytes (NULL: getrandom). */
+typedef int (*nt__random_fn)(void *buf, size_t n);
+void nt__multipart_set_random(nt__random_fn fn);
+
+/* --- client, connections, pool (conn.c) ----------------------------------- */
+
+typedef struct nt__http_conn nt__http_conn_t;
+typedef struct nt__http_dial nt__http_dial_t;
+
+struct nt__http_conn {
+  nt_protocol_t base;
+  nt_http_client_t *client; /* NULL once the client is gone */
+  nt_http_request_t *req;   /* the request using it, NULL when idle */
+  nt__http_parser_t *parser;
+  nt__http_conn_t *prev, *next; /* the client's idle list */
+  nt_timer_t idle_timer;
+  int https, port;
+  char host[256];
+  int idle;         /* in the idle list */
+  int broken;       /* never reuse */
+  int write_paused; /* between pause_writing and resume_writing */
+  int lost;
+  uint64_t bytes_in; /* every byte received, for the idle timeout */
+};
+
+/* Test hook: replaces nt_tcp_connect. It must, from the loop, either build
+ * a protocol with f and give it a transport, or call
+ * f->ops->connection_failed(f, NULL, status). */
+typedef int (*nt__http_connect_fn)(void *arg, nt_reactor_t *r, const char *host,
+                                   int port, int https, nt_factory_t *f);
+
+struct nt_http_client_s {
+  nt_reactor_t *reactor;
+  char *ca_file;
+  int insecure;
+  size_t max_idle;
+  uint64_t idle_keep_ms;
+  char *user_agent;
+  nt_tls_ctx_t *tls; /* made on the first https request */
+  nt__http_conn_t *idle_head;
+  size_t nidle;
+  nt_http_request_t *requests; /* running, to cancel on free */
+  nt__http_connect_fn connect_hook;
+  void *connect_hook_arg;
+};
+
+void nt__http_client_set_connect_hook(nt_http_client_t *c,
+                                      nt__http_connect_fn fn, void *arg);
+
+/* Starts connecting for q. *detail gets a reason on failure. 0, or an error
+ * (then nothing will be called). */
+int nt__http_dial(nt_http_client_t *c, nt_http_request_t *q, const nt_url_t *u,
+                  uint64_t timeout_ms, nt__http_dial_t **out,
+                  const char **detail);
+/* The request no longer wants this connection. */
+void nt__http_dial_abandon(nt__http_dial_t *d);
+
+/* An idle connection to u's origin, detached from the pool, or NULL. */
+nt__http_conn_t *nt__http_pool_take(nt_http_client_t *c, const nt_url_t *u);
+/* A connection for the client (its protocol; the transport comes next). */
+nt__http_conn_t *nt__http_conn_new(nt_http_client_t *cl, int https,
+                                   const char *host, int port);
+/* Closes conn gracefully (flush, then close) and takes it off the pool. */
+void nt__http_conn_close(nt__http_conn_t *c);
+/* The request is done with conn: kept for reuse if it can be, else closed. */
+void nt__http_conn_release(nt__http_conn_t *conn, int reusable);
+/* Closes conn now (queued bytes dropped), detached from its request. */
+void nt__http_conn_abort(nt__http_conn_t *conn, int status);
+
+/* --- what the request (request.c) offers the connections ------------------ */
+
+extern const nt__http_parser_cbs_t nt__http_req_parser_cbs; /* arg: conn */
+void nt__http_req_connected(nt_http_request_t *q, nt__http_conn_t *conn);
+void nt__http_req_connect_failed(nt_http_request_t *q, int status,
+                                 const char *detail);
+void nt__http_req_writable(nt_http_request_t *q);
+void nt__http_req_lost(nt_http_request_t *q, int status);
+/* A parse error or a response cut short by the close. */
+void nt__http_req_failed(nt_http_request_t *q, int status, const char *detail);
+void nt__http_client_forget(nt_http_client_t *c, nt_http_request_t *q);
+/* Ends every running request with NT_ECANCELED (client free). */
+void nt__http_client_cancel_all(nt_http_client_t *c);
+
+#endif

@@ -1,0 +1,116 @@
+/* Private to protocols/http: one request's state and the functions its
+ * three files share. request.c is the state machine (the one step()
+ * switch), request_send.c writes the request (head, body pump, chunked
+ * framing), request_api.c is the public API and the timers. */
+#ifndef NETTOOL_REQUEST_INT_H
+#define NETTOOL_REQUEST_INT_H
+
+#include "http-int.h"
+
+#define PIECE_MAX (4u << 20)   /* file range per write_file */
+#define SKIP_MAX (64u * 1024u) /* body of a redirect read to keep the conn */
+#define PUMP_ROUNDS 256        /* pieces per turn before yielding */
+#define DEFAULT_IDLE_MS 30000
+#define DEFAULT_CONNECT_MS 30000
+#define DEFAULT_MAX_REDIRECTS 10
+#define DEFAULT_EXPECT_THRESHOLD (1u << 20)
+#define DEFAULT_EXPECT_TIMEOUT_MS 1000
+#define DEFAULT_RETRY_DELAY_MS 1000
+#define MAX_RETRY_DELAY_MS 10000
+#define MAX_METHOD 32
+
+typedef enum {
+  RQ_CONNECTING,
+  RQ_EXPECT,
+  RQ_SENDING,
+  RQ_WAITING,
+  RQ_RECEIVING,
+  RQ_SKIPPING,
+  RQ_BACKOFF,
+  RQ_DONE,
+  RQ_NSTATES
+} rq_state_t;
+
+typedef enum {
+  EV_START,          /* (re)start the hop: get a connection */
+  EV_CONNECTED,      /* a connection is attached */
+  EV_CONNECT_FAILED, /* arg: status */
+  EV_CONTINUE,       /* "100 Continue" */
+  EV_EXPECT_TIMEOUT, /* no 100 in time: send anyway */
+  EV_WRITABLE,       /* the transport or the body can go on */
+  EV_BODY_END,       /* the whole body is queued */
+  EV_HEAD,           /* the final response's head */
+  EV_COMPLETE,       /* the final response ended */
+  EV_LOST,           /* arg: status; the connection is gone */
+  EV_FAIL,           /* arg: status; a local or parse error */
+  EV_TIMEOUT,        /* arg: status */
+  EV_CANCEL,
+  EV_RETRY_DUE,
+} rq_event_t;
+
+enum { TIMEOUT_IDLE = 1, TIMEOUT_TOTAL = 2 };
+
+typedef enum { PLAN_NONE, PLAN_REDIRECT, PLAN_RETRY, PLAN_AGAIN } plan_t;
+
+struct nt_http_request_s {
+  nt_http_client_t *client;
+  nt_http_request_t *prev, *next; /* the client's running list */
+  rq_state_t state;
+  nt_http_callbacks_t cbs;
+  void *arg;
+  /* what is sent */
+  char method[MAX_METHOD + 1];
+  nt_url_t url;    /* this hop's */
+  nt_url_t origin; /* the first URL: credentials go only there */
+  char url_text[NT_URL_MAX + 300];
+  char **extra;
+  char *user, *password;
+  nt_http_body_t *body;
+  int send_body; /* this hop sends the body */
+  int64_t body_len;
+  int chunked, expect, no_expect;
+  /* options */
+  uint64_t timeout_ms, idle_ms, connect_ms, expect_threshold, expect_ms;
+  uint64_t retry_delay_ms;
+  int max_redirects, max_retries;
+  size_t max_header;
+  /* the connection */
+  nt__http_conn_t *conn;
+  nt__http_dial_t *dial;
+  int conn_reused, stale_retried, hops, connected;
+  int body_done, paused_body;
+  int body_failed; /* the body (a file) caused the failure */
+  uint64_t body_queued, sent;
+  uint64_t received, skipped;
+  int keep_alive;
+  /* the answer */
+  nt_http_response_t resp;
+  void *resp_block, *trailer_block;
+  int have_resp;
+  plan_t plan;
+  int plan_status;
+  nt_url_t next_url;
+  int redirects, retries;
+  /* timers */
+  nt_timer_t total_timer, idle_timer, expect_timer, kick_timer, done_timer;
+  uint64_t idle_progress, idle_last;
+  int status;
+  char error[768];
+};
+
+/* request.c */
+void nt__rq_step(nt_http_request_t *q, rq_event_t ev, int arg);
+void nt__rq_finish(nt_http_request_t *q, int status);
+void nt__rq_set_error(nt_http_request_t *q, const char *fmt, const char *s);
+uint64_t nt__rq_sent_now(const nt_http_request_t *q);
+void nt__rq_kick(nt_http_request_t *q, uint64_t delay_ms);
+void nt__rq_set_url_text(nt_http_request_t *q);
+const char *nt__rq_state_name(rq_state_t s);
+
+/* request_send.c */
+/* Writes the head on q->conn, then the body (or waits for 100). */
+void nt__rq_send_request(nt_http_request_t *q);
+/* Queues body pieces while the transport takes them. */
+void nt__rq_pump(nt_http_request_t *q);
+
+#endif

@@ -1,0 +1,588 @@
+/* One HTTP request from start to on_done, as an explicit state machine:
+ * every event goes through step(), one switch on the state.
+ *
+ *   CONNECTING -> EXPECT -> SENDING -> WAITING    (the request goes out;
+ *                                                  no Expect: no EXPECT;
+ *                                                  no body: to WAITING)
+ *   EXPECT/SENDING/WAITING + final head -> RECEIVING -> DONE
+ *   ... + a redirect or a retryable answer -> SKIPPING (its body is read
+ *       and dropped) -> CONNECTING (redirect) or BACKOFF -> CONNECTING
+ *   any state + cancel, timeout or error -> DONE
+ *
+ * 1xx answers are skipped (Werkzeug sends "100 Continue" twice). A final
+ * answer that comes while the body is still going (an early 413) stops the
+ * body; the connection is then not reused. Every timer is the reactor's. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "reactor-int.h"
+#include "request-int.h"
+
+static const char *const state_names[RQ_NSTATES] = {
+    "connecting", "expect-continue", "sending", "waiting",
+    "receiving",  "skipping",        "backoff", "done"};
+
+const char *nt__rq_state_name(rq_state_t s) { return state_names[s]; }
+
+static void step(nt_http_request_t *q, rq_event_t ev, int arg);
+
+/* --- small helpers -------------------------------------------------------- */
+
+static void set_error(nt_http_request_t *q, const char *fmt, const char *s) {
+  if (!q->error[0] && s && *s) snprintf(q->error, sizeof q->error, fmt, s);
+}
+
+static uint64_t sent_now(const nt_http_request_t *q) {
+  if (!q->conn || !q->conn->base.transport) return q->sent;
+  size_t buffered = nt_transport_write_buffer_size(q->conn->base.transport);
+  uint64_t s = q->body_queued > buffered ? q->body_queued - buffered : 0;
+  return s > q->sent ? s : q->sent;
+}
+
+static void kick(nt_http_request_t *q, uint64_t delay_ms) {
+  nt_timer_start(&q->kick_timer, delay_ms, 0);
+}
+
+static void set_url_text(nt_http_request_t *q) {
+  nt_url_format(&q->url, q->url_text, sizeof q->url_text);
+}
+
+static int is_transient(int status) {
+  switch (status) {
+  case NT_ECONNREFUSED:
+  case NT_ECONNRESET:
+  case NT_ECONNABORTED:
+  case NT_ETIMEDOUT:
+  case NT_EPIPE:
+  case NT_EHOSTUNREACH:
+  case NT_ENETUNREACH:
+  case NT_ENETDOWN:
+  case NT_EUNEXPECTEDEOF:
+  case NT_EDNS_TIMEOUT:
+  case NT_EDNS_SERVFAIL:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+static int retryable_status(int s) {
+  return s == 408 || s == 429 || s == 500 || s == 502 || s == 503 || s == 504;
+}
+
+static int is_redirect(int s) {
+  return s == 301 || s == 302 || s == 303 || s == 307 || s == 308;
+}
+
+/* --- the connection ------------------------------------------------------- */
+
+static void attach(nt_http_request_t *q, nt__http_conn_t *conn) {
+  q->conn = conn;
+  q->connected = 1;
+  conn->req = q;
+  nt__http_parser_reset(conn->parser, !strcmp(q->method, "HEAD"),
+                        q->max_header);
+}
+
+/* Lets go of the connection. keep: the exchange ended cleanly, so it goes
+ * back to the pool if it can carry another request (else it is closed
+ * after flushing); otherwise it is closed at once, unsent bytes dropped. */
+static void detach(nt_http_request_t *q, int keep) {
+  if (q->body && q->body->ops->cancel_wait) q->body->ops->cancel_wait(q->body);
+  q->sent = sent_now(q);
+  nt__http_conn_t *c = q->conn;
+  q->conn = NULL;
+  if (!c) return;
+  c->req = NULL;
+  if (keep && q->body_done && !c->broken)
+    nt__http_conn_release(c, q->keep_alive);
+  else
+    nt__http_conn_abort(c, NT_ECANCELED);
+}
+
+static void teardown(nt_http_request_t *q) {
+  nt_timer_stop(&q->expect_timer);
+  if (q->dial) {
+    nt__http_dial_abandon(q->dial);
+    q->dial = NULL;
+  }
+  detach(q, 0);
+}
+
+static void finish(nt_http_request_t *q, int status) {
+  if (q->state == RQ_DONE) return;
+  teardown(q);
+  q->state = RQ_DONE;
+  q->status = status;
+  nt_timer_stop(&q->total_timer);
+  nt_timer_stop(&q->idle_timer);
+  nt_timer_stop(&q->kick_timer);
+  nt_timer_start(&q->done_timer, 0, 0);
+}
+
+/* Gives the body back its first byte for another hop. */
+static int rewind_body(nt_http_request_t *q) {
+  if (!q->body) return 0;
+  int rc = q->body->ops->rewind(q->body);
+  if (rc) set_error(q, "%s", q->body->ops->error(q->body));
+  return rc;
+}
+
+/* Carries out the plan made from an answer or a failure: from the loop. */
+static void proceed(nt_http_request_t *q) {
+  detach(q, 1);
+  switch (q->plan) {
+  case PLAN_REDIRECT:
+    q->redirects++;
+    nt_url_free(&q->url);
+    q->url = q->next_url;
+    memset(&q->next_url, 0, sizeof q->next_url);
+    set_url_text(q);
+    if (q->cbs.on_redirect)
+      q->cbs.on_redirect(q, q->plan_status, q->url_text, q->arg);
+    if (q->state == RQ_DONE) return; /* cancelled in the callback */
+    q->state = RQ_CONNECTING;
+    kick(q, 0);
+    break;
+  case PLAN_AGAIN:
+    q->state = RQ_CONNECTING;
+    kick(q, 0);
+    break;
+  case PLAN_RETRY: {
+    uint64_t delay = q->retry_delay_ms;
+    if (!delay) {
+      delay = DEFAULT_RETRY_DELAY_MS << (q->retries < 4 ? q->retries : 4);
+      if (delay > MAX_RETRY_DELAY_MS) delay = MAX_RETRY_DELAY_MS;
+    }
+    q->retries++;
+    if (q->cbs.on_retry) q->cbs.on_retry(q, q->plan_status, delay, q->arg);
+    if (q->state == RQ_DONE) return;
+    q->state = RQ_BACKOFF;
+    kick(q, delay);
+    break;
+  }
+  case PLAN_NONE:
+    break;
+  }
+}
+
+/* A failure before any answer: retried when that makes sense. */
+static void fail_or_retry(nt_http_request_t *q, int status) {
+  if (q->retries < q->max_retries && is_transient(status) && !q->have_resp) {
+    teardown(q);
+    if (!q->body || q->body->ops->rewind(q->body) == 0) { /* replayable */
+      q->error[0] = 0;
+      q->plan = PLAN_RETRY;
+      q->plan_status = status;
+      q->state = RQ_SKIPPING; /* until proceed, from the loop */
+      proceed(q);
+      return;
+    }
+  }
+  finish(q, status);
+}
+
+static void begin_hop(nt_http_request_t *q) {
+  if (q->body && rewind_body(q)) { /* from the first byte, every time */
+    finish(q, NT_EHTTP_NO_REPLAY);
+    return;
+  }
+  q->connected = 0;
+  nt__http_conn_t *c =
+      q->client ? nt__http_pool_take(q->client, &q->url) : NULL;
+  if (c) {
+    q->conn_reused = 1;
+    attach(q, c);
+    step(q, EV_CONNECTED, 0);
+    return;
+  }
+  q->conn_reused = 0;
+  if (!q->client) {
+    finish(q, NT_ECANCELED);
+    return;
+  }
+  uint64_t t = q->connect_ms;
+  if (q->timeout_ms) {
+    uint64_t now = nt_reactor_now(q->client->reactor);
+    uint64_t due = q->total_timer.due;
+    uint64_t left = due > now ? due - now : 1;
+    if (left < t) t = left;
+  }
+  const char *detail = NULL;
+  int rc = nt__http_dial(q->client, q, &q->url, t, &q->dial, &detail);
+  if (rc) {
+    set_error(q, "%s", detail);
+    step(q, EV_CONNECT_FAILED, rc);
+  }
+}
+
+/* --- the answer ----------------------------------------------------------- */
+
+/* Decides what a final head means: the answer, or a redirect/retry to
+ * follow after reading it. */
+static void on_head(nt_http_request_t *q) {
+  nt__http_parser_t *p = q->conn->parser;
+  nt__http_head_info_t info;
+  nt__http_parser_info(p, &info);
+  nt_timer_stop(&q->expect_timer);
+  if (!q->body_done) { /* an early answer: stop the body */
+    if (q->body && q->body->ops->cancel_wait)
+      q->body->ops->cancel_wait(q->body);
+    q->conn->broken = 1;
+  }
+  q->plan = PLAN_NONE;
+  const char *loc = nt__http_parser_header(p, "Location");
+  if (is_redirect(info.status) && q->max_redirects >= 0 && loc) {
+    if (q->redirects >= q->max_redirects) {
+      snprintf(q->error, sizeof q->error, "stopped after %d redirects",
+               q->redirects);
+      finish(q, NT_EHTTP_REDIRECTS);
+      return;
+    }
+    int rc = nt_url_resolve(&q->url, loc, &q->next_url);
+    if (rc) {
+      snprintf(q->error, sizeof q->error, "%d with Location '%.200s': %s",
+               info.status, loc, nt_strerror(rc));
+      finish(q, NT_EHTTP_BAD_REDIRECT);
+      return;
+    }
+    if (info.status == 303 || ((info.status == 301 || info.status == 302) &&
+                               !strcmp(q->method, "POST"))) {
+      if (strcmp(q->method, "HEAD")) strcpy(q->method, "GET");
+      q->body = NULL; /* not sent again */
+    }
+    q->plan = PLAN_REDIRECT;
+  } else if (info.status == 417 && q->expect) {
+    q->no_expect = 1; /* the server refuses Expect: send again without */
+    q->plan = PLAN_AGAIN;
+  } else if (retryable_status(info.status) && q->retries < q->max_retries &&
+             (!q->body || q->body->ops->rewind(q->body) == 0)) {
+    q->error[0] = 0;
+    q->plan = PLAN_RETRY;
+  }
+  q->plan_status = info.status;
+  if (q->plan != PLAN_NONE) {
+    q->state = RQ_SKIPPING;
+    q->skipped = 0;
+    /* Reading a long or endless body is not worth the connection. */
+    if (info.until_close || info.content_length > (int64_t)SKIP_MAX) {
+      q->conn->broken = 1;
+      kick(q, 0);
+    }
+    return;
+  }
+  int rc = nt__http_parser_copy(p, 0, &q->resp_block, &q->resp.reason,
+                                (nt_http_header_t **)&q->resp.headers,
+                                &q->resp.nheaders);
+  if (rc) {
+    finish(q, rc);
+    return;
+  }
+  q->resp.status = info.status;
+  q->resp.version_major = info.major;
+  q->resp.version_minor = info.minor;
+  q->resp.content_length = info.content_length;
+  q->resp.url = q->url_text;
+  q->have_resp = 1;
+  q->state = RQ_RECEIVING;
+  if (q->cbs.on_response) q->cbs.on_response(q, &q->resp, q->arg);
+}
+
+static void on_complete(nt_http_request_t *q) {
+  nt__http_parser_copy(q->conn->parser, 1, &q->trailer_block, NULL,
+                       (nt_http_header_t **)&q->resp.trailers,
+                       &q->resp.ntrailers);
+  detach(q, 1);
+  finish(q, 0);
+}
+
+/* The connection was lost before the answer was complete. */
+static void lost_before_answer(nt_http_request_t *q, int status) {
+  q->conn = NULL;
+  if (q->conn_reused && !q->stale_retried && q->received == 0 &&
+      (!q->body || q->body->ops->rewind(q->body) == 0)) {
+    /* A kept-alive connection the server had closed: once more, fresh. */
+    q->stale_retried = 1;
+    q->plan = PLAN_AGAIN;
+    q->state = RQ_SKIPPING;
+    kick(q, 0);
+    return;
+  }
+  if (q->send_body && q->body && q->body->ops->verify(q->body)) {
+    set_error(q, "%s", q->body->ops->error(q->body));
+    q->body_failed = 1;
+    finish(q, NT_EHTTP_FILE_CHANGED);
+    return;
+  }
+  if (status == 0 || status == NT_EUNEXPECTEDEOF) {
+    status = NT_EUNEXPECTEDEOF;
+    set_error(q, "%s",
+              q->body_done
+                  ? "the server closed the connection without answering"
+                  : "the server closed the connection while the "
+                    "request body was being sent");
+  }
+  fail_or_retry(q, status);
+}
+
+/* --- the state machine ---------------------------------------------------- */
+
+/* Events every state handles the same way. */
+static void common(nt_http_request_t *q, rq_event_t ev, int arg) {
+  switch (ev) {
+  case EV_CANCEL:
+    finish(q, NT_ECANCELED);
+    break;
+  case EV_TIMEOUT: /* arg: TIMEOUT_IDLE or TIMEOUT_TOTAL */
+    if (arg == TIMEOUT_IDLE && q->state != RQ_RECEIVING)
+      fail_or_retry(q, NT_ETIMEDOUT); /* may be retried */
+    else
+      finish(q, NT_ETIMEDOUT);
+    break;
+  case EV_FAIL:
+    finish(q, arg);
+    break;
+  default:
+    break; /* not meaningful in this state: ignored */
+  }
+}
+
+static const char *const event_names[] = {
+    "start",    "connected", "connect-failed", "continue", "expect-timeout",
+    "writable", "body-end",  "head",           "complete", "lost",
+    "fail",     "timeout",   "cancel",         "retry-due"};
+
+static void step(nt_http_request_t *q, rq_event_t ev, int arg) {
+  NT__DEBUG("http %p: %s + %s (%d)", (void *)q, state_names[q->state],
+            event_names[ev], arg);
+  switch (q->state) {
+  case RQ_CONNECTING:
+    switch (ev) {
+    case EV_START:
+      begin_hop(q);
+      break;
+    case EV_CONNECTED:
+      q->dial = NULL;
+      nt__rq_send_request(q);
+      break;
+    case EV_CONNECT_FAILED:
+      q->dial = NULL;
+      fail_or_retry(q, arg);
+      break;
+    default:
+      common(q, ev, arg);
+    }
+    break;
+
+  case RQ_EXPECT:
+    switch (ev) {
+    case EV_CONTINUE:
+    case EV_EXPECT_TIMEOUT:
+      nt_timer_stop(&q->expect_timer);
+      q->state = RQ_SENDING;
+      nt__rq_pump(q);
+      break;
+    case EV_HEAD:
+      on_head(q);
+      break;
+    case EV_LOST:
+      lost_before_answer(q, arg);
+      break;
+    default:
+      common(q, ev, arg);
+    }
+    break;
+
+  case RQ_SENDING:
+    switch (ev) {
+    case EV_WRITABLE:
+      nt__rq_pump(q);
+      break;
+    case EV_BODY_END:
+      q->body_done = 1;
+      q->state = RQ_WAITING;
+      break;
+    case EV_HEAD:
+      on_head(q);
+      break;
+    case EV_LOST:
+      lost_before_answer(q, arg);
+      break;
+    default:
+      common(q, ev, arg);
+    }
+    break;
+
+  case RQ_WAITING:
+    switch (ev) {
+    case EV_HEAD:
+      on_head(q);
+      break;
+    case EV_LOST:
+      lost_before_answer(q, arg);
+      break;
+    default:
+      common(q, ev, arg);
+    }
+    break;
+
+  case RQ_RECEIVING:
+    switch (ev) {
+    case EV_COMPLETE:
+      on_complete(q);
+      break;
+    case EV_LOST:
+      q->conn = NULL;
+      if (arg == 0) arg = NT_EUNEXPECTEDEOF;
+      set_error(q, "%s", "the connection closed before the response ended");
+      finish(q, arg);
+      break;
+    default:
+      common(q, ev, arg);
+    }
+    break;
+
+  case RQ_SKIPPING:
+    switch (ev) {
+    case EV_COMPLETE:
+      proceed(q);
+      break;
+    case EV_START: /* from the loop: gave up reading the body, or lost */
+      proceed(q);
+      if (q->state == RQ_CONNECTING) { /* no need for another turn */
+        nt_timer_stop(&q->kick_timer);
+        begin_hop(q);
+      }
+      break;
+    case EV_LOST:
+      q->conn = NULL;
+      proceed(q);
+      break;
+    case EV_FAIL: /* a cut or bad body of an answer we do not keep */
+      if (q->conn) q->conn->broken = 1;
+      proceed(q);
+      break;
+    default:
+      common(q, ev, arg);
+    }
+    break;
+
+  case RQ_BACKOFF:
+    switch (ev) {
+    case EV_RETRY_DUE:
+      q->state = RQ_CONNECTING;
+      begin_hop(q);
+      break;
+    default:
+      common(q, ev, arg);
+    }
+    break;
+
+  case RQ_DONE:
+  case RQ_NSTATES:
+    break;
+  }
+}
+
+/* --- parser callbacks (arg: the connection) ------------------------------- */
+
+static nt_http_request_t *req_of(void *arg) {
+  nt__http_conn_t *c = arg;
+  return c->req;
+}
+
+static int still_ours(nt_http_request_t *q, void *conn) {
+  return q->conn == conn && q->state != RQ_DONE ? NT__HTTP_GO : NT__HTTP_STOP;
+}
+
+static int p_interim(void *arg, int status) {
+  nt_http_request_t *q = req_of(arg);
+  if (!q) return NT__HTTP_STOP;
+  if (status == 100) step(q, EV_CONTINUE, 0);
+  return still_ours(q, arg);
+}
+
+static int p_head(void *arg, nt__http_parser_t *p) {
+  (void)p;
+  nt_http_request_t *q = req_of(arg);
+  if (!q) return NT__HTTP_STOP;
+  step(q, EV_HEAD, 0);
+  return still_ours(q, arg);
+}
+
+static int p_body(void *arg, const char *data, size_t len) {
+  nt_http_request_t *q = req_of(arg);
+  if (!q) return NT__HTTP_STOP;
+  if (q->state == RQ_RECEIVING) {
+    q->received += len;
+    if (q->cbs.on_body) {
+      int rc = q->cbs.on_body(q, data, len, q->arg);
+      if (rc) {
+        if (rc > 0) rc = NT_ECANCELED;
+        step(q, EV_FAIL, rc);
+      }
+    }
+  } else if (q->state == RQ_SKIPPING) {
+    q->skipped += len;
+    if (q->skipped > SKIP_MAX) { /* not worth reading: drop the conn */
+      q->conn->broken = 1;
+      step(q, EV_START, 0);
+    }
+  }
+  return still_ours(q, arg);
+}
+
+static int p_complete(void *arg, nt__http_parser_t *p, int keep_alive) {
+  (void)p;
+  nt_http_request_t *q = req_of(arg);
+  if (!q) return NT__HTTP_STOP;
+  q->keep_alive = keep_alive;
+  step(q, EV_COMPLETE, 0);
+  return NT__HTTP_GO;
+}
+
+const nt__http_parser_cbs_t nt__http_req_parser_cbs = {p_interim, p_head,
+                                                       p_body, p_complete};
+
+/* --- what the connections call -------------------------------------------- */
+
+void nt__http_req_connected(nt_http_request_t *q, nt__http_conn_t *conn) {
+  q->dial = NULL;
+  attach(q, conn);
+  step(q, EV_CONNECTED, 0);
+}
+
+void nt__http_req_connect_failed(nt_http_request_t *q, int status,
+                                 const char *detail) {
+  q->dial = NULL;
+  set_error(q, "%s", detail);
+  step(q, EV_CONNECT_FAILED, status);
+}
+
+void nt__http_req_writable(nt_http_request_t *q) { step(q, EV_WRITABLE, 0); }
+
+void nt__http_req_lost(nt_http_request_t *q, int status) {
+  q->sent = sent_now(q);
+  q->conn = NULL;
+  step(q, EV_LOST, status);
+}
+
+void nt__http_req_failed(nt_http_request_t *q, int status, const char *detail) {
+  set_error(q, "%s", detail);
+  step(q, EV_FAIL, status);
+}
+
+/* --- for request_send.c and request_api.c --------------------------------- */
+
+void nt__rq_step(nt_http_request_t *q, rq_event_t ev, int arg) {
+  step(q, ev, arg);
+}
+void nt__rq_finish(nt_http_request_t *q, int status) { finish(q, status); }
+void nt__rq_set_error(nt_http_request_t *q, const char *fmt, const char *s) {
+  set_error(q, fmt, s);
+}
+uint64_t nt__rq_sent_now(const nt_http_request_t *q) { return sent_now(q); }
+void nt__rq_kick(nt_http_request_t *q, uint64_t delay_ms) { kick(q, delay_ms); }
+void nt__rq_set_url_text(nt_http_request_t *q) { set_url_text(q); }
