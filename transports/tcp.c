@@ -133,8 +133,17 @@ static void do_read(tcp_conn_t *c) {
 
 static void conn_io_cb(nt_io_t *io, unsigned events) {
   tcp_conn_t *c = nt__container_of(io, tcp_conn_t, io);
-  if (events & NT_WRITABLE) nt__stream_flush(&c->s);
-  if ((events & NT_READABLE) && (c->io.events & NT_READABLE) &&
+  int can_read = (events & NT_READABLE) && (c->io.events & NT_READABLE);
+  /* On an error (a reset), read first: an answer the peer sent before it
+   * reset (an early HTTP 413, an FTP 5xx) is still in the receive buffer,
+   * and a failing write would close the connection before it is seen. */
+  if ((events & NT_IO_ERROR) && can_read) {
+    do_read(c);
+    can_read = 0;
+  }
+  if ((events & NT_WRITABLE) && !(c->s.base.flags & NT_TRANSPORT_CLOSED))
+    nt__stream_flush(&c->s);
+  if (can_read && (c->io.events & NT_READABLE) &&
       !(c->s.base.flags & NT_TRANSPORT_CLOSED))
     do_read(c);
 }
