@@ -54,6 +54,9 @@ static int ep_wait(nt_reactor_t *r, int timeout_ms) {
   epoll_data_t_ *d = r->backend_data;
   int n = epoll_wait(d->epfd, d->events, MAX_EVENTS, timeout_ms);
   if (n < 0) return errno == EINTR ? 0 : -errno;
+  /* Callbacks start timers: they must count from now, not from before the
+   * wait (see the backend contract in reactor-int.h). */
+  if (n > 0) nt_reactor_update_time(r);
   for (int i = 0; i < n; i++) {
     uint32_t e = d->events[i].events;
     unsigned ev = 0;

@@ -84,6 +84,7 @@ static int pl_wait(nt_reactor_t *r, int timeout_ms) {
   int n = poll(d->fds, d->len, timeout_ms);
   if (n < 0) return errno == EINTR ? 0 : -errno;
   if (n == 0) return 0;
+  nt_reactor_update_time(r); /* before any callback: see reactor-int.h */
   if (d->ready_cap < (size_t)n) {
     struct pollfd *p = nt__realloc(d->ready, (size_t)n * sizeof *p);
     if (!p) return NT_ENOMEM;

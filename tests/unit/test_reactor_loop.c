@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -230,6 +231,71 @@ static void test_signal_callback(void **state) {
   nt_reactor_free(r);
 }
 
+/* The loop's time seen by an I/O callback is the time the event arrived,
+ * not the time the loop went to sleep: a timer started there counts its
+ * whole timeout from that moment. (It used to fire at once after a long
+ * wait: ts-server --tls dropped the first client after an idle spell.) */
+typedef struct {
+  nt_io_t io;
+  int fds[2];
+  nt_timer_t timer;
+  uint64_t started_real, fired_real, now_in_cb;
+} clock_probe;
+
+static uint64_t real_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void probe_timer_cb(nt_timer_t *t) {
+  clock_probe *p = t->data;
+  p->fired_real = real_ms();
+}
+
+static void probe_io_cb(nt_io_t *io, unsigned events) {
+  clock_probe *p = (clock_probe *)io;
+  (void)events;
+  char b[8];
+  assert_true(read(io->fd, b, sizeof b) > 0);
+  nt_io_stop(io);
+  p->started_real = real_ms();
+  p->now_in_cb = nt_reactor_now(io->reactor);
+  assert_int_equal(nt_timer_start(&p->timer, 100, 0), 0);
+}
+
+static void *late_writer(void *arg) {
+  usleep(300 * 1000);
+  assert_int_equal(write(*(int *)arg, "x", 1), 1);
+  return NULL;
+}
+
+static void test_timer_started_in_io_callback(void **state) {
+  (void)state;
+  for (int b = 0; b < 2; b++) {
+    nt_reactor_t *r = new_reactor(backends[b]);
+    clock_probe p;
+    memset(&p, 0, sizeof p);
+    assert_int_equal(pipe(p.fds), 0);
+    nt_io_init(r, &p.io, p.fds[0], probe_io_cb);
+    assert_int_equal(nt_io_start(&p.io, NT_READABLE), 0);
+    nt_timer_init(r, &p.timer, probe_timer_cb);
+    p.timer.data = &p;
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, late_writer, &p.fds[1]), 0);
+    assert_int_equal(nt_reactor_run(r), 0);
+    pthread_join(th, NULL);
+    assert_true(p.fired_real != 0);
+    /* the loop's clock was fresh in the callback... */
+    assert_true(p.now_in_cb + 20 >= p.started_real);
+    /* ...so the timer waited its full 100 ms, not 100 minus the 300 slept */
+    assert_true(p.fired_real - p.started_real >= 95);
+    close(p.fds[0]);
+    close(p.fds[1]);
+    nt_reactor_free(r);
+  }
+}
+
 static void test_free_while_running_refused(void **state) {
   (void)state;
   /* run_once marks running only during the call; outside it free works */
@@ -250,6 +316,7 @@ int main(void) {
       cmocka_unit_test(test_signal_stops),
       cmocka_unit_test(test_signal_callback),
       cmocka_unit_test(test_free_while_running_refused),
+      cmocka_unit_test(test_timer_started_in_io_callback),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
