@@ -27,6 +27,10 @@ static nt_pp_t *pp_of(nt_line_receiver_t *lr) { return (nt_pp_t *)lr; }
 
 static int awaiting(const nt_pp_t *pp) { return pp->head && pp->head->sent; }
 
+/* The reply timeout: a reply (all lines of an FTP multi-line reply, or an
+ * NNTP status line) must be complete within timeout_ms of the command being
+ * sent; bytes that trickle in do not extend it. Inside a block, each whole
+ * line re-arms it. */
 static void arm_timer(nt_pp_t *pp) {
   if (awaiting(pp))
     nt_timer_start(&pp->timer, pp->timeout_ms, 0);
@@ -127,6 +131,9 @@ static void fail(nt_pp_t *pp, int err) {
 
 static void block_line(nt_pp_t *pp, const char *line, size_t len) {
   nt__pp_cmd_t *c = pp->head;
+  /* A block is a transfer: each complete line is progress (a partial one
+   * is not, so a server trickling bytes cannot hold the command open). */
+  arm_timer(pp);
   if (len == 1 && line[0] == '.') {
     if (c->line) c->line(pp, c->arg, NULL, 0);
     if (pp->head == c) pop_head(pp);
@@ -142,13 +149,6 @@ static void block_line(nt_pp_t *pp, const char *line, size_t len) {
     return;
   }
   if (c->line) c->line(pp, c->arg, line, len);
-}
-
-/* Idle timeout: any bytes from the server are progress, even half a line. */
-static void on_raw(nt_line_receiver_t *lr, const char *data, size_t len) {
-  nt_pp_t *pp = pp_of(lr);
-  (void)data, (void)len;
-  if (awaiting(pp)) arm_timer(pp);
 }
 
 static void on_line(nt_line_receiver_t *lr, const char *line, size_t len) {
@@ -237,8 +237,7 @@ static const nt_line_receiver_ops_t pp_lr_ops = {
     .connection_made = on_made,
     .line_received = on_line,
     .connection_lost = on_lost,
-    .destroy = on_destroy,
-    .raw_data = on_raw};
+    .destroy = on_destroy};
 
 static int greeting_queue(nt_pp_t *pp, nt_pp_reply_cb cb, void *arg) {
   nt__pp_cmd_t *c = nt__calloc(1, sizeof *c);
@@ -297,6 +296,10 @@ int nt_pp_command(nt_pp_t *pp, int flags, nt_pp_reply_cb reply,
   pp->tail = c;
   send_next(pp);
   return 0;
+}
+
+void nt_pp_touch(nt_pp_t *pp) {
+  if (awaiting(pp)) nt_timer_start(&pp->timer, pp->timeout_ms, 0);
 }
 
 const char *nt_pp_last_reply(const nt_pp_t *pp) {

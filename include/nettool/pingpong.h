@@ -2,7 +2,7 @@
  * SMTP/POP3-style protocol an embedding program writes): a queue of commands
  * with completion callbacks, replies read as lines with limits, FTP-style
  * multi-line replies, NNTP-style dot-terminated blocks streamed line by line,
- * and an idle timeout on every reply. */
+ * and a timeout on every reply. */
 #ifndef NETTOOL_PINGPONG_H
 #define NETTOOL_PINGPONG_H
 
@@ -84,7 +84,10 @@ typedef struct nt_pp_options_s {
   size_t max_line;    /* 0: 8 KiB */
   size_t max_reply;   /* 0: 64 KiB */
   size_t max_block;   /* 0: no limit: blocks are streamed, not kept */
-  uint64_t timeout_ms; /* idle time allowed while a reply is awaited; 0: 60 s */
+  /* Each reply must be complete within this long of its command being sent
+   * (the greeting: of the connection); trickled bytes do not extend it.
+   * Inside a block, each complete line restarts it. 0: 60 s. */
+  uint64_t timeout_ms;
 } nt_pp_options_t;
 
 /* Initialises the engine; the greeting (the first reply, to no command)
@@ -111,6 +114,11 @@ enum { NT_PP_SECRET = 1 /* never logged as it is (passwords) */ };
 int nt_pp_command(nt_pp_t *pp, int flags, nt_pp_reply_cb reply,
                   nt_pp_line_cb line, void *arg, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
+
+/* Restarts the reply timeout of the command being answered, for progress
+ * the engine cannot see (FTP: bytes on the data connection while the final
+ * reply to RETR is awaited). Does nothing when no reply is awaited. */
+void nt_pp_touch(nt_pp_t *pp);
 
 /* Text and code of the last complete reply ("" and 0 before any). */
 const char *nt_pp_last_reply(const nt_pp_t *pp);

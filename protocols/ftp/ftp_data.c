@@ -149,8 +149,7 @@ void nt__ftp_data_tick(nt_timer_t *t) {
     f->progress_at = now;
     /* Data moving counts as progress for the reply awaited on the control
      * connection too (it stays silent during a long transfer). */
-    if (nt_timer_is_active(&f->pp.timer))
-      nt_timer_start(&f->pp.timer, f->pp.timeout_ms, 0);
+    nt_pp_touch(&f->pp);
     return;
   }
   if (now - f->progress_at < f->opts.data_timeout_ms) return;

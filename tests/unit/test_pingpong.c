@@ -164,9 +164,7 @@ static void test_timeout_fails_every_waiter(void **state) {
   nt_test_feed_str(tt, "220 hi\r\n");
   nt_test_clock_advance(R, 4999);
   assert_int_equal(rec.closed, 0);
-  nt_test_feed_str(tt, "331 "); /* half a line is progress too */
-  nt_test_clock_advance(R, 4999);
-  assert_int_equal(rec.closed, 0);
+  nt_test_feed_str(tt, "331 "); /* half a line does not restart the wait */
   nt_test_clock_advance(R, 1);
   assert_int_equal(rec.closed, 1);
   assert_int_equal(rec.close_status, NT_ETIMEDOUT);
@@ -175,6 +173,73 @@ static void test_timeout_fails_every_waiter(void **state) {
                       "user:-110[]\n"
                       "pass:-110[]\n"
                       "retr:-110[]\n");
+  nt_test_transport_free(tt);
+}
+
+/* A server trickling a byte a second never completes a reply: the command
+ * still times out timeout_ms after it was sent (it used to stay alive for
+ * as long as the bytes kept coming). */
+static void test_trickled_reply_times_out(void **state) {
+  (void)state;
+  nt_test_transport_t *tt = nt_test_transport_new(R, build(0, 5000));
+  nt_test_feed_str(tt, "220 hi\r\n"); /* USER goes out now */
+  const char *trickle = "331-Please specify\r\n331-the password\r\n";
+  for (int i = 0; i < 4; i++) {
+    nt_test_clock_advance(R, 1000);
+    nt_test_feed(tt, trickle + i, 1);
+    assert_int_equal(rec.closed, 0);
+  }
+  nt_test_clock_advance(R, 999);
+  assert_int_equal(rec.closed, 0);
+  nt_test_clock_advance(R, 1);
+  assert_int_equal(rec.closed, 1);
+  assert_int_equal(rec.close_status, NT_ETIMEDOUT);
+  nt_test_transport_free(tt);
+
+  /* whole lines of a multi-line reply do not extend it either */
+  tt = nt_test_transport_new(R, build(0, 5000));
+  nt_test_feed_str(tt, "220 hi\r\n");
+  for (int i = 0; i < 4; i++) {
+    nt_test_clock_advance(R, 1200);
+    nt_test_feed_str(tt, "331-more\r\n");
+  }
+  nt_test_clock_advance(R, 200);
+  assert_int_equal(rec.closed, 1);
+  assert_int_equal(rec.close_status, NT_ETIMEDOUT);
+  nt_test_transport_free(tt);
+}
+
+/* Inside a block each complete line is progress; silence is not. */
+static void test_block_lines_restart_the_wait(void **state) {
+  (void)state;
+  nt_test_transport_t *tt = nt_test_transport_new(R, build(1, 5000));
+  nt_test_feed_str(tt, "200 ok\r\n215 list\r\n");
+  for (int i = 0; i < 5; i++) {
+    nt_test_clock_advance(R, 4000);
+    nt_test_feed_str(tt, "group 1 1 y\r\n");
+  }
+  assert_int_equal(rec.closed, 0);
+  nt_test_feed_str(tt, "gro"); /* half a line */
+  nt_test_clock_advance(R, 4999);
+  assert_int_equal(rec.closed, 0);
+  nt_test_clock_advance(R, 1);
+  assert_int_equal(rec.closed, 1);
+  assert_int_equal(rec.close_status, NT_ETIMEDOUT);
+  nt_test_transport_free(tt);
+}
+
+/* nt_pp_touch: progress the engine cannot see restarts the wait. */
+static void test_touch(void **state) {
+  (void)state;
+  nt_test_transport_t *tt = nt_test_transport_new(R, build(0, 5000));
+  client_t *c = (client_t *)nt_test_transport_base(tt)->protocol;
+  nt_test_feed_str(tt, "220 hi\r\n");
+  nt_test_clock_advance(R, 4000);
+  nt_pp_touch(&c->pp);
+  nt_test_clock_advance(R, 4000);
+  assert_int_equal(rec.closed, 0);
+  nt_test_clock_advance(R, 1000);
+  assert_int_equal(rec.closed, 1);
   nt_test_transport_free(tt);
 }
 
@@ -262,6 +327,9 @@ int main(void) {
       cmocka_unit_test(test_ftp_session_every_split),
       cmocka_unit_test(test_nntp_block_every_split),
       cmocka_unit_test(test_timeout_fails_every_waiter),
+      cmocka_unit_test(test_trickled_reply_times_out),
+      cmocka_unit_test(test_block_lines_restart_the_wait),
+      cmocka_unit_test(test_touch),
       cmocka_unit_test(test_close_mid_block),
       cmocka_unit_test(test_bad_replies),
       cmocka_unit_test(test_injection_refused_and_unsolicited),
