@@ -41,6 +41,7 @@ typedef struct {
   entry_t *e;
   size_t n, left;
   nt_timer_t deadline;
+  int interrupted;
 } run_t;
 
 static void resolved(void *arg, int status, const nt_address_t *addrs,
@@ -71,6 +72,14 @@ static void deadline_cb(nt_timer_t *t) {
       nt_resolve_cancel(run->e[i].lookup);
       run->e[i].status = NT_EDNS_TIMEOUT; /* reported as the timeout it is */
     }
+}
+
+/* SIGINT/SIGTERM: stop at once; what already answered is still printed. */
+static void on_signal(nt_reactor_t *r, int signum, void *arg) {
+  run_t *run = arg;
+  (void)signum;
+  run->interrupted = 1;
+  nt_reactor_stop(r);
 }
 
 static const char *tag(int status) {
@@ -175,7 +184,7 @@ int cmd_resolve(int argc, char **argv) {
   run.deadline.data = &run;
   nt_timer_unref(&run.deadline); /* pending lookups keep the loop alive */
   nt_timer_start(&run.deadline, timeout_ms + 500, 0);
-  nt_reactor_handle_signals(run.reactor, NULL, NULL);
+  nt_reactor_handle_signals(run.reactor, on_signal, &run);
   nt_reactor_run(run.reactor);
   nt_timer_stop(&run.deadline);
   nt_resolver_free(res);
@@ -185,6 +194,8 @@ int cmd_resolve(int argc, char **argv) {
   for (size_t i = 0; i < run.n; i++) {
     entry_t *e = &run.e[i];
     if (e->status == NT_ECANCELED && !e->done) e->status = NT_EDNS_TIMEOUT;
+    if (run.interrupted && (!e->done || e->status == NT_ECANCELED))
+      continue; /* cut short: no verdict on this name */
     if (e->status || !e->done) {
       cli_error("%s: %s (%s)", e->name, nt_strerror(e->status ? e->status : NT_EDNS_TIMEOUT),
                 tag(e->status ? e->status : NT_EDNS_TIMEOUT));
@@ -197,5 +208,9 @@ int cmd_resolve(int argc, char **argv) {
     free(e->lines);
   }
   free(run.e);
+  if (run.interrupted) {
+    cli_error("interrupted");
+    return NT_EXIT_INTERRUPTED;
+  }
   return failed ? NT_EXIT_RESOLVE : NT_EXIT_OK;
 }

@@ -16,6 +16,7 @@ enum {
   NT_EXIT_FILE = 9,       /* local file error */
   NT_EXIT_TIMEOUT = 10,   /* the peer did not answer in time */
   NT_EXIT_INPUT = 11,     /* bad input on stdin (e.g. an over-long line) */
+  NT_EXIT_INTERRUPTED = 130, /* SIGINT/SIGTERM (128 + SIGINT, as shells do) */
 };
 
 #endif

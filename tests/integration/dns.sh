@@ -66,6 +66,15 @@ start=$(date +%s%N)
 "$nt" resolve --server "127.0.0.1:$silent" --timeout 1 a.test >"$dir/out" 2>"$dir/err"; echo $? >"$dir/rc"
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 check "silent server: timeout after about 1 s (took ${ms} ms)" eval 'rc 5 && err_has "(timeout)" && [ "$ms" -lt 3000 ]'
+# SIGINT while a lookup is pending: exit 130 at once, one line.
+start=$(date +%s%N)
+"$nt" resolve --server "127.0.0.1:$silent" --timeout 20 a.test >"$dir/out" 2>"$dir/err" &
+rpid=$!
+sleep 0.5
+kill -INT "$rpid"
+wait "$rpid"; echo $? >"$dir/rc"
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+check "SIGINT during a lookup: exit 130 at once (took ${ms} ms)" eval 'rc 130 && err_has "interrupted" && one_err_line 1 && [ "$ms" -lt 2000 ]'
 
 # Bad names: refused before any packet goes out.
 long_label=$(printf 'a%.0s' $(seq 64)).test
