@@ -221,7 +221,12 @@ typedef struct nt_http_request_options_s {
   const char *method; /* NULL: "POST" with a body, else "GET" */
   /* Extra header lines "Name: value", NULL-terminated array (may be NULL).
    * They replace nettool's header of the same name; "Name:" with nothing
-   * after removes it. Checked: NT_EINVAL for a bad name or CR/LF. */
+   * after removes it ("Expect:" also stops nettool from waiting for 100
+   * Continue; "Expect: 100-continue" asks for it whatever the body's size;
+   * another Expect with a body is NT_EINVAL). With a multipart body a
+   * Content-Type must be multipart/... and gets the body's boundary added
+   * (a different boundary, another type or removing it: NT_EINVAL).
+   * Checked: NT_EINVAL for a bad name or CR/LF. */
   const char *const *headers;
   /* Basic auth (NULL: the URL's userinfo, if any). Never sent to another
    * origin after a redirect, and neither is an Authorization or Cookie
@@ -229,11 +234,16 @@ typedef struct nt_http_request_options_s {
   const char *user;
   const char *password;
   nt_http_body_t *body; /* NULL: none. Not owned. */
-  /* Whole request, redirects and retries included (0: no limit). */
+  /* The three limits of docs/DESIGN.md ("Time and timeouts"), each failing
+   * with NT_ETIMEDOUT (nt_http_progress_t.limit says which):
+   * total: the whole request, redirects and retries included (0: none). */
   uint64_t timeout_ms;
-  /* No byte moved either way for this long (0: 30 s). */
+  /* idle: no byte moved either way for this long, counted from the first
+   * connect attempt of each try (connecting and the TLS handshake move no
+   * byte the request sees) to the end; an exact deadline (0: 30 s). */
   uint64_t idle_timeout_ms;
-  /* Resolving + connecting + TLS handshake (0: 30 s). */
+  /* connect: resolving + connecting + TLS handshake of each try (0: the
+   * idle timeout). */
   uint64_t connect_timeout_ms;
   /* Redirects followed (0: default 10; -1: do not follow, the 3xx is the
    * answer). Past the limit: NT_EHTTP_REDIRECTS. */
@@ -298,7 +308,15 @@ typedef struct nt_http_progress_s {
   int connected;     /* the last attempt got a connection */
   int body_error;    /* the request body (a file) made it fail */
   const char *state; /* the state machine's state name */
+  int limit;         /* NT_ETIMEDOUT: which limit (NT_HTTP_LIMIT_*), else 0 */
 } nt_http_progress_t;
+
+/* Which limit ended a request with NT_ETIMEDOUT. */
+enum {
+  NT_HTTP_LIMIT_CONNECT = 1, /* connect_timeout_ms */
+  NT_HTTP_LIMIT_IDLE = 2,    /* idle_timeout_ms */
+  NT_HTTP_LIMIT_TOTAL = 3,   /* timeout_ms */
+};
 
 void nt_http_request_progress(const nt_http_request_t *q,
                               nt_http_progress_t *p);
@@ -306,6 +324,11 @@ void nt_http_request_progress(const nt_http_request_t *q,
 /* The final response (during and after on_response, and in on_done); NULL
  * before. */
 const nt_http_response_t *nt_http_request_response(nt_http_request_t *q);
+
+/* The URL of the current (or last) try, after redirects, without
+ * credentials: the target a failure is about. Valid until the request is
+ * freed. */
+const char *nt_http_request_url(const nt_http_request_t *q);
 
 /* One line with more about a failure (llhttp's reason, the TLS reason, the
  * file that changed...), or "". Valid until the request is freed. */

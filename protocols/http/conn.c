@@ -91,6 +91,7 @@ static void c_data(nt_protocol_t *p, const char *data, size_t len) {
     nt__http_conn_close(c);
     return;
   }
+  nt__http_req_progress(c->req);
   size_t used;
   int rc = nt__http_parser_feed(c->parser, data, len, &used);
   if (rc == NT__HTTP_MORE || rc == NT__HTTP_STOPPED) return;

@@ -179,6 +179,8 @@ void nt__http_req_connected(nt_http_request_t *q, nt__http_conn_t *conn);
 void nt__http_req_connect_failed(nt_http_request_t *q, int status,
                                  const char *detail);
 void nt__http_req_writable(nt_http_request_t *q);
+/* Bytes arrived for q: progress for the idle limit. */
+void nt__http_req_progress(nt_http_request_t *q);
 void nt__http_req_lost(nt_http_request_t *q, int status);
 /* A parse error or a response cut short by the close. */
 void nt__http_req_failed(nt_http_request_t *q, int status, const char *detail);

@@ -11,7 +11,6 @@
 #define SKIP_MAX (64u * 1024u) /* body of a redirect read to keep the conn */
 #define PUMP_ROUNDS 256        /* pieces per turn before yielding */
 #define DEFAULT_IDLE_MS 30000
-#define DEFAULT_CONNECT_MS 30000
 #define DEFAULT_MAX_REDIRECTS 10
 #define DEFAULT_EXPECT_THRESHOLD (1u << 20)
 #define DEFAULT_EXPECT_TIMEOUT_MS 1000
@@ -48,7 +47,7 @@ typedef enum {
   EV_RETRY_DUE,
 } rq_event_t;
 
-enum { TIMEOUT_IDLE = 1, TIMEOUT_TOTAL = 2 };
+/* EV_TIMEOUT's arg: NT_HTTP_LIMIT_CONNECT, _IDLE or _TOTAL. */
 
 typedef enum { PLAN_NONE, PLAN_REDIRECT, PLAN_RETRY, PLAN_AGAIN } plan_t;
 
@@ -68,7 +67,7 @@ struct nt_http_request_s {
   nt_http_body_t *body;
   int send_body; /* this hop sends the body */
   int64_t body_len;
-  int chunked, expect, no_expect;
+  int chunked, expect, no_expect, force_expect;
   /* options */
   uint64_t timeout_ms, idle_ms, connect_ms, expect_threshold, expect_ms;
   uint64_t retry_delay_ms;
@@ -91,9 +90,13 @@ struct nt_http_request_s {
   int plan_status;
   nt_url_t next_url;
   int redirects, retries;
-  /* timers */
-  nt_timer_t total_timer, idle_timer, expect_timer, kick_timer, done_timer;
-  uint64_t idle_progress, idle_last;
+  /* timers: limit_timer serves the three limits (request_api.c) */
+  nt_timer_t limit_timer, expect_timer, kick_timer, done_timer;
+  uint64_t total_due;     /* 0: no total limit */
+  uint64_t connect_due;   /* 0: not connecting */
+  uint64_t last_progress; /* when a byte last moved (or the try began) */
+  uint64_t sent_sample;   /* nt__rq_sent_now when last looked at */
+  int limit;              /* the limit that ended it (NT_HTTP_LIMIT_*) */
   int status;
   char error[768];
 };
@@ -106,6 +109,16 @@ uint64_t nt__rq_sent_now(const nt_http_request_t *q);
 void nt__rq_kick(nt_http_request_t *q, uint64_t delay_ms);
 void nt__rq_set_url_text(nt_http_request_t *q);
 const char *nt__rq_state_name(rq_state_t s);
+
+/* request_api.c: the limits. progress: a byte moved now. arm: (re)starts
+ * limit_timer for the earliest deadline left; call after a state change. */
+void nt__rq_progress(nt_http_request_t *q);
+void nt__rq_arm_limits(nt_http_request_t *q);
+/* Looks at the bytes the socket took since the last look (progress no
+ * callback reports). */
+void nt__rq_note_sent(nt_http_request_t *q);
+/* "1.5 s", "30 s", "0.25 s" into buf. */
+const char *nt__rq_secs(char *buf, size_t size, uint64_t ms);
 
 /* request_send.c */
 /* Writes the head on q->conn, then the body (or waits for 100). */

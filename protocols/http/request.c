@@ -116,8 +116,7 @@ static void finish(nt_http_request_t *q, int status) {
   teardown(q);
   q->state = RQ_DONE;
   q->status = status;
-  nt_timer_stop(&q->total_timer);
-  nt_timer_stop(&q->idle_timer);
+  nt_timer_stop(&q->limit_timer);
   nt_timer_stop(&q->kick_timer);
   nt_timer_start(&q->done_timer, 0, 0);
 }
@@ -166,6 +165,7 @@ static void proceed(nt_http_request_t *q) {
   case PLAN_NONE:
     break;
   }
+  nt__rq_arm_limits(q); /* back-off: only the total limit runs */
 }
 
 /* A failure before any answer: retried when that makes sense. */
@@ -174,6 +174,7 @@ static void fail_or_retry(nt_http_request_t *q, int status) {
     teardown(q);
     if (!q->body || q->body->ops->rewind(q->body) == 0) { /* replayable */
       q->error[0] = 0;
+      q->limit = 0;
       q->plan = PLAN_RETRY;
       q->plan_status = status;
       q->state = RQ_SKIPPING; /* until proceed, from the loop */
@@ -190,6 +191,10 @@ static void begin_hop(nt_http_request_t *q) {
     return;
   }
   q->connected = 0;
+  /* Every try gets the whole idle and connect limits (DESIGN.md); the
+   * total limit runs on from the start. */
+  nt__rq_progress(q);
+  q->connect_due = 0;
   nt__http_conn_t *c =
       q->client ? nt__http_pool_take(q->client, &q->url) : NULL;
   if (c) {
@@ -203,15 +208,13 @@ static void begin_hop(nt_http_request_t *q) {
     finish(q, NT_ECANCELED);
     return;
   }
-  uint64_t t = q->connect_ms;
-  if (q->timeout_ms) {
-    uint64_t now = nt_reactor_now(q->client->reactor);
-    uint64_t due = q->total_timer.due;
-    uint64_t left = due > now ? due - now : 1;
-    if (left < t) t = left;
-  }
+  /* The request's own timer ends the connect (and says which limit); the
+   * connector's and the handshake's are only a backstop a second later. */
+  q->connect_due = q->last_progress + q->connect_ms;
+  nt__rq_arm_limits(q);
   const char *detail = NULL;
-  int rc = nt__http_dial(q->client, q, &q->url, t, &q->dial, &detail);
+  int rc = nt__http_dial(q->client, q, &q->url, q->connect_ms + 1000, &q->dial,
+                         &detail);
   if (rc) {
     set_error(q, "%s", detail);
     step(q, EV_CONNECT_FAILED, rc);
@@ -316,7 +319,8 @@ static void lost_before_answer(nt_http_request_t *q, int status) {
     finish(q, NT_EHTTP_FILE_CHANGED);
     return;
   }
-  if (status == 0 || status == NT_EUNEXPECTEDEOF) {
+  if (status == 0 || status == NT_EUNEXPECTEDEOF ||
+      status == NT_ETLS_TRUNCATED) { /* no close_notify: cut all the same */
     status = NT_EUNEXPECTEDEOF;
     set_error(q, "%s",
               q->body_done
@@ -335,8 +339,8 @@ static void common(nt_http_request_t *q, rq_event_t ev, int arg) {
   case EV_CANCEL:
     finish(q, NT_ECANCELED);
     break;
-  case EV_TIMEOUT: /* arg: TIMEOUT_IDLE or TIMEOUT_TOTAL */
-    if (arg == TIMEOUT_IDLE && q->state != RQ_RECEIVING)
+  case EV_TIMEOUT: /* arg: NT_HTTP_LIMIT_* */
+    if (arg != NT_HTTP_LIMIT_TOTAL && q->state != RQ_RECEIVING)
       fail_or_retry(q, NT_ETIMEDOUT); /* may be retried */
     else
       finish(q, NT_ETIMEDOUT);
@@ -365,10 +369,15 @@ static void step(nt_http_request_t *q, rq_event_t ev, int arg) {
       break;
     case EV_CONNECTED:
       q->dial = NULL;
+      q->connect_due = 0;
+      nt__rq_progress(q);
+      nt__rq_arm_limits(q);
       nt__rq_send_request(q);
       break;
     case EV_CONNECT_FAILED:
       q->dial = NULL;
+      q->connect_due = 0;
+      if (arg == NT_ETIMEDOUT) q->limit = NT_HTTP_LIMIT_CONNECT; /* backstop */
       fail_or_retry(q, arg);
       break;
     default:
@@ -435,6 +444,14 @@ static void step(nt_http_request_t *q, rq_event_t ev, int arg) {
       break;
     case EV_LOST:
       q->conn = NULL;
+      /* A TLS stream cut without close_notify is a cut transfer like any
+       * other, not a TLS (handshake) failure. */
+      if (arg == NT_ETLS_TRUNCATED) {
+        arg = NT_EUNEXPECTEDEOF;
+        set_error(q, "%s",
+                  "the connection closed before the response ended "
+                  "(no TLS close_notify)");
+      }
       if (arg == 0) arg = NT_EUNEXPECTEDEOF;
       set_error(q, "%s", "the connection closed before the response ended");
       finish(q, arg);
@@ -562,6 +579,8 @@ void nt__http_req_connect_failed(nt_http_request_t *q, int status,
 }
 
 void nt__http_req_writable(nt_http_request_t *q) { step(q, EV_WRITABLE, 0); }
+
+void nt__http_req_progress(nt_http_request_t *q) { nt__rq_progress(q); }
 
 void nt__http_req_lost(nt_http_request_t *q, int status) {
   q->sent = sent_now(q);

@@ -7,32 +7,97 @@
 #include "reactor-int.h"
 #include "request-int.h"
 
-/* --- timers --------------------------------------------------------------- */
+/* --- the limits ----------------------------------------------------------- */
 
-static void total_cb(nt_timer_t *t) {
-  nt_http_request_t *q = t->data;
-  snprintf(q->error, sizeof q->error, "the request took longer than %.1f s",
-           (double)q->timeout_ms / 1000.0);
-  nt__rq_step(q, EV_TIMEOUT, TIMEOUT_TOTAL);
+/* One timer serves the three limits of docs/DESIGN.md ("Time and
+ * timeouts"). Progress is recorded when it happens (nt__rq_progress, from
+ * the connection's data and the body pump), never guessed when the timer
+ * fires; the timer, when it fires, checks every deadline and re-arms for
+ * the earliest one left. "No progress for S" so ends S after the last
+ * byte, not up to 2S. The one progress no callback reports is the socket
+ * taking queued request bytes: while some are queued it is looked at every
+ * S/10 (at most 1 s), so an upload stall is seen within that. */
+
+const char *nt__rq_secs(char *buf, size_t size, uint64_t ms) {
+  if (ms % 1000 == 0)
+    snprintf(buf, size, "%llu s", (unsigned long long)(ms / 1000));
+  else {
+    snprintf(buf, size, "%llu.%03llu", (unsigned long long)(ms / 1000),
+             (unsigned long long)(ms % 1000));
+    size_t n = strlen(buf);
+    while (buf[n - 1] == '0') buf[--n] = 0; /* 1.500 -> 1.5 */
+    snprintf(buf + n, size - n, " s");
+  }
+  return buf;
 }
 
-static void idle_cb(nt_timer_t *t) {
-  nt_http_request_t *q = t->data;
-  uint64_t now = nt_reactor_now(t->reactor);
-  uint64_t progress = nt__rq_sent_now(q) + (q->conn ? q->conn->bytes_in : 0) +
-                      q->received + (uint64_t)q->hops;
-  if (progress != q->idle_progress || q->state == RQ_CONNECTING ||
-      q->state == RQ_BACKOFF || q->state == RQ_EXPECT) {
-    q->idle_progress = progress;
-    q->idle_last = now;
+static uint64_t now_of(const nt_http_request_t *q) {
+  return nt_reactor_now(q->limit_timer.reactor);
+}
+
+void nt__rq_progress(nt_http_request_t *q) { q->last_progress = now_of(q); }
+
+void nt__rq_note_sent(nt_http_request_t *q) {
+  uint64_t s = nt__rq_sent_now(q);
+  if (s != q->sent_sample) {
+    q->sent_sample = s;
+    nt__rq_progress(q);
   }
-  if (now - q->idle_last >= q->idle_ms) {
-    snprintf(q->error, sizeof q->error, "no data moved for %.1f s",
-             (double)q->idle_ms / 1000.0);
-    nt__rq_step(q, EV_TIMEOUT, TIMEOUT_IDLE);
+}
+
+/* Between tries (back-off) nothing is expected to move. */
+static int idle_applies(const nt_http_request_t *q) {
+  return q->state != RQ_BACKOFF && q->state != RQ_DONE;
+}
+
+static int out_queued(const nt_http_request_t *q) {
+  return q->conn && q->conn->base.transport &&
+         nt_transport_write_buffer_size(q->conn->base.transport) > 0;
+}
+
+void nt__rq_arm_limits(nt_http_request_t *q) {
+  if (q->state == RQ_DONE) return;
+  uint64_t now = now_of(q), due = UINT64_MAX;
+  if (q->total_due) due = q->total_due;
+  if (q->connect_due && q->connect_due < due) due = q->connect_due;
+  if (idle_applies(q)) {
+    uint64_t d = q->last_progress + q->idle_ms;
+    if (d < due) due = d;
+    if (out_queued(q)) {
+      uint64_t look = q->idle_ms / 10;
+      if (look > 1000) look = 1000;
+      if (look == 0) look = 1;
+      if (now + look < due) due = now + look;
+    }
+  }
+  if (due == UINT64_MAX) {
+    nt_timer_stop(&q->limit_timer);
     return;
   }
-  nt_timer_start(t, q->idle_last + q->idle_ms - now, 0);
+  nt_timer_start(&q->limit_timer, due > now ? due - now : 0, 0);
+}
+
+static void timed_out(nt_http_request_t *q, int limit, const char *fmt,
+                      uint64_t ms) {
+  char b[32];
+  snprintf(q->error, sizeof q->error, fmt, nt__rq_secs(b, sizeof b, ms));
+  q->limit = limit;
+  nt__rq_step(q, EV_TIMEOUT, limit);
+}
+
+static void limit_cb(nt_timer_t *t) {
+  nt_http_request_t *q = t->data;
+  uint64_t now = nt_reactor_now(t->reactor);
+  nt__rq_note_sent(q);
+  if (q->total_due && now >= q->total_due)
+    timed_out(q, NT_HTTP_LIMIT_TOTAL, "the request took longer than %s",
+              q->timeout_ms);
+  else if (q->connect_due && now >= q->connect_due)
+    timed_out(q, NT_HTTP_LIMIT_CONNECT, "no connection within %s",
+              q->connect_ms);
+  else if (idle_applies(q) && now - q->last_progress >= q->idle_ms)
+    timed_out(q, NT_HTTP_LIMIT_IDLE, "no data moved for %s", q->idle_ms);
+  nt__rq_arm_limits(q); /* a retry, or not due yet: the next deadline */
 }
 
 static void expect_cb(nt_timer_t *t) {
@@ -92,6 +157,85 @@ static char *dup_opt(const char *s, int *oom) {
   return d;
 }
 
+/* The value of a "Name: value" line if it is name's, trailing blanks
+ * included, or NULL. */
+static const char *value_of(const char *line, const char *name) {
+  size_t n = strlen(name);
+  if (strncasecmp(line, name, n) || line[n] != ':') return NULL;
+  const char *v = line + n + 1;
+  while (*v == ' ' || *v == '\t') v++;
+  return v;
+}
+
+static size_t trimmed_len(const char *s) {
+  size_t n = strlen(s);
+  while (n && (s[n - 1] == ' ' || s[n - 1] == '\t')) n--;
+  return n;
+}
+
+/* The boundary parameter of a media type: *len bytes at the result (quotes
+ * left out), or NULL. */
+static const char *boundary_param(const char *type, size_t *len) {
+  for (const char *p = strchr(type, ';'); p; p = strchr(p + 1, ';')) {
+    const char *k = p + 1;
+    while (*k == ' ' || *k == '\t') k++;
+    if (strncasecmp(k, "boundary=", 9)) continue;
+    k += 9;
+    if (*k == '"') {
+      const char *e = strchr(++k, '"');
+      *len = e ? (size_t)(e - k) : strlen(k);
+    } else {
+      *len = strcspn(k, "; \t");
+    }
+    return k;
+  }
+  return NULL;
+}
+
+/* A caller's Content-Type for a multipart body: the parts are framed by
+ * the body's boundary, so a type without it would make a form no server
+ * can parse. multipart/... without a boundary gets the body's; anything
+ * else is NT_EINVAL. */
+static int fix_content_type(char **line, nt_http_body_t *body) {
+  const char *bt = body ? body->ops->content_type(body) : NULL;
+  size_t blen, ulen;
+  const char *bb = bt && !strncasecmp(bt, "multipart/", 10)
+                       ? boundary_param(bt, &blen)
+                       : NULL;
+  const char *v = value_of(*line, "Content-Type");
+  if (!v || !bb) return 0; /* not a multipart body: the type is the caller's */
+  if (!*v || strncasecmp(v, "multipart/", 10)) return NT_EINVAL;
+  const char *ub = boundary_param(v, &ulen);
+  if (ub) return ulen == blen && !memcmp(ub, bb, blen) ? 0 : NT_EINVAL;
+  size_t n = trimmed_len(*line);
+  size_t size = n + 11 + blen + 1;
+  char *fixed = nt__malloc(size);
+  if (!fixed) return NT_ENOMEM;
+  snprintf(fixed, size, "%.*s; boundary=%.*s", (int)n, *line, (int)blen, bb);
+  nt__free(*line);
+  *line = fixed;
+  return 0;
+}
+
+/* What the caller's Expect and Content-Type lines mean for this body. */
+static int apply_extras(nt_http_request_t *q, nt_http_body_t *body) {
+  for (char **e = q->extra; *e; e++) {
+    const char *v = value_of(*e, "Expect");
+    if (v) {
+      size_t n = trimmed_len(v);
+      if (n == 0)
+        q->no_expect = 1; /* "Expect:" removes ours: never wait for 100 */
+      else if (n == 12 && !strncasecmp(v, "100-continue", 12))
+        q->force_expect = 1;
+      else if (body)
+        return NT_EINVAL; /* nettool could not honour another expectation */
+    }
+    int rc = fix_content_type(e, body);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
 int nt_http_request_start(nt_http_client_t *c,
                           const nt_http_request_options_t *o,
                           const nt_http_callbacks_t *cbs, void *arg,
@@ -128,6 +272,10 @@ int nt_http_request_start(nt_http_client_t *c,
     free_request(q);
     return NT_ENOMEM;
   }
+  if ((rc = apply_extras(q, o->body)) != 0) {
+    free_request(q);
+    return rc;
+  }
   strcpy(q->method, method);
   nt__rq_set_url_text(q);
   q->client = c;
@@ -136,8 +284,7 @@ int nt_http_request_start(nt_http_client_t *c,
   q->body = o->body;
   q->timeout_ms = o->timeout_ms;
   q->idle_ms = o->idle_timeout_ms ? o->idle_timeout_ms : DEFAULT_IDLE_MS;
-  q->connect_ms =
-      o->connect_timeout_ms ? o->connect_timeout_ms : DEFAULT_CONNECT_MS;
+  q->connect_ms = o->connect_timeout_ms ? o->connect_timeout_ms : q->idle_ms;
   q->max_redirects = o->max_redirects == 0  ? DEFAULT_MAX_REDIRECTS
                      : o->max_redirects < 0 ? -1
                                             : o->max_redirects;
@@ -149,10 +296,10 @@ int nt_http_request_start(nt_http_client_t *c,
       o->expect_timeout_ms ? o->expect_timeout_ms : DEFAULT_EXPECT_TIMEOUT_MS;
   q->max_header = o->max_header_bytes;
   q->resp.content_length = -1;
-  nt_timer_t *timers[] = {&q->total_timer, &q->idle_timer, &q->expect_timer,
-                          &q->kick_timer, &q->done_timer};
-  nt_timer_cb tcbs[] = {total_cb, idle_cb, expect_cb, kick_cb, done_cb};
-  for (int i = 0; i < 5; i++) {
+  nt_timer_t *timers[] = {&q->limit_timer, &q->expect_timer, &q->kick_timer,
+                          &q->done_timer};
+  nt_timer_cb tcbs[] = {limit_cb, expect_cb, kick_cb, done_cb};
+  for (int i = 0; i < 4; i++) {
     nt_timer_init(c->reactor, timers[i], tcbs[i]);
     timers[i]->data = q;
   }
@@ -160,9 +307,9 @@ int nt_http_request_start(nt_http_client_t *c,
   q->next = c->requests;
   if (c->requests) c->requests->prev = q;
   c->requests = q;
-  q->idle_last = nt_reactor_now(c->reactor);
-  if (q->timeout_ms) nt_timer_start(&q->total_timer, q->timeout_ms, 0);
-  nt_timer_start(&q->idle_timer, q->idle_ms, 0);
+  q->last_progress = nt_reactor_now(c->reactor);
+  if (q->timeout_ms) q->total_due = q->last_progress + q->timeout_ms;
+  nt__rq_arm_limits(q); /* each try re-arms the others (begin_hop) */
   nt__rq_kick(q,
               0); /* connect from the loop: no callback runs inside this call */
   if (out) *out = q;
@@ -204,6 +351,11 @@ void nt_http_request_progress(const nt_http_request_t *q,
   p->connected = q->connected;
   p->body_error = q->body_failed;
   p->state = nt__rq_state_name(q->state);
+  p->limit = q->status == NT_ETIMEDOUT ? q->limit : 0;
+}
+
+const char *nt_http_request_url(const nt_http_request_t *q) {
+  return q->url_text;
 }
 
 const nt_http_response_t *nt_http_request_response(nt_http_request_t *q) {

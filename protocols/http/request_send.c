@@ -17,7 +17,18 @@ static int write_chunk_header(nt_transport_t *t, uint64_t n) {
   return nt_transport_write(t, h, (size_t)k);
 }
 
+static void pump(nt_http_request_t *q);
+
+/* Pumps, then looks at what the socket took (progress) and re-arms the
+ * limits: queued bytes are looked at until they drain. */
 void nt__rq_pump(nt_http_request_t *q) {
+  pump(q);
+  if (q->state == RQ_DONE) return;
+  nt__rq_note_sent(q);
+  nt__rq_arm_limits(q);
+}
+
+static void pump(nt_http_request_t *q) {
   for (int round = 0; round < PUMP_ROUNDS; round++) {
     if (q->state != RQ_SENDING || !q->conn || q->conn->write_paused) return;
     nt_transport_t *t = q->conn->base.transport;
@@ -75,8 +86,9 @@ void nt__rq_send_request(nt_http_request_t *q) {
   q->body_len = q->send_body ? q->body->ops->length(q->body) : -2;
   q->chunked = q->body_len == -1;
   q->expect = q->send_body && !q->no_expect &&
-              q->expect_threshold != UINT64_MAX &&
-              (q->chunked || (uint64_t)q->body_len > q->expect_threshold);
+              (q->force_expect ||
+               (q->expect_threshold != UINT64_MAX &&
+                (q->chunked || (uint64_t)q->body_len > q->expect_threshold)));
   nt__http_head_params_t hp;
   memset(&hp, 0, sizeof hp);
   hp.method = q->method;

@@ -929,6 +929,9 @@ static void test_retries(void **state) {
 
 /* --- timeouts, cancelling, a file that changes ---------------------------- */
 
+/* The three limits of DESIGN.md ("Time and timeouts") on the virtual
+ * clock: each an exact deadline, each re-armed for every try but the
+ * total, each named in the error. */
 static void test_timeouts(void **state) {
   (void)state;
   ctx_t *c = new_ctx("http://h.test/");
@@ -937,12 +940,14 @@ static void test_timeouts(void **state) {
   nt_test_transport_t *tt = accept_conn(c);
   nt_test_clock_advance(c->r, 4000);
   nt_test_feed_str(tt, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab");
-  nt_test_clock_advance(c->r, 4000); /* 8 s in, but data came at 4 s */
+  /* 5 s after the last byte, not up to 10 s: an exact deadline */
+  nt_test_clock_advance(c->r, 4999);
   assert_int_equal(c->done, 0);
-  nt_test_clock_advance(c->r, 6000);
+  nt_test_clock_advance(c->r, 1);
   assert_int_equal(c->done, 1);
   assert_int_equal(c->status, NT_ETIMEDOUT);
-  assert_non_null(strstr(c->error, "no data moved for 5.0 s"));
+  assert_int_equal(c->progress.limit, NT_HTTP_LIMIT_IDLE);
+  assert_non_null(strstr(c->error, "no data moved for 5 s"));
   assert_true(nt_test_is_lost(tt));
   end(c);
 
@@ -959,8 +964,239 @@ static void test_timeouts(void **state) {
   nt_test_clock_advance(c->r, 500);
   assert_int_equal(c->done, 1);
   assert_int_equal(c->status, NT_ETIMEDOUT);
-  assert_non_null(strstr(c->error, "longer than 3.0 s"));
+  assert_int_equal(c->progress.limit, NT_HTTP_LIMIT_TOTAL);
+  assert_non_null(strstr(c->error, "longer than 3 s"));
   end(c);
+  free_ctx(c);
+}
+
+/* An upload the peer stops reading: the socket taking bytes is progress no
+ * callback reports; it is looked at every S/10 while bytes are queued. */
+static void test_idle_upload_stall(void **state) {
+  (void)state;
+  ctx_t *c = new_ctx("http://h.test/up");
+  char *big = calloc(1, 1 << 20);
+  nt_http_body_t *body;
+  assert_int_equal(nt_http_body_memory(big, 1 << 20, NULL, &body), 0);
+  c->opts.body = body;
+  c->opts.expect_threshold = 1; /* the body waits for our 100 */
+  c->opts.idle_timeout_ms = 5000;
+  start(c);
+  nt_test_transport_t *tt = accept_conn(c);
+  nt_test_set_room(tt, 1000); /* the peer reads 1000 bytes, then stops */
+  nt_test_feed_str(tt, "HTTP/1.1 100 Continue\r\n\r\n");
+  settle(c->r);
+  nt_test_clock_advance(c->r, 3000);
+  nt_test_drain(tt, 1000); /* the last bytes the peer reads, at 3 s */
+  nt_test_clock_advance(c->r, 4999);
+  assert_int_equal(c->done, 0);
+  nt_test_clock_advance(c->r, 501); /* seen within S/10 (0.5 s) */
+  assert_int_equal(c->done, 1);
+  assert_int_equal(c->status, NT_ETIMEDOUT);
+  assert_int_equal(c->progress.limit, NT_HTTP_LIMIT_IDLE);
+  end(c);
+  nt_http_body_memory_free(body);
+  free(big);
+  free_ctx(c);
+}
+
+/* --idle-timeout with --retry: every try has its own idle deadline (the
+ * timer used not to be re-armed for a retry, which then hung forever). */
+static void test_idle_retry(void **state) {
+  (void)state;
+  ctx_t *c = new_ctx("http://h.test/");
+  c->opts.idle_timeout_ms = 1000;
+  c->opts.max_retries = 1;
+  c->opts.retry_delay_ms = 100;
+  start(c);
+  accept_conn(c); /* a server that never answers */
+  nt_test_clock_advance(c->r, 1000);
+  assert_int_equal(c->retries_seen, 1);
+  assert_int_equal(c->done, 0);
+  nt_test_clock_advance(c->r, 100);
+  assert_int_equal(c->npending, 2);
+  accept_conn(c); /* silent again */
+  nt_test_clock_advance(c->r, 999);
+  assert_int_equal(c->done, 0);
+  nt_test_clock_advance(c->r, 1);
+  assert_int_equal(c->done, 1);
+  assert_int_equal(c->status, NT_ETIMEDOUT);
+  assert_int_equal(c->progress.limit, NT_HTTP_LIMIT_IDLE);
+  end(c);
+
+  /* the total limit covers the retries: tries at 0, 1.1 s, 2.2 s; the
+   * whole request ends at 2.5 s */
+  c->opts.max_retries = 5;
+  c->opts.timeout_ms = 2500;
+  start(c);
+  accept_conn(c);
+  nt_test_clock_advance(c->r, 1100);
+  accept_conn(c);
+  nt_test_clock_advance(c->r, 1100);
+  accept_conn(c);
+  nt_test_clock_advance(c->r, 299);
+  assert_int_equal(c->done, 0);
+  nt_test_clock_advance(c->r, 1);
+  assert_int_equal(c->done, 1);
+  assert_int_equal(c->status, NT_ETIMEDOUT);
+  assert_int_equal(c->progress.limit, NT_HTTP_LIMIT_TOTAL);
+  assert_int_equal(c->retries_seen, 2);
+  end(c);
+  free_ctx(c);
+}
+
+/* Connecting: the connect limit (default: the idle one) covers the TCP
+ * connect and the TLS handshake. */
+static void test_connect_timeouts(void **state) {
+  (void)state;
+  ctx_t *c = new_ctx("http://h.test/");
+  c->opts.idle_timeout_ms = 2000;
+  start(c); /* the connection never comes */
+  nt_test_clock_advance(c->r, 1999);
+  assert_int_equal(c->done, 0);
+  nt_test_clock_advance(c->r, 1);
+  assert_int_equal(c->done, 1);
+  assert_int_equal(c->status, NT_ETIMEDOUT);
+  assert_int_equal(c->progress.limit, NT_HTTP_LIMIT_CONNECT);
+  assert_non_null(strstr(c->error, "no connection within 2 s"));
+  end(c);
+
+  c->opts.connect_timeout_ms = 500;
+  start(c);
+  nt_test_clock_advance(c->r, 500);
+  assert_int_equal(c->done, 1);
+  assert_int_equal(c->progress.limit, NT_HTTP_LIMIT_CONNECT);
+  assert_non_null(strstr(c->error, "no connection within 0.5 s"));
+  end(c);
+  free_ctx(c);
+
+  /* https: TCP is up, the server never answers the ClientHello; the
+   * handshake used to wait 30 s whatever --idle-timeout said */
+  c = new_ctx("https://h.test/");
+  c->opts.idle_timeout_ms = 1500;
+  start(c);
+  nt_test_transport_t *tt = accept_conn(c);
+  size_t n;
+  nt_test_output(tt, &n);
+  assert_true(n > 0); /* the ClientHello went */
+  nt_test_clock_advance(c->r, 1499);
+  assert_int_equal(c->done, 0);
+  nt_test_clock_advance(c->r, 1);
+  assert_int_equal(c->done, 1);
+  assert_int_equal(c->status, NT_ETIMEDOUT);
+  assert_int_equal(c->progress.connected, 0);
+  end(c);
+  free_ctx(c);
+}
+
+/* A TLS stream cut without close_notify in the middle of the body is a
+ * truncated transfer, not a TLS failure. */
+static void test_tls_truncated_body(void **state) {
+  (void)state;
+  ctx_t *c = new_ctx("http://h.test/");
+  start(c);
+  nt_test_transport_t *tt = accept_conn(c);
+  nt_test_feed_str(tt, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
+  /* what the TLS transport reports for a cut without close_notify */
+  nt_transport_abort_error(nt_test_transport_base(tt), NT_ETLS_TRUNCATED);
+  settle(c->r);
+  assert_int_equal(c->done, 1);
+  assert_int_equal(c->status, NT_EUNEXPECTEDEOF);
+  assert_non_null(strstr(c->error, "no TLS close_notify"));
+  assert_int_equal(c->progress.connected, 1);
+  end(c);
+  free_ctx(c);
+}
+
+/* -H 'Expect:' removes Expect: 100-continue (and the wait for 100);
+ * 'Expect: 100-continue' asks for it; another expectation is refused. */
+static void test_expect_header(void **state) {
+  (void)state;
+  ctx_t *c = new_ctx("http://h.test/up");
+  nt_http_body_t *body;
+  assert_int_equal(
+      nt_http_body_memory("0123456789abcdef", 16, "text/plain", &body), 0);
+  c->opts.body = body;
+  c->opts.expect_threshold = 10;
+  const char *no_expect[] = {"Expect:", NULL};
+  c->opts.headers = no_expect;
+  start(c);
+  nt_test_transport_t *tt = accept_conn(c);
+  const char *o = output(tt);
+  assert_null(strstr(o, "Expect"));
+  assert_non_null(strstr(o, "\r\n\r\n0123456789abcdef")); /* no wait */
+  nt_test_feed_str(tt, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+  settle(c->r);
+  assert_int_equal(c->http_status, 200);
+  end(c);
+
+  c->opts.expect_threshold = 0; /* 1 MiB: a 16-byte body would not ask */
+  const char *expect[] = {"expect: 100-Continue ", NULL};
+  c->opts.headers = expect;
+  start(c);
+  tt = accept_conn(c);
+  o = output(tt);
+  assert_non_null(strstr(o, "Expect: 100-continue\r\n"));
+  assert_null(strstr(o, "0123"));
+  nt_test_feed_str(tt, "HTTP/1.1 100 Continue\r\n\r\n");
+  settle(c->r);
+  assert_non_null(strstr(output(tt), "\r\n\r\n0123456789abcdef"));
+  end(c);
+
+  const char *other[] = {"Expect: something-else", NULL};
+  c->opts.headers = other;
+  assert_int_equal(nt_http_client_new(c->r, NULL, &c->client), 0);
+  assert_int_equal(nt_http_request_start(c->client, &c->opts, &cbs, c, NULL),
+                   NT_EINVAL);
+  nt_http_client_free(c->client);
+  nt_http_body_memory_free(body);
+  free_ctx(c);
+}
+
+/* -H 'Content-Type: multipart/form-data' keeps the form's boundary; a type
+ * the form cannot be parsed with is refused. */
+static void test_multipart_content_type(void **state) {
+  (void)state;
+  nt_multipart_t *m;
+  assert_int_equal(nt_multipart_new(&m), 0);
+  assert_int_equal(nt_multipart_add_field(m, "a", "b", 1), 0);
+  ctx_t *c = new_ctx("http://h.test/up");
+  c->opts.body = nt_multipart_body(m);
+  char want[200];
+  snprintf(want, sizeof want,
+           "\r\nContent-Type: multipart/form-data; boundary=%s\r\n",
+           nt_multipart_boundary(m));
+  const char *plain[] = {"Content-Type: multipart/form-data", NULL};
+  c->opts.headers = plain;
+  start(c);
+  nt_test_transport_t *tt = accept_conn(c);
+  const char *o = output(tt);
+  assert_non_null(strstr(o, want));
+  assert_null(strstr(strstr(o, "Content-Type") + 1, "Content-Type"));
+  end(c);
+
+  char same[200];
+  snprintf(same, sizeof same, "Content-Type: multipart/form-data; boundary=%s",
+           nt_multipart_boundary(m));
+  const char *ok[] = {same, NULL};
+  c->opts.headers = ok;
+  start(c);
+  tt = accept_conn(c);
+  assert_non_null(strstr(output(tt), want));
+  end(c);
+
+  const char *bad[][2] = {{"Content-Type: text/plain", NULL},
+                          {"Content-Type:", NULL},
+                          {"Content-Type: multipart/form-data; boundary=x",
+                           NULL}};
+  assert_int_equal(nt_http_client_new(c->r, NULL, &c->client), 0);
+  for (size_t i = 0; i < 3; i++) {
+    c->opts.headers = bad[i];
+    assert_int_equal(nt_http_request_start(c->client, &c->opts, &cbs, c, NULL),
+                     NT_EINVAL);
+  }
+  nt_http_client_free(c->client);
+  nt_multipart_free(m);
   free_ctx(c);
 }
 
@@ -1068,6 +1304,12 @@ int main(void) {
       cmocka_unit_test(test_keep_alive),
       cmocka_unit_test(test_retries),
       cmocka_unit_test(test_timeouts),
+      cmocka_unit_test(test_idle_upload_stall),
+      cmocka_unit_test(test_idle_retry),
+      cmocka_unit_test(test_connect_timeouts),
+      cmocka_unit_test(test_tls_truncated_body),
+      cmocka_unit_test(test_expect_header),
+      cmocka_unit_test(test_multipart_content_type),
       cmocka_unit_test(test_cancel),
       cmocka_unit_test(test_file_changes_during_upload),
       cmocka_unit_test(test_bad_options),
