@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_text.h"
 #include "commands.h"
 #include "nettool/nntp.h"
 #include "nettool/resolve.h"
@@ -40,6 +41,14 @@ int nntp_cli_option(nntp_cli_t *s, int ch, const char *arg) {
   case 'W':
     if (cli_seconds(arg, &s->timeout_ms))
       return cli_usage_error("bad --timeout '%s': expected seconds > 0", arg);
+    return 0;
+  case 'Q':
+    if (cli_seconds(arg, &s->connect_timeout_ms))
+      return cli_usage_error("bad --connect-timeout '%s': expected seconds > 0", arg);
+    return 0;
+  case 'M':
+    if (cli_seconds(arg, &s->max_time_ms))
+      return cli_usage_error("bad --max-time '%s': expected seconds > 0", arg);
     return 0;
   default:
     return -1;
@@ -235,47 +244,26 @@ int nntp_cli_exit(int status) {
   }
 }
 
-void nntp_cli_put(const char *s, size_t n) {
-  const unsigned char *p = (const unsigned char *)s;
-  size_t start = 0;
-  for (size_t i = 0; i < n; i++) {
-    unsigned c = p[i];
-    int bad = (c < 0x20 && c != '\t') || c == 0x7f;
-    /* C1 controls in UTF-8: 0xC2 0x80..0x9F */
-    int c1 = c == 0xc2 && i + 1 < n && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f;
-    if (!bad && !c1) continue;
-    fwrite(s + start, 1, i - start, stdout);
-    fputc('?', stdout);
-    if (c1) i++;
-    start = i + 1;
-  }
-  fwrite(s + start, 1, n - start, stdout);
-}
-
 void nntp_cli_end(nntp_cli_t *s, int exit_code) {
   if (!s->exit_code) s->exit_code = exit_code;
   s->finished = 1;
   if (s->client) nt_nntp_close(s->client);
 }
 
-/* The server's words, sanitised, without a trailing CR. */
-static void words(char *buf, size_t size, int code, const char *text) {
-  size_t o = (size_t)snprintf(buf, size, "%d ", code);
-  for (const char *p = text; *p && o + 1 < size; p++)
-    buf[o++] = (unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p;
-  buf[o < size ? o : size - 1] = 0;
-}
-
 void nntp_cli_fail(nntp_cli_t *s, const char *what, const nt_nntp_result_t *r) {
-  char w[600];
+  if (s->finished) return; /* interrupted, --max-time: already said */
   if (r->code > 0 && r->status <= -3500 && r->status > -3600) {
-    words(w, sizeof w, r->code, r->text ? r->text : "");
     const char *hint = "";
     if (r->status == NT_ENNTP_AUTHREQ && !s->user) hint = " (log in with -u USER)";
-    cli_error("%s: %s%s", what, w, hint);
+    const char *t = r->text ? r->text : "";
+    cli_error("%s: %d %s%s", what, r->code, cli_text(t, strlen(t)), hint);
   } else if (r->status == NT_ETIMEDOUT) {
-    cli_error("%s: no answer from %s port %d within %.1f s", what, s->host, s->port,
-              (double)s->timeout_ms / 1000.0);
+    cli_error("%s: no answer from %s port %d within %s (--timeout)", what, s->host,
+              s->port, cli_secs(s->timeout_ms));
+  } else if (r->status == NT_EPROTO && s->client) {
+    const char *l = nt_nntp_last_line(s->client);
+    cli_error("%s: %s port %d sent a malformed reply: '%s'", what, s->host, s->port,
+              cli_text(l, strlen(l)));
   } else {
     cli_error("%s: %s", what, nt_strerror(r->status));
   }
@@ -295,24 +283,41 @@ static void on_closed(nt_nntp_t *c, int status, void *arg) {
   s->client = NULL;
   if (s->finished || s->exit_code) return; /* the command ended it */
   if (!status) status = NT_EUNEXPECTEDEOF;
-  nt_nntp_state_t st = nt_nntp_state(c);
-  (void)st;
-  char w[600];
+  nt_nntp_state_t st = nt_nntp_end_state(c);
   int code = nt_nntp_last_code(c);
   const char *tls_why = nt_nntp_tls_error(c);
+  const char *reply = nt_nntp_last_reply(c), *line = nt_nntp_last_line(c);
   if (cli_is_dns_error(status)) {
     cli_error("resolve %s: %s", s->host, nt_strerror(status));
   } else if (status <= -3200 && status > -3300) {
     cli_error("TLS with %s port %d failed: %s", s->host, s->port,
-              tls_why[0] ? tls_why : nt_strerror(status));
-  } else if (status <= -3500 && status > -3600 && code >= 400) {
-    words(w, sizeof w, code, nt_nntp_last_reply(c));
-    cli_error("%s port %d: %s: %s", s->host, s->port, nt_strerror(status), w);
+              cli_text(tls_why[0] ? tls_why : nt_strerror(status),
+                       strlen(tls_why[0] ? tls_why : nt_strerror(status))));
+  } else if (status <= -3500 && status > -3600 && code > 0 && status != NT_ENNTP_NOTLS) {
+    /* the server's words: a refused greeting (5xx: exit 8), an unknown
+     * one (exit 7), a refused set-up step */
+    const char *why = st == NT_NNTP_GREETING && status == NT_ENNTP_BADREPLY
+                          ? "not an NNTP greeting"
+                          : nt_strerror(status);
+    cli_error("%s port %d: %s: %d %s", s->host, s->port, why, code,
+              cli_text(reply, strlen(reply)));
+  } else if (status == NT_EPROTO && line[0]) {
+    if (st == NT_NNTP_GREETING)
+      cli_error("%s port %d: not an NNTP server: it said '%s'", s->host, s->port,
+                cli_text(line, strlen(line)));
+    else
+      cli_error("%s port %d: malformed reply: '%s'", s->host, s->port,
+                cli_text(line, strlen(line)));
   } else if (status == NT_ENNTP_NOTLS) {
     cli_error("%s port %d: %s", s->host, s->port, nt_strerror(status));
+  } else if (status == NT_ETIMEDOUT &&
+             (st == NT_NNTP_CONNECTING || st == NT_NNTP_TLS_HANDSHAKE)) {
+    cli_error("%s %s port %d: not done within %s (--connect-timeout)",
+              st == NT_NNTP_CONNECTING ? "connect to" : "TLS with", s->host, s->port,
+              cli_secs(s->connect_timeout_ms));
   } else if (status == NT_ETIMEDOUT) {
-    cli_error("%s port %d: no answer within %.1f s", s->host, s->port,
-              (double)s->timeout_ms / 1000.0);
+    cli_error("%s port %d: no %s within %s (--timeout)", s->host, s->port,
+              st == NT_NNTP_GREETING ? "greeting" : "answer", cli_secs(s->timeout_ms));
   } else if (status == NT_EUNEXPECTEDEOF) {
     cli_error("%s port %d: the server closed the connection", s->host, s->port);
   } else if (nntp_cli_exit(status) == NT_EXIT_CONNECT ||
@@ -324,10 +329,28 @@ static void on_closed(nt_nntp_t *c, int status, void *arg) {
   s->exit_code = nntp_cli_exit(status);
 }
 
+/* Ctrl-C or SIGTERM: stop at once, whatever is pending (a reply, the
+ * greeting, a connect); nt_reactor_close_all then ends the session, and
+ * its callbacks, seeing `finished`, say nothing more. */
 static void on_signal(nt_reactor_t *r, int signum, void *arg) {
   nntp_cli_t *s = arg;
-  (void)r, (void)signum;
-  nntp_cli_end(s, NT_EXIT_INTERNAL);
+  (void)signum;
+  if (s->finished && s->exit_code) return;
+  cli_error("interrupted");
+  s->exit_code = NT_EXIT_INTERRUPTED;
+  s->finished = 1;
+  nt_reactor_stop(r);
+}
+
+/* --max-time: the whole command, from the start of the connect. */
+static void on_max_time(nt_timer_t *t) {
+  nntp_cli_t *s = t->data;
+  if (s->finished) return;
+  cli_error("%s port %d: not done within %s (--max-time)", s->host, s->port,
+            cli_secs(s->max_time_ms));
+  s->exit_code = NT_EXIT_TIMEOUT;
+  s->finished = 1;
+  nt_reactor_stop(s->reactor);
 }
 
 int nntp_cli_run(nntp_cli_t *s) {
@@ -360,7 +383,8 @@ int nntp_cli_run(nntp_cli_t *s) {
   o.pass = s->pass;
   o.tls = tls;
   o.tls_ctx = ctx;
-  o.connect_timeout_ms = s->timeout_ms;
+  if (!s->connect_timeout_ms) s->connect_timeout_ms = s->timeout_ms;
+  o.connect_timeout_ms = s->connect_timeout_ms;
   o.timeout_ms = s->timeout_ms;
   nt_nntp_callbacks_t cbs = {on_ready, on_closed};
   rc = nt_nntp_connect(s->reactor, s->host, s->port, &o, &cbs, s, &s->client);
@@ -369,12 +393,21 @@ int nntp_cli_run(nntp_cli_t *s) {
     s->exit_code = nntp_cli_exit(rc);
   } else {
     nt_reactor_handle_signals(s->reactor, on_signal, s);
+    nt_timer_t max_timer;
+    nt_timer_init(s->reactor, &max_timer, on_max_time);
+    max_timer.data = s;
+    if (s->max_time_ms) {
+      nt_timer_start(&max_timer, s->max_time_ms, 0);
+      nt_timer_unref(&max_timer); /* it alone does not keep the loop going */
+    }
     rc = nt_reactor_run(s->reactor);
+    nt_timer_stop(&max_timer);
     if (rc) {
       cli_error("reactor failed: %s", nt_strerror(rc));
       s->exit_code = NT_EXIT_INTERNAL;
     }
   }
+  s->finished = 1; /* what close_all ends was the command's, or is said */
   nt_reactor_close_all(s->reactor);
   nt_reactor_free(s->reactor);
   nt_tls_ctx_free(ctx); /* after the connection that used it */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_text.h"
 #include "commands.h"
 #include "nettool/nntp.h"
 
@@ -15,11 +16,12 @@ static const char usage_text[] =
     "\n"
     "Lists the newsgroups matching PATTERN (a wildmat such as 'comp.lang.*';\n"
     "default: all) as 'GROUP COUNT LOW-HIGH STATUS' lines, COUNT estimated\n"
-    "from the range as servers report it.\n"
+    "from the range as servers report it; an alias shows its target\n"
+    "('alias of GROUP').\n"
     "\n" NNTP_CLI_HELP
     "\n"
     "Exit status: 0 ok, 2 usage, 4 connect, 5 resolve, 6 TLS, 7 protocol,\n"
-    "8 the server said no, 10 timeout.\n";
+    "8 the server said no, 10 timeout, 130 interrupted.\n";
 
 typedef struct {
   nntp_cli_t s;
@@ -46,9 +48,14 @@ static void group_line(nt_nntp_t *c, const char *line, size_t len, void *arg) {
   if (nt_nntp_parse_active(line, len, &a)) return;
   uint64_t count = a.high >= a.low ? a.high - a.low + 1 : 0;
   if (a.high == 0 && a.low <= 1) count = 0;
-  nntp_cli_put(a.group.p, a.group.n);
-  printf(" %llu %llu-%llu %s\n", (unsigned long long)count,
+  cli_text_put(stdout, a.group.p, a.group.n, 0);
+  printf(" %llu %llu-%llu %s", (unsigned long long)count,
          (unsigned long long)a.low, (unsigned long long)a.high, status_word(a.status));
+  if (a.status == '=') { /* where the alias leads */
+    fputs(" of ", stdout);
+    cli_text_put(stdout, a.alias_of.p, a.alias_of.n, 0);
+  }
+  putchar('\n');
   l->groups++;
 }
 

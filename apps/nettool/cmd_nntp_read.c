@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "cli_text.h"
 #include "commands.h"
 #include "nettool/nntp.h"
 
@@ -31,7 +32,7 @@ static const char usage_text[] =
     "\n"
     "Exit status: 0 ok, 2 usage, 4 connect, 5 resolve, 6 TLS, 7 protocol,\n"
     "8 the server said no (411 no such group, 423/430 no such article, 480/481\n"
-    "authentication), 10 timeout.\n";
+    "authentication), 10 timeout, 130 interrupted.\n";
 
 typedef struct {
   nntp_cli_t s;
@@ -51,7 +52,7 @@ static void show_header(read_t *r, const char *name) {
   char *v = nt_nntp_article_header_utf8(&r->art, name);
   if (!v) return;
   printf("%s: ", name);
-  nntp_cli_put(v, strlen(v));
+  cli_text_put(stdout, v, strlen(v), 0);
   putchar('\n');
   free(v);
 }
@@ -71,14 +72,14 @@ static void body_line(void *arg, const char *line, size_t len) {
   read_t *r = arg;
   show_headers(r);
   if (r->all) {
-    nntp_cli_put(line, len);
+    cli_text_put(stdout, line, len, 0);
     putchar('\n');
     return;
   }
   int k = nt_nntp_filter_line(&r->filter, line, &len);
   if (k == NT_NNTP_FILTER_SKIP) return;
   if (k == NT_NNTP_FILTER_BLANK_SHOW) putchar('\n');
-  nntp_cli_put(line, len);
+  cli_text_put(stdout, line, len, 0);
   putchar('\n');
 }
 
@@ -162,7 +163,7 @@ static void column(const char *s, size_t cols, int pad) {
     i += k;
     chars++;
   }
-  nntp_cli_put(s, i);
+  cli_text_put(stdout, s, i, 0);
   if (pad)
     for (; chars < cols; chars++) putchar(' ');
 }

@@ -21,7 +21,9 @@ typedef struct nntp_cli_s {
   /* common options (nntp_cli_option) */
   const char *server, *user_spec, *cacert;
   int tls, insecure;
-  unsigned long long timeout_ms;
+  /* DESIGN.md "Time and timeouts": connect (default: timeout_ms), reply,
+   * total (0: none) */
+  unsigned long long connect_timeout_ms, timeout_ms, max_time_ms;
   /* from the options, the URL or $NNTPSERVER (nntp_cli_target) */
   char host[256];
   int port, implicit_tls, url_article;
@@ -41,7 +43,9 @@ typedef struct nntp_cli_s {
       {"tls", no_argument, NULL, 'T'},                                        \
       {"cacert", required_argument, NULL, 'C'},                               \
       {"insecure", no_argument, NULL, 'K'},                                   \
-      {"timeout", required_argument, NULL, 'W'}
+      {"timeout", required_argument, NULL, 'W'},                              \
+      {"connect-timeout", required_argument, NULL, 'Q'},                      \
+      {"max-time", required_argument, NULL, 'M'}
 #define NNTP_CLI_HELP                                                         \
   "  --server HOST[:PORT]  news server (default: the URL's, else $NNTPSERVER;\n" \
   "                        port 119, 563 = NNTPS)\n"                          \
@@ -50,7 +54,11 @@ typedef struct nntp_cli_s {
   "  --tls                 STARTTLS (NNTPS on port 563 or nntps:// URLs)\n"   \
   "  --cacert FILE         trust this CA bundle (PEM) for TLS\n"              \
   "  --insecure            do not verify the server's certificate\n"          \
-  "  --timeout S           connect and reply timeout in seconds (default 30)\n"
+  "  --connect-timeout S   connecting and TLS handshakes (default: --timeout)\n" \
+  "  --timeout S           each reply must be complete within S seconds\n"  \
+  "                        (inside an article, each line restarts it;\n"    \
+  "                        default 30)\n"                                    \
+  "  --max-time S          the whole command (default: no limit)\n"
 
 void nntp_cli_init(nntp_cli_t *s);
 /* Handles a common option: 0 done, -1 not a common one, else an exit code. */
@@ -74,9 +82,6 @@ void nntp_cli_fail(nntp_cli_t *s, const char *what,
                    const struct nt_nntp_result_s *r);
 /* Exit code for an NT_E* status of an NNTP session. */
 int nntp_cli_exit(int status);
-/* Writes text for a terminal: control characters (C0 but tab, DEL, C1)
- * become '?', so an article cannot send escape sequences. */
-void nntp_cli_put(const char *s, size_t n);
 
 /* HTTP client (issue 5): cmd_http_upload.c, cmd_http_get.c; shared code in
  * cmd_http_common.c/.h and cmd_http_progress.c. */

@@ -41,7 +41,9 @@
  *
  * Session set-up (the state machine)
  * ----------------------------------
- *   CONNECTING -> GREETING (200 posting allowed, 201 not; 400/502 end it)
+ *   CONNECTING -> GREETING (200 posting allowed, 201 not; any 4xx/5xx
+ *      ends it with NT_ENNTP_UNAVAILABLE, another code with
+ *      NT_ENNTP_BADREPLY, a line that is no reply with NT_EPROTO)
  *   -> CAPABILITIES (a server without it, 500, is treated as RFC 977: OVER
  *      and HDR are tried and fall back to XOVER and XHDR on 500)
  *   -> MODE_READER (only when CAPABILITIES lacks READER)
@@ -73,6 +75,9 @@ typedef enum nt_nntp_state_e {
 /* "READY", "AUTH_USER"...; "?" for a value out of range. */
 const char *nt_nntp_state_name(nt_nntp_state_t s);
 nt_nntp_state_t nt_nntp_state(const nt_nntp_t *c);
+/* In closed(): the state the session was in when it ended (CONNECTING and
+ * TLS_HANDSHAKE mean the connect limit ran out, the others a reply's). */
+nt_nntp_state_t nt_nntp_end_state(const nt_nntp_t *c);
 
 enum {
   NT_NNTP_TLS_NONE = 0,
@@ -91,10 +96,16 @@ typedef struct nt_nntp_options_s {
   nt_tls_ctx_t *tls_ctx;       /* required with tls; the caller's */
   const char *tls_server_name; /* name checked in the certificate; NULL:
                                   the host given to nt_nntp_connect */
-  uint64_t connect_timeout_ms; /* resolving + connecting; 0: 30 s */
-  uint64_t timeout_ms;         /* idle time allowed while a reply is
-                                  awaited (and the TLS handshake); 0: 60 s */
-  size_t max_line;             /* longest response line; 0: 64 KiB */
+  uint64_t connect_timeout_ms; /* resolving, connecting and every TLS
+                                  handshake (NNTPS, STARTTLS); 0: 30 s */
+  uint64_t timeout_ms;         /* a reply (status line) must be complete
+                                  within this of its command (the greeting:
+                                  of the connection); inside a multi-line
+                                  response each line restarts it; 0: 60 s */
+  size_t max_line;             /* longest status line; 0: 64 KiB */
+  size_t max_block_line;       /* longest line inside a multi-line response
+                                  (article lines: a 70 KB header is real
+                                  life); 0: 1 MiB, never below max_line */
   size_t max_block;            /* bytes of one multi-line response (it is
                                   streamed, not kept); 0: 1 GiB */
   int no_mode_reader;          /* never send MODE READER */
@@ -149,6 +160,11 @@ int nt_nntp_has_capability(const nt_nntp_t *c, const char *name);
  * error message in the server's words; "" and 0 before any. */
 int nt_nntp_last_code(const nt_nntp_t *c);
 const char *nt_nntp_last_reply(const nt_nntp_t *c);
+/* The last line the server sent outside a multi-line response, as it came
+ * (at most 255 bytes, not sanitised): to quote a greeting or reply that is
+ * not NNTP at all ("999 hi", "SSH-2.0-..."), which ends the session with
+ * NT_EPROTO. "" before any. */
+const char *nt_nntp_last_line(const nt_nntp_t *c);
 /* Why TLS failed (a certificate problem...), "" if it did not. */
 const char *nt_nntp_tls_error(const nt_nntp_t *c);
 
@@ -268,6 +284,7 @@ typedef struct nt_nntp_active_s {
   nt_nntp_str_t group;
   uint64_t high, low;
   char status; /* 'y' posting allowed, 'n' not, 'm' moderated, ... */
+  nt_nntp_str_t alias_of; /* status '=': the group it is an alias of */
 } nt_nntp_active_t;
 int nt_nntp_parse_active(const char *line, size_t len, nt_nntp_active_t *a);
 /* DATE reply text "yyyymmddhhmmss" -> UTC time. */

@@ -49,6 +49,7 @@ struct nt_nntp_s {
   nt_nntp_callbacks_t cbs;
   void *arg;
   nt_nntp_state_t state;
+  nt_nntp_state_t end_state; /* the state when the session ended */
   nt_factory_t factory;
   nt_tls_factory_t tls_factory;
   nt_connector_t *connector;
@@ -58,7 +59,7 @@ struct nt_nntp_s {
   nt_tls_ctx_t *tls_ctx;
   char *tls_name;
   uint64_t connect_timeout_ms, timeout_ms;
-  size_t max_line, max_block;
+  size_t max_line, max_block, max_block_line;
   int no_mode_reader, auth_when_asked;
   /* what set-up learned */
   int posting;
@@ -78,6 +79,10 @@ struct nt_nntp_s {
   int status; /* what closed() will say */
   int closed_told;
   char tls_error[256];
+  /* the engine's line handler, wrapped (nntp_client.c: wrap_lines) */
+  const nt_line_receiver_ops_t *pp_lr_ops;
+  nt_line_receiver_ops_t lr_ops;
+  char last_line[256]; /* nt_nntp_last_line */
 };
 
 enum {

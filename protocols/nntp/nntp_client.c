@@ -19,9 +19,11 @@ const char *nt_nntp_state_name(nt_nntp_state_t s) {
 }
 
 nt_nntp_state_t nt_nntp_state(const nt_nntp_t *c) { return c->state; }
+nt_nntp_state_t nt_nntp_end_state(const nt_nntp_t *c) { return c->end_state; }
 
 /* The ONLY way to change state. */
 void nt__nntp_set_state(nt_nntp_t *c, nt_nntp_state_t s) {
+  if (s == NT_NNTP_CLOSED && c->state != NT_NNTP_CLOSED) c->end_state = c->state;
   if (c->state != s)
     NT__DEBUG("nntp %p: [%s] -> [%s]", (void *)c, nt_nntp_state_name(c->state),
               nt_nntp_state_name(s));
@@ -142,7 +144,7 @@ static void start_tls(nt_nntp_t *c) {
   nt_tls_options_t o;
   memset(&o, 0, sizeof o);
   o.server_name = c->tls_name;
-  o.handshake_timeout_ms = c->timeout_ms;
+  o.handshake_timeout_ms = c->connect_timeout_ms; /* DESIGN: time model */
   c->pp.lr.stopped = 1;
   int rc = nt_tls_start(nt_pp_transport(&c->pp), c->tls_ctx, &c->pp.lr.base,
                         &o, NULL);
@@ -164,8 +166,9 @@ static int on_setup_reply(nt_pp_t *pp, void *arg, int code, const char *text,
       c->posting = code == 200;
       nt__nntp_setup_next(c);
     } else {
-      fail(c, code == 400 || code == 502 ? NT_ENNTP_UNAVAILABLE
-                                         : NT_ENNTP_BADREPLY);
+      /* 400/502 are RFC 3977's refusals; any other 4xx/5xx is a refusal
+       * too (its words say why), anything else is not an NNTP greeting */
+      fail(c, code >= 400 ? NT_ENNTP_UNAVAILABLE : NT_ENNTP_BADREPLY);
     }
     break;
   case NT_NNTP_CAPABILITIES:
@@ -272,6 +275,31 @@ static void on_destroy(nt_pp_t *pp) { client_free((nt_nntp_t *)pp); }
 static const nt_pp_ops_t nntp_pp_ops = {on_connected, on_unsolicited, on_closed,
                                         on_destroy};
 
+/* Every line passes here on its way to the engine, for two things the
+ * engine cannot know: a status line is kept (a greeting such as "999 hi"
+ * that the engine refuses as no reply at all can then be quoted), and the
+ * line limit follows the phase: status lines keep the short max_line,
+ * lines inside a multi-line response (articles) get max_block_line. The
+ * engine's limit is set once at init, so the reader's maximum is switched
+ * here after each line, before the next one is framed. */
+static void wrapped_line(nt_line_receiver_t *lr, const char *line, size_t len) {
+  nt_nntp_t *c = (nt_nntp_t *)lr;
+  if (!c->pp.in_block) {
+    size_t n = len < sizeof c->last_line - 1 ? len : sizeof c->last_line - 1;
+    memcpy(c->last_line, line, n);
+    c->last_line[n] = 0;
+  }
+  c->pp_lr_ops->line_received(lr, line, len);
+  lr->reader.max_line = c->pp.in_block ? c->max_block_line : c->max_line;
+}
+
+static void wrap_lines(nt_nntp_t *c) {
+  c->pp_lr_ops = c->pp.lr.ops;
+  c->lr_ops = *c->pp.lr.ops;
+  c->lr_ops.line_received = wrapped_line;
+  c->pp.lr.ops = &c->lr_ops;
+}
+
 /* --- connecting ----------------------------------------------------------------- */
 
 static nt_protocol_t *build(nt_factory_t *f, const struct sockaddr *peer,
@@ -343,6 +371,8 @@ int nt_nntp_new(nt_reactor_t *r, const nt_nntp_options_t *opts,
   c->connect_timeout_ms = o.connect_timeout_ms ? o.connect_timeout_ms : 30000;
   c->timeout_ms = o.timeout_ms ? o.timeout_ms : 60000;
   c->max_line = o.max_line ? o.max_line : 64 * 1024;
+  c->max_block_line = o.max_block_line ? o.max_block_line : (size_t)1 << 20;
+  if (c->max_block_line < c->max_line) c->max_block_line = c->max_line;
   c->max_block = o.max_block ? o.max_block : (size_t)1 << 30;
   c->no_mode_reader = o.no_mode_reader;
   c->auth_when_asked = o.auth_when_asked;
@@ -354,6 +384,7 @@ int nt_nntp_new(nt_reactor_t *r, const nt_nntp_options_t *opts,
     client_free(c);
     return NT_ENOMEM;
   }
+  wrap_lines(c);
   *out = c;
   return 0;
 }
@@ -385,7 +416,7 @@ int nt_nntp_connect(nt_reactor_t *r, const char *host, int port,
     nt_tls_options_t to;
     memset(&to, 0, sizeof to);
     to.server_name = c->tls_name;
-    to.handshake_timeout_ms = c->timeout_ms;
+    to.handshake_timeout_ms = c->connect_timeout_ms;
     rc = nt_tls_factory_init(&c->tls_factory, c->tls_ctx, &c->factory, &to);
     if (rc) {
       destroy_unconnected(c);
@@ -437,3 +468,4 @@ const char *nt_nntp_last_reply(const nt_nntp_t *c) {
   return nt_pp_last_reply(&c->pp);
 }
 const char *nt_nntp_tls_error(const nt_nntp_t *c) { return c->tls_error; }
+const char *nt_nntp_last_line(const nt_nntp_t *c) { return c->last_line; }

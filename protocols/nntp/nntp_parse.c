@@ -103,6 +103,10 @@ int nt_nntp_parse_active(const char *line, size_t len, nt_nntp_active_t *a) {
   nt_nntp_str_t st = nt__nntp_token(&p, end);
   if (!st.n) return NT_ENNTP_BADREPLY;
   a->status = st.p[0];
+  if (a->status == '=') { /* an alias: "=target.group" */
+    a->alias_of.p = st.p + 1;
+    a->alias_of.n = st.n - 1;
+  }
   return 0;
 }
 

@@ -29,7 +29,8 @@ typedef struct {
   int scenario;
 } rec_t;
 static rec_t rec;
-static char last_reply[256]; /* at closed() */
+static char last_reply[256], last_line[256]; /* at closed() */
+static nt_nntp_state_t end_state;
 
 static void logf_(const char *fmt, ...) {
   va_list ap;
@@ -103,6 +104,8 @@ static void on_closed(nt_nntp_t *c, int status, void *arg) {
   rec.close_status = status;
   logf_("closed %d last=%d\n", status, nt_nntp_last_code(c));
   snprintf(last_reply, sizeof last_reply, "%s", nt_nntp_last_reply(c));
+  snprintf(last_line, sizeof last_line, "%s", nt_nntp_last_line(c));
+  end_state = nt_nntp_end_state(c);
 }
 
 static const nt_nntp_callbacks_t cbs = {on_ready, on_closed};
@@ -321,18 +324,45 @@ static void test_block_cut_by_close(void **state) {
 static void test_limits_and_bad_replies(void **state) {
   (void)state;
   rec.scenario = 0;
-  /* an over-long line in a block */
+  /* an over-long line in a block: lines inside an article have their own,
+   * larger limit (max_block_line) than status lines (max_line) */
   nt_nntp_options_t o = {0};
   o.max_line = 64;
+  o.max_block_line = 128;
   nt_test_transport_t *tt = nt_test_transport_new(R, build_opts(&o));
   nt_test_feed_str(tt, "200 ok\r\n101 c\r\nREADER\r\n.\r\n211 3 1 3 g\r\n220 3 <a@b>\r\n");
   char line[200];
   memset(line, 'x', sizeof line);
+  nt_test_feed(tt, line, 100); /* over max_line, within max_block_line */
+  nt_test_feed_str(tt, "\r\n");
+  nt_test_run_pending(R);
+  assert_int_equal(rec.closed, 0);
   nt_test_feed(tt, line, sizeof line);
   nt_test_run_pending(R);
   assert_int_equal(rec.closed, 1);
   assert_int_equal(rec.close_status, NT_ELINETOOLONG);
   assert_non_null(strstr(rec.log, "article:-3001/220"));
+  nt_test_transport_free(tt);
+  /* the default block limit takes a 70 KB header line (the status line
+   * limit stays 64 KiB); after the block, status lines are held to it */
+  tt = nt_test_transport_new(R, build(NULL));
+  nt_test_feed_str(tt, "200 ok\r\n101 c\r\nREADER\r\n.\r\n211 3 1 3 g\r\n220 3 <a@b>\r\n");
+  size_t big = 70 * 1024;
+  char *h = malloc(big + 2);
+  memset(h, 'r', big);
+  memcpy(h, "References: ", 12);
+  memcpy(h + big, "\r\n", 2);
+  nt_test_feed(tt, h, big + 2);
+  nt_test_feed_str(tt, "\r\nbody\r\n.\r\n");
+  nt_test_run_pending(R);
+  assert_int_equal(rec.closed, 0);
+  assert_int_equal(nt_nntp_pending(rec.c), 1); /* the article is done: OVER */
+  nt_test_feed(tt, "224 ", 4); /* a status line of 70 KB: refused */
+  nt_test_feed(tt, h, big + 2);
+  nt_test_run_pending(R);
+  assert_int_equal(rec.closed, 1);
+  assert_int_equal(rec.close_status, NT_ELINETOOLONG);
+  free(h);
   nt_test_transport_free(tt);
   /* a multi-line response over max_block */
   o.max_line = 0;
@@ -356,11 +386,33 @@ static void test_limits_and_bad_replies(void **state) {
   assert_int_equal(rec.close_status, NT_ENNTP_UNAVAILABLE);
   assert_string_equal(last_reply, "Service temporarily unavailable");
   nt_test_transport_free(tt);
-  /* not a reply at all */
+  /* not a reply at all: the line is kept to be quoted */
   tt = nt_test_transport_new(R, build(NULL));
   nt_test_feed_str(tt, "SSH-2.0-OpenSSH\r\n");
   nt_test_run_pending(R);
   assert_int_equal(rec.close_status, NT_EPROTO);
+  assert_string_equal(last_line, "SSH-2.0-OpenSSH");
+  assert_int_equal(end_state, NT_NNTP_GREETING);
+  nt_test_transport_free(tt);
+  tt = nt_test_transport_new(R, build(NULL));
+  nt_test_feed_str(tt, "999 hi\r\n");
+  nt_test_run_pending(R);
+  assert_int_equal(rec.close_status, NT_EPROTO);
+  assert_string_equal(last_line, "999 hi");
+  nt_test_transport_free(tt);
+  /* any 4xx/5xx greeting is a refusal in the server's words; another code
+   * is not an NNTP greeting */
+  tt = nt_test_transport_new(R, build(NULL));
+  nt_test_feed_str(tt, "505 go away\r\n");
+  nt_test_run_pending(R);
+  assert_int_equal(rec.close_status, NT_ENNTP_UNAVAILABLE);
+  assert_string_equal(last_reply, "go away");
+  nt_test_transport_free(tt);
+  tt = nt_test_transport_new(R, build(NULL));
+  nt_test_feed_str(tt, "100 hello\r\n");
+  nt_test_run_pending(R);
+  assert_int_equal(rec.close_status, NT_ENNTP_BADREPLY);
+  assert_string_equal(last_reply, "hello");
   nt_test_transport_free(tt);
 }
 
