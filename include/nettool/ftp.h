@@ -69,9 +69,17 @@ typedef struct nt_ftp_options_s {
   nt_tls_ctx_t *tls_ctx;
   /* Name checked against the server certificate; NULL: the connect host. */
   const char *tls_server_name;
-  uint64_t connect_timeout_ms; /* control and data connects; 0: 30 s */
-  uint64_t reply_timeout_ms;   /* waiting for one reply; 0: 60 s */
-  uint64_t data_timeout_ms;    /* a data connection without progress; 0: 60 s */
+  /* Resolving and connecting the control connection and its TLS handshake
+   * (implicit TLS: all within this of nt_ftp_connect; AUTH TLS: of its
+   * start), each data connection's connect and its TLS handshake. 0: 30 s */
+  uint64_t connect_timeout_ms;
+  /* A reply must be complete within this of its command (the greeting: of
+   * the connection); data moving during a transfer restarts it. 0: 60 s */
+  uint64_t reply_timeout_ms;
+  /* A data connection without progress for this long (an exact deadline:
+   * last progress + this; uploads are sampled at least every 250 ms and
+   * every tenth of it). 0: 60 s */
+  uint64_t data_timeout_ms;
   size_t max_line;             /* one reply line; 0: 8 KiB */
   size_t max_reply;            /* one (multi-line) reply; 0: 64 KiB */
   size_t max_list_line;        /* one line of a listing; 0: 8 KiB */
@@ -278,6 +286,18 @@ int nt_ftp_put_file(nt_ftp_t *f, const char *local, const char *remote,
                     void *arg);
 
 /* --- state ------------------------------------------------------------------------- */
+
+/* What the last failure was about, for messages: which limit ran out
+ * (with NT_ETIMEDOUT) or which connection failed. */
+typedef enum {
+  NT_FTP_WHERE_NONE = 0,
+  NT_FTP_WHERE_CONNECT,  /* resolving/connecting the control connection */
+  NT_FTP_WHERE_TLS,      /* the control connection's TLS handshake */
+  NT_FTP_WHERE_REPLY,    /* a reply (the greeting included) */
+  NT_FTP_WHERE_DATA,     /* the data connection: no progress, or it failed */
+  NT_FTP_WHERE_DATA_TLS, /* the data connection's TLS handshake */
+} nt_ftp_where_t;
+nt_ftp_where_t nt_ftp_failure_where(const nt_ftp_t *f);
 
 /* The control connection's state, by name ("READY", "PASV", "XFER"...). */
 const char *nt_ftp_state_name(const nt_ftp_t *f);

@@ -100,6 +100,12 @@ struct nt__ftp_op {
   int prelim;    /* 1xx seen */
   int final_ok;  /* positive final reply seen */
   int data_done; /* the data connection has ended */
+  /* How the data connection failed (0: cleanly or not yet). Kept apart
+   * from status: a 4xx/5xx reply to the transfer command wins over it,
+   * whichever arrives first (servers reset the data connection, then
+   * send 550). status holds our own failures (the sink, a long line). */
+  int data_err;
+  int data_err_tls; /* ...during the data connection's TLS handshake */
   int upload_started;
 };
 
@@ -149,10 +155,14 @@ struct nt_ftp_s {
   /* data */
   nt__ftp_dconn_t *dconn; /* pending passive connect or active listener */
   nt__ftp_data_t *dp;     /* the data connection */
-  nt_timer_t data_timer;
-  uint64_t progress_at;   /* reactor time of the last data progress */
-  uint64_t progress_seen; /* bytes counted at the last tick */
-  int foreign_refused;    /* active: a connection from another address */
+  nt_timer_t data_timer;   /* the data connection's deadlines (ftp_data.c) */
+  uint64_t progress_at;    /* reactor time of the last data progress */
+  uint64_t progress_seen;  /* uploads: bytes counted at the last sample */
+  uint64_t data_hs_at;     /* the data connection's TLS handshake began */
+  uint64_t data_failed_at; /* the data connection failed: grace for the reply */
+  int foreign_refused;     /* active: a connection from another address */
+  uint64_t connect_at; /* nt_ftp_connect began (implicit TLS counts from it) */
+  nt_ftp_where_t where; /* what the last failure was about */
 };
 
 /* ftp_state.c */
@@ -171,6 +181,9 @@ void nt__ftp_op_finish(nt_ftp_t *f, int status);
 void nt__ftp_dispatch(nt_ftp_t *f);
 void nt__ftp_fail_session(nt_ftp_t *f, int status);
 int nt__ftp_check_arg(const char *s);
+/* The control connection's TLS handshake must end within the connect
+ * timeout of `from`: the handshake timeout to give nt_tls_start. */
+uint64_t nt__ftp_hs_timeout(nt_ftp_t *f, uint64_t from);
 
 /* ftp_data.c */
 typedef enum {
@@ -186,6 +199,11 @@ int nt__ftp_data_listen(nt_ftp_t *f, int eprt, char *arg, size_t size);
 int nt__ftp_data_ready(const nt_ftp_t *f);
 void nt__ftp_data_start_upload(nt_ftp_t *f);
 void nt__ftp_data_close(nt_ftp_t *f, int abort);
+/* Starts the data connection's TLS once the server is ready for it (after
+ * its 1xx reply) and the connection is up; does nothing otherwise. */
+void nt__ftp_data_start_tls(nt_ftp_t *f);
+/* The data connection failed before the final reply: the grace for it. */
+void nt__ftp_data_failed(nt_ftp_t *f);
 /* The data side tells the state machine (ftp_state.c). */
 void nt__ftp_data_event(nt_ftp_t *f, nt__ftp_data_ev_t ev, int status);
 int nt__ftp_peer_family(nt_ftp_t *f);

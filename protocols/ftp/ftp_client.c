@@ -15,6 +15,14 @@ const nt__ftp_net_ops_t *nt__ftp_net_ops = &nt__ftp_tcp_net_ops;
 
 void nt__ftp_data_tick(nt_timer_t *t); /* ftp_data.c */
 
+/* --- the control connection's TLS handshake deadline ------------------------------ */
+
+uint64_t nt__ftp_hs_timeout(nt_ftp_t *f, uint64_t from) {
+  uint64_t now = nt_reactor_now(f->reactor);
+  uint64_t due = from + f->opts.connect_timeout_ms;
+  return due > now ? due - now : 1;
+}
+
 /* --- helpers -------------------------------------------------------------------- */
 
 int nt__ftp_check_arg(const char *s) {
@@ -167,6 +175,11 @@ static void end_session(nt_ftp_t *f, int status) {
   if (f->close_status) st = f->close_status;
   else if (f->quitting && (status == 0 || status == NT_ECONNABORTED)) st = 0;
   else if (!status) st = NT_EUNEXPECTEDEOF;
+  /* A timeout nobody else claimed is the pingpong engine's: a reply. */
+  if (st == NT_ETIMEDOUT && f->where == NT_FTP_WHERE_NONE)
+    f->where = !f->attached                          ? NT_FTP_WHERE_CONNECT
+               : f->state == NT__FTP_TLS_HANDSHAKE ? NT_FTP_WHERE_TLS
+                                                   : NT_FTP_WHERE_REPLY;
   nt__ftp_data_close(f, 1);
   nt_timer_stop(&f->data_timer);
   nt__ftp_set_state(f, NT__FTP_CLOSED);
@@ -234,6 +247,12 @@ static void on_connected(nt_pp_t *pp) {
     memset(&to, 0, sizeof to);
     to.server_name = f->server_name;
     nt__ftp_set_state(f, NT__FTP_TLS_HANDSHAKE);
+    /* The handshake is part of connecting: the connect timeout, counted
+     * from nt_ftp_connect, bounds it; the greeting's reply timeout starts
+     * once TLS is up (connection_made again). */
+    nt_timer_stop(&pp->timer);
+    to.handshake_timeout_ms =
+        nt__ftp_hs_timeout(f, f->connect_at ? f->connect_at : nt_reactor_now(f->reactor));
     int rc = nt_tls_start(t, f->opts.tls_ctx, &pp->lr.base, &to, NULL);
     if (rc) nt__ftp_fail_session(f, rc);
     return;
@@ -366,6 +385,7 @@ int nt_ftp_connect(nt_reactor_t *r, const char *host, int port,
   co.timeout_ms = f->opts.connect_timeout_ms;
   co.family = o.family;
   co.nodelay = 1;
+  f->connect_at = nt_reactor_now(r);
   rc = nt_tcp_connect(r, host, port, &f->factory, &co, &f->connector);
   if (rc) {
     nt_ftp_free(f);
@@ -556,4 +576,5 @@ const char *nt_ftp_last_reply(const nt_ftp_t *f) {
   return nt_pp_last_reply(&f->pp);
 }
 int nt_ftp_is_tls(const nt_ftp_t *f) { return f->tls_up; }
+nt_ftp_where_t nt_ftp_failure_where(const nt_ftp_t *f) { return f->where; }
 unsigned nt_ftp_features(const nt_ftp_t *f) { return f->features; }

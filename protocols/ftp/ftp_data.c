@@ -126,35 +126,88 @@ uint64_t nt_ftp_xfer_size(const nt_ftp_t *f) {
   return op->size == UINT64_MAX ? UINT64_MAX : op->size - op->xo.offset;
 }
 
+/* The data connection's one timer, armed for the nearest of its deadlines
+ * and re-armed for the remainder when it fires early (progress is stamped
+ * as it happens, without touching the timer):
+ *  - no progress for data_timeout_ms: last progress + that, exactly;
+ *  - the data connection's TLS handshake: its start + connect_timeout_ms
+ *    (the TLS layer's own handshake timeout, set the same, may come first);
+ *  - the data connection failed before the final reply: that reply gets
+ *    FAIL_GRACE_MS (a refusal that follows a reset wins over it), then the
+ *    transfer fails with the data connection's error, not a timeout.
+ * Uploads have no event for bytes leaving the socket buffer: their progress
+ * is sampled every UPLOAD_SAMPLE_MS (at most a tenth of the timeout). */
+#define FAIL_GRACE_MS 1000
+#define UPLOAD_SAMPLE_MS 250
+
+static uint64_t min64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+
+static int handshaking(const nt_ftp_t *f) {
+  const nt__ftp_data_t *dp = f->dp;
+  return dp && dp->tls_started && !dp->tls_up;
+}
+
+/* Data moved (or a connection/handshake finished): the idle deadline moves
+ * and so does the reply timeout of the silent control connection. */
+static void progress(nt_ftp_t *f) {
+  f->progress_at = nt_reactor_now(f->reactor);
+  nt_pp_touch(&f->pp);
+}
+
+static uint64_t deadline(const nt_ftp_t *f, const nt__ftp_op_t *op) {
+  if (op->data_done) return f->data_failed_at + min64(FAIL_GRACE_MS, f->opts.reply_timeout_ms);
+  /* The TLS layer's handshake timeout fails it at the same time. */
+  if (handshaking(f)) return f->data_hs_at + f->opts.connect_timeout_ms;
+  return f->progress_at + f->opts.data_timeout_ms;
+}
+
+static void arm(nt_ftp_t *f, const nt__ftp_op_t *op) {
+  uint64_t now = nt_reactor_now(f->reactor);
+  uint64_t due = deadline(f, op);
+  if (is_upload(op) && !op->data_done) {
+    uint64_t sample = min64(UPLOAD_SAMPLE_MS, f->opts.data_timeout_ms / 10);
+    due = min64(due, now + (sample ? sample : 1));
+  }
+  nt_timer_start(&f->data_timer, due > now ? due - now : 0, 0);
+}
+
 static void tick_start(nt_ftp_t *f) {
   f->foreign_refused = 0;
-  if (nt_timer_is_active(&f->data_timer)) return;
-  uint64_t period = f->opts.data_timeout_ms < 1000 ? f->opts.data_timeout_ms : 1000;
-  f->progress_at = nt_reactor_now(f->reactor);
   f->progress_seen = 0;
-  nt_timer_start(&f->data_timer, period, period);
+  f->progress_at = nt_reactor_now(f->reactor);
+  arm(f, f->cur);
+}
+
+void nt__ftp_data_failed(nt_ftp_t *f) {
+  f->data_failed_at = nt_reactor_now(f->reactor);
+  arm(f, f->cur);
 }
 
 void nt__ftp_data_tick(nt_timer_t *t) {
   nt_ftp_t *f = t->data;
   nt__ftp_op_t *op = f->cur;
-  if (!op || op->kind != NT__OP_XFER || op->data_done) {
-    nt_timer_stop(t); /* the reply timeout watches what is left */
-    return;
-  }
+  /* A clean end: the reply timeout watches what is left. */
+  if (!op || op->kind != NT__OP_XFER || (op->data_done && !op->data_err)) return;
   uint64_t now = nt_reactor_now(f->reactor);
-  uint64_t seen = nt_ftp_xfer_bytes(f);
-  if (seen != f->progress_seen) {
-    f->progress_seen = seen;
-    f->progress_at = now;
-    /* Data moving counts as progress for the reply awaited on the control
-     * connection too (it stays silent during a long transfer). */
-    nt_pp_touch(&f->pp);
+  if (is_upload(op) && !op->data_done) {
+    uint64_t seen = nt_ftp_xfer_bytes(f);
+    if (seen != f->progress_seen) {
+      f->progress_seen = seen;
+      progress(f);
+    }
+  }
+  if (now < deadline(f, op)) {
+    arm(f, op);
     return;
   }
-  if (now - f->progress_at < f->opts.data_timeout_ms) return;
-  NT__DEBUG("ftp: data connection idle for %" PRIu64 " ms", now - f->progress_at);
-  nt_timer_stop(t);
+  if (op->data_done) { /* failed, and the server said nothing since */
+    f->where = op->data_err_tls ? NT_FTP_WHERE_DATA_TLS : NT_FTP_WHERE_DATA;
+    nt__ftp_data_close(f, 1);
+    nt__ftp_fail_session(f, op->data_err);
+    return;
+  }
+  f->where = handshaking(f) ? NT_FTP_WHERE_DATA_TLS : NT_FTP_WHERE_DATA;
+  NT__DEBUG("ftp: data connection: no progress for %" PRIu64 " ms", now - f->progress_at);
   /* Waiting for the server to connect while someone else tried: say so. */
   int why = f->foreign_refused && !f->dp ? NT_EFTP_DATA_PEER : NT_ETIMEDOUT;
   if (op->final_ok || f->state == NT__FTP_DATA_CONNECT) {
@@ -233,6 +286,7 @@ static void dp_data(nt_protocol_t *p, const char *data, size_t len) {
   nt__ftp_op_t *op = xfer_op(dp);
   if (!op || is_upload(op) || op->status) return;
   op->bytes += len;
+  progress(dp->f);
   if (op->xcmd != NT__X_RETR) {
     int rc = nt_line_reader_feed(&dp->lines, data, len, list_line, dp, NULL);
     if (rc < 0) data_fail(dp, op, rc);
@@ -373,7 +427,10 @@ static void dp_made(nt_protocol_t *p, nt_transport_t *t) {
     dp->tls_up = 1;
     NT__DEBUG("ftp: data connection TLS up, %s, session reused: %s", nt_tls_version(t),
               nt_tls_session_reused(t) ? "yes" : "no");
-    if (f) nt__ftp_data_event(f, NT__DATA_READY, 0);
+    if (f) {
+      progress(f);
+      nt__ftp_data_event(f, NT__DATA_READY, 0);
+    }
     return;
   }
   dp->connected = 1;
@@ -381,27 +438,45 @@ static void dp_made(nt_protocol_t *p, nt_transport_t *t) {
     nt_transport_abort(t);
     return;
   }
-  if (f->prot_p) {
-    nt_tls_options_t to;
-    memset(&to, 0, sizeof to);
-    to.server_name = f->server_name;
-    nt_transport_t *ct = nt_pp_transport(&f->pp);
-    /* vsftpd's require_ssl_reuse: the data connection must resume the
-     * control connection's session. */
-    nt_tls_session_t *s = ct ? nt_tls_get_session(ct) : NULL;
-    to.session = s;
-    int rc = nt_tls_start(t, f->opts.tls_ctx, p, &to, NULL);
-    if (s) nt_tls_session_free(s);
-    if (rc) {
-      nt__ftp_op_t *op = xfer_op(dp);
-      if (op && !op->status) op->status = rc;
-      nt_transport_abort_error(t, rc);
-      return;
-    }
-    dp->tls_started = 1;
-  }
+  progress(f);
   nt__ftp_data_event(f, NT__DATA_CONNECTED, 0);
-  if (!dp->tls_started && dp->f) nt__ftp_data_event(dp->f, NT__DATA_READY, 0);
+  if (!dp->f) return;
+  if (f->prot_p)
+    nt__ftp_data_start_tls(f); /* now if the 1xx came first (active mode) */
+  else
+    nt__ftp_data_event(f, NT__DATA_READY, 0);
+}
+
+/* The handshake waits for the server's 1xx, as lftp does: a server may
+ * close a data connection with bytes waiting on it before it starts the
+ * transfer (and with them the ClientHello), and then wait forever. */
+void nt__ftp_data_start_tls(nt_ftp_t *f) {
+  nt__ftp_data_t *dp = f->dp;
+  nt__ftp_op_t *op = f->cur;
+  if (!f->prot_p || !dp || !dp->connected || dp->tls_started || !dp->base.transport ||
+      !op || op->kind != NT__OP_XFER || !(op->prelim || op->final_ok))
+    return;
+  nt_transport_t *t = dp->base.transport;
+  nt_tls_options_t to;
+  memset(&to, 0, sizeof to);
+  to.server_name = f->server_name;
+  nt_transport_t *ct = nt_pp_transport(&f->pp);
+  /* vsftpd's require_ssl_reuse: the data connection must resume the
+   * control connection's session. */
+  nt_tls_session_t *s = ct ? nt_tls_get_session(ct) : NULL;
+  to.session = s;
+  to.handshake_timeout_ms = f->opts.connect_timeout_ms; /* it fails with NT_ETIMEDOUT */
+  dp->tls_started = 1;
+  f->data_hs_at = nt_reactor_now(f->reactor);
+  int rc = nt_tls_start(t, f->opts.tls_ctx, &dp->base, &to, NULL);
+  if (s) nt_tls_session_free(s);
+  if (rc) {
+    dp->tls_started = 0;
+    if (!op->status) op->status = rc;
+    nt_transport_abort_error(t, rc);
+    return;
+  }
+  if (f->dp == dp && !dp->tls_up) arm(f, op); /* the handshake's own deadline */
 }
 
 static void dp_lost(nt_protocol_t *p, int status) {
@@ -411,6 +486,7 @@ static void dp_lost(nt_protocol_t *p, int status) {
             op ? "" : ", not ours any more");
   if (!op) return;
   if (!status || status == NT_ETLS_TRUNCATED) flush_tail(dp, op);
+  if (status && dp->tls_started && !dp->tls_up) op->data_err_tls = 1;
   nt_ftp_t *f = dp->f;
   f->dp = NULL;
   dp->f = NULL;
@@ -455,7 +531,7 @@ static nt__ftp_data_t *dp_new(nt_ftp_t *f) {
 
 int nt__ftp_data_ready(const nt_ftp_t *f) {
   const nt__ftp_data_t *dp = f->dp;
-  return dp && dp->connected && (!dp->tls_started || dp->tls_up) &&
+  return dp && dp->connected && (f->prot_p ? dp->tls_up : 1) &&
          dp->base.transport && !nt_transport_is_closing(dp->base.transport);
 }
 

@@ -188,7 +188,7 @@ static void maybe_complete(nt_ftp_t *f) {
     if (f->dp || f->dconn) return; /* the data connection still runs */
     op->data_done = 1;              /* the server never opened one */
   }
-  int st = op->status;
+  int st = op->status ? op->status : op->data_err;
   if (!st && op->xcmd == NT__X_RETR && !op->xo.ascii && op->size != UINT64_MAX &&
       op->xo.offset + op->bytes != op->size)
     st = NT_EFTP_SIZE;
@@ -220,9 +220,20 @@ void nt__ftp_data_event(nt_ftp_t *f, nt__ftp_data_ev_t ev, int status) {
     op->data_done = 1;
     /* A TLS data stream that ends without close_notify is accepted only
      * with the control connection's positive reply and a matching size. */
-    if (status && status != NT_ETLS_TRUNCATED && !op->status) op->status = status;
-    if (!status && is_upload(op) && !op->upload_started && !op->status)
-      op->status = NT_EUNEXPECTEDEOF; /* closed before we sent a byte */
+    if (status && status != NT_ETLS_TRUNCATED) op->data_err = status;
+    if (!status && is_upload(op) && !op->upload_started)
+      op->data_err = NT_EUNEXPECTEDEOF; /* closed before we sent a byte */
+    if (op->data_err == NT_ETIMEDOUT && op->data_err_tls) {
+      f->where = NT_FTP_WHERE_DATA_TLS; /* the handshake's connect timeout */
+      nt__ftp_fail_session(f, NT_ETIMEDOUT);
+      break;
+    }
+    if (op->data_err && !op->final_ok) {
+      /* The final reply decides (a 550 after a reset is a refusal), if
+       * it comes soon; the data timer gives it a short grace. */
+      nt__ftp_data_failed(f);
+      break;
+    }
     maybe_complete(f);
     break;
   }
@@ -266,6 +277,7 @@ static void start_tls(nt_ftp_t *f) {
   /* Nothing after "234" belongs to the plain text conversation. */
   f->pp.lr.stopped = 1;
   nt__ftp_set_state(f, NT__FTP_TLS_HANDSHAKE);
+  to.handshake_timeout_ms = f->opts.connect_timeout_ms;
   int rc = nt_tls_start(nt_pp_transport(&f->pp), f->opts.tls_ctx,
                         &f->pp.lr.base, &to, NULL);
   if (rc) {
@@ -449,6 +461,7 @@ static void on_final(nt_ftp_t *f, int code, const char *text, size_t len) {
     }
     nt__ftp_set_state(f, NT__FTP_XFER);
     op->final_ok = 1;
+    nt__ftp_data_start_tls(f); /* a server that skipped the 1xx */
     maybe_complete(f);
     break;
   case NT__FTP_VERIFY: {
@@ -487,6 +500,7 @@ static void on_preliminary(nt_ftp_t *f, int code, const char *text, size_t len) 
     if (nt_ftp_parse_150_size(text, len, &n) == 0) op->size = op->xo.offset + n;
   }
   nt__ftp_set_state(f, NT__FTP_XFER);
+  nt__ftp_data_start_tls(f); /* the server is ready for the handshake now */
   maybe_upload(f);
 }
 

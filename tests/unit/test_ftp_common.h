@@ -31,6 +31,7 @@ typedef struct {
   size_t len;
   int closed;
   int close_status;
+  nt_ftp_where_t where; /* nt_ftp_failure_where at `closed` */
   int ready;
   char data[65536]; /* what the sink got */
   size_t data_len;
@@ -55,9 +56,10 @@ static void on_ready(nt_ftp_t *f, void *arg) {
 }
 
 static void on_closed(nt_ftp_t *f, void *arg, int status) {
-  (void)f, (void)arg;
+  (void)arg;
   rec.closed++;
   rec.close_status = status;
+  rec.where = nt_ftp_failure_where(f);
   logf_("closed:%s\n", status ? nt_err_name(status) : "ok");
 }
 
