@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_text.h"
 #include "commands.h"
 #include "nettool/framing.h"
 #include "nettool/resolve.h"
@@ -21,20 +22,30 @@
 
 static const char usage_text[] =
     "usage: nettool ts-client HOST PORT [--udp] [--timeout S]\n"
+    "                         [--connect-timeout S] [--max-time S]\n"
     "                         [--tls [--cacert FILE] [--insecure]]\n"
     "\n"
     "Sends each line read from stdin to the timestamp server at HOST:PORT\n"
     "and prints each reply. An empty line or end of input ends the session.\n"
     "HOST is a name or a numeric IPv4/IPv6 address; over TCP its addresses\n"
-    "are raced (happy eyeballs).\n"
+    "are raced (happy eyeballs). Replies are printed as they come; on a\n"
+    "terminal, control characters in them are shown as '?'.\n"
     "\n"
     "  --udp         use UDP datagrams instead of TCP\n"
     "  --tls         speak TLS over TCP; the server's certificate and name\n"
     "                are verified against the system's CAs\n"
     "  --cacert FILE trust the CAs in FILE (PEM) instead\n"
     "  --insecure    do not verify the server's certificate (warns)\n"
-    "  --timeout S   seconds to wait for the connection and for each reply\n"
-    "                (default 10)\n";
+    "  --timeout S   each reply must be complete within S seconds of its\n"
+    "                line being sent (default 10); time spent waiting for\n"
+    "                input does not count\n"
+    "  --connect-timeout S  name resolution, TCP connect and TLS handshake\n"
+    "                together (default: --timeout)\n"
+    "  --max-time S  the whole session (default: no limit)\n"
+    "\n"
+    "Exit codes: 0 ok, 2 usage, 4 connect, 5 resolve, 6 TLS, 7 protocol,\n"
+    "10 timeout (any of the three limits), 11 bad input, 130 interrupted\n"
+    "by SIGINT/SIGTERM (docs/EXIT-CODES.md).\n";
 
 typedef struct {
   nt_reactor_t *reactor;
@@ -52,6 +63,10 @@ typedef struct {
   int closing;
   int prompt;   /* stdin is a terminal */
   int status;   /* session result */
+  int in_handshake; /* the session ended during the TLS handshake */
+  int interrupted;  /* SIGINT/SIGTERM */
+  int max_time_hit; /* --max-time */
+  int tty_out;      /* stdout is a terminal: replies are sanitised */
   int input_error;
   const char *host;
   int port;
@@ -204,7 +219,13 @@ static void on_reply(nt_ts_client_t *tc, const char *data, size_t len,
                      void *arg) {
   client_t *c = arg;
   (void)tc;
-  fwrite(data, 1, len, stdout);
+  /* The server's bytes reach a terminal only with controls made visible
+   * (no escape sequences); to a file or pipe they go as they are: they are
+   * the echo service's data. */
+  if (c->tty_out)
+    cli_text_put(stdout, data, len, CLI_TEXT_KEEP_LF);
+  else
+    fwrite(data, 1, len, stdout);
   fputc('\n', stdout);
   fflush(stdout);
   c->ready = 1;
@@ -214,17 +235,29 @@ static void on_reply(nt_ts_client_t *tc, const char *data, size_t len,
 
 static void on_closed(nt_ts_client_t *tc, int status, void *arg) {
   client_t *c = arg;
-  (void)tc;
+  c->in_handshake = nt_ts_client_in_handshake(tc);
   c->client = NULL;
   c->closing = 1;
   stdin_set(c, 0);
   if (!c->status) c->status = status;
 }
 
+/* SIGINT/SIGTERM stop the session at once, whatever it waits for (the
+ * connection, a reply, input): exit 130. */
 static void on_signal(nt_reactor_t *r, int signum, void *arg) {
-  (void)r;
+  client_t *c = arg;
   (void)signum;
-  finish(arg);
+  if (c->interrupted || c->max_time_hit) return;
+  c->interrupted = 1;
+  nt_reactor_stop(r);
+}
+
+/* --max-time: the whole session, from the start of the connect. */
+static void on_max_time(nt_timer_t *t) {
+  client_t *c = t->data;
+  if (c->interrupted || c->max_time_hit) return;
+  c->max_time_hit = 1;
+  nt_reactor_stop(c->reactor);
 }
 
 int cmd_ts_client(int argc, char **argv) {
@@ -233,11 +266,13 @@ int cmd_ts_client(int argc, char **argv) {
                                        {"cacert", required_argument, NULL, 'C'},
                                        {"insecure", no_argument, NULL, 'k'},
                                        {"timeout", required_argument, NULL, 't'},
+                                       {"connect-timeout", required_argument, NULL, 'c'},
+                                       {"max-time", required_argument, NULL, 'm'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   client_t c;
   memset(&c, 0, sizeof c);
-  unsigned long long timeout_ms = 10000;
+  unsigned long long timeout_ms = 10000, connect_ms = 0, max_ms = 0;
   int tls = 0, insecure = 0;
   const char *cacert = NULL;
   int ch;
@@ -259,6 +294,16 @@ int cmd_ts_client(int argc, char **argv) {
     case 't':
       if (cli_seconds(optarg, &timeout_ms))
         return cli_usage_error("bad --timeout '%s': expected seconds > 0",
+                               optarg);
+      break;
+    case 'c':
+      if (cli_seconds(optarg, &connect_ms))
+        return cli_usage_error("bad --connect-timeout '%s': expected seconds > 0",
+                               optarg);
+      break;
+    case 'm':
+      if (cli_seconds(optarg, &max_ms))
+        return cli_usage_error("bad --max-time '%s': expected seconds > 0",
                                optarg);
       break;
     case 'h':
@@ -284,7 +329,8 @@ int cmd_ts_client(int argc, char **argv) {
     return NT_EXIT_INTERNAL;
   }
   nt_line_reader_init(&c.reader, MAX_LINE);
-  c.prompt = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+  c.tty_out = isatty(STDOUT_FILENO);
+  c.prompt = isatty(STDIN_FILENO) && c.tty_out;
   nt_io_init(c.reactor, &c.in_io, STDIN_FILENO, stdin_io_cb);
   c.in_io.data = &c;
   struct stat st;
@@ -309,8 +355,9 @@ int cmd_ts_client(int argc, char **argv) {
       cli_error("warning: --insecure: the server's certificate is not verified; "
                 "anyone on the path can read and change this session");
   }
+  if (!connect_ms) connect_ms = timeout_ms;
   nt_ts_client_options_t o = {.udp = c.udp,
-                              .connect_timeout_ms = timeout_ms,
+                              .connect_timeout_ms = connect_ms,
                               .reply_timeout_ms = timeout_ms,
                               .tls = tls_ctx};
   nt_ts_client_callbacks_t cbs = {on_connected, on_reply, on_closed};
@@ -328,12 +375,26 @@ int cmd_ts_client(int argc, char **argv) {
     return rc == NT_EDNS_BADNAME ? NT_EXIT_USAGE : cli_exit_for_connect(rc);
   }
   nt_reactor_handle_signals(c.reactor, on_signal, &c);
+  nt_timer_t max_timer;
+  nt_timer_init(c.reactor, &max_timer, on_max_time);
+  max_timer.data = &c;
+  if (max_ms) {
+    nt_timer_start(&max_timer, max_ms, 0);
+    nt_timer_unref(&max_timer); /* it alone does not keep the loop going */
+  }
   rc = nt_reactor_run(c.reactor);
-  if (c.client) { /* stopped by the reactor failing: close what is left */
+  nt_timer_stop(&max_timer);
+  stdin_set(&c, 0);
+  if (c.client) {
+    /* Stopped early (a signal, --max-time, the reactor failing): end the
+     * session now, without waiting for anything. */
+    c.closing = 1;
     nt_ts_client_close(c.client);
-    nt_reactor_close_all(c.reactor);
   }
   nt_reactor_close_all(c.reactor);
+  /* Let what the closes queued run (UDP's connection_lost), bounded. */
+  for (int k = 0; k < 100 && nt_reactor_run_once(c.reactor, 0) > 0; k++)
+    ;
   nt_reactor_free(c.reactor);
   nt_tls_ctx_free(tls_ctx);
   nt_line_reader_free(&c.reader);
@@ -349,12 +410,26 @@ int cmd_ts_client(int argc, char **argv) {
     cli_error("reactor failed: %s", nt_strerror(rc));
     return NT_EXIT_INTERNAL;
   }
+  if (c.interrupted) {
+    cli_error("interrupted");
+    return NT_EXIT_INTERRUPTED;
+  }
+  if (c.max_time_hit) {
+    cli_error("%s port %d: not done within %s (--max-time)", c.host, c.port,
+              cli_secs(max_ms));
+    return NT_EXIT_TIMEOUT;
+  }
   if (c.input_error) return NT_EXIT_INPUT;
   int st_code = c.status;
   if (st_code == 0) return NT_EXIT_OK;
   const char *proto = c.udp ? "udp" : "tcp";
   if (!c.connected) {
-    if (cli_is_dns_error(st_code))
+    if (st_code == NT_ETIMEDOUT)
+      cli_error("%s %s:%d: not done within %s (--connect-timeout%s)",
+                c.in_handshake ? "TLS with" : "connect to", c.host, c.port,
+                cli_secs(connect_ms),
+                tls ? ", TLS handshake included" : "");
+    else if (cli_is_dns_error(st_code))
       cli_error("resolve %s: %s", c.host, nt_strerror(st_code));
     else if (cli_is_tls_error(st_code))
       cli_error("TLS with %s:%d failed: %s", c.host, c.port,
@@ -366,8 +441,8 @@ int cmd_ts_client(int argc, char **argv) {
   }
   switch (st_code) {
   case NT_ETIMEDOUT:
-    cli_error("%s %s port %d: no answer within %.1f s", proto, c.host, c.port,
-              (double)timeout_ms / 1000.0);
+    cli_error("%s %s port %d: no reply within %s (--timeout)", proto, c.host,
+              c.port, cli_secs(timeout_ms));
     break;
   case NT_EUNEXPECTEDEOF:
     cli_error("%s %s port %d: the server closed the connection before replying",

@@ -19,7 +19,8 @@
 static const char usage_text[] =
     "usage: nettool ts-server [--tcp PORT] [--udp PORT] [--bind ADDR] "
     "[--workers N]\n"
-    "                         [--tls --cert FILE [--key FILE]]\n"
+    "                         [--tls --cert FILE [--key FILE]] "
+    "[--handshake-timeout S]\n"
     "\n"
     "Answers every chunk it receives with \"[<ctime>]: <data>\".\n"
     "\n"
@@ -32,9 +33,14 @@ static const char usage_text[] =
     "  --tls         speak TLS (1.2 or 1.3) on the TCP port; needs --cert\n"
     "  --cert FILE   certificate chain, PEM, leaf first\n"
     "  --key FILE    its private key, PEM (default: in the --cert file)\n"
+    "  --handshake-timeout S  a TLS client must finish its handshake within\n"
+    "                S seconds of connecting, or is dropped (default 10)\n"
     "\n"
     "Prints one 'listening on tcp|tls|udp ADDRESS' line per port, then serves\n"
-    "until SIGINT or SIGTERM, which stop it cleanly (exit 0).\n";
+    "until SIGINT or SIGTERM, which stop it cleanly (exit 0).\n"
+    "A client that sends without reading the replies is not read from while\n"
+    "more than 64 KiB of replies wait for it, so it cannot make the server\n"
+    "hold more; other clients are served meanwhile.\n";
 
 typedef struct worker {
   nt_reactor_t *reactor;
@@ -89,12 +95,14 @@ int cmd_ts_server(int argc, char **argv) {
       {"tls", no_argument, NULL, 'T'},
       {"cert", required_argument, NULL, 'c'},
       {"key", required_argument, NULL, 'k'},
+      {"handshake-timeout", required_argument, NULL, 'H'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   int tcp_port = -1, udp_port = -1, nworkers = 1;
   const char *bind_addr = NULL;
   int tls = 0;
   const char *cert_file = NULL, *key_file = NULL;
+  unsigned long long hs_ms = 0;
   int c;
   opterr = 0;
   while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -126,6 +134,11 @@ int cmd_ts_server(int argc, char **argv) {
     case 'k':
       key_file = optarg;
       break;
+    case 'H':
+      if (cli_seconds(optarg, &hs_ms))
+        return cli_usage_error("bad --handshake-timeout '%s': expected seconds > 0",
+                               optarg);
+      break;
     case 'h':
       fputs(usage_text, stdout);
       return NT_EXIT_OK;
@@ -138,8 +151,8 @@ int cmd_ts_server(int argc, char **argv) {
   if (optind < argc)
     return cli_usage_error("unexpected argument '%s'", argv[optind]);
   if (tls && !cert_file) return cli_usage_error("--tls needs --cert FILE");
-  if (!tls && (cert_file || key_file))
-    return cli_usage_error("--cert and --key go with --tls");
+  if (!tls && (cert_file || key_file || hs_ms))
+    return cli_usage_error("--cert, --key and --handshake-timeout go with --tls");
   if (tls && udp_port >= 0)
     return cli_usage_error("--tls is for TCP only; drop --udp");
   if (tcp_port < 0 && udp_port < 0) tcp_port = DEFAULT_PORT;
@@ -152,6 +165,7 @@ int cmd_ts_server(int argc, char **argv) {
     to.server = 1;
     to.cert_file = cert_file;
     to.key_file = key_file;
+    to.handshake_timeout_ms = hs_ms; /* 0: 10 s */
     int trc = nt_tls_ctx_new(&to, &tls_ctx);
     if (trc) {
       cli_error("TLS: %s", nt_tls_last_error());

@@ -47,9 +47,15 @@ typedef struct nt_ts_client_callbacks_s {
 } nt_ts_client_callbacks_t;
 
 typedef struct nt_ts_client_options_s {
-  int udp;                     /* datagrams instead of TCP */
-  uint64_t connect_timeout_ms; /* 0: 10 s */
-  uint64_t reply_timeout_ms;   /* 0: 10 s */
+  int udp; /* datagrams instead of TCP */
+  /* From nt_ts_client_connect to connected(): name resolution, every TCP
+   * attempt and the TLS handshake, all under this one limit; past it,
+   * closed(NT_ETIMEDOUT). 0: 10 s. */
+  uint64_t connect_timeout_ms;
+  /* Each reply must be complete within this long of its request being sent
+   * (bytes trickling in do not extend it); past it, closed(NT_ETIMEDOUT).
+   * Time between requests does not count. 0: 10 s. */
+  uint64_t reply_timeout_ms;
   /* TCP over TLS with this client context (NULL: plain). The host name
    * given to connect is verified against the certificate and sent as SNI.
    * The context must outlive the connect (until connected or closed). */
@@ -79,6 +85,11 @@ int nt_ts_client_new(nt_reactor_t *r, const nt_ts_client_options_t *opts,
                      const nt_ts_client_callbacks_t *cbs, void *arg,
                      nt_ts_client_t **out);
 nt_protocol_t *nt_ts_client_protocol(nt_ts_client_t *c);
+
+/* Inside closed(): non-zero if TCP had connected and the TLS handshake was
+ * under way when the client ended (to tell a handshake that timed out or
+ * failed from a TCP connect that did). */
+int nt_ts_client_in_handshake(const nt_ts_client_t *c);
 
 /* Sends one request. NT_EBUSY while a reply is awaited, NT_ENOTCONN before
  * connected, NT_ETOOBIG for over 64 KiB. */

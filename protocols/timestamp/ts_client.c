@@ -20,6 +20,14 @@ struct nt_ts_client_s {
   nt_datagram_protocol_t dproto; /* UDP */
   nt_factory_t factory;
   nt_tls_factory_t tls_factory; /* wraps factory when opts.tls is set */
+  /* TLS: what TCP connects with; it hands each connection to tls_factory
+   * and so learns when TCP is up and the handshake starts. */
+  nt_factory_t outer;
+  /* TLS, during the handshake: the TLS glue, as the TCP connection's
+   * protocol (its transport is the TCP connection: aborting it ends the
+   * handshake). Valid until tcp_made or tcp_failed. */
+  nt_protocol_t *hs_lower;
+  int handshaking;
   nt_reactor_t *reactor;
   nt_ts_client_callbacks_t cbs;
   void *arg;
@@ -34,11 +42,13 @@ struct nt_ts_client_s {
   size_t reply_len;
   char *req; /* UDP: kept for resending */
   size_t req_len;
+  nt_timer_t connect_timer; /* resolve + connect + TLS handshake */
   nt_timer_t reply_timer; /* whole reply deadline */
   nt_timer_t quiet_timer; /* TCP: quiet period; UDP: resend */
 };
 
 static void stop_timers(nt_ts_client_t *c) {
+  nt_timer_stop(&c->connect_timer);
   nt_timer_stop(&c->reply_timer);
   nt_timer_stop(&c->quiet_timer);
 }
@@ -89,6 +99,29 @@ static void fail(nt_ts_client_t *c, int status) {
   }
 }
 
+/* Stops whatever the connect is doing (resolving, connecting, the TLS
+ * handshake); closed() follows from the loop with c->status if set. */
+static void connect_abandon(nt_ts_client_t *c) {
+  if (c->opts.udp) {
+    if (c->lookup) nt_resolve_cancel(c->lookup);
+  } else if (c->hs_lower) {
+    if (c->hs_lower->transport)
+      nt_transport_abort_error(c->hs_lower->transport,
+                               c->status ? c->status : NT_ECANCELED);
+  } else if (c->connector) {
+    nt_connector_cancel(c->connector);
+  }
+}
+
+/* The connect limit covers the whole way to connected(): name resolution,
+ * every TCP attempt and the TLS handshake, counted from the connect call. */
+static void connect_timeout_cb(nt_timer_t *t) {
+  nt_ts_client_t *c = nt__container_of(t, nt_ts_client_t, connect_timer);
+  if (c->state != TS_CONNECTING || c->close_asked) return;
+  c->status = NT_ETIMEDOUT;
+  connect_abandon(c);
+}
+
 static void reply_timeout_cb(nt_timer_t *t) {
   nt_ts_client_t *c = nt__container_of(t, nt_ts_client_t, reply_timer);
   fail(c, NT_ETIMEDOUT);
@@ -110,6 +143,9 @@ static void tcp_made(nt_protocol_t *p, nt_transport_t *t) {
   nt_ts_client_t *c = (nt_ts_client_t *)p;
   (void)t;
   c->connector = NULL;
+  c->hs_lower = NULL;
+  c->handshaking = 0;
+  nt_timer_stop(&c->connect_timer);
   c->state = TS_READY;
   if (c->close_asked) {
     nt_transport_lose_connection(t);
@@ -163,12 +199,33 @@ static void tcp_failed(nt_factory_t *f, nt_connector_t *conn, int status) {
   nt_ts_client_t *c = f->data;
   (void)conn;
   c->connector = NULL;
-  report_closed(c, c->close_asked ? 0 : status);
+  c->hs_lower = NULL;
+  /* Our own limit wins over the cancel or abort it caused. */
+  report_closed(c, c->close_asked ? 0 : c->status ? c->status : status);
   client_free(c);
 }
 
 static const nt_factory_ops_t ts_client_factory_ops = {tcp_build, NULL,
                                                        tcp_failed};
+
+/* TLS: TCP is up (the connector is done with and freed); the handshake
+ * starts, under what is left of the connect limit. */
+static nt_protocol_t *outer_build(nt_factory_t *f, const struct sockaddr *peer,
+                                  socklen_t len) {
+  nt_ts_client_t *c = f->data;
+  c->connector = NULL;
+  nt_protocol_t *p = c->tls_factory.base.ops->build_protocol(
+      &c->tls_factory.base, peer, len);
+  /* NULL: the TLS factory already reported the failure, and c is gone. */
+  if (p) {
+    c->hs_lower = p;
+    c->handshaking = 1;
+  }
+  return p;
+}
+
+static const nt_factory_ops_t ts_client_outer_ops = {outer_build, NULL,
+                                                     tcp_failed};
 
 /* --- UDP -------------------------------------------------------------------------- */
 
@@ -222,6 +279,7 @@ static nt_ts_client_t *client_alloc(nt_reactor_t *r,
   if (!c->opts.connect_timeout_ms) c->opts.connect_timeout_ms = 10000;
   if (!c->opts.reply_timeout_ms) c->opts.reply_timeout_ms = 10000;
   c->state = TS_CONNECTING;
+  nt_timer_init(r, &c->connect_timer, connect_timeout_cb);
   nt_timer_init(r, &c->reply_timer, reply_timeout_cb);
   nt_timer_init(r, &c->quiet_timer, quiet_cb);
   nt_protocol_init(&c->proto, &ts_client_ops);
@@ -240,12 +298,17 @@ int nt_ts_client_new(nt_reactor_t *r, const nt_ts_client_options_t *opts,
 
 nt_protocol_t *nt_ts_client_protocol(nt_ts_client_t *c) { return &c->proto; }
 
+int nt_ts_client_in_handshake(const nt_ts_client_t *c) {
+  return c->handshaking;
+}
+
 /* UDP: the name is resolved first, then the socket is bound and connected
  * to the first address. */
 static void udp_resolved_cb(void *arg, int status, const nt_address_t *addrs,
                             size_t n) {
   nt_ts_client_t *c = arg;
   c->lookup = NULL;
+  if (c->status) status = c->status; /* the connect limit cancelled it */
   if (!status && c->close_asked) status = NT_ECANCELED;
   if (!status) {
     int fam = addrs[0].addr.ss_family;
@@ -262,6 +325,7 @@ static void udp_resolved_cb(void *arg, int status, const nt_address_t *addrs,
         nt_udp_close(c->udp);
         return;
       }
+      nt_timer_stop(&c->connect_timer);
       c->state = TS_READY;
       if (c->cbs.connected) c->cbs.connected(c, c->arg);
       return;
@@ -284,6 +348,7 @@ int nt_ts_client_connect(nt_reactor_t *r, const char *host, int port,
   if (opts && opts->udp && opts->tls) return NT_EINVAL; /* no DTLS */
   nt_ts_client_t *c = client_alloc(r, opts, cbs, arg);
   if (!c) return NT_ENOMEM;
+  nt_timer_start(&c->connect_timer, c->opts.connect_timeout_ms, 0);
   if (c->opts.udp) {
     nt_resolver_t *res = nt_reactor_resolver(r);
     rc = res ? nt_resolve(res, host, port, AF_UNSPEC, udp_resolved_cb, c,
@@ -301,12 +366,18 @@ int nt_ts_client_connect(nt_reactor_t *r, const char *host, int port,
       nt_tls_options_t to;
       memset(&to, 0, sizeof to);
       to.server_name = host;
+      /* The handshake's own limit is never the one that ends it: the
+       * connect timer, started before, fires first. */
+      to.handshake_timeout_ms = c->opts.connect_timeout_ms;
       rc = nt_tls_factory_init(&c->tls_factory, c->opts.tls, f, &to);
-      f = &c->tls_factory.base;
+      c->outer.ops = &ts_client_outer_ops;
+      c->outer.data = c;
+      f = &c->outer;
     }
     if (!rc) rc = nt_tcp_connect(r, host, port, f, &copts, &c->connector);
   }
   if (rc) {
+    nt_timer_stop(&c->connect_timer);
     nt__free(c);
     return rc;
   }
@@ -347,7 +418,7 @@ void nt_ts_client_close(nt_ts_client_t *c) {
     else
       nt_udp_close(c->udp);
   } else if (c->state == TS_CONNECTING) {
-    nt_connector_cancel(c->connector);
+    connect_abandon(c);
   } else {
     nt_transport_lose_connection(c->proto.transport);
   }

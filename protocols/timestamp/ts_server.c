@@ -43,10 +43,26 @@ static void ts_data_received(nt_protocol_t *p, const char *data, size_t len) {
   nt_transport_writev(p->transport, iov, 2);
 }
 
+/* Backpressure: a client that sends and never reads would otherwise make
+ * the server queue every reply. Once the replies waiting for it pass the
+ * transport's high-water mark, stop reading its requests (the kernel's
+ * buffers then fill and its sends block); go on when they drained below the
+ * low-water mark. On TLS the TLS transport does the same to the TCP socket
+ * under it, so at most about two high-water marks (plaintext above TLS,
+ * ciphertext below) are held per connection. */
+static void ts_pause_writing(nt_protocol_t *p) {
+  nt_transport_pause_reading(p->transport);
+}
+
+static void ts_resume_writing(nt_protocol_t *p) {
+  nt_transport_resume_reading(p->transport);
+}
+
 static void ts_destroy(nt_protocol_t *p) { nt__free(p); }
 
 static const nt_protocol_ops_t ts_server_ops = {
-    NULL, ts_data_received, NULL, NULL, NULL, NULL, ts_destroy};
+    NULL, ts_data_received, NULL, NULL, ts_pause_writing, ts_resume_writing,
+    ts_destroy};
 
 static nt_protocol_t *ts_build(nt_factory_t *f, const struct sockaddr *peer,
                                socklen_t len) {

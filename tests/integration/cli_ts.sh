@@ -383,8 +383,8 @@ if t_wait_line "$T_TMP/mute.out" '^[0-9]+$' 50; then
   else
     not_ok "the reply timeout took about 0.5 s" "took $el ms"
   fi
-  # SIGTERM while a reply is awaited: the user asked for the stop, so it is
-  # a clean end of the session (exit 0 within 2 s), not a server failure.
+  # SIGTERM while a reply is awaited: the session stops at once (it does not
+  # wait out --timeout), exit 130 with one "interrupted" line.
   mkfifo "$T_TMP/fifo"
   "$NETTOOL" ts-client 127.0.0.1 "$MUTE_PORT" <"$T_TMP/fifo" >"$T_TMP/sigc.out" 2>"$T_TMP/sigc.err" &
   CPID=$!
@@ -396,15 +396,64 @@ if t_wait_line "$T_TMP/mute.out" '^[0-9]+$' 50; then
   if t_wait_exit "$CPID" 20; then
     wait "$CPID"
     rc=$?
-    if [ "$rc" -eq 0 ]; then
-      ok "SIGTERM to ts-client awaiting a reply: exit 0 within 2 s"
+    if [ "$rc" -eq 130 ] && grep -qx 'nettool: ts-client: interrupted' "$T_TMP/sigc.err" &&
+      t_one_error_line "$T_TMP/sigc.err"; then
+      ok "SIGTERM to ts-client awaiting a reply: exit 130 within 2 s"
     else
-      not_ok "SIGTERM to ts-client awaiting a reply: exit 0 within 2 s" "exit $rc" "stderr: $(cat "$T_TMP/sigc.err")"
+      not_ok "SIGTERM to ts-client awaiting a reply: exit 130 within 2 s" "exit $rc" "stderr: $(cat "$T_TMP/sigc.err")"
     fi
   else
-    not_ok "SIGTERM to ts-client awaiting a reply: exit 0 within 2 s" "still running after 2 s"
+    not_ok "SIGTERM to ts-client awaiting a reply: exit 130 within 2 s" "still running after 2 s"
   fi
   exec 8>&-
+
+  # The connect limit covers the TLS handshake: a server that accepts and
+  # never answers the ClientHello ends the session after --timeout (the
+  # default connect limit), not after TLS's own 10 s.
+  start=$(date +%s%N)
+  expect_exit "TLS handshake with a silent server, --timeout 1: exit 10" 10 "$T_TMP/x1" ts-client 127.0.0.1 "$MUTE_PORT" --tls --timeout 1
+  el=$((($(date +%s%N) - start) / 1000000))
+  if [ "$el" -ge 900 ] && [ "$el" -lt 3000 ] &&
+    grep -qx "nettool: ts-client: TLS with 127.0.0.1:$MUTE_PORT: not done within 1 s (--connect-timeout, TLS handshake included)" "$T_TMP/x.err"; then
+    ok "the handshake ended after about 1 s ($el ms), the message names the limit"
+  else
+    not_ok "the handshake ended after about 1 s, the message names the limit" "took $el ms" "stderr: $(cat "$T_TMP/x.err")"
+  fi
+  start=$(date +%s%N)
+  expect_exit "--connect-timeout 0.5 --timeout 5 over TLS: exit 10" 10 "$T_TMP/x1" ts-client 127.0.0.1 "$MUTE_PORT" --tls --timeout 5 --connect-timeout 0.5
+  el=$((($(date +%s%N) - start) / 1000000))
+  if [ "$el" -ge 400 ] && [ "$el" -lt 2500 ] && grep -q 'not done within 0.5 s (--connect-timeout' "$T_TMP/x.err"; then
+    ok "--connect-timeout 0.5 took about 0.5 s ($el ms), said as given"
+  else
+    not_ok "--connect-timeout 0.5 took about 0.5 s, said as given" "took $el ms" "stderr: $(cat "$T_TMP/x.err")"
+  fi
+  # --max-time: the whole session, whatever the other limits say.
+  start=$(date +%s%N)
+  expect_exit "--max-time 0.7 with --timeout 5 and no reply: exit 10" 10 "$T_TMP/x1" ts-client 127.0.0.1 "$MUTE_PORT" --timeout 5 --max-time 0.7
+  el=$((($(date +%s%N) - start) / 1000000))
+  if [ "$el" -ge 600 ] && [ "$el" -lt 2500 ] &&
+    grep -qx "nettool: ts-client: 127.0.0.1 port $MUTE_PORT: not done within 0.7 s (--max-time)" "$T_TMP/x.err"; then
+    ok "--max-time 0.7 took about 0.7 s ($el ms), said as given"
+  else
+    not_ok "--max-time 0.7 took about 0.7 s, said as given" "took $el ms" "stderr: $(cat "$T_TMP/x.err")"
+  fi
+  # SIGINT during the TLS handshake: exit 130 at once.
+  "$NETTOOL" ts-client 127.0.0.1 "$MUTE_PORT" --tls --timeout 10 <"$T_TMP/x1" >"$T_TMP/sigh.out" 2>"$T_TMP/sigh.err" &
+  CPID=$!
+  t_track "$CPID"
+  sleep 0.5
+  kill -INT "$CPID"
+  if t_wait_exit "$CPID" 10; then
+    wait "$CPID"
+    rc=$?
+    if [ "$rc" -eq 130 ] && grep -qx 'nettool: ts-client: interrupted' "$T_TMP/sigh.err"; then
+      ok "SIGINT during the TLS handshake: exit 130 within 1 s"
+    else
+      not_ok "SIGINT during the TLS handshake: exit 130 within 1 s" "exit $rc" "stderr: $(cat "$T_TMP/sigh.err")"
+    fi
+  else
+    not_ok "SIGINT during the TLS handshake: exit 130 within 1 s" "still running after 1 s"
+  fi
 else
   not_ok "the silent test server starts" "$(cat "$T_TMP/mute.err")"
 fi
@@ -490,15 +539,141 @@ kill -INT "$CPID"
 if t_wait_exit "$CPID" 20; then
   wait "$CPID"
   rc=$?
-  if [ "$rc" -eq 0 ] && why=$(t_check_replies "$T_TMP/sigi.out" ': ' one); then
-    ok "SIGINT to an idle ts-client: exit 0 within 2 s, reply printed"
+  if [ "$rc" -eq 130 ] && why=$(t_check_replies "$T_TMP/sigi.out" ': ' one) &&
+    grep -qx 'nettool: ts-client: interrupted' "$T_TMP/sigi.err"; then
+    ok "SIGINT to an idle ts-client: exit 130 within 2 s, reply printed"
   else
-    not_ok "SIGINT to an idle ts-client: exit 0 within 2 s, reply printed" "exit $rc" "stdout: $(cat "$T_TMP/sigi.out")" "stderr: $(cat "$T_TMP/sigi.err")"
+    not_ok "SIGINT to an idle ts-client: exit 130 within 2 s, reply printed" "exit $rc" "stdout: $(cat "$T_TMP/sigi.out")" "stderr: $(cat "$T_TMP/sigi.err")"
   fi
 else
-  not_ok "SIGINT to an idle ts-client: exit 0 within 2 s" "still running after 2 s"
+  not_ok "SIGINT to an idle ts-client: exit 130 within 2 s" "still running after 2 s"
 fi
 exec 8>&-
+
+# --- timeouts between and within replies ------------------------------------------------------------------------
+
+# Time spent waiting for input does not count: a 2 s pause between lines with
+# --timeout 1 is fine (the reply timer counts from when the line was sent).
+(echo one; sleep 2; echo two) | client pause /dev/stdin 127.0.0.1 "$S1_TCP" --timeout 1
+replies_ok "a 2 s pause between input lines with --timeout 1" pause ': ' one two
+
+# A hostile server: escape sequences in a reply, and a reply trickled a
+# byte at a time (never complete) -- it answers "[prompt]: LINE" otherwise.
+/usr/bin/python3 - >"$T_TMP/hostile.out" 2>"$T_TMP/hostile.err" <<'EOF3' &
+import socket, threading, time
+EVIL = b"\x1b]0;owned\x07\x1b[2Jhi\x9b31m\xc2\x9bX\tend"
+def serve(c):
+    f = c.makefile("rb")
+    try:
+        for line in f:
+            line = line.rstrip(b"\r\n")
+            if line == b"evil":
+                c.sendall(EVIL + b"\n")
+            elif line == b"trickle":
+                for _ in range(40):  # 4 s of one byte every 0.1 s
+                    c.sendall(b"x")
+                    time.sleep(0.1)
+                c.sendall(b"\n")
+            else:
+                c.sendall(b"[prompt]: " + line + b"\n")
+    except OSError:
+        pass
+    c.close()
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(8)
+s.settimeout(60)  # never outlive the test
+print(s.getsockname()[1], flush=True)
+try:
+    while True:
+        threading.Thread(target=serve, args=(s.accept()[0],), daemon=True).start()
+except Exception:
+    pass
+EOF3
+HOSTILE_PID=$!
+t_track "$HOSTILE_PID"
+if t_wait_line "$T_TMP/hostile.out" '^[0-9]+$' 50; then
+  HP=$(head -n 1 "$T_TMP/hostile.out")
+  printf 'trickle\n' >"$T_TMP/trickle.in"
+  start=$(date +%s%N)
+  expect_exit "a reply trickled a byte every 0.1 s, --timeout 1: exit 10" 10 "$T_TMP/trickle.in" ts-client 127.0.0.1 "$HP" --timeout 1
+  el=$((($(date +%s%N) - start) / 1000000))
+  if [ "$el" -lt 2500 ] && grep -qx "nettool: ts-client: tcp 127.0.0.1 port $HP: no reply within 1 s (--timeout)" "$T_TMP/x.err"; then
+    ok "the trickled reply did not extend --timeout ($el ms), the message says 1 s"
+  else
+    not_ok "the trickled reply did not extend --timeout" "took $el ms" "stderr: $(cat "$T_TMP/x.err")"
+  fi
+  # Replies to a terminal are shown with controls as '?'; to a file, as sent.
+  if why=$(/usr/bin/python3 - "$NETTOOL" "$HP" <<'EOF4'
+import os, pty, select, subprocess, sys, time
+nettool, port = sys.argv[1], sys.argv[2]
+EVIL = b"\x1b]0;owned\x07\x1b[2Jhi\x9b31m\xc2\x9bX\tend"
+m, s = pty.openpty()
+p = subprocess.Popen([nettool, "ts-client", "127.0.0.1", port], stdin=subprocess.PIPE,
+                     stdout=s, stderr=subprocess.PIPE)
+os.close(s)
+p.stdin.write(b"evil\n")
+p.stdin.close()
+out, end = b"", time.time() + 8
+while time.time() < end:
+    r, _, _ = select.select([m], [], [], 0.2)
+    if r:
+        try:
+            b = os.read(m, 4096)
+        except OSError:
+            break
+        if not b:
+            break
+        out += b
+    elif p.poll() is not None:
+        break
+rc = p.wait(5)
+bad = [c for c in (b"\x1b", b"\x07", b"\x9b") if c in out]
+if rc != 0 or bad or b"?]0;owned??[2Jhi?31m?X\tend" not in out:
+    print("terminal: exit %s, got %r" % (rc, out)); sys.exit(1)
+p = subprocess.run([nettool, "ts-client", "127.0.0.1", port], input=b"evil\n",
+                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=8)
+if p.returncode != 0 or p.stdout != EVIL + b"\n":
+    print("pipe: exit %s, got %r" % (p.returncode, p.stdout)); sys.exit(1)
+EOF4
+  ); then
+    ok "a reply with escape sequences: shown as '?' on a terminal, bytes kept in a pipe"
+  else
+    not_ok "a reply with escape sequences: shown as '?' on a terminal, bytes kept in a pipe" "$why"
+  fi
+else
+  not_ok "the hostile test server starts" "$(cat "$T_TMP/hostile.err")"
+fi
+t_stop "$HOSTILE_PID"
+
+# --- backpressure: a client that sends and never reads ------------------------------------------------------------
+
+# It may send 200 MB: once 64 KiB of replies wait for it the server stops
+# reading it, so the kernel's buffers fill and its sends stall; the server's
+# memory must not grow by more than 2 MiB, and another client is answered
+# meanwhile.
+if start_server bp --tcp 0 --bind 127.0.0.1; then
+  client bpwarm "$T_TMP/in5" 127.0.0.1 "$SRV_TCP"
+  res=$(/usr/bin/python3 "$HERE/ts_flood.py" --pid "$SRV_PID" --port "$SRV_TCP" --mb 200 \
+    -- "$NETTOOL" ts-client 127.0.0.1 "$SRV_TCP" 2>&1)
+  growth=$(sed -n 's/.* growth=\(-*[0-9]*\) .*/\1/p' <<<"$res")
+  sent=$(sed -n 's/^sent=\([0-9]*\) .*/\1/p' <<<"$res")
+  if [ -n "$growth" ] && [ "$growth" -lt 2048 ] && [ "$sent" -gt 1000000 ]; then
+    ok "a client sending 200 MB without reading: server RSS +$growth KiB (< 2 MiB)"
+  else
+    not_ok "a client sending 200 MB without reading: server RSS < 2 MiB more" "$res"
+  fi
+  if [[ $res =~ second_rc=0\ second_out=\[.*\]:\ second\ client$ ]]; then
+    ok "another client is answered while the flood is held back"
+  else
+    not_ok "another client is answered while the flood is held back" "$res"
+  fi
+  client bpafter "$T_TMP/in5" 127.0.0.1 "$SRV_TCP"
+  replies_ok "the server still answers after the flooding client left" bpafter ': ' "${LINES5[@]}"
+  t_stop "$SRV_PID"
+else
+  not_ok "ts-server for the backpressure check starts" "$(cat "$T_TMP/bp.err")"
+fi
 
 # --- the first server is still fine, then stops cleanly on SIGTERM ------------------------------------------------
 

@@ -114,6 +114,72 @@ static void test_server_binary_and_short_writes(void **state) {
   nt_reactor_free(r);
 }
 
+/* A peer that sends and never reads: once the replies waiting for it pass
+ * the high-water mark the server stops reading (what the peer sends then
+ * waits on its side, as in the kernel's buffers), and it reads again when
+ * the peer drained them below the low-water mark. Every byte is answered,
+ * in order, and the server never holds much more than the mark. */
+static void test_server_backpressure(void **state) {
+  (void)state;
+  nt_reactor_t *r = new_reactor();
+  nt_factory_t f;
+  nt_ts_server_factory_init(&f);
+  nt_test_transport_t *tt =
+      nt_test_transport_new(r, f.ops->build_protocol(&f, NULL, 0));
+  nt_transport_t *t = nt_test_transport_base(tt);
+  nt_test_set_room(tt, 0); /* the peer reads nothing */
+  enum { CHUNK = 8192, CHUNKS = 64 }; /* 512 KiB sent in all */
+  static char chunk[CHUNK];
+  size_t max_queued = 0;
+  int fed_while_paused = 0;
+  for (int i = 0; i < CHUNKS; i++) {
+    memset(chunk, 'a' + i % 26, sizeof chunk);
+    if (!nt_test_reading(tt)) fed_while_paused++;
+    nt_test_feed(tt, chunk, sizeof chunk);
+    size_t q = nt_transport_write_buffer_size(t);
+    if (q > max_queued) max_queued = q;
+  }
+  /* Reading stopped as soon as the mark was passed, and stayed stopped. */
+  assert_false(nt_test_reading(tt));
+  assert_true(fed_while_paused >= CHUNKS - 10);
+  assert_true(max_queued > NT_DEFAULT_HIGH_WATER);
+  assert_true(max_queued <= NT_DEFAULT_HIGH_WATER + CHUNK + NT_TS_PREFIX_MAX);
+  nt_test_run_pending(r);
+  assert_false(nt_test_reading(tt));
+  /* Draining less than the way down to the low-water mark is not enough. */
+  size_t q0 = nt_transport_write_buffer_size(t);
+  nt_test_drain(tt, q0 - NT_DEFAULT_LOW_WATER - 1);
+  nt_test_run_pending(r);
+  assert_false(nt_test_reading(tt));
+  /* The peer reads as it goes: everything is answered, in order. */
+  for (int k = 0; k < 10000; k++) {
+    nt_test_drain(tt, 20000);
+    nt_test_run_pending(r);
+    if (nt_test_reading(tt) && nt_transport_write_buffer_size(t) == 0) break;
+  }
+  assert_true(nt_test_reading(tt));
+  assert_int_equal(nt_transport_write_buffer_size(t), 0);
+  size_t n;
+  const char *out = nt_test_output(tt, &n);
+  size_t pos = 0, payload = 0;
+  int next = 0;
+  while (pos < n) {
+    assert_memory_equal(out + pos, PREFIX, strlen(PREFIX));
+    pos += strlen(PREFIX);
+    while (pos < n && out[pos] != '[') {
+      if (out[pos] != 'a' + (int)(payload / CHUNK) % 26)
+        fail_msg("byte %zu of the payload is '%c'", payload, out[pos]);
+      pos++;
+      payload++;
+    }
+    next++;
+  }
+  assert_int_equal(payload, (size_t)CHUNKS * CHUNK);
+  assert_true(next > 1);
+  nt_test_transport_free(tt);
+  nt_reactor_free(r);
+}
+
 /* --- client ------------------------------------------------------------------------- */
 
 typedef struct {
@@ -303,6 +369,7 @@ int main(void) {
       cmocka_unit_test(test_prefix_format),
       cmocka_unit_test(test_server_every_split),
       cmocka_unit_test(test_server_binary_and_short_writes),
+      cmocka_unit_test(test_server_backpressure),
       cmocka_unit_test(test_client_reply_every_split),
       cmocka_unit_test(test_client_quiet_period),
       cmocka_unit_test(test_client_reply_timeout),

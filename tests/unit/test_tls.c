@@ -4,6 +4,7 @@
  * timeouts, session resumption. */
 #include <fcntl.h>
 
+#include "nettool/timestamp.h"
 #include "test_tls_common.h"
 #include "tls-int.h"
 
@@ -688,6 +689,135 @@ static void test_pause_reading(void **state) {
   nt_tls_ctx_free(sctx);
 }
 
+/* The timestamp server over TLS facing a client that sends and never reads
+ * (the server's socket takes nothing): the replies fill the TCP transport up
+ * to its mark, then the plaintext above TLS up to its own, and the server's
+ * pause_reading on the TLS transport stops reading the lower transport; the
+ * rest of what the client sends waits on its side. When the client reads,
+ * everything is answered in order. */
+typedef struct {
+  nt_factory_t base, ts;
+  nt_protocol_t *built;
+} ts_fac_t;
+
+static nt_protocol_t *ts_fac_build(nt_factory_t *f, const struct sockaddr *peer,
+                                   socklen_t len) {
+  ts_fac_t *tf = (ts_fac_t *)f;
+  tf->built = tf->ts.ops->build_protocol(&tf->ts, peer, len);
+  return tf->built;
+}
+
+static const nt_factory_ops_t ts_fac_ops = {ts_fac_build, NULL, NULL};
+
+static void test_ts_server_backpressure(void **state) {
+  fixture *f = *state;
+  nt_tls_ctx_t *cctx = client_ctx(), *sctx = server_ctx();
+  ts_fac_t tsf = {.base = {&ts_fac_ops, NULL}};
+  nt_ts_server_factory_init(&tsf.ts);
+  rfac_t cf;
+  rfac_init(&cf);
+  nt_tls_factory_t ctf, stf;
+  assert_int_equal(nt_tls_factory_init(&ctf, cctx, &cf.base, NULL), 0);
+  assert_int_equal(nt_tls_factory_init(&stf, sctx, &tsf.base, NULL), 0);
+  struct sockaddr_storage ss;
+  socklen_t len;
+  peer_addr(&ss, &len);
+  nt_test_pair_t *pair = nt_test_pair_new(
+      f->r, ctf.base.ops->build_protocol(&ctf.base, (struct sockaddr *)&ss, len),
+      stf.base.ops->build_protocol(&stf.base, (struct sockaddr *)&ss, len));
+  nt_test_pair_pump(pair);
+  rec_t *c = cf.nbuilt ? cf.built[0] : NULL;
+  assert_non_null(c);
+  assert_non_null(tsf.built);
+  nt_transport_t *st = tsf.built->transport; /* the server's TLS transport */
+  assert_true(nt_tls_is_tls(st));
+  nt_test_transport_t *stt = nt_test_pair_server(pair);
+  nt_transport_t *slower = nt_test_transport_base(stt);
+
+  nt_test_set_room(stt, 0); /* the client reads nothing */
+  enum { CHUNK = 10000, CHUNKS = 100 }; /* 1 MB sent */
+  static char chunk[CHUNK];
+  size_t max_upper = 0, max_lower = 0;
+  for (int i = 0; i < CHUNKS; i++) {
+    memset(chunk, 'a' + i % 26, sizeof chunk);
+    assert_int_equal(nt_transport_write(c->t, chunk, sizeof chunk), 0);
+    nt_test_pair_pump(pair);
+    size_t u = nt_transport_write_buffer_size(st);
+    size_t l = nt_transport_write_buffer_size(slower);
+    if (u > max_upper) max_upper = u;
+    if (l > max_lower) max_lower = l;
+  }
+  assert_false(nt_test_reading(stt)); /* the TCP socket is not read */
+  assert_true(st->flags & NT_TRANSPORT_READ_PAUSED);
+  assert_true(max_lower <= NT_DEFAULT_HIGH_WATER + 2 * 16500);
+  assert_true(max_upper <= NT_DEFAULT_HIGH_WATER + 16384 + NT_TS_PREFIX_MAX);
+  /* The server read no more than about two marks of the megabyte. */
+  assert_true(c->in_len == 0);
+
+  /* The client reads: everything comes back, in order. */
+  for (int k = 0; k < 20000; k++) {
+    nt_test_drain(stt, 30000);
+    nt_test_pair_pump(pair);
+    nt_test_run_pending(f->r);
+    if (nt_test_reading(stt) && nt_transport_write_buffer_size(st) == 0 &&
+        nt_transport_write_buffer_size(slower) == 0 &&
+        (k > 100 || c->in_len > (size_t)CHUNKS * CHUNK))
+      break;
+  }
+  assert_true(nt_test_reading(stt));
+  size_t pos = 0, payload = 0;
+  const char *pre = "[Sun Nov 22 15:11:00 2026]: ";
+  while (pos < c->in_len) {
+    if (c->in[pos] == '[') {
+      const char *e = memchr(c->in + pos, ']', c->in_len - pos);
+      assert_non_null(e);
+      assert_int_equal(e - (c->in + pos), strlen(pre) - 3);
+      pos += strlen(pre);
+      continue;
+    }
+    if (c->in[pos] != 'a' + (int)(payload / CHUNK) % 26)
+      fail_msg("byte %zu of the payload is '%c'", payload, c->in[pos]);
+    pos++;
+    payload++;
+  }
+  assert_int_equal(payload, (size_t)CHUNKS * CHUNK);
+  nt_test_pair_free(pair);
+  nt_test_run_pending(f->r);
+  rfac_free(&cf);
+  nt_tls_ctx_free(cctx);
+  nt_tls_ctx_free(sctx);
+}
+
+/* A server that sat idle (the clock moved on with no connection) gives the
+ * next client its whole handshake timeout, counted from when it connected
+ * (issue 10: ts-server --tls dropped the first client after an idle 10 s). */
+static void test_handshake_timeout_after_idle(void **state) {
+  fixture *f = *state;
+  nt_tls_ctx_t *sctx = server_ctx();
+  rfac_t sf;
+  rfac_init(&sf);
+  nt_tls_factory_t stf;
+  nt_tls_factory_init(&stf, sctx, &sf.base, NULL); /* default: 10 s */
+  nt_test_clock_advance(f->r, 60000); /* idle for a minute */
+  struct sockaddr_storage ss;
+  socklen_t len;
+  peer_addr(&ss, &len);
+  nt_test_transport_t *st = nt_test_transport_new(
+      f->r, stf.base.ops->build_protocol(&stf.base, (struct sockaddr *)&ss, len));
+  nt_test_run_pending(f->r);
+  assert_int_equal(sf.failed, 0);
+  nt_test_clock_advance(f->r, 9999);
+  assert_int_equal(sf.failed, 0);
+  assert_false(nt_test_is_lost(st));
+  nt_test_clock_advance(f->r, 1);
+  assert_int_equal(sf.failed, 1);
+  assert_int_equal(sf.fail_status, NT_ETIMEDOUT);
+  nt_test_transport_free(st);
+  nt_test_run_pending(f->r);
+  rfac_free(&sf);
+  nt_tls_ctx_free(sctx);
+}
+
 /* write_file is read and encrypted a record at a time as the lower
  * transport drains, never the whole file at once. */
 static void test_write_file(void **state) {
@@ -973,6 +1103,10 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_big_write_backpressure, setup, teardown),
       cmocka_unit_test_setup_teardown(test_pause_reading, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_ts_server_backpressure, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_handshake_timeout_after_idle, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_write_file, setup, teardown),
       cmocka_unit_test_setup_teardown(test_handshake_timeout, setup, teardown),
       cmocka_unit_test_setup_teardown(test_sessions_tls13, setup, teardown),
