@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_text.h"
 #include "cmd_http_common.h"
 #include "nettool/http.h"
 
@@ -55,14 +57,21 @@ int http_cli_option(http_cli_t *h, int ch, const char *arg) {
   case 'k':
     h->insecure = 1;
     return 0;
-  case 'T':
+  case 'T': /* --max-time, and --timeout, its older name */
     if (cli_seconds(arg, &h->timeout_ms))
-      return cli_usage_error("bad --timeout '%s': expected seconds > 0", arg);
+      return cli_usage_error("bad --max-time '%s': expected seconds > 0", arg);
     return 0;
   case 'I':
     if (cli_seconds(arg, &h->idle_ms))
       return cli_usage_error("bad --idle-timeout '%s': expected seconds > 0",
                              arg);
+    h->idle_given = 1;
+    return 0;
+  case 'N':
+    if (cli_seconds(arg, &h->connect_ms))
+      return cli_usage_error(
+          "bad --connect-timeout '%s': expected seconds > 0", arg);
+    h->connect_given = 1;
     return 0;
   case 'R':
     return count_arg(arg, "--max-redirs", 100, &h->max_redirs);
@@ -128,12 +137,15 @@ static void on_response(nt_http_request_t *q, const nt_http_response_t *r,
   (void)q;
   http_cli_t *h = arg;
   h->http_status = r->status;
-  snprintf(h->reason, sizeof h->reason, "%s", r->reason);
+  /* The reason phrase is the server's text: it reaches the terminal only
+   * through cli_text (no ESC, OSC, C1...). */
+  cli_text_clean(h->reason, sizeof h->reason, r->reason, strlen(r->reason),
+                 CLI_TEXT_LF_SPACE | CLI_TEXT_TRIM);
   snprintf(h->final_url, sizeof h->final_url, "%s", r->url);
   if (!h->quiet) {
     http_progress_clear(h);
     fprintf(stderr, "HTTP/%d.%d %d %s\n", r->version_major, r->version_minor,
-            r->status, r->reason);
+            r->status, h->reason);
   }
   if (h->out_path) {
     if (r->status < 200 || r->status > 299) {
@@ -154,6 +166,7 @@ static int on_body(nt_http_request_t *q, const char *data, size_t len,
   if (fd < 0) return NT_EBADF;
   int rc = write_all(fd, data, len);
   if (rc) h->out_errno = -rc;
+  else if (h->out_path) h->out_bytes += len;
   return rc;
 }
 
@@ -163,7 +176,17 @@ static void on_redirect(nt_http_request_t *q, int status, const char *to,
   http_cli_t *h = arg;
   if (!h->quiet) {
     http_progress_clear(h);
-    fprintf(stderr, "redirected (%d) to %s\n", status, to);
+    fprintf(stderr, "redirected (%d) to %s\n", status, cli_text(to, strlen(to)));
+  }
+  /* The redirect may lead from http to https: -k then matters, and says
+   * so once, like for an https URL given on the command line. */
+  if (h->insecure && !h->warned_insecure && !strncmp(to, "https://", 8)) {
+    http_progress_clear(h);
+    fprintf(stderr,
+            "nettool: %s: warning: --insecure: the server's TLS "
+            "certificate is not verified (redirected to https)\n",
+            cli_cmd);
+    h->warned_insecure = 1;
   }
 }
 
@@ -174,10 +197,11 @@ static void on_retry(nt_http_request_t *q, int what, uint64_t delay,
   http_progress_clear(h);
   if (what > 0)
     fprintf(stderr, "got %d, retrying in %.1f s\n", what, (double)delay / 1000);
-  else
+  else {
+    const char *e = nt_http_request_error(q);
     fprintf(stderr, "%s%s%s, retrying in %.1f s\n", nt_strerror(what),
-            *nt_http_request_error(q) ? ": " : "", nt_http_request_error(q),
-            (double)delay / 1000);
+            *e ? ": " : "", cli_text(e, strlen(e)), (double)delay / 1000);
+  }
 }
 
 static void on_done(nt_http_request_t *q, int status, void *arg) {
@@ -188,7 +212,10 @@ static void on_done(nt_http_request_t *q, int status, void *arg) {
   h->status = status;
   h->connected = p.connected;
   h->body_error = p.body_error;
+  h->limit = p.limit;
   snprintf(h->error, sizeof h->error, "%s", nt_http_request_error(q));
+  /* Errors name the target that failed, after redirects. */
+  snprintf(h->final_url, sizeof h->final_url, "%s", nt_http_request_url(q));
   h->req = NULL;
   nt_reactor_stop(h->reactor);
 }
@@ -205,65 +232,127 @@ static void on_signal(nt_reactor_t *r, int signum, void *arg) {
 
 static int is_tls_error(int e) { return e <= -3200 && e > -3300; }
 
-static int report(http_cli_t *h, const char *host, int port) {
+/* One error line; the note about a kept partial download ends it. */
+__attribute__((format(printf, 2, 3))) static void fail_line(http_cli_t *h,
+                                                            const char *fmt,
+                                                            ...) {
+  char buf[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  cli_error("%s%s", buf, h->part_note);
+}
+
+/* Host and port of the target that failed (after redirects). */
+static void host_of(const char *url, char *host, size_t size, int *port) {
+  nt_url_t u;
+  *port = 0;
+  snprintf(host, size, "?");
+  if (nt_url_parse(url, &u) == 0) {
+    snprintf(host, size, "%s", u.host);
+    *port = u.port;
+    nt_url_free(&u);
+  }
+}
+
+/* A limit ran out: say which, with its value as the user wrote it. */
+static int timed_out(http_cli_t *h, const char *host, int port,
+                     const char *url, const char *more) {
+  switch (h->limit) {
+  case NT_HTTP_LIMIT_CONNECT:
+    fail_line(h, "connect to %s port %d: timed out: no connection within %s "
+                 "(--connect-timeout%s)",
+              host, port,
+              cli_secs(h->connect_given ? h->connect_ms : h->idle_ms),
+              h->connect_given ? "" : ", by default --idle-timeout");
+    break;
+  case NT_HTTP_LIMIT_IDLE:
+    fail_line(h, "%s: timed out: no byte moved for %s (--idle-timeout)", url,
+              cli_secs(h->idle_ms));
+    break;
+  case NT_HTTP_LIMIT_TOTAL:
+    fail_line(h, "%s: timed out: the transfer took longer than %s "
+                 "(--max-time)",
+              url, cli_secs(h->timeout_ms));
+    break;
+  default:
+    fail_line(h, "%s: timed out%s%s", url, more ? ": " : "", more ? more : "");
+  }
+  return NT_EXIT_TIMEOUT;
+}
+
+static int report(http_cli_t *h) {
   int st = h->status;
-  const char *more = h->error[0] ? h->error : NULL;
+  /* The detail may quote the server (a Location, a reason): cleaned. */
+  const char *more = h->error[0] ? cli_text(h->error, strlen(h->error)) : NULL;
+  const char *url = cli_text(h->final_url, strlen(h->final_url));
+  char host[300];
+  int port;
+  host_of(h->final_url, host, sizeof host, &port);
   if (h->interrupted) {
-    cli_error("interrupted");
+    fail_line(h, "interrupted");
     return HTTP_EXIT_INTERRUPTED;
   }
   if (h->out_errno) {
-    cli_error("writing %s: %s",
+    fail_line(h, "writing %s: %s",
               h->part_path  ? h->part_path
               : h->out_path ? h->out_path
                             : "stdout",
               strerror(h->out_errno));
     return NT_EXIT_FILE;
   }
-  if (st == NT_EHTTP_FILE_CHANGED ||
-      h->body_error) {
-    cli_error("%s%s%s", nt_strerror(st), more ? ": " : "", more ? more : "");
+  if (st == NT_EHTTP_FILE_CHANGED || h->body_error) {
+    fail_line(h, "%s%s%s", nt_strerror(st), more ? ": " : "",
+              more ? more : "");
     return NT_EXIT_FILE;
   }
+  if (st == NT_ETIMEDOUT) return timed_out(h, host, port, url, more);
   if (is_tls_error(st)) {
-    cli_error("TLS handshake with %s port %d failed: %s", host, port,
+    if (h->connected) { /* past the handshake: the transfer broke */
+      fail_line(h, "%s: the TLS connection broke during the transfer: %s",
+                url, more ? more : nt_strerror(st));
+      return NT_EXIT_PROTOCOL;
+    }
+    fail_line(h, "TLS handshake with %s port %d failed: %s", host, port,
               more ? more : nt_strerror(st));
     return NT_EXIT_TLS;
   }
-  if (!h->connected && st != NT_ETIMEDOUT && st < 0 && st != NT_ECANCELED &&
+  if (!h->connected && st < 0 && st != NT_ECANCELED &&
       st != NT_EHTTP_REDIRECTS && st != NT_EHTTP_BAD_REDIRECT &&
       st != NT_EHTTP_NO_REPLAY) {
     if (cli_is_dns_error(st))
-      cli_error("resolve %s: %s", host, nt_strerror(st));
+      fail_line(h, "resolve %s: %s", host, nt_strerror(st));
     else
-      cli_error("connect to %s port %d: %s", host, port, nt_strerror(st));
+      fail_line(h, "connect to %s port %d: %s", host, port, nt_strerror(st));
     return cli_exit_for_connect(st);
   }
-  const char *url = h->final_url; /* no credentials in it */
-  switch (st) {
-  case NT_ETIMEDOUT:
-    cli_error("%s: timed out%s%s", url, more ? ": " : "", more ? more : "");
-    return NT_EXIT_TIMEOUT;
-  case NT_ENOMEM:
-    cli_error("out of memory");
+  if (st == NT_ENOMEM) {
+    fail_line(h, "out of memory");
     return NT_EXIT_INTERNAL;
-  default:
-    cli_error("%s: %s%s%s", url, nt_strerror(st), more ? ": " : "",
-              more ? more : "");
-    return st == NT_ECONNREFUSED ? NT_EXIT_CONNECT : NT_EXIT_PROTOCOL;
   }
+  fail_line(h, "%s: %s%s%s", url, nt_strerror(st), more ? ": " : "",
+            more ? more : "");
+  return st == NT_ECONNREFUSED ? NT_EXIT_CONNECT : NT_EXIT_PROTOCOL;
+}
+
+/* OUT.part after a failure: a partial download is kept (like FTP's; it
+ * is never renamed over OUT), an empty one removed. */
+static int keep_part(const http_cli_t *h, int ok) {
+  return !ok && h->part_path && h->out_fd >= 0 && h->out_bytes > 0;
 }
 
 static int finish_output(http_cli_t *h, int ok) {
   int rc = 0;
   if (h->out_fd >= 0) {
+    int keep = keep_part(h, ok);
     if (ok && h->part_path && fsync(h->out_fd) != 0 && errno != EINVAL)
       rc = -errno;
     if (close(h->out_fd) != 0 && !rc) rc = -errno;
     h->out_fd = -1;
     if (h->part_path) {
       if (ok && !rc && rename(h->part_path, h->out_path) != 0) rc = -errno;
-      if (!ok || rc) unlink(h->part_path);
+      if ((!ok || rc) && !keep) unlink(h->part_path);
     }
   }
   if (rc) {
@@ -273,14 +362,11 @@ static int finish_output(http_cli_t *h, int ok) {
   return 0;
 }
 
-/* Host, port and the URL for messages, never with credentials. */
-static void target_of(http_cli_t *h, char *host, size_t size, int *port) {
+/* The URL for messages until the request says which one failed, never
+ * with credentials. */
+static void target_of(http_cli_t *h) {
   nt_url_t u;
-  *port = 0;
-  snprintf(host, size, "?");
   if (nt_url_parse(h->url, &u) == 0) {
-    snprintf(host, size, "%s", u.host);
-    *port = u.port;
     nt_url_format(&u, h->final_url, sizeof h->final_url);
     nt_url_free(&u);
   }
@@ -313,11 +399,13 @@ static int run(http_cli_t *h) {
     cli_error("cannot read --cacert %s: %s", h->cacert, strerror(errno));
     return NT_EXIT_FILE;
   }
-  if (h->insecure && https)
+  if (h->insecure && https) {
     fprintf(stderr,
             "nettool: %s: warning: --insecure: the server's TLS "
             "certificate is not verified\n",
             cli_cmd);
+    h->warned_insecure = 1;
+  }
   char *user = NULL;
   const char *pass = NULL;
   if (h->userpass) {
@@ -331,9 +419,7 @@ static int run(http_cli_t *h) {
       pass = "";
     }
   }
-  char host[300];
-  int port;
-  target_of(h, host, sizeof host, &port);
+  target_of(h);
 
   tune_malloc();
   rc = nt_reactor_new(&h->reactor, NULL);
@@ -364,6 +450,7 @@ static int run(http_cli_t *h) {
   o.body = h->body;
   o.timeout_ms = h->timeout_ms;
   o.idle_timeout_ms = h->idle_ms;
+  o.connect_timeout_ms = h->connect_given ? h->connect_ms : 0; /* 0: idle */
   o.max_redirects = h->max_redirs == -2  ? 0
                     : h->max_redirs == 0 ? -1
                                          : h->max_redirs;
@@ -405,14 +492,18 @@ static int run(http_cli_t *h) {
     code = NT_EXIT_INTERNAL;
   } else if (h->status || h->interrupted || !h->done || h->out_errno) {
     if (!h->done) h->status = NT_ECANCELED;
-    code = report(h, host, port);
+    if (keep_part(h, 0))
+      snprintf(h->part_note, sizeof h->part_note,
+               "; partial download kept in %s", h->part_path);
+    code = report(h);
   } else {
     code = NT_EXIT_OK;
   }
   int file_rc = finish_output(h, ok && code == NT_EXIT_OK);
   if (code == NT_EXIT_OK && file_rc) code = file_rc;
   if (code == NT_EXIT_OK && (h->http_status < 200 || h->http_status > 299)) {
-    cli_error("%s: the server answered %d %s", h->final_url, h->http_status,
+    cli_error("%s: the server answered %d %s",
+              cli_text(h->final_url, strlen(h->final_url)), h->http_status,
               h->reason);
     code = NT_EXIT_REFUSED;
   }

@@ -26,7 +26,8 @@ struct http_cli_s {
   const char *headers[HTTP_MAX_HEADERS + 1];
   size_t nheaders;
   int insecure, quiet;
-  unsigned long long timeout_ms, idle_ms, retry_delay_ms;
+  unsigned long long timeout_ms, idle_ms, connect_ms, retry_delay_ms;
+  int idle_given, connect_given;
   int max_redirs; /* -2: default */
   int retries;
   int upload; /* progress shows the upload, not the download */
@@ -40,6 +41,10 @@ struct http_cli_s {
   char *part_path;
   int http_status;
   int done, status, connected, body_error, interrupted, out_errno;
+  int limit;           /* NT_HTTP_LIMIT_* that ended it, or 0 */
+  int warned_insecure; /* the --insecure warning was printed */
+  uint64_t out_bytes;  /* written to OUT.part */
+  char part_note[300]; /* "; partial download kept in OUT.part" or "" */
   int discard; /* -o and not 2xx: the body is not kept */
   char error[1024];
   char final_url[NT_URL_MAX + 300];
@@ -63,7 +68,9 @@ struct http_cli_s {
       {"cacert", required_argument, NULL, 'C'},                                \
       {"insecure", no_argument, NULL, 'k'},                                    \
       {"timeout", required_argument, NULL, 'T'},                               \
+      {"max-time", required_argument, NULL, 'T'},                              \
       {"idle-timeout", required_argument, NULL, 'I'},                          \
+      {"connect-timeout", required_argument, NULL, 'N'},                       \
       {"max-redirs", required_argument, NULL, 'R'},                            \
       {"retry", required_argument, NULL, 'r'},                                 \
       {"retry-delay", required_argument, NULL, 'D'},                           \
@@ -78,11 +85,16 @@ struct http_cli_s {
   "                         after a redirect, never printed)\n"                \
   "  -o, --output OUT       write the body to OUT (through OUT.part, "         \
   "renamed\n"                                                                  \
-  "                         on success; an existing OUT is never truncated)\n" \
+  "                         on success; an existing OUT is never truncated;\n" \
+  "                         a transfer cut short keeps OUT.part)\n"           \
   "  --cacert FILE          trust this CA bundle (PEM) for https\n"            \
   "  -k, --insecure         do not verify the server's certificate (warns)\n"  \
-  "  --timeout S            give up after S seconds in all (default: none)\n"  \
-  "  --idle-timeout S       give up when no byte moves for S seconds (30)\n"   \
+  "  --connect-timeout S    each connection (DNS, TCP, TLS handshake) within\n" \
+  "                         S seconds (default: the idle timeout)\n"          \
+  "  --idle-timeout S       give up when no byte moves for S seconds, from\n"  \
+  "                         the first connect attempt on (default 30)\n"      \
+  "  --max-time S           give up after S seconds in all, retries included\n"\
+  "                         (default: none); --timeout S is the same\n"       \
   "  --max-redirs N         follow at most N redirects (default 10; 0: do "    \
   "not\n"                                                                      \
   "                         follow, the 3xx is the answer)\n"                  \

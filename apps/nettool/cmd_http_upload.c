@@ -1,9 +1,11 @@
 /* nettool http-upload: sends FILE (and any -F fields and files) as a
  * multipart/form-data POST, the way `curl -F` does, streaming files from
  * disk; the response body goes to stdout (or -o OUT). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -13,7 +15,8 @@
 
 static const char usage_text[] =
     "usage: nettool http-upload URL FILE [-F name=value]...\n"
-    "         [-F name=@path[;type=T][;filename=N]]... [--field NAME]\n"
+    "         [-F name=@path[;type=T][;filename=N]]... [-F name=<path]...\n"
+    "         [--form-string name=value]... [--field NAME]\n"
     "         [-H 'Name: value']... [-u user:pass] [-o OUT] [--cacert F]\n"
     "         [--insecure] [--timeout S] [--max-redirs N] [--retry N] "
     "[--quiet]\n"
@@ -26,10 +29,17 @@ static const char usage_text[] =
     "stdout (or OUT), the status line to stderr, and a progress bar to stderr\n"
     "when it is a terminal.\n"
     "\n"
-    "  -F name=value          a text field\n"
+    "  -F name=value          a text field (the value as it is, ';' included)\n"
     "  -F name=@path[;type=T][;filename=N]\n"
     "                         a file part; the type is guessed from the name\n"
-    "                         unless given; path may be \"quoted\"\n"
+    "                         unless given; path and T may be \"quoted\" (a\n"
+    "                         type with parameters must be: "
+    ";type=\"text/plain;\n"
+    "                         charset=utf-8\")\n"
+    "  -F name=<path          the file's contents as a text field\n"
+    "  --form-string name=value\n"
+    "                         a text field taken literally (for values that\n"
+    "                         start with @ or <)\n"
     "  --field NAME           the field FILE goes in (default 'file')\n"
     "  --type T               content type of FILE (default: guessed)\n"
     "  --filename N           file name sent for FILE (default: its "
@@ -70,26 +80,106 @@ static char *take_token(const char **s) {
   return out;
 }
 
-/* -F name=value | name=@path[;type=T][;filename=N] */
-static int add_form(nt_multipart_t *m, const char *spec) {
+/* name=<path: the file's contents as a text field (curl's -F habit), read
+ * whole: a text field is held in memory (at most NT_MULTIPART_MAX_VALUE). */
+static int add_text_file(nt_multipart_t *m, const char *spec, const char *name,
+                         const char *path) {
+  FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+  if (!f) {
+    cli_error("%s: %s", path, strerror(errno));
+    return NT_EXIT_FILE;
+  }
+  size_t cap = 4096, len = 0;
+  char *buf = malloc(cap);
+  int code = 0;
+  while (buf) {
+    if (len == cap) {
+      if (cap > NT_MULTIPART_MAX_VALUE) break;
+      char *nb = realloc(buf, cap * 2);
+      if (!nb) {
+        free(buf);
+        buf = NULL;
+        break;
+      }
+      buf = nb;
+      cap *= 2;
+    }
+    size_t n = fread(buf + len, 1, cap - len, f);
+    len += n;
+    if (n == 0) break;
+  }
+  if (!buf) {
+    code = NT_EXIT_INTERNAL;
+    cli_error("%s: out of memory", path);
+  } else if (ferror(f)) {
+    cli_error("%s: %s", path, strerror(errno));
+    code = NT_EXIT_FILE;
+  } else if (len > NT_MULTIPART_MAX_VALUE) {
+    cli_error("%s: over %u MiB, too big for a text field: send it as a file "
+              "with -F '%s=@%s'",
+              path, NT_MULTIPART_MAX_VALUE >> 20, name, path);
+    code = NT_EXIT_FILE;
+  } else {
+    int rc = nt_multipart_add_field(m, name, buf, len);
+    if (rc) code = cli_usage_error("bad -F '%s': %s", spec, nt_strerror(rc));
+  }
+  if (f != stdin) fclose(f);
+  free(buf);
+  return code;
+}
+
+/* The usage error for an unknown ";param" after name=@path. A type with
+ * parameters left unquoted ("type=text/plain; charset=utf-8") splits at
+ * its ';': say how to quote it. */
+static int bad_param(const char *spec, const char *type, const char *param) {
+  while (*param == ' ' || *param == '\t') param++;
+  size_t n = strcspn(param, ";");
+  const char *eq = memchr(param, '=', n);
+  if (type && eq && eq > param)
+    return cli_usage_error(
+        "bad -F '%s': ';%.*s' is not a -F parameter; a type with parameters "
+        "must be quoted: ;type=\"%s; %.*s\"",
+        spec, (int)n, param, type, (int)n, param);
+  return cli_usage_error(
+      "bad -F '%s': expected name=@path[;type=T][;filename=N]", spec);
+}
+
+/* -F name=value | name=@path[;type=T][;filename=N] | name=<path;
+ * literal: --form-string (the value as it is, whatever it starts with). */
+static int add_form(nt_multipart_t *m, const char *spec, int literal) {
   const char *eq = strchr(spec, '=');
   if (!eq || eq == spec)
-    return cli_usage_error("bad -F '%s': expected name=value or name=@file",
-                           spec);
+    return cli_usage_error("bad %s '%s': expected name=value%s",
+                           literal ? "--form-string" : "-F", spec,
+                           literal ? "" : " or name=@file");
   char *name = strndup(spec, (size_t)(eq - spec));
   if (!name) return NT_EXIT_INTERNAL;
   const char *v = eq + 1;
   int rc;
-  if (*v != '@') {
+  if (literal || (*v != '@' && *v != '<')) {
     rc = nt_multipart_add_field(m, name, v, strlen(v));
     free(name);
     if (rc) return cli_usage_error("bad -F '%s': %s", spec, nt_strerror(rc));
     return 0;
   }
+  int text = *v == '<';
   v++;
   char *path = take_token(&v), *type = NULL, *fname = NULL;
   int bad = !path || !*path;
-  while (!bad && *v == ';') {
+  int code = 0;
+  if (!bad && text) {
+    if (*v)
+      code = cli_usage_error("bad -F '%s': name=<file takes no ;type= or "
+                             ";filename= (its contents go as a text field; "
+                             "name=@file sends a file)",
+                             spec);
+    else
+      code = add_text_file(m, spec, name, path);
+    free(name);
+    free(path);
+    return code;
+  }
+  while (!bad && !code && *v == ';') {
     v++;
     if (!strncmp(v, "type=", 5)) {
       v += 5;
@@ -100,11 +190,12 @@ static int add_form(nt_multipart_t *m, const char *spec) {
       free(fname);
       bad = !(fname = take_token(&v));
     } else {
-      bad = 1;
+      code = bad_param(spec, type, v);
     }
   }
-  int code = 0;
-  if (bad) {
+  if (code) {
+    /* said */
+  } else if (bad) {
     code = cli_usage_error(
         "bad -F '%s': expected name=@path[;type=T][;filename=N]", spec);
   } else {
@@ -128,6 +219,34 @@ static int add_form(nt_multipart_t *m, const char *spec) {
   return code;
 }
 
+/* -H Content-Type: the body is multipart/form-data framed by nettool's
+ * boundary; a type without it (or another type, or none) would send a form
+ * no server can parse. multipart/... is kept and gets the boundary. */
+static int check_content_type(const http_cli_t *h) {
+  for (size_t i = 0; i < h->nheaders; i++) {
+    const char *l = h->headers[i];
+    if (strncasecmp(l, "Content-Type:", 13)) continue;
+    const char *v = l + 13;
+    while (*v == ' ' || *v == '\t') v++;
+    if (!*v)
+      return cli_usage_error("-H '%s' would send the form without its type "
+                             "(multipart/form-data; boundary=...): no server "
+                             "could parse it",
+                             l);
+    if (strncasecmp(v, "multipart/", 10))
+      return cli_usage_error("-H '%s': http-upload sends multipart/form-data; "
+                             "another type would make the form unparseable "
+                             "(a multipart/... type is kept, with the "
+                             "boundary added)",
+                             l);
+    if (strcasestr(v, "boundary="))
+      return cli_usage_error("-H '%s': nettool chooses the boundary; give "
+                             "the type without one",
+                             l);
+  }
+  return 0;
+}
+
 static void cleanup(http_cli_t *h) {
   nt_multipart_free(h->data);
   h->data = NULL;
@@ -137,6 +256,7 @@ static void cleanup(http_cli_t *h) {
 int cmd_http_upload(int argc, char **argv) {
   static const struct option opts[] = {
       {"form", required_argument, NULL, 'F'},
+      {"form-string", required_argument, NULL, 'S'},
       {"field", required_argument, NULL, 'f'},
       {"type", required_argument, NULL, 't'},
       {"filename", required_argument, NULL, 'n'},
@@ -146,6 +266,7 @@ int cmd_http_upload(int argc, char **argv) {
   http_cli_init(&h);
   h.upload = 1;
   const char *forms[MAX_FORMS];
+  int literal[MAX_FORMS];
   size_t nforms = 0;
   const char *field = "file", *ftype = NULL, *fname = NULL;
   int ch;
@@ -154,8 +275,10 @@ int cmd_http_upload(int argc, char **argv) {
          -1) {
     switch (ch) {
     case 'F':
+    case 'S':
       if (nforms >= MAX_FORMS)
         return cli_usage_error("too many -F parts (at most %d)", MAX_FORMS);
+      literal[nforms] = ch == 'S';
       forms[nforms++] = optarg;
       break;
     case 'f':
@@ -186,13 +309,16 @@ int cmd_http_upload(int argc, char **argv) {
   h.url = argv[optind];
   const char *file = argv[optind + 1];
   if (!*field) return cli_usage_error("empty --field name");
+  int hc = check_content_type(&h);
+  if (hc) return hc;
 
   nt_multipart_t *m;
   if (nt_multipart_new(&m)) return NT_EXIT_INTERNAL;
   h.data = m;
   h.cleanup = cleanup;
   int code = 0;
-  for (size_t i = 0; i < nforms && !code; i++) code = add_form(m, forms[i]);
+  for (size_t i = 0; i < nforms && !code; i++)
+    code = add_form(m, forms[i], literal[i]);
   if (!code) {
     int rc = !strcmp(file, "-")
                  ? nt_multipart_add_stream(m, field, STDIN_FILENO,
