@@ -135,6 +135,32 @@ check "stdin ('-') goes chunked and arrives whole" eval '[ $rc = 0 ] &&
   [ "$(jget "$d/out" "d[\"transfer_encoding\"]")" = chunked ] &&
   [ "$(jget "$d/out" "d[\"files\"][0][\"sha256\"]")" = "$(sha "$d/ten.bin")" ] || { fail_info; false; }'
 
+# --- curl's habits: -H 'Expect:', -H Content-Type, --form-string, -F name=<file (issue 10) ---------
+run "$d/out" "$d/err" http-upload "$U/upload" "$d/ten.bin" -H 'Expect:'
+check "-H 'Expect:' removes Expect: 100-continue (10 MiB arrives whole)" eval '[ $rc = 0 ] &&
+  [ "$(jget "$d/out" "d[\"headers\"].get(\"Expect\")")" = None ] &&
+  [ "$(jget "$d/out" "d[\"files\"][0][\"sha256\"]")" = "$(sha "$d/ten.bin")" ] || { fail_info; false; }'
+run "$d/out" "$d/err" http-upload "$U/upload" "$d/mid.bin" -H 'Content-Type: multipart/form-data' -F t=v
+check "-H 'Content-Type: multipart/form-data' keeps the boundary: the form parses" eval '[ $rc = 0 ] &&
+  jget "$d/out" "d[\"content_type\"]" | grep -q "^multipart/form-data; boundary=nettool-" &&
+  [ "$(jget "$d/out" "d[\"files\"][0][\"sha256\"]")" = "$(sha "$d/mid.bin")" ] &&
+  [ "$(jget "$d/out" "d[\"fields\"][0][\"value\"]")" = v ] || { fail_info; false; }'
+run "$d/out" "$d/err" http-upload "$U/upload" "$d/one.bin" -H 'Content-Type: application/json'
+check "-H with a Content-Type the form cannot be parsed with: refused, exit 2" eval \
+  '[ $rc = 2 ] && grep -q "another type would make the form unparseable" "$d/err" || { fail_info; false; }'
+printf 'line one\nline two\n' >"$d/text.txt"
+run "$d/out" "$d/err" http-upload "$U/upload" "$d/one.bin" --form-string 'a=@not-a-file' \
+  --form-string 'b=<not-a-file;type=x' -F "c=<$d/text.txt"
+check "--form-string sends @ and < literally; -F name=<file sends the contents as a text field" eval '[ $rc = 0 ] &&
+  [ "$(jget "$d/out" "[f[\"value\"] for f in d[\"fields\"]]")" = "['"'"'@not-a-file'"'"', '"'"'<not-a-file;type=x'"'"', '"'"'line one\\nline two\\n'"'"']" ] &&
+  [ "$(jget "$d/out" "len(d[\"files\"])")" = 1 ] || { fail_info; false; }'
+run "$d/out" "$d/err" http-upload "$U/upload" "$d/one.bin" -F "s=@$d/small.txt;type=text/plain; charset=utf-8"
+check "an unquoted ';type=text/plain; charset=utf-8': exit 2, says how to quote it" eval \
+  '[ $rc = 2 ] && grep -qF ";type=\"text/plain; charset=utf-8\"" "$d/err" || { fail_info; false; }'
+run "$d/out" "$d/err" http-upload "$U/upload" "$d/one.bin" -F "s=@$d/small.txt;type=\"text/plain; charset=utf-8\""
+check "a quoted type with parameters is sent whole" eval '[ $rc = 0 ] &&
+  [ "$(jget "$d/out" "d[\"files\"][0][\"content_type\"]")" = "text/plain; charset=utf-8" ] || { fail_info; false; }'
+
 # --- answers, output files, errors ------------------------------------------------------------
 run "$d/out" "$d/err" http-upload "http://127.0.0.1:$P413/upload" "$d/mid.bin"
 check "413 from MAX_BYTES: exit 8, status on stderr" eval \
