@@ -284,6 +284,38 @@ static void test_client_reply_timeout(void **state) {
   nt_reactor_free(r);
 }
 
+/* The reply limit counts from each request: bytes trickled faster than the
+ * quiet period do not extend it, and time spent between requests (waiting
+ * for the user's next line) does not shorten the next one. */
+static void test_client_reply_timeout_trickle_and_pause(void **state) {
+  (void)state;
+  nt_reactor_t *r = new_reactor();
+  nt_ts_client_options_t o = {.reply_timeout_ms = 1000};
+  nt_test_transport_t *tt = start_client(r, &o);
+  nt_test_feed_str(tt, "[x]: hello\n");
+  assert_int_equal(cc.nreplies, 1);
+  nt_test_clock_advance(r, 20000); /* the user pauses 20 s */
+  assert_int_equal(nt_ts_client_send(cc.client, "next", 4), 0);
+  nt_test_clock_advance(r, 999);
+  assert_int_equal(cc.closed, 0);
+  nt_test_feed_str(tt, "[x]: next\n");
+  assert_int_equal(cc.nreplies, 2);
+  /* A reply trickled one byte per 100 ms never completes: 1 s and out. */
+  assert_int_equal(nt_ts_client_send(cc.client, "slow", 4), 0);
+  for (int i = 0; i < 9; i++) {
+    nt_test_feed_str(tt, "x");
+    nt_test_clock_advance(r, 100);
+  }
+  nt_test_feed_str(tt, "x");
+  assert_int_equal(cc.closed, 0);
+  nt_test_clock_advance(r, 100);
+  assert_int_equal(cc.closed, 1);
+  assert_int_equal(cc.status, NT_ETIMEDOUT);
+  assert_int_equal(cc.nreplies, 2);
+  nt_test_transport_free(tt);
+  nt_reactor_free(r);
+}
+
 static void test_client_server_closes_early(void **state) {
   (void)state;
   nt_reactor_t *r = new_reactor();
@@ -373,6 +405,7 @@ int main(void) {
       cmocka_unit_test(test_client_reply_every_split),
       cmocka_unit_test(test_client_quiet_period),
       cmocka_unit_test(test_client_reply_timeout),
+      cmocka_unit_test(test_client_reply_timeout_trickle_and_pause),
       cmocka_unit_test(test_client_server_closes_early),
       cmocka_unit_test(test_client_reset),
       cmocka_unit_test(test_client_reply_too_big),
