@@ -3,17 +3,22 @@
  * showed them), one article by number or message-id, or an overview table
  * of the last N articles. */
 #include <getopt.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <wchar.h>
 
 #include "cli.h"
 #include "cli_text.h"
 #include "commands.h"
 #include "nettool/nntp.h"
 
-#define MAX_BACKTRACK 50 /* missing (cancelled, expired) articles skipped */
+/* The newest article when the high-water mark is missing (cancelled,
+ * expired): OVER over windows below it, growing 4 times each step, so a run
+ * of any length costs a few round trips. */
+#define FIRST_WINDOW 16
 
 static const char usage_text[] =
     "usage: nettool nntp-read GROUP|URL [--server HOST[:PORT]] [-u USER[:PASS]]\n"
@@ -41,7 +46,8 @@ typedef struct {
   long lines;
   int all;
   long overview;
-  uint64_t low, high, count, tried;
+  uint64_t low, high, count;
+  uint64_t search_hi, window, found; /* the newest-article search */
   char spec[32];
   nt_nntp_article_t art;
   nt_nntp_filter_t filter;
@@ -93,17 +99,20 @@ static void article_line(nt_nntp_t *c, const char *line, size_t len, void *arg) 
   }
 }
 
-static void fetch_latest(read_t *r);
+static void fetch_number(read_t *r, uint64_t n);
+static void search_newest(read_t *r, uint64_t below);
 
 static void article_done(nt_nntp_t *c, const nt_nntp_result_t *res, void *arg) {
   read_t *r = arg;
   (void)c;
-  if (res->status == NT_ENNTP_NOARTICLE && !r->article &&
-      r->tried < MAX_BACKTRACK && r->high - r->tried > r->low) {
-    r->tried++; /* cancelled or expired: the one before */
+  if (res->status == NT_ENNTP_NOARTICLE && !r->article) {
+    /* cancelled or expired: the newest one below it */
+    uint64_t n = strtoull(r->spec, NULL, 10);
     nt_nntp_article_free(&r->art);
-    fetch_latest(r);
-    return;
+    if (n > r->low) {
+      search_newest(r, n);
+      return;
+    }
   }
   if (res->status) {
     char what[80];
@@ -113,6 +122,8 @@ static void article_done(nt_nntp_t *c, const nt_nntp_result_t *res, void *arg) {
   }
   nt_nntp_article_end(&r->art);
   show_headers(r);
+  if (r->art.mime && !r->art.text_found)
+    printf("[a MIME article without a text/plain part: nothing to show]\n");
   fflush(stdout);
   nntp_cli_end(&r->s, NT_EXIT_OK);
 }
@@ -132,10 +143,64 @@ static void fetch(read_t *r, const char *spec) {
   }
 }
 
-static void fetch_latest(read_t *r) {
-  char n[32];
-  snprintf(n, sizeof n, "%llu", (unsigned long long)(r->high - r->tried));
-  fetch(r, n);
+static void fetch_number(read_t *r, uint64_t n) {
+  char spec[32];
+  snprintf(spec, sizeof spec, "%llu", (unsigned long long)n);
+  fetch(r, spec);
+}
+
+static void search_row(nt_nntp_t *c, const nt_nntp_overview_t *o, void *arg) {
+  read_t *r = arg;
+  (void)c;
+  if (o->number > r->found && o->number <= r->search_hi) r->found = o->number;
+}
+
+static void search_window(read_t *r);
+
+static void search_done(nt_nntp_t *c, const nt_nntp_result_t *res, void *arg) {
+  read_t *r = arg;
+  (void)c;
+  if (res->status && res->status != NT_ENNTP_NOARTICLE) {
+    char what[450];
+    snprintf(what, sizeof what, "group %s: looking for the newest article", r->group);
+    nntp_cli_fail(&r->s, what, res);
+    return;
+  }
+  if (r->found) {
+    fetch_number(r, r->found);
+    return;
+  }
+  uint64_t lo = r->search_hi - r->window + 1;
+  if (r->search_hi < r->window || lo <= r->low) { /* down to the low mark */
+    char what[450];
+    snprintf(what, sizeof what, "group %s: no article left in %llu-%llu", r->group,
+             (unsigned long long)r->low, (unsigned long long)r->high);
+    nntp_cli_fail(&r->s, what, res);
+    return;
+  }
+  r->search_hi = lo - 1;
+  r->window = r->window > UINT64_MAX / 8 ? r->window : r->window * 4;
+  search_window(r);
+}
+
+static void search_window(read_t *r) {
+  uint64_t hi = r->search_hi;
+  uint64_t lo = hi >= r->window && hi - r->window + 1 > r->low ? hi - r->window + 1 : r->low;
+  char range[64];
+  snprintf(range, sizeof range, "%llu-%llu", (unsigned long long)lo, (unsigned long long)hi);
+  r->found = 0;
+  int rc = nt_nntp_over(r->s.client, range, search_row, search_done, r);
+  if (rc) {
+    cli_error("overview: %s", nt_strerror(rc));
+    nntp_cli_end(&r->s, NT_EXIT_INTERNAL);
+  }
+}
+
+/* The newest existing article below `below`. */
+static void search_newest(read_t *r, uint64_t below) {
+  r->search_hi = below - 1;
+  r->window = FIRST_WINDOW;
+  search_window(r);
 }
 
 /* "Name <addr>" -> Name; "addr (Name)" -> Name; else as it is. */
@@ -154,18 +219,53 @@ static void display_name(const char *from, char *out, size_t size) {
   snprintf(out, size, "%.*s", (int)(e - s), s);
 }
 
-/* Prints s cut to `cols` characters (UTF-8 aware), padded when pad. */
-static void column(const char *s, size_t cols, int pad) {
-  size_t i = 0, chars = 0;
-  while (s[i] && chars < cols) {
-    size_t k = 1;
-    while (s[i + k] && ((unsigned char)s[i + k] & 0xc0) == 0x80) k++;
-    i += k;
-    chars++;
+/* Terminal columns of one character: wcwidth() under a UTF-8 LC_CTYPE
+ * (set once, only for this), else a table of the wide ranges (CJK, Hangul,
+ * fullwidth forms, emoji); combining marks take none. */
+static int char_width(unsigned cp) {
+  static int utf8_locale = -1;
+  if (utf8_locale < 0)
+    utf8_locale = setlocale(LC_CTYPE, "C.UTF-8") || setlocale(LC_CTYPE, "C.utf8") ||
+                  setlocale(LC_CTYPE, "en_US.UTF-8");
+  if (utf8_locale) {
+    int w = wcwidth((wchar_t)cp);
+    return w < 0 ? 1 : w; /* controls were made '?' by the sanitiser */
   }
-  cli_text_put(stdout, s, i, 0);
+  if (cp >= 0x300 && cp <= 0x36f) return 0;
+  if ((cp >= 0x1100 && cp <= 0x115f) || (cp >= 0x2e80 && cp <= 0xa4cf) ||
+      (cp >= 0xac00 && cp <= 0xd7a3) || (cp >= 0xf900 && cp <= 0xfaff) ||
+      (cp >= 0xfe30 && cp <= 0xfe4f) || (cp >= 0xff00 && cp <= 0xff60) ||
+      (cp >= 0xffe0 && cp <= 0xffe6) || (cp >= 0x1f300 && cp <= 0x1faff) ||
+      (cp >= 0x20000 && cp <= 0x3fffd))
+    return 2;
+  return 1;
+}
+
+/* Prints s cut to `cols` terminal columns (a double-width character that
+ * would straddle the edge is left out), padded to them when pad, so the
+ * columns of the table line up whatever the script. s is UTF-8 (decoded
+ * by nt_nntp_decode_header). */
+static void column(const char *s, size_t cols, int pad) {
+  char clean[1024];
+  cli_text_clean(clean, sizeof clean, s, strlen(s), 0);
+  const unsigned char *p = (const unsigned char *)clean;
+  size_t i = 0, used = 0;
+  while (p[i]) {
+    unsigned cp = p[i];
+    size_t k = 1;
+    if (cp >= 0xc0) {
+      k = cp >= 0xf0 ? 4 : cp >= 0xe0 ? 3 : 2;
+      cp &= k == 2 ? 0x1f : k == 3 ? 0x0f : 0x07;
+      for (size_t j = 1; j < k && p[i + j]; j++) cp = (cp << 6) | (p[i + j] & 0x3f);
+    }
+    int w = char_width(cp);
+    if (used + (size_t)w > cols) break;
+    used += (size_t)w;
+    i += k;
+  }
+  fwrite(clean, 1, i, stdout);
   if (pad)
-    for (; chars < cols; chars++) putchar(' ');
+    for (; used < cols; used++) putchar(' ');
 }
 
 static char *decode(nt_nntp_str_t f) {
@@ -249,7 +349,7 @@ static void group_done(nt_nntp_t *c, const nt_nntp_result_t *res, void *arg) {
     }
     return;
   }
-  fetch_latest(r);
+  fetch_number(r, r->high);
 }
 
 static void start(nntp_cli_t *s) {

@@ -326,9 +326,14 @@ typedef struct nt_nntp_header_s {
   char *value; /* unfolded (CRLF + whitespace -> the whitespace), raw */
 } nt_nntp_header_t;
 
-/* Body lines are handed, decoded (quoted-printable undone, charset from
- * Content-Type converted to UTF-8), to body_line; or, when it is NULL,
- * kept in lines[] up to max_body bytes (then NT_ETOOBIG). */
+/* Body lines are handed, decoded (quoted-printable or base64 undone,
+ * charset from Content-Type converted to UTF-8; 8-bit text without a
+ * charset is taken as UTF-8 when valid, else as ISO-8859-1, as headers
+ * are), to body_line; or, when it is NULL, kept in lines[] up to max_body
+ * bytes (then NT_ETOOBIG). A MIME multipart article (nested ones too, up
+ * to 8 levels) gives what a person would read: only its first text/plain
+ * part, decoded by that part's own headers; text_found tells whether it
+ * had one. */
 typedef void (*nt_nntp_body_cb)(void *arg, const char *line, size_t len);
 
 typedef struct nt_nntp_article_s {
@@ -342,8 +347,14 @@ typedef struct nt_nntp_article_s {
   size_t max_body;         /* 16 MiB, when collected */
   nt_nntp_body_cb body_line;
   void *body_arg;
+  int text_found; /* multipart: a text/plain part was found */
   /* private */
   int in_body, body_ready, qp;
+  int b64, mime, nbounds, part_last;
+  unsigned b64_acc, b64_bits;
+  char *bounds[8];          /* multipart boundaries, outermost first */
+  char *part_ct, *part_cte; /* the current part's headers */
+  void *fb;                 /* iconv from ISO-8859-1: the fallback */
   size_t header_bytes, body_bytes, cap_headers, cap_lines;
   char *charset;
   void *cd; /* iconv handle */

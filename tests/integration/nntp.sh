@@ -198,5 +198,25 @@ NT_TEST_NNTP=127.0.0.1:$port "$itest" >"$dir/itest.log" 2>&1; echo $? >"$dir/rc"
 check "nntp_itest (LISTGROUP, STAT/NEXT/LAST, HEAD/BODY, OVER, HDR, LIST, DATE, NEW*)" eval \
   'rc 0 || { sed "s/^/#   /" "$dir/itest.log" | tail -20; false; }'
 
+# --- nntp-post: what the user wrote is what is posted (issue 10 items 15, 16) ---------------
+printf 'http://example.org/x is down\nsince this morning.\n' >"$dir/url"
+run nntp-post local.general "$dir/url" --from 'U <u@nntp.test>' --subject 'url first'
+check "a body whose first line looks like 'Name:' is posted whole" eval 'rc 0'
+run nntp-read local.general --all
+check "  read back: the URL line and the next are the body" eval \
+  'rc 0 && has "Subject: url first" && has "http://example.org/x is down" && has "since this morning."'
+long=$(printf 'Ünïcödé %.0s' $(seq 1 12))
+printf 'From: Zoë Ünicode <zoe2@nntp.test>\nSubject: Grüße aus der Datei ✓ %s\nOrganization: Café\n  Zürich\nMessage-ID: <hdr8@nntp.test>\n\nbody\n' "$long" >"$dir/hdr8"
+run nntp-post local.general "$dir/hdr8"
+check "non-ASCII header values from the file are posted" eval 'rc 0'
+check "  the server stored encoded words, not raw 8-bit, in From, Subject, Organization" eval \
+  '! LC_ALL=C grep -rqaE "^(From|Subject|Organization): .*"$'"'"'[\x80-\xff]'"'"' "$inn/spool/articles/local/general" && grep -rqaF "Subject: =?UTF-8?B?" "$inn/spool/articles/local/general"'
+run nntp-read local.general --article '<hdr8@nntp.test>'
+check "  read back decoded, the long subject whole" eval \
+  'rc 0 && has "From: Zoë Ünicode <zoe2@nntp.test>" && has "Subject: Grüße aus der Datei ✓ $long"'
+printf 'From: a@nntp.test\nSubject: empty\n\n\n' >"$dir/empty"
+run nntp-post local.general "$dir/empty"
+check "a post with an empty body is refused (exit 11), nothing sent" eval 'rc 11 && err_has "no body"'
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

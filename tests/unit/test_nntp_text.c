@@ -214,6 +214,90 @@ static void test_article_model(void **state) {
   }
 }
 
+/* MIME (issue 10 item 18): the first text/plain part of nested multiparts,
+ * base64 decoded across encoded-line boundaries, its own charset; other
+ * parts, preamble and epilogue left out; 8-bit text without a charset read
+ * as ISO-8859-1 like headers. */
+static void test_article_mime(void **state) {
+  (void)state;
+  nt_nntp_article_t a;
+  nt_nntp_article_init(&a);
+  /* "Grüße\r\nzweite Zeile\n" in ISO-8859-1, base64 in 8-char lines */
+  feed_all(&a,
+           "Subject: m\n"
+           "MIME-Version: 1.0\n"
+           "Content-Type: multipart/mixed;\n"
+           "  boundary=\"=_outer; x\"\n"
+           "\n"
+           "preamble\n"
+           "--=_outer; x\n"
+           "Content-Type: multipart/alternative; boundary=in\n"
+           "\n"
+           "--in\n"
+           "Content-Type: text/html\n"
+           "\n"
+           "<p>html first</p>\n"
+           "--in  \n"
+           "Content-Type: text/plain;\n"
+           "\tcharset=iso-8859-1\n"
+           "Content-Transfer-Encoding: BASE64\n"
+           "\n"
+           "R3L832UN\n"
+           "Cnp3ZWl0\n"
+           "ZSBaZWls\n"
+           "ZQo=\n"
+           "--in--\n"
+           "--=_outer; x\n"
+           "Content-Type: text/plain\n"
+           "\n"
+           "a second text part\n"
+           "--=_outer; x--\n"
+           "epilogue\n");
+  assert_int_equal(a.text_found, 1);
+  assert_int_equal(a.nlines, 2);
+  assert_string_equal(a.lines[0], "Grüße");
+  assert_string_equal(a.lines[1], "zweite Zeile");
+  nt_nntp_article_free(&a);
+
+  /* quoted-printable part with no Content-Type: text/plain by default */
+  nt_nntp_article_init(&a);
+  feed_all(&a,
+           "Content-Type: multipart/mixed; boundary=b\n"
+           "\n"
+           "--b\n"
+           "Content-Transfer-Encoding: quoted-printable\n"
+           "\n"
+           "caf=C3=A9 =\n"
+           "au lait\n"
+           "--b--\n");
+  assert_int_equal(a.nlines, 1);
+  assert_string_equal(a.lines[0], "café au lait");
+  nt_nntp_article_free(&a);
+
+  /* no text part at all */
+  nt_nntp_article_init(&a);
+  feed_all(&a,
+           "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+           "Content-Type: image/png\nContent-Transfer-Encoding: base64\n\niVBORw0K\n--b--\n");
+  assert_int_equal(a.text_found, 0);
+  assert_int_equal(a.nlines, 0);
+  nt_nntp_article_free(&a);
+
+  /* a single-part base64 text body; and 8-bit text with no charset */
+  nt_nntp_article_init(&a);
+  feed_all(&a,
+           "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\n"
+           "b25lCnR3bw==\n");
+  assert_int_equal(a.nlines, 2);
+  assert_string_equal(a.lines[1], "two");
+  nt_nntp_article_free(&a);
+  nt_nntp_article_init(&a);
+  feed_all(&a, "Subject: x\n\nna\xefve caf\xe9\nvalid UTF-8 \xc3\xa9\n");
+  assert_string_equal(a.lines[0], "naïve café");
+  assert_string_equal(a.lines[1], "valid UTF-8 é");
+  nt_nntp_article_free(&a);
+}
+
 static void test_parsers(void **state) {
   (void)state;
   uint64_t count, low, high, num;
@@ -282,6 +366,7 @@ int main(void) {
       cmocka_unit_test(test_encoded_words),
       cmocka_unit_test(test_encode_roundtrip),
       cmocka_unit_test(test_article_model),
+      cmocka_unit_test(test_article_mime),
       cmocka_unit_test(test_parsers),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
