@@ -2,7 +2,8 @@
  *   0 reply/status parsers (GROUP, article reply, DATE, active)
  *   1 overview line parser
  *   2 header/encoded-word decoder (and the encoder on the result)
- *   3 the article model, line by line (folding, charset, quoted-printable),
+ *   3 the article model, line by line (folding, charset, quoted-printable,
+ *     base64, MIME multiparts),
  *     with the meaningful-lines filter over its body
  *   4 a whole session as a hostile server, through the in-memory transport
  * Anything may happen except a crash, a leak, or output that breaks the
@@ -113,6 +114,7 @@ static void session(const uint8_t *d, size_t n) {
   o.pass = "p";
   o.auth_when_asked = n & 1;
   o.max_line = 256;
+  o.max_block_line = 512;
   o.max_block = 8192;
   o.timeout_ms = 1000;
   nt_nntp_callbacks_t cbs = {ready, NULL};

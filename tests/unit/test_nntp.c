@@ -440,6 +440,19 @@ static void test_timeouts(void **state) {
   assert_non_null(strstr(rec.log, "article:-110/220"));
   assert_non_null(strstr(rec.log, "over:-110/0"));
   nt_test_transport_free(tt);
+  /* a server trickling one byte a second: the reply must be complete
+   * within the timeout of its command, bytes do not extend it */
+  tt = nt_test_transport_new(R, build_opts(&o));
+  nt_test_feed_str(tt, "200 ok\r\n");
+  const char *caps = "101 Capability list:\r\n";
+  for (int i = 0; i < 5 && !rec.closed; i++) {
+    nt_test_feed(tt, caps + i, 1);
+    nt_test_clock_advance(R, 1000);
+  }
+  assert_int_equal(rec.closed, 1);
+  assert_int_equal(rec.close_status, NT_ETIMEDOUT);
+  assert_int_equal(end_state, NT_NNTP_CAPABILITIES);
+  nt_test_transport_free(tt);
 }
 
 static void test_arguments_and_close(void **state) {
