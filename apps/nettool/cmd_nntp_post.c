@@ -320,7 +320,10 @@ static int add_option(sbuf_t *b, const char *name, const char *value) {
   }
   if (!utf8_valid(value, strlen(value)))
     return cli_usage_error("--%s is not UTF-8 text", name[0] == 'F' ? "from" : "subject");
-  if (name[0] == 'F') return add_address(b, name, value, strlen(value));
+  if (name[0] == 'F') { /* a bad address here is a bad option */
+    int rc = add_address(b, name, value, strlen(value));
+    return rc == NT_EXIT_INPUT ? NT_EXIT_USAGE : rc;
+  }
   adds(b, name);
   adds(b, ": ");
   int rc = add_words(b, value, strlen(value), strlen(name) + 2);
@@ -340,11 +343,6 @@ static int build(post_t *p, char *in, size_t len) {
   const char *end = in + len;
   int all_headers;
   const char *body = body_start(in, end, &all_headers);
-  if (all_headers) {
-    cli_error("the input is header lines only, with no body (the headers end "
-              "at an empty line, the text follows it)");
-    return NT_EXIT_INPUT;
-  }
   if (only_space(body, end)) {
     cli_error("the article has no body: nothing to post");
     return NT_EXIT_INPUT;
@@ -366,10 +364,14 @@ static int build(post_t *p, char *in, size_t len) {
     has_mime |= is_name(h, nl, "MIME-Version");
     if (!skip) rc = add_header(&b, h, (size_t)(hend - h), nl);
   }
+  /* header lines without the empty line after them are text (the rule
+   * keeps everything the user wrote); say so when that is why */
+  const char *why = all_headers ? " (headers end at an empty line; without one, "
+                                  "all of the input is the body)" : "";
   if (!rc && !p->from && !has_from)
-    rc = cli_usage_error("no From: give --from or a From: header in the file");
+    rc = cli_usage_error("no From: give --from or a From: header in the file%s", why);
   if (!rc && !p->subject && !has_subject)
-    rc = cli_usage_error("no Subject: give --subject or a Subject: header");
+    rc = cli_usage_error("no Subject: give --subject or a Subject: header%s", why);
   if (!rc && p->from) rc = add_option(&b, "From", p->from);
   if (!rc && p->subject) rc = add_option(&b, "Subject", p->subject);
   if (rc) {

@@ -214,6 +214,11 @@ check "  the server stored encoded words, not raw 8-bit, in From, Subject, Organ
 run nntp-read local.general --article '<hdr8@nntp.test>'
 check "  read back decoded, the long subject whole" eval \
   'rc 0 && has "From: Zoë Ünicode <zoe2@nntp.test>" && has "Subject: Grüße aus der Datei ✓ $long"'
+printf 'Note: the server is down\n' >"$dir/note"
+run nntp-post local.general "$dir/note" --from 'N <n@nntp.test>' --subject 'one line'
+run nntp-read local.general --all
+check "a one-line body 'Note: ...' (no empty line after it) is the body" eval \
+  'rc 0 && has "Subject: one line" && has "Note: the server is down"'
 printf 'From: a@nntp.test\nSubject: empty\n\n\n' >"$dir/empty"
 run nntp-post local.general "$dir/empty"
 check "a post with an empty body is refused (exit 11), nothing sent" eval 'rc 11 && err_has "no body"'

@@ -171,7 +171,14 @@ run nntp-post local.test "$dir/empty" --server 127.0.0.1:1
 check "nntp-post with an empty body: exit 11 before connecting" eval 'rc 11 && err_has "no body"'
 printf 'From: a@b\nSubject: s\n' >"$dir/onlyhdr"
 run nntp-post local.test "$dir/onlyhdr" --server 127.0.0.1:1
-check "nntp-post with headers and no body: exit 11" eval 'rc 11 && err_has "no body"'
+check "header lines without an empty line are the body: no From, and why (exit 2)" eval \
+  'rc 2 && err_has "no From" && err_has "headers end at an empty line"'
+printf 'From: Zo\xc3\xab <a@b>\nSubject: s\nMessage-ID: <\xc3\xa9@x>\n\nbody\n' >"$dir/8bitid"
+run nntp-post local.test "$dir/8bitid" --server 127.0.0.1:1
+check "8-bit text in Message-ID: exit 11 before connecting" eval 'rc 11 && err_has "Message-ID"'
+printf 'From: Zo\xe9 <a@b>\nSubject: s\n\nbody\n' >"$dir/latin1hdr"
+run nntp-post local.test "$dir/latin1hdr" --server 127.0.0.1:1
+check "8-bit header text that is not UTF-8: exit 11" eval 'rc 11 && err_has "not UTF-8"'
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
