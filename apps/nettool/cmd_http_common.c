@@ -196,11 +196,15 @@ static void on_retry(nt_http_request_t *q, int what, uint64_t delay,
   if (h->quiet) return;
   http_progress_clear(h);
   if (what > 0)
-    fprintf(stderr, "got %d, retrying in %.1f s\n", what, (double)delay / 1000);
+    fprintf(stderr, "got %d, retrying in %s\n", what, cli_secs(delay));
   else {
     const char *e = nt_http_request_error(q);
-    fprintf(stderr, "%s%s%s, retrying in %.1f s\n", nt_strerror(what),
-            *e ? ": " : "", cli_text(e, strlen(e)), (double)delay / 1000);
+    if (what == NT_ETIMEDOUT && *e) /* the limit says it better */
+      fprintf(stderr, "timed out: %s, retrying in %s\n", cli_text(e, strlen(e)),
+              cli_secs(delay));
+    else
+      fprintf(stderr, "%s%s%s, retrying in %s\n", nt_strerror(what),
+              *e ? ": " : "", cli_text(e, strlen(e)), cli_secs(delay));
   }
 }
 

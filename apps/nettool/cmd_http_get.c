@@ -11,8 +11,8 @@
 static const char usage_text[] =
     "usage: nettool http-get URL [-o OUT] [-H 'Name: value']... [-u "
     "user:pass]\n"
-    "         [--cacert F] [--insecure] [--timeout S] [--max-redirs N]\n"
-    "         [--retry N] [--quiet]\n"
+    "         [--cacert F] [--insecure] [--connect-timeout S] [--idle-timeout S]\n"
+    "         [--max-time S] [--max-redirs N] [--retry N] [--quiet]\n"
     "\n"
     "GETs URL (http:// or https://) and writes the body to stdout, or to OUT\n"
     "through OUT.part, renamed only when a 2xx answer arrived whole. The\n"

@@ -173,12 +173,14 @@ static void fail_or_retry(nt_http_request_t *q, int status) {
   if (q->retries < q->max_retries && is_transient(status) && !q->have_resp) {
     teardown(q);
     if (!q->body || q->body->ops->rewind(q->body) == 0) { /* replayable */
-      q->error[0] = 0;
-      q->limit = 0;
       q->plan = PLAN_RETRY;
       q->plan_status = status;
       q->state = RQ_SKIPPING; /* until proceed, from the loop */
-      proceed(q);
+      proceed(q);             /* on_retry still sees why (the error) */
+      if (q->state != RQ_DONE) {
+        q->error[0] = 0;
+        q->limit = 0;
+      }
       return;
     }
   }

@@ -16,7 +16,7 @@
  * the earliest one left. "No progress for S" so ends S after the last
  * byte, not up to 2S. The one progress no callback reports is the socket
  * taking queued request bytes: while some are queued it is looked at every
- * S/10 (at most 1 s), so an upload stall is seen within that. */
+ * min(250 ms, S/10), so an upload stall is seen within that. */
 
 const char *nt__rq_secs(char *buf, size_t size, uint64_t ms) {
   if (ms % 1000 == 0)
@@ -65,7 +65,7 @@ void nt__rq_arm_limits(nt_http_request_t *q) {
     if (d < due) due = d;
     if (out_queued(q)) {
       uint64_t look = q->idle_ms / 10;
-      if (look > 1000) look = 1000;
+      if (look > 250) look = 250;
       if (look == 0) look = 1;
       if (now + look < due) due = now + look;
     }
@@ -96,7 +96,7 @@ static void limit_cb(nt_timer_t *t) {
     timed_out(q, NT_HTTP_LIMIT_CONNECT, "no connection within %s",
               q->connect_ms);
   else if (idle_applies(q) && now - q->last_progress >= q->idle_ms)
-    timed_out(q, NT_HTTP_LIMIT_IDLE, "no data moved for %s", q->idle_ms);
+    timed_out(q, NT_HTTP_LIMIT_IDLE, "no byte moved for %s", q->idle_ms);
   nt__rq_arm_limits(q); /* a retry, or not due yet: the next deadline */
 }
 

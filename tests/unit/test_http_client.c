@@ -947,7 +947,7 @@ static void test_timeouts(void **state) {
   assert_int_equal(c->done, 1);
   assert_int_equal(c->status, NT_ETIMEDOUT);
   assert_int_equal(c->progress.limit, NT_HTTP_LIMIT_IDLE);
-  assert_non_null(strstr(c->error, "no data moved for 5 s"));
+  assert_non_null(strstr(c->error, "no byte moved for 5 s"));
   assert_true(nt_test_is_lost(tt));
   end(c);
 
@@ -971,7 +971,8 @@ static void test_timeouts(void **state) {
 }
 
 /* An upload the peer stops reading: the socket taking bytes is progress no
- * callback reports; it is looked at every S/10 while bytes are queued. */
+ * callback reports; it is looked at every min(0.25 s, S/10) while bytes are
+ * queued. */
 static void test_idle_upload_stall(void **state) {
   (void)state;
   ctx_t *c = new_ctx("http://h.test/up");
@@ -990,7 +991,7 @@ static void test_idle_upload_stall(void **state) {
   nt_test_drain(tt, 1000); /* the last bytes the peer reads, at 3 s */
   nt_test_clock_advance(c->r, 4999);
   assert_int_equal(c->done, 0);
-  nt_test_clock_advance(c->r, 501); /* seen within S/10 (0.5 s) */
+  nt_test_clock_advance(c->r, 251); /* seen within min(0.25 s, S/10) */
   assert_int_equal(c->done, 1);
   assert_int_equal(c->status, NT_ETIMEDOUT);
   assert_int_equal(c->progress.limit, NT_HTTP_LIMIT_IDLE);
