@@ -14,11 +14,15 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_text.h"
 #include "cmd_ftp_common.h"
 #include "nettool/resolve.h"
 #include "nettool/transport.h"
 
-void ftp_cli_init(ftp_cli_t *c) { memset(c, 0, sizeof *c); }
+void ftp_cli_init(ftp_cli_t *c) {
+  memset(c, 0, sizeof *c);
+  c->path_name = "PATH";
+}
 
 int ftp_cli_option(ftp_cli_t *c, int ch, const char *arg) {
   switch (ch) {
@@ -46,6 +50,14 @@ int ftp_cli_option(ftp_cli_t *c, int ch, const char *arg) {
   case 'W':
     if (cli_seconds(arg, &c->timeout_ms))
       return cli_usage_error("bad --timeout '%s': expected seconds > 0", arg);
+    return 0;
+  case 'N':
+    if (cli_seconds(arg, &c->connect_timeout_ms))
+      return cli_usage_error("bad --connect-timeout '%s': expected seconds > 0", arg);
+    return 0;
+  case 'X':
+    if (cli_seconds(arg, &c->max_time_ms))
+      return cli_usage_error("bad --max-time '%s': expected seconds > 0", arg);
     return 0;
   case 'q':
     c->quiet = 1;
@@ -129,6 +141,8 @@ static int prompt_password(const char *user, const char *host, char *out,
   return 0;
 }
 
+static int has_crlf(const char *s) { return strpbrk(s, "\r\n") != NULL; }
+
 static int credentials(ftp_cli_t *c) {
   int need_pass = 0;
   if (c->user_spec) {
@@ -161,6 +175,7 @@ static int credentials(ftp_cli_t *c) {
   }
   if (!need_pass || !strcasecmp(c->user, "anonymous") || !strcasecmp(c->user, "ftp"))
     return 0;
+  if (has_crlf(c->user)) return 0; /* refused by the caller */
   char l[256];
   if (nt_ftp_netrc_lookup(NULL, c->host, c->user, l, sizeof l, c->pass, sizeof c->pass) == 1)
     return 0;
@@ -171,22 +186,14 @@ static int credentials(ftp_cli_t *c) {
 
 /* --- messages -------------------------------------------------------------------- */
 
-void ftp_cli_put(const char *s, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    unsigned char ch = (unsigned char)s[i];
-    putchar((ch < 32 && ch != '\t') || ch == 127 ? '?' : ch);
-  }
-}
-
-/* The server's words on one line: "550 Failed to open file." */
-static void server_words(char *buf, size_t size, int code, const char *text) {
-  int n = snprintf(buf, size, "%d ", code);
-  size_t o = n > 0 ? (size_t)n : 0;
-  for (const char *p = text; *p && o + 1 < size; p++) {
-    unsigned char ch = (unsigned char)*p;
-    buf[o++] = ch == '\n' ? ' ' : (ch < 32 || ch == 127) ? '?' : (char)ch;
-  }
-  buf[o < size ? o : size - 1] = 0;
+/* The server's words on one line, made safe for a terminal: "550 Failed
+ * to open file." (a multi-line reply joined with spaces). */
+static const char *server_words(int code, const char *text) {
+  static char buf[600];
+  char clean[560];
+  cli_text_clean(clean, sizeof clean, text, strlen(text), CLI_TEXT_LF_SPACE | CLI_TEXT_TRIM);
+  snprintf(buf, sizeof buf, "%d %s", code, clean);
+  return buf;
 }
 
 int ftp_cli_exit(int status, int local) {
@@ -238,6 +245,20 @@ static const char *why(int status) {
   }
 }
 
+/* The same for the data connection (a listing's lines, its connection). */
+static const char *data_why(int status) {
+  if (status == NT_ELINETOOLONG) return "the server sent a listing line over 8 KiB";
+  if (status == NT_EUNEXPECTEDEOF) return "the server closed it before the transfer began";
+  return why(status);
+}
+
+static unsigned long long reply_ms(const ftp_cli_t *c) {
+  return c->timeout_ms ? c->timeout_ms : 30000;
+}
+static unsigned long long connect_ms(const ftp_cli_t *c) {
+  return c->connect_timeout_ms ? c->connect_timeout_ms : reply_ms(c);
+}
+
 static void mark(ftp_cli_t *c, int code) {
   progress_stop(&c->progress);
   c->reported = 1;
@@ -249,6 +270,43 @@ void ftp_cli_end(ftp_cli_t *c, int exit_code) {
   if (c->ftp) nt_ftp_close(c->ftp);
 }
 
+static int port_of(const ftp_cli_t *c) {
+  return c->port ? c->port : c->implicit_tls ? NT_FTPS_PORT : NT_FTP_PORT;
+}
+
+/* The user stopped it, or --max-time did: one line, the part file kept.
+ * Returns 1 when that was the case. */
+static int stopped(ftp_cli_t *c, const char *tail) {
+  if (c->out_of_time) {
+    mark(c, NT_EXIT_TIMEOUT);
+    cli_error("timed out: gave up after %s (--max-time)%s", cli_secs(c->max_time_ms), tail);
+    return 1;
+  }
+  if (c->interrupted) {
+    mark(c, FTP_EXIT_INTERRUPTED);
+    cli_error("interrupted%s", tail);
+    return 1;
+  }
+  return 0;
+}
+
+/* A failure on the data connection of the transfer `what`. */
+static void data_failed(ftp_cli_t *c, nt_ftp_where_t where, const char *what, int st,
+                        const char *tail) {
+  if (st == NT_ETIMEDOUT && where == NT_FTP_WHERE_DATA_CONNECT)
+    cli_error("%s: data connection: timed out: no connection within %s "
+              "(--connect-timeout)%s", what, cli_secs(connect_ms(c)), tail);
+  else if (st == NT_ETIMEDOUT && where == NT_FTP_WHERE_DATA_TLS)
+    cli_error("%s: data connection: timed out: no TLS handshake within %s "
+              "(--connect-timeout)%s", what, cli_secs(connect_ms(c)), tail);
+  else if (st == NT_ETIMEDOUT)
+    cli_error("%s: data connection: timed out: no progress for %s (--timeout)%s", what,
+              cli_secs(reply_ms(c)), tail);
+  else
+    cli_error("%s: data connection: %s%s%s", what, data_why(st),
+              where == NT_FTP_WHERE_DATA_TLS ? " (during its TLS handshake)" : "", tail);
+}
+
 void ftp_cli_fail(ftp_cli_t *c, const char *what, const nt_ftp_result_t *r,
                   const char *part) {
   if (c->reported) {
@@ -256,52 +314,82 @@ void ftp_cli_fail(ftp_cli_t *c, const char *what, const nt_ftp_result_t *r,
     return;
   }
   int st = r->status;
-  char words[600], tail[PATH_MAX + 64] = "";
-  if (part)
-    snprintf(tail, sizeof tail, "; partial file kept in %s (use --resume)", part);
+  char tail[PATH_MAX + 128] = "";
+  if (part) snprintf(tail, sizeof tail, "; partial file kept in %s (use --resume)", part);
   /* The connection itself failed (TLS, reset, timeout...): the closing
    * callback, which follows at once, says so with the whole context. */
   int replied = st == NT_EFTP_REPLY || st == NT_EFTP_LOGIN || st == NT_EFTP_NOTLS ||
                 st == NT_EFTP_CLOSED || st == NT_EFTP_BADREPLY || st == NT_EFTP_SIZE;
   if (!r->local && !replied && c->ftp && !strcmp(nt_ftp_state_name(c->ftp), "CLOSED")) {
-    memcpy(c->part_hint, tail, sizeof c->part_hint);
+    snprintf(c->part_hint, sizeof c->part_hint, "%s", tail);
+    snprintf(c->fail_what, sizeof c->fail_what, "%s", what);
+    return;
+  }
+  if (stopped(c, tail)) {
+    ftp_cli_end(c, c->exit_code);
     return;
   }
   int code = ftp_cli_exit(st, r->local);
   mark(c, code);
-  if (c->interrupted) {
-    cli_error("interrupted%s", tail);
-  } else if (r->local) {
+  if (r->local) {
     cli_error("%s: %s%s", r->path[0] ? r->path : what, nt_strerror(st), tail);
   } else if (st == NT_EFTP_SIZE) {
     struct stat pst;
     unsigned long long have = r->bytes;
     if (part && stat(part, &pst) == 0) have = (unsigned long long)pst.st_size;
+    if (part && have > r->size) /* --resume cannot fix that */
+      snprintf(tail, sizeof tail, "; %s kept: it is larger than the server's file, "
+               "remove it to download again", part);
     cli_error("%s: size mismatch: the server's file has %llu bytes, %s %llu%s", what,
               (unsigned long long)r->size, part ? "the part file has" : "this transfer moved",
               have, tail);
   } else if ((st == NT_EFTP_REPLY || st == NT_EFTP_LOGIN) && r->code) {
-    server_words(words, sizeof words, r->code, r->text);
-    cli_error("%s%s", words, tail);
+    cli_error("%s%s", server_words(r->code, r->text), tail);
   } else if (st == NT_EFTP_NOTLS && r->code) {
-    server_words(words, sizeof words, r->code, r->text);
-    cli_error("the server refused TLS: %s", words);
+    cli_error("the server refused TLS: %s", server_words(r->code, r->text));
   } else if (st == NT_EFTP_CLOSED && r->code) {
-    server_words(words, sizeof words, r->code, r->text);
-    cli_error("the server closed the connection: %s%s", words, tail);
+    cli_error("the server closed the connection: %s%s", server_words(r->code, r->text), tail);
   } else if (st == NT_EFTP_BADREPLY && r->code) {
-    server_words(words, sizeof words, r->code, r->text);
-    cli_error("%s: malformed reply: %s", what, words);
-  } else if (st == NT_ETIMEDOUT) {
-    cli_error("%s: no progress within %.0f s%s", what,
-              (double)(c->timeout_ms ? c->timeout_ms : 60000) / 1000.0, tail);
-  } else if (r->code >= 400 && r->code < 600) { /* a data error, then the server's word */
-    server_words(words, sizeof words, r->code, r->text);
-    cli_error("%s: %s (%s)%s", what, why(st), words, tail);
+    cli_error("%s: malformed reply: %s", what, server_words(r->code, r->text));
+  } else if (!replied && !r->local) {
+    /* The control connection is fine: it was the data connection. */
+    nt_ftp_where_t where = c->ftp ? nt_ftp_failure_where(c->ftp) : NT_FTP_WHERE_NONE;
+    data_failed(c, where, what, st, tail);
   } else {
     cli_error("%s: %s%s", what, why(st), tail);
   }
   ftp_cli_end(c, code);
+}
+
+/* A limit of the session ran out (nt_ftp_failure_where says which). */
+static void session_timed_out(ftp_cli_t *c, nt_ftp_where_t where, const char *tail) {
+  int port = port_of(c);
+  switch (where) {
+  case NT_FTP_WHERE_CONNECT:
+    cli_error("connect to %s port %d: timed out: no connection within %s (--connect-timeout%s)",
+              c->host, port, cli_secs(connect_ms(c)),
+              c->connect_timeout_ms ? "" : ", by default --timeout");
+    break;
+  case NT_FTP_WHERE_TLS:
+    cli_error("TLS with %s port %d: timed out: no handshake within %s (--connect-timeout%s)",
+              c->host, port, cli_secs(connect_ms(c)),
+              c->connect_timeout_ms ? "" : ", by default --timeout");
+    break;
+  case NT_FTP_WHERE_DATA_CONNECT:
+  case NT_FTP_WHERE_DATA:
+  case NT_FTP_WHERE_DATA_TLS:
+    data_failed(c, where, c->fail_what[0] ? c->fail_what : c->path, NT_ETIMEDOUT, tail);
+    break;
+  default:
+    if (!c->ready)
+      cli_error("%s port %d: connected, but no greeting within %s%s", c->host, port,
+                cli_secs(reply_ms(c)),
+                c->implicit_tls || c->tls ? " (--timeout)"
+                                          : " (an implicit-TLS port? try ftps://)");
+    else
+      cli_error("%s port %d: timed out: no complete reply within %s (--timeout)%s", c->host,
+                port, cli_secs(reply_ms(c)), tail);
+  }
 }
 
 /* --- the session ------------------------------------------------------------------- */
@@ -316,55 +404,42 @@ uint64_t ftp_cli_total(void *arg) {
   return c->ftp ? nt_ftp_xfer_size(c->ftp) : UINT64_MAX;
 }
 
-static int port_of(const ftp_cli_t *c) {
-  return c->port ? c->port : c->implicit_tls ? NT_FTPS_PORT : NT_FTP_PORT;
-}
-
 static void on_closed(nt_ftp_t *f, void *arg, int status) {
   ftp_cli_t *c = arg;
   c->ftp = NULL;
+  nt_timer_stop(&c->max_timer);
   progress_stop(&c->progress);
   if (!status || c->reported) {
     if (status && !c->exit_code) c->exit_code = ftp_cli_exit(status, 0);
     return;
   }
-  int code = ftp_cli_exit(status, 0);
   const char *tail = c->part_hint;
-  if (c->interrupted) {
-    mark(c, FTP_EXIT_INTERRUPTED);
-    cli_error("interrupted%s", tail);
-    return;
-  }
+  if (stopped(c, tail)) return;
+  int code = ftp_cli_exit(status, 0);
   mark(c, code);
-  char words[600];
-  server_words(words, sizeof words, nt_ftp_last_code(f), nt_ftp_last_reply(f));
+  nt_ftp_where_t where = nt_ftp_failure_where(f);
+  const char *words = server_words(nt_ftp_last_code(f), nt_ftp_last_reply(f));
   int port = port_of(c);
   if (cli_is_dns_error(status)) {
     cli_error("resolve %s: %s", c->host, nt_strerror(status));
+  } else if (status == NT_ETIMEDOUT) {
+    session_timed_out(c, where, tail);
+  } else if (where == NT_FTP_WHERE_DATA || where == NT_FTP_WHERE_DATA_TLS) {
+    data_failed(c, where, c->fail_what[0] ? c->fail_what : c->path, status, tail);
   } else if (status <= -3200 && status > -3300) {
     const char *reason = nt_tls_last_error();
     cli_error("TLS with %s port %d failed: %s%s", c->host, port,
-              reason && *reason ? reason : nt_strerror(status), tail);
+              reason && *reason ? cli_text(reason, strlen(reason)) : nt_strerror(status), tail);
   } else if (status == NT_EFTP_NOTLS) {
     cli_error("the server refused TLS: %s", words);
   } else if (status == NT_EFTP_CLOSED) {
     cli_error("the server closed the connection: %s%s", words, tail);
   } else if (status == NT_EFTP_REPLY) {
     cli_error("%s", words);
-  } else if (status == NT_ETIMEDOUT && c->connected && !c->ready) {
-    cli_error("%s port %d: connected, but no greeting within %.0f s%s", c->host, port,
-              (double)(c->timeout_ms ? c->timeout_ms : 60000) / 1000.0,
-              c->implicit_tls || c->tls ? "" : " (an implicit-TLS port? try ftps://)");
-  } else if (status == NT_ETIMEDOUT) {
-    cli_error("%s %s port %d: no %s within %.0f s%s", c->ready ? "session with" : "connect to",
-              c->host, port, c->ready ? "progress" : "answer",
-              (double)(c->timeout_ms ? c->timeout_ms : c->ready ? 60000 : 30000) / 1000.0,
-              tail);
-  } else if (code == NT_EXIT_CONNECT || (!c->ready && status != NT_EUNEXPECTEDEOF &&
-                                          status != NT_EPROTO)) {
+  } else if (!c->connected) { /* the control connection never came up */
     cli_error("connect to %s port %d: %s", c->host, port, nt_strerror(status));
     if (code == NT_EXIT_PROTOCOL) c->exit_code = NT_EXIT_CONNECT;
-  } else {
+  } else { /* connected: whatever the server sent is a protocol matter */
     cli_error("%s port %d: %s%s", c->host, port, why(status), tail);
   }
 }
@@ -400,11 +475,22 @@ static void feat_done(nt_ftp_t *f, void *arg, const nt_ftp_result_t *r) {
   c->work(c);
 }
 
+/* SIGINT/SIGTERM, or --max-time: the session is aborted at once (whatever
+ * it waits for); the callbacks that follow say so in one line. */
 static void on_signal(nt_reactor_t *r, int signum, void *arg) {
   ftp_cli_t *c = arg;
   (void)r, (void)signum;
+  if (c->interrupted || c->out_of_time) return;
   c->interrupted = 1;
   if (!c->exit_code) c->exit_code = FTP_EXIT_INTERRUPTED;
+  if (c->ftp) nt_ftp_abort(c->ftp);
+}
+
+static void max_time_cb(nt_timer_t *t) {
+  ftp_cli_t *c = t->data;
+  if (c->interrupted || c->out_of_time) return;
+  c->out_of_time = 1;
+  if (!c->exit_code) c->exit_code = NT_EXIT_TIMEOUT;
   if (c->ftp) nt_ftp_abort(c->ftp);
 }
 
@@ -427,8 +513,15 @@ static int tls_setup(ftp_cli_t *c) {
 int ftp_cli_run(ftp_cli_t *c) {
   if ((c->insecure || c->cacert) && !c->tls && !c->implicit_tls)
     return cli_usage_error("--cacert and --insecure need --tls or an ftps:// URL");
+  /* FTP commands are lines: a CR or LF would end one and start another. */
+  if (has_crlf(c->path)) return cli_usage_error("bad %s: a CR or LF in it", c->path_name);
+  if (strlen(c->path) > 900) return cli_usage_error("%s too long", c->path_name);
   int rc = credentials(c);
   if (rc) return rc;
+  if (has_crlf(c->user) || has_crlf(c->pass)) {
+    memset(c->pass, 0, sizeof c->pass);
+    return cli_usage_error("bad --user: a CR or LF in the user name or password");
+  }
   rc = nt_reactor_new(&c->reactor, NULL);
   if (rc) {
     cli_error("cannot start a reactor: %s", nt_strerror(rc));
@@ -446,23 +539,36 @@ int ftp_cli_run(ftp_cli_t *c) {
   o.active = c->active;
   o.tls = c->implicit_tls ? NT_FTP_TLS_IMPLICIT : c->tls ? NT_FTP_TLS_EXPLICIT : NT_FTP_TLS_NONE;
   o.tls_ctx = c->tls_ctx;
-  o.connect_timeout_ms = c->timeout_ms;
-  o.reply_timeout_ms = c->timeout_ms;
-  o.data_timeout_ms = c->timeout_ms;
+  o.connect_timeout_ms = connect_ms(c);
+  o.reply_timeout_ms = reply_ms(c);
+  o.data_timeout_ms = reply_ms(c);
+  nt_timer_init(c->reactor, &c->max_timer, max_time_cb);
+  c->max_timer.data = c;
+  nt_timer_unref(&c->max_timer); /* the session keeps the loop alive, not this */
+  if (c->max_time_ms) nt_timer_start(&c->max_timer, c->max_time_ms, 0);
   nt_ftp_callbacks_t cbs = {on_connected, on_ready, on_closed};
   rc = nt_ftp_connect(c->reactor, c->host, port_of(c), &o, &cbs, c, &c->ftp);
   if (rc) {
+    nt_timer_stop(&c->max_timer);
     cli_error("connect to %s port %d: %s", c->host, port_of(c), nt_strerror(rc));
     nt_tls_ctx_free(c->tls_ctx);
     nt_reactor_free(c->reactor);
     return cli_exit_for_connect(rc);
   }
-  /* Queued now, run once the greeting (and TLS) is done. */
-  nt_ftp_login(c->ftp, c->user[0] ? c->user : NULL, c->pass, login_done, c);
+  /* Queued now, run once the greeting (and TLS) is done. A login that
+   * cannot even be queued ends the session: no command runs without it. */
+  rc = nt_ftp_login(c->ftp, c->user[0] ? c->user : NULL, c->pass, login_done, c);
   memset(c->pass, 0, sizeof c->pass);
-  nt_ftp_feat(c->ftp, feat_done, c);
+  if (rc) {
+    cli_error("login: %s", nt_strerror(rc));
+    c->reported = 1;
+    ftp_cli_end(c, NT_EXIT_INTERNAL);
+  } else {
+    nt_ftp_feat(c->ftp, feat_done, c);
+  }
   nt_reactor_handle_signals(c->reactor, on_signal, c);
   rc = nt_reactor_run(c->reactor);
+  nt_timer_stop(&c->max_timer);
   progress_stop(&c->progress);
   nt_reactor_close_all(c->reactor);
   nt_tls_ctx_free(c->tls_ctx);

@@ -23,10 +23,13 @@ struct ftp_cli_s {
   int active, tls, insecure, quiet, ascii;
   const char *cacert;
   const char *user_spec; /* -u USER[:PASS]; never printed */
-  unsigned long long timeout_ms;
+  unsigned long long timeout_ms;         /* --timeout; 0: 30 s */
+  unsigned long long connect_timeout_ms; /* --connect-timeout; 0: --timeout */
+  unsigned long long max_time_ms;        /* --max-time; 0: none */
   /* the target */
   char host[256];
   char path[NT_FTP_URL_MAX]; /* from the URL or the PATH argument */
+  const char *path_name;     /* "PATH" or "REMOTE", for messages */
   int url;                   /* HOST was an ftp:// or ftps:// URL */
   int implicit_tls;
   int url_user_only; /* the URL named a user without a password */
@@ -42,7 +45,10 @@ struct ftp_cli_s {
   int exit_code; /* the first failure wins */
   int reported;  /* a message was printed */
   int interrupted;
+  int out_of_time;   /* --max-time ran out */
+  nt_timer_t max_timer;
   char part_hint[PATH_MAX + 64]; /* a kept part file, for the closing message */
+  char fail_what[NT_FTP_URL_MAX]; /* what the deferred failure was about */
   progress_t progress;
 };
 
@@ -55,6 +61,8 @@ struct ftp_cli_s {
       {"insecure", no_argument, NULL, 'k'},                                  \
       {"ascii", no_argument, NULL, 'a'},                                     \
       {"timeout", required_argument, NULL, 'W'},                             \
+      {"connect-timeout", required_argument, NULL, 'N'},                     \
+      {"max-time", required_argument, NULL, 'X'},                            \
       {"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'}
 #define FTP_CLI_SHORTOPTS "u:kqh"
 #define FTP_CLI_HELP                                                         \
@@ -70,8 +78,12 @@ struct ftp_cli_s {
   "  --cacert FILE         trust this CA bundle (PEM) for TLS\n"             \
   "  -k, --insecure        do not verify the server's certificate (warns)\n" \
   "  --ascii               TYPE A: line ends converted (CRLF on the wire)\n" \
-  "  --timeout S           connect/reply/idle-data timeout in seconds\n"     \
-  "                        (default 30 to connect, 60 for replies and data)\n" \
+  "  --connect-timeout S   resolving, connecting and TLS handshakes (data\n" \
+  "                        connections too) in seconds (default: --timeout)\n" \
+  "  --timeout S           a reply must be complete within S of its command;\n" \
+  "                        a data connection may go S without progress\n"   \
+  "                        (default 30)\n"                                  \
+  "  --max-time S          give up after S in all (default: no limit)\n"   \
   "  -q, --quiet           no progress bar\n"
 
 void ftp_cli_init(ftp_cli_t *c);
@@ -91,8 +103,6 @@ void ftp_cli_fail(ftp_cli_t *c, const char *what, const nt_ftp_result_t *r,
                   const char *part);
 /* Exit code for a status. */
 int ftp_cli_exit(int status, int local);
-/* Writes untrusted text (file names) with control characters as '?'. */
-void ftp_cli_put(const char *s, size_t n);
 /* Progress of the running transfer, for progress_start. */
 uint64_t ftp_cli_bytes(void *arg);
 uint64_t ftp_cli_total(void *arg);

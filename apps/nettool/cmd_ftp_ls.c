@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "cli_text.h"
 #include "cmd_ftp_common.h"
 #include "commands.h"
 
@@ -13,8 +14,9 @@ static const char usage_text[] =
     "       nettool ftp-ls ftp[s]://[USER[:PASS]@]HOST[:PORT]/[PATH] [options]\n"
     "\n"
     "Lists PATH (default: the login directory) on the FTP server HOST, one\n"
-    "name per line. With MLSD (RFC 3659) when the server lists it in FEAT,\n"
-    "else NLST (names) or LIST (--long: the server's own lines).\n"
+    "name per line (the last part of each name, control characters shown\n"
+    "as '?'). With MLSD (RFC 3659) when the server lists it in FEAT, else\n"
+    "NLST (names) or LIST (--long: the server's own lines).\n"
     "\n"
     "  -l, --long            type, size, modification time (UTC) and name\n" FTP_CLI_HELP
     "\n"
@@ -41,9 +43,26 @@ static char type_char(nt_ftp_entry_type_t t) {
   }
 }
 
+/* The last part of a name: NLST may answer "/pub/x" (or "pub/x/") where
+ * MLSD gives "x"; ftp-ls prints bare names whatever the server returns. */
+static void base_name(const char **p, size_t *len) {
+  const char *s = *p;
+  size_t n = *len;
+  while (n > 1 && s[n - 1] == '/') n--; /* "dir/" */
+  const char *slash = n ? memrchr(s, '/', n - 1) : NULL;
+  if (slash && (size_t)(slash + 1 - s) < n) {
+    n -= (size_t)(slash + 1 - s);
+    s = slash + 1;
+  }
+  *p = s;
+  *len = n;
+}
+
 static void on_line(void *arg, const char *line, size_t len,
                     const nt_ftp_entry_t *e) {
   ls_t *l = arg;
+  const char *name = line;
+  size_t nlen = len;
   if (l->kind == NT_FTP_LIST_MLSD && e) {
     if (e->type == NT_FTP_ENTRY_CDIR || e->type == NT_FTP_ENTRY_PDIR) return;
     if (l->long_list) {
@@ -56,16 +75,17 @@ static void on_line(void *arg, const char *line, size_t len,
       }
       printf("%c %12s  %-16s  ", type_char(e->type), size, when);
     }
-    ftp_cli_put(e->name, e->name_len);
-  } else {
-    if (l->kind == NT_FTP_LIST_NLST) { /* some servers list . and .. */
-      const char *b = memrchr(line, '/', len);
-      size_t bl = b ? len - (size_t)(b + 1 - line) : len;
-      const char *bp = b ? b + 1 : line;
-      if ((bl == 1 && bp[0] == '.') || (bl == 2 && bp[0] == '.' && bp[1] == '.')) return;
-    }
-    ftp_cli_put(line, len);
+    name = e->name;
+    nlen = e->name_len;
+    base_name(&name, &nlen);
+  } else if (l->kind == NT_FTP_LIST_NLST) {
+    base_name(&name, &nlen);
+    /* some servers list . and .. */
+    if ((nlen == 1 && name[0] == '.') || (nlen == 2 && name[0] == '.' && name[1] == '.')) return;
   }
+  /* A name is the server's text: controls (C0, C1, LF in a name) as '?'.
+   * LIST lines (--long without MLSD) are the server's own, shown whole. */
+  cli_text_put(stdout, name, nlen, 0);
   putchar('\n');
   l->count++;
 }

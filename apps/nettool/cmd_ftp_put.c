@@ -99,6 +99,7 @@ int cmd_ftp_put(int argc, char **argv) {
   ftp_cli_init(&p.c);
   p.c.data = &p;
   p.c.work = work;
+  p.c.path_name = "REMOTE";
   int ch;
   opterr = 0;
   while ((ch = getopt_long(argc, argv, ":" FTP_CLI_SHORTOPTS, opts, NULL)) != -1) {

@@ -203,7 +203,14 @@ typedef struct nt_ftp_xfer_options_s {
 /* RETR: bytes go to the sink. The transfer succeeds only with a final 226
  * (or 250) AND a data connection closed cleanly AND, when the size is known
  * (SIZE, or "(N bytes)" in the 150 reply; binary mode), offset + bytes equal
- * to it (else NT_EFTP_SIZE). */
+ * to it (else NT_EFTP_SIZE).
+ *
+ * For every transfer (retrieve, store, list): a 4xx/5xx final reply is
+ * NT_EFTP_REPLY with the server's words even when the data connection
+ * failed first (some servers reset it, then send 550); a data connection
+ * that fails with no final reply within 1 s ends the session with its error
+ * (nt_ftp_failure_where: NT_FTP_WHERE_DATA or _DATA_TLS). With PROT P the
+ * data connection's TLS handshake starts after the server's 1xx reply. */
 int nt_ftp_retrieve(nt_ftp_t *f, const char *path,
                     const nt_ftp_xfer_options_t *xo, const nt_ftp_sink_t *sink,
                     nt_ftp_done_cb cb, void *arg);
@@ -294,6 +301,7 @@ typedef enum {
   NT_FTP_WHERE_CONNECT,  /* resolving/connecting the control connection */
   NT_FTP_WHERE_TLS,      /* the control connection's TLS handshake */
   NT_FTP_WHERE_REPLY,    /* a reply (the greeting included) */
+  NT_FTP_WHERE_DATA_CONNECT, /* connecting the data connection */
   NT_FTP_WHERE_DATA,     /* the data connection: no progress, or it failed */
   NT_FTP_WHERE_DATA_TLS, /* the data connection's TLS handshake */
 } nt_ftp_where_t;

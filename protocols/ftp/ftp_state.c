@@ -214,6 +214,7 @@ void nt__ftp_data_event(nt_ftp_t *f, nt__ftp_data_ev_t ev, int status) {
     maybe_upload(f);
     break;
   case NT__DATA_FAILED:
+    f->where = NT_FTP_WHERE_DATA_CONNECT;
     if (f->state == NT__FTP_DATA_CONNECT) nt__ftp_op_finish(f, status);
     break;
   case NT__DATA_DONE:
@@ -520,6 +521,7 @@ int nt__ftp_reply(nt_pp_t *pp, void *arg, int code, const char *text,
 /* --- starting an operation ---------------------------------------------------------------- */
 
 void nt__ftp_start_op(nt_ftp_t *f, nt__ftp_op_t *op) {
+  f->where = NT_FTP_WHERE_NONE; /* about this operation from now on */
   switch (op->kind) {
   case NT__OP_LOGIN:
     cmd(f, NT__FTP_USER, 0, "USER %s", op->a1);

@@ -16,22 +16,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/ftp_peers.sh"
 trap 'ftp_peers_cleanup; t_cleanup' EXIT
 
-if [ "$(id -u)" -ne 0 ]; then
-  ok "# SKIP the FTP servers need root (vsftpd switches to the login user)"
-  t_summary
-  exit 0
-fi
-# The test user and the "ftp" account's home are machine-wide: one run at a
-# time (another suite may be running on this machine).
-ftp_lock || { not_ok "waiting for another FTP test run (lock)"; t_summary; exit 1; }
-
 chmod 755 "$T_TMP"
 certs=$T_TMP/certs
 sh "$here/../tls/make-certs.sh" "$certs" >/dev/null && chmod 755 "$certs" ||
   { not_ok "making the test certificates"; t_summary; exit 1; }
-ftp_users_setup || { not_ok "creating the test user"; t_summary; exit 1; }
-
-U="$FTP_USER:$FTP_PASS"
 W=$T_TMP/work
 mkdir -p "$W"
 
@@ -48,6 +36,149 @@ c() { # DESC CHECK...: one test line, the check's output as diagnostics
   shift
   if _out=$("$@" 2>&1); then ok "$_desc"; else not_ok "$_desc" "$_out"; fi
 }
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+# timed CMD...: run, and ELAPSED in ms
+timed() { local t0; t0=$(now_ms); run "$@"; ELAPSED=$(($(now_ms) - t0)); }
+# bg CMD...: nettool in the background in $W; BG_PID
+bg() { (cd "$W" && exec "$nt" "$@" >"$W/out" 2>"$W/err") & BG_PID=$!; }
+# sig_exit SIG: signals BG_PID, waits for it (3 s at most): rc file, ELAPSED
+sig_exit() {
+  local t0
+  t0=$(now_ms)
+  kill "-$1" "$BG_PID"
+  if t_wait_exit "$BG_PID" 30; then
+    wait "$BG_PID"
+    echo $? >"$W/rc"
+  else
+    kill -KILL "$BG_PID"
+    wait "$BG_PID" 2>/dev/null
+    echo "still running" >"$W/rc"
+  fi
+  ELAPSED=$(($(now_ms) - t0))
+}
+fast() { [ "$ELAPSED" -lt "$1" ] || { echo "took $ELAPSED ms, want < $1"; return 1; }; }
+# wait_size FILE BYTES: FILE has at least BYTES (5 s at most)
+wait_size() {
+  local i
+  for i in $(seq 50); do
+    [ "$(stat -c %s "$1" 2>/dev/null || echo 0)" -ge "$2" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# --- before connecting, and hostile peers (python3; no root needed) ----------------
+H=$T_TMP/hostile
+printf 'x\n' >"$W/up.txt"
+run ftp-ls 127.0.0.1 --port 9 -u $'evil\r\nDELE x:pw'
+c "CR/LF in the -u user: exit 2 before connecting" \
+  eval 'rc_is 2 && err_is_one_line "^nettool: ftp-ls: bad --user: a CR or LF in the user name or password"'
+run ftp-get 127.0.0.1 f --port 9 -u $'user:pw\r\nDELE x'
+c "CR/LF in the -u password: exit 2 before connecting" eval 'rc_is 2 && err_is_one_line "bad --user: a CR or LF"'
+run ftp-get 127.0.0.1 $'a\r\nDELE x' -o out.bin --port 9
+c "CR/LF in PATH: exit 2 before connecting" eval 'rc_is 2 && err_is_one_line "^nettool: ftp-get: bad PATH: a CR or LF in it"'
+run ftp-ls 127.0.0.1 $'pub\nDELE x' --port 9
+c "CR/LF in an ftp-ls PATH: exit 2 before connecting" eval 'rc_is 2 && err_is_one_line "bad PATH: a CR or LF"'
+run ftp-put 127.0.0.1 up.txt $'r\r\nDELE x' --port 9
+c "CR/LF in REMOTE: exit 2 before connecting, LOCAL not blamed" \
+  eval 'rc_is 2 && err_is_one_line "^nettool: ftp-put: bad REMOTE: a CR or LF in it" && ! grep -q up.txt "$W/err"'
+
+if ! command -v python3 >/dev/null; then
+  ok "# SKIP hostile peers: no python3"
+else
+  if ftp_hostile_start huge-greeting "$H"; then
+    run ftp-ls 127.0.0.1 --port "$HOSTILE_PORT"
+    c "a 1 MB greeting line: protocol error, exit 7" \
+      eval 'rc_is 7 && err_is_one_line "^nettool: ftp-ls: 127.0.0.1 port $HOSTILE_PORT: the server sent a reply line over 8 KiB$"'
+  fi
+  if ftp_hostile_start trickle "$H"; then
+    timed ftp-ls 127.0.0.1 --port "$HOSTILE_PORT" --timeout 1.5
+    c "a reply trickled a byte a second: exit 10 after --timeout 1.5, shown as 1.5 s" \
+      eval 'rc_is 10 && fast 3500 && err_is_one_line "port $HOSTILE_PORT: timed out: no complete reply within 1\.5 s \(--timeout\)$"'
+  fi
+  if ftp_hostile_start reset-550 "$H"; then
+    for i in 1 2 3 4 5; do
+      run ftp-get 127.0.0.1 pub/x --port "$HOSTILE_PORT"
+      rc_is 8 >/dev/null && err_is_one_line "^nettool: ftp-get: 550 No such file here\.$" >/dev/null || break
+    done
+    c "data connection reset, then 550: exit 8 with the server's words, 5 times of 5 (run $i)" \
+      eval 'rc_is 8 && err_is_one_line "^nettool: ftp-get: 550 No such file here\.$" && [ ! -e "$W/x.part" ]'
+    run ftp-ls 127.0.0.1 pub --port "$HOSTILE_PORT"
+    c "the same for a listing (NLST): exit 8" eval 'rc_is 8 && err_is_one_line "^nettool: ftp-ls: 550 No such file here\.$"'
+  fi
+  if ftp_hostile_start nlst-paths "$H"; then
+    run ftp-ls 127.0.0.1 pub --port "$HOSTILE_PORT"
+    c "ftp-ls: bare names from NLST paths, ESC and C1 (raw or UTF-8) shown as ?" \
+      eval 'rc_is 0 && [ "$(cat "$W/out")" = "$(printf "x\nesc?]0;title?\nc1?x\nraw?y\ndir")" ]'
+  fi
+  if ftp_hostile_start silent "$H"; then
+    hp=$HOSTILE_PORT
+    bg ftp-get 127.0.0.1 f --port "$hp" -q
+    sleep 0.5
+    sig_exit INT
+    c "SIGINT while waiting for the greeting: exit 130 at once, one line" \
+      eval 'rc_is 130 && fast 1000 && err_is_one_line "^nettool: ftp-get: interrupted$"'
+    bg ftp-ls 127.0.0.1 --port "$hp"
+    sleep 0.5
+    sig_exit TERM
+    c "SIGTERM too: exit 130 at once" eval 'rc_is 130 && fast 1000 && err_is_one_line "interrupted$"'
+    timed ftp-get 127.0.0.1 f --port "$hp" --max-time 1 --timeout 30
+    c "--max-time 1 against a silent server: exit 10 after 1 s" \
+      eval 'rc_is 10 && fast 2500 && [ "$ELAPSED" -ge 950 ] && err_is_one_line "^nettool: ftp-get: timed out: gave up after 1 s \(--max-time\)$"'
+    timed ftp-ls "ftps://127.0.0.1:$hp/" --connect-timeout 1 --timeout 30
+    c "implicit TLS, no handshake: exit 10 after --connect-timeout 1" \
+      eval 'rc_is 10 && fast 2500 && err_is_one_line "^nettool: ftp-ls: TLS with 127.0.0.1 port $hp: timed out: no handshake within 1 s \(--connect-timeout\)$"'
+  fi
+  if ftp_hostile_start login-silent "$H"; then
+    bg ftp-get 127.0.0.1 f --port "$HOSTILE_PORT" -q
+    sleep 0.5
+    sig_exit INT
+    c "SIGINT while logging in: exit 130 at once, one line" \
+      eval 'rc_is 130 && fast 1000 && err_is_one_line "^nettool: ftp-get: interrupted$"'
+  fi
+  if ftp_hostile_start slow-retr "$H"; then
+    hp=$HOSTILE_PORT
+    rm -f "$W/f.part"
+    bg ftp-get 127.0.0.1 f --port "$hp" -q
+    wait_size "$W/f.part" 5
+    sig_exit INT
+    c "SIGINT during a transfer: exit 130 at once, the part file kept" \
+      eval 'rc_is 130 && fast 1000 && [ "$(cat "$W/f.part")" = hello ] &&
+            err_is_one_line "^nettool: ftp-get: interrupted; partial file kept in f\.part \(use --resume\)$"'
+    rm -f "$W/f.part"
+    timed ftp-get 127.0.0.1 f --port "$hp" -q --timeout 1
+    c "a stalled transfer: exit 10 after --timeout 1 without progress" \
+      eval 'rc_is 10 && fast 2500 && err_is_one_line "^nettool: ftp-get: f: data connection: timed out: no progress for 1 s \(--timeout\); partial file kept in f\.part"'
+    rm -f "$W/f.part"
+    timed ftp-get 127.0.0.1 f --port "$hp" -q --max-time 1.5
+    c "--max-time 1.5 during a transfer: exit 10, the part file kept" \
+      eval 'rc_is 10 && fast 3000 && [ -e "$W/f.part" ] && err_is_one_line "gave up after 1\.5 s \(--max-time\); partial file kept in f\.part"'
+    rm -f "$W/f.part"
+  fi
+  if ftp_hostile_start tls-picky "$H" "$certs"; then
+    rm -f "$W/picky.txt"
+    run ftp-get localhost f -o picky.txt --port "$HOSTILE_PORT" --tls --cacert "$certs/ca.crt" --timeout 5
+    c "FTPS: the data handshake waits for the 150 (a server that drops early bytes)" \
+      eval 'rc_is 0 && [ "$(cat "$W/picky.txt")" = "hello world" ]'
+  fi
+  if ftp_hostile_start tls-reset "$H" "$certs"; then
+    timed ftp-get localhost f --port "$HOSTILE_PORT" --tls --cacert "$certs/ca.crt" --timeout 30
+    c "FTPS: data connection reset during its handshake: exit 7 at once, says so" \
+      eval 'rc_is 7 && fast 3000 && err_is_one_line "^nettool: ftp-get: f: data connection: connection reset by peer \(during its TLS handshake\)$"'
+  fi
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  ok "# SKIP the FTP servers need root (vsftpd switches to the login user)"
+  t_summary
+  exit 0
+fi
+# The test user and the "ftp" account's home are machine-wide: one run at a
+# time (another suite may be running on this machine).
+ftp_lock || { not_ok "waiting for another FTP test run (lock)"; t_summary; exit 1; }
+ftp_users_setup || { not_ok "creating the test user"; t_summary; exit 1; }
+U="$FTP_USER:$FTP_PASS"
 
 # suite NAME PORT DIR TLS_NOTE: every check against one server.
 suite() {
@@ -123,6 +254,21 @@ suite() {
   run ftp-get 127.0.0.1 pub/big.bin --port "$p" --resume -q
   c "$n: --resume completes it (REST $size)" \
     eval 'rc_is 0 && same "$W/big.bin" "$big" && [ ! -e "$W/big.bin.part" ]'
+  rm -f "$W/big.bin"
+  bg ftp-get 127.0.0.1 pub/big.bin --port "$p" -q
+  wait_size "$W/big.bin.part" 200000
+  sig_exit INT
+  c "$n: SIGINT mid-transfer: exit 130 at once, one line, the part file kept" \
+    eval 'rc_is 130 && fast 1000 && [ -s "$W/big.bin.part" ] && [ ! -e "$W/big.bin" ] &&
+          err_is_one_line "^nettool: ftp-get: interrupted; partial file kept in big\.bin\.part \(use --resume\)$"'
+  rm -f "$W/big.bin.part"
+  # a part file larger than the server's file: --resume cannot help
+  head -c 1000 /dev/zero >"$W/hello.txt.part"
+  run ftp-get 127.0.0.1 pub/hello.txt --port "$p" --resume
+  c "$n: a part file larger than the file: exit 7, no --resume advice" \
+    eval 'rc_is 7 && err_is_one_line "size mismatch: .* larger than the server.s file, remove it" &&
+          ! grep -q -- "use --resume" "$W/err" && [ "$(stat -c %s "$W/hello.txt.part")" = 1000 ]'
+  rm -f "$W/hello.txt.part"
 
   # explicit FTPS (AUTH TLS, PROT P) with the test CA
   rm -f "$W/hello.txt"

@@ -235,3 +235,163 @@ pureftpd_start() {
   ftp_wait_tcp "$port" 150 "$pid" || { cat "$dir/stdout.log" >&2; return 1; }
   echo "$pid"
 }
+
+# --- hostile peers ------------------------------------------------------------
+# ftp_hostile_start MODE DIR [CERTDIR]: a scripted FTP server (python3) on a
+# free loopback port that misbehaves the way MODE says; sets HOSTILE_PORT and
+# remembers the PID for ftp_peers_cleanup. Needs no root. Modes:
+#   silent         accepts, never says a word
+#   huge-greeting  a 1 MB greeting line
+#   trickle        answers USER one byte a second
+#   login-silent   greets, then never answers USER
+#   reset-550      resets the data connection, then refuses RETR/NLST with 550
+#   slow-retr      sends 5 bytes of an 11-byte file, then stalls
+#   nlst-paths     NLST answers full paths with control characters in them
+#   tls-picky      explicit TLS; a data connection with bytes waiting before
+#                  RETR is dropped and the server waits (forever); else the
+#                  data TLS handshake follows the 150, as vsftpd does it
+#   tls-reset      explicit TLS; resets the data connection after the 150,
+#                  during the handshake, then says nothing
+ftp_hostile_start() {
+  local mode=$1 dir=$2 certs=${3:-} i
+  mkdir -p "$dir"
+  HOSTILE_PORT=""
+  cat >"$dir/ftp_hostile.py" <<'PY'
+import select, socket, ssl, struct, sys, threading, time
+
+mode, portfile = sys.argv[1], sys.argv[2]
+certs = sys.argv[3] if len(sys.argv) > 3 else ""
+tls = None
+if certs:
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(certs + "/server.crt", certs + "/server.key")
+
+
+class Ctl:
+    def __init__(self, sock):
+        self.sock, self.buf = sock, b""
+
+    def readline(self):
+        while b"\n" not in self.buf:
+            d = self.sock.recv(4096)
+            if not d:
+                return None
+            self.buf += d
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.rstrip(b"\r").decode("latin-1")
+
+    def send(self, text):
+        self.sock.sendall(text.encode("latin-1") + b"\r\n")
+
+
+def reset(sock):
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def session(conn):
+    if mode == "silent":
+        time.sleep(3600)
+    if mode == "huge-greeting":
+        conn.sendall(b"220 " + b"x" * (1 << 20) + b"\r\n")
+        time.sleep(3600)
+    ctl, data = Ctl(conn), None
+    ctl.send("220 hostile peer (%s)" % mode)
+    while True:
+        line = ctl.readline()
+        if line is None:
+            return
+        verb, _, arg = line.partition(" ")
+        verb = verb.upper()
+        if verb == "USER":
+            if mode == "login-silent":
+                time.sleep(3600)
+            if mode == "trickle":
+                for b in b"331 Password required, one byte a second\r\n":
+                    conn.sendall(bytes([b]))
+                    time.sleep(1)
+            ctl.send("331 Password required")
+        elif verb == "PASS":
+            ctl.send("230 Logged in")
+        elif verb == "AUTH" and tls:
+            ctl.send("234 Proceed")
+            ctl.sock = tls.wrap_socket(ctl.sock, server_side=True)
+        elif verb in ("PBSZ", "PROT", "TYPE", "OPTS"):
+            ctl.send("200 OK")
+        elif verb == "FEAT":
+            ctl.send("211-Features:\r\n EPSV\r\n SIZE\r\n AUTH TLS\r\n211 End")
+        elif verb == "SIZE":
+            ctl.send("213 11")
+        elif verb == "EPSV":
+            ls = socket.socket()
+            ls.bind(("127.0.0.1", 0))
+            ls.listen(1)
+            ctl.send("229 Entering Extended Passive Mode (|||%d|)" % ls.getsockname()[1])
+            data = ls.accept()[0]
+            ls.close()
+        elif verb in ("RETR", "NLST", "MLSD", "LIST"):
+            transfer(ctl, data)
+            data = None
+        elif verb == "QUIT":
+            ctl.send("221 Bye")
+            return
+        else:
+            ctl.send("502 Not here")
+
+
+def transfer(ctl, data):
+    if mode == "reset-550":
+        reset(data)
+        time.sleep(0.05)  # the reset is there first
+        ctl.send("550 No such file here.")
+    elif mode == "slow-retr":
+        ctl.send("150 Opening BINARY mode data connection (11 bytes)")
+        data.sendall(b"hello")
+        time.sleep(3600)
+    elif mode == "nlst-paths":
+        ctl.send("150 Here comes the listing")
+        data.sendall(b"/pub/x\r\n/pub/esc\x1b]0;title\x07\r\n/pub/c1\xc2\x9bx\r\n"
+                     b"/pub/raw\x9by\r\n/pub/dir/\r\n")
+        data.close()
+        ctl.send("226 Done")
+    elif mode == "tls-picky":
+        if select.select([data], [], [], 0.3)[0]:  # bytes before RETR
+            reset(data)
+            time.sleep(3600)
+        ctl.send("150 Opening BINARY mode data connection (11 bytes)")
+        d = tls.wrap_socket(data, server_side=True)
+        d.sendall(b"hello world")
+        try:
+            d.unwrap()
+        except (OSError, ssl.SSLError):
+            pass
+        d.close()
+        ctl.send("226 Transfer complete")
+    elif mode == "tls-reset":
+        ctl.send("150 Opening BINARY mode data connection")
+        reset(data)
+        time.sleep(3600)
+
+
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", 0))
+srv.listen(8)
+with open(portfile + ".tmp", "w") as f:
+    f.write(str(srv.getsockname()[1]))
+import os
+os.rename(portfile + ".tmp", portfile)
+while True:
+    c, _ = srv.accept()
+    threading.Thread(target=session, args=(c,), daemon=True).start()
+PY
+  rm -f "$dir/$mode.port"
+  python3 "$dir/ftp_hostile.py" "$mode" "$dir/$mode.port" $certs >"$dir/$mode.log" 2>&1 &
+  FTP_PEERS_PIDS+=("$!")
+  for i in $(seq 50); do
+    [ -s "$dir/$mode.port" ] && { HOSTILE_PORT=$(cat "$dir/$mode.port"); return 0; }
+    sleep 0.1
+  done
+  echo "the hostile peer ($mode) did not start: $(cat "$dir/$mode.log")" >&2
+  return 1
+}

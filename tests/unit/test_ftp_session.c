@@ -311,6 +311,61 @@ static void test_reply_timeout(void **state) {
   nt_test_transport_free(tt);
 }
 
+
+/* A server trickling a byte a second never completes a reply: the whole
+ * reply must come within the reply timeout of its command (issue 10). */
+static void test_trickling_server_times_out(void **state) {
+  (void)state;
+  test_opts.reply_timeout_ms = 5000;
+  nt_ftp_t *f = client_new();
+  nt_test_transport_t *tt = nt_test_transport_new(R, nt_ftp_protocol(f));
+  assert_int_equal(nt_ftp_noop(f, done, "noop"), 0);
+  nt_test_feed_str(tt, "220 hi\r\n");
+  const char *slow = "200 NOOP ok, slowly, one byte a second\r\n";
+  for (int i = 0; i < 4; i++) {
+    nt_test_feed(tt, slow + i, 1);
+    nt_test_clock_advance(R, 1000);
+  }
+  nt_test_feed(tt, slow + 4, 1);
+  nt_test_clock_advance(R, 999);
+  assert_int_equal(rec.closed, 0);
+  nt_test_clock_advance(R, 1); /* 5 s after NOOP, bytes still coming */
+  assert_string_equal(rec.log, "noop:ETIMEDOUT:0[]\nclosed:ETIMEDOUT\n");
+  assert_int_equal(rec.where, NT_FTP_WHERE_REPLY);
+  nt_test_transport_free(tt);
+}
+
+/* Implicit FTPS: the TLS handshake is part of connecting, bounded by the
+ * connect timeout (not by the reply timeout, nor by the TLS layer's 10 s). */
+static void test_tls_handshake_connect_timeout(void **state) {
+  (void)state;
+  nt_tls_ctx_options_t o;
+  memset(&o, 0, sizeof o);
+  o.insecure = 1;
+  nt_tls_ctx_t *ctx = NULL;
+  assert_int_equal(nt_tls_ctx_new(&o, &ctx), 0);
+  const uint64_t connect[] = {2000, 15000};
+  for (int i = 0; i < 2; i++) {
+    test_opts.tls = NT_FTP_TLS_IMPLICIT;
+    test_opts.tls_ctx = ctx;
+    test_opts.reply_timeout_ms = 5000;
+    test_opts.connect_timeout_ms = connect[i];
+    nt_ftp_t *f = client_new();
+    nt_test_transport_t *tt = nt_test_transport_new(R, nt_ftp_protocol(f));
+    size_t n = 0;
+    const char *hello = nt_test_output(tt, &n);
+    assert_true(n > 5 && hello[0] == 0x16); /* the ClientHello went out */
+    nt_test_clock_advance(R, connect[i] - 1);
+    assert_int_equal(rec.closed, 0);
+    nt_test_clock_advance(R, 1);
+    assert_int_equal(rec.closed, 1);
+    assert_int_equal(rec.close_status, NT_ETIMEDOUT);
+    assert_int_equal(rec.where, NT_FTP_WHERE_TLS);
+    nt_test_transport_free(tt);
+  }
+  nt_tls_ctx_free(ctx);
+}
+
 /* --- the API's own checks ------------------------------------------------------------------------ */
 
 static void test_injection_refused(void **state) {
@@ -452,6 +507,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_overlong_every_split, common_setup, common_teardown),
       cmocka_unit_test_setup_teardown(test_multiline_lookalikes, common_setup, common_teardown),
       cmocka_unit_test_setup_teardown(test_reply_timeout, common_setup, common_teardown),
+      cmocka_unit_test_setup_teardown(test_trickling_server_times_out, common_setup, common_teardown),
+      cmocka_unit_test_setup_teardown(test_tls_handshake_connect_timeout, common_setup, common_teardown),
       cmocka_unit_test_setup_teardown(test_injection_refused, common_setup, common_teardown),
       cmocka_unit_test_setup_teardown(test_rename_mkd_rmd_dele, common_setup, common_teardown),
       cmocka_unit_test_setup_teardown(test_close_and_cancel, common_setup, common_teardown),
