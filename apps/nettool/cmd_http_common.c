@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -470,7 +471,15 @@ static int run(http_cli_t *h) {
   if (rc) {
     nt_http_client_free(h->client);
     nt_reactor_free(h->reactor);
-    if (rc == NT_EINVAL) return cli_usage_error("bad -H header or method");
+    if (rc == NT_EINVAL) {
+      for (size_t i = 0; i < h->nheaders; i++)
+        if (!strncasecmp(h->headers[i], "Expect:", 7))
+          return cli_usage_error("bad -H '%s': nettool can only honour "
+                                 "'Expect: 100-continue' (or 'Expect:' "
+                                 "to send none)",
+                                 h->headers[i]);
+      return cli_usage_error("bad -H header or method");
+    }
     cli_error("%s", nt_strerror(rc));
     return NT_EXIT_INTERNAL;
   }

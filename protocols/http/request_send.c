@@ -118,7 +118,11 @@ void nt__rq_send_request(nt_http_request_t *q) {
     /* WAITING already */
   } else if (q->expect) {
     q->state = RQ_EXPECT;
-    nt_timer_start(&q->expect_timer, q->expect_ms, 0);
+    /* Our own wait for 100 must not use up the idle limit (nothing moves
+     * meanwhile): at most half of it. */
+    uint64_t wait = q->expect_ms;
+    if (q->idle_ms / 2 < wait) wait = q->idle_ms / 2;
+    nt_timer_start(&q->expect_timer, wait, 0);
   } else {
     q->state = RQ_SENDING;
     nt__rq_pump(q);

@@ -1144,6 +1144,24 @@ static void test_expect_header(void **state) {
   assert_non_null(strstr(output(tt), "\r\n\r\n0123456789abcdef"));
   end(c);
 
+  /* the wait for 100 takes at most half the idle limit: a silent server
+   * gets the body before the idle limit could end the request */
+  c->opts.headers = NULL;
+  c->opts.expect_threshold = 10;
+  c->opts.idle_timeout_ms = 1000;
+  start(c);
+  tt = accept_conn(c);
+  nt_test_clock_advance(c->r, 499);
+  assert_null(strstr(output(tt), "0123"));
+  nt_test_clock_advance(c->r, 1);
+  assert_non_null(strstr(output(tt), "\r\n\r\n0123456789abcdef"));
+  nt_test_feed_str(tt, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+  settle(c->r);
+  assert_int_equal(c->status, 0);
+  assert_int_equal(c->http_status, 200);
+  end(c);
+  c->opts.idle_timeout_ms = 0;
+
   const char *other[] = {"Expect: something-else", NULL};
   c->opts.headers = other;
   assert_int_equal(nt_http_client_new(c->r, NULL, &c->client), 0);
