@@ -44,8 +44,8 @@ static const char usage_text[] =
     "  --max-time S  the whole session (default: no limit)\n"
     "\n"
     "Exit codes: 0 ok, 2 usage, 4 connect, 5 resolve, 6 TLS, 7 protocol,\n"
-    "10 timeout (any of the three limits), 11 bad input, 130 interrupted\n"
-    "by SIGINT/SIGTERM (docs/EXIT-CODES.md).\n";
+    "9 file (--cacert), 10 timeout (any of the three limits), 11 bad input,\n"
+    "130 interrupted by SIGINT/SIGTERM (docs/EXIT-CODES.md).\n";
 
 typedef struct {
   nt_reactor_t *reactor;
