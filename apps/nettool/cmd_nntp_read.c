@@ -16,8 +16,9 @@
 #include "nettool/nntp.h"
 
 /* The newest article when the high-water mark is missing (cancelled,
- * expired): OVER over windows below it, growing 4 times each step, so a run
- * of any length costs a few round trips. */
+ * expired): OVER (or, on a server without an overview, LISTGROUP) over
+ * windows below it, growing 4 times each step, so a run of any length
+ * costs a few round trips. */
 #define FIRST_WINDOW 16
 
 static const char usage_text[] =
@@ -48,6 +49,7 @@ typedef struct {
   long overview;
   uint64_t low, high, count;
   uint64_t search_hi, window, found; /* the newest-article search */
+  int no_over; /* the server has no overview: LISTGROUP ranges instead */
   char spec[32];
   nt_nntp_article_t art;
   nt_nntp_filter_t filter;
@@ -155,11 +157,29 @@ static void search_row(nt_nntp_t *c, const nt_nntp_overview_t *o, void *arg) {
   if (o->number > r->found && o->number <= r->search_hi) r->found = o->number;
 }
 
+/* LISTGROUP lines: one article number each. */
+static void search_number(nt_nntp_t *c, const char *line, size_t len, void *arg) {
+  read_t *r = arg;
+  (void)c;
+  char buf[32];
+  if (!len || len >= sizeof buf) return;
+  memcpy(buf, line, len);
+  buf[len] = 0;
+  char *end;
+  unsigned long long n = strtoull(buf, &end, 10);
+  if (*end == 0 && n > r->found && n <= r->search_hi) r->found = n;
+}
+
 static void search_window(read_t *r);
 
 static void search_done(nt_nntp_t *c, const nt_nntp_result_t *res, void *arg) {
   read_t *r = arg;
   (void)c;
+  if (res->status == NT_ENNTP_UNSUPPORTED && !r->no_over) {
+    r->no_over = 1; /* no OVER nor XOVER: the same window by LISTGROUP */
+    search_window(r);
+    return;
+  }
   if (res->status && res->status != NT_ENNTP_NOARTICLE) {
     char what[450];
     snprintf(what, sizeof what, "group %s: looking for the newest article", r->group);
@@ -189,7 +209,9 @@ static void search_window(read_t *r) {
   char range[64];
   snprintf(range, sizeof range, "%llu-%llu", (unsigned long long)lo, (unsigned long long)hi);
   r->found = 0;
-  int rc = nt_nntp_over(r->s.client, range, search_row, search_done, r);
+  int rc = r->no_over
+               ? nt_nntp_listgroup(r->s.client, r->group, range, search_number, search_done, r)
+               : nt_nntp_over(r->s.client, range, search_row, search_done, r);
   if (rc) {
     cli_error("overview: %s", nt_strerror(rc));
     nntp_cli_end(&r->s, NT_EXIT_INTERNAL);

@@ -18,7 +18,8 @@ Modes:
                  3977 says, so the client must search for the newest one
   article FILE   a group "g" with one article (1), FILE's bytes as it is
   list           LIST ACTIVE with a group and an alias (=local.test)
-FROM_n / SUBJ_n (env) set article n's From / Subject in group mode.
+FROM_n / SUBJ_n (env) set article n's From / Subject in group mode; NO_OVER=1
+makes OVER and XOVER answer 503 (a server without an overview database).
 """
 import os
 import socket
@@ -169,6 +170,8 @@ elif mode in ("group", "article"):
             else:
                 cur = prev[-1]
                 send("223 %d <a%d@x>\r\n" % (cur, cur))
+        elif verb in ("OVER", "XOVER") and os.environ.get("NO_OVER"):
+            send("503 Overview not available\r\n")
         elif verb in ("OVER", "XOVER"):
             a, b = rng(w[1])
             got = [n for n in have if a <= n <= b]

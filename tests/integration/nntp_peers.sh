@@ -117,6 +117,9 @@ check "60 missing numbers at the top: the newest existing article (40) is shown"
 ARTICLES=7 peer group 5000
 run nntp-read g --server "127.0.0.1:$port"
 check "4993 missing numbers: still found (${ms} ms)" eval 'rc 0 && has "Subject: article 7"'
+NO_OVER=1 ARTICLES=2,5,9 peer group 300
+run nntp-read g --server "127.0.0.1:$port"
+check "a server without an overview: LISTGROUP ranges find it (9)" eval 'rc 0 && has "Subject: article 9"'
 ARTICLES= peer group 80
 run nntp-read g --server "127.0.0.1:$port"
 check "a group whose articles are all gone: exit 8, no such article" eval 'rc 8 && err_has "423"'
