@@ -223,5 +223,17 @@ printf 'From: a@nntp.test\nSubject: empty\n\n\n' >"$dir/empty"
 run nntp-post local.general "$dir/empty"
 check "a post with an empty body is refused (exit 11), nothing sent" eval 'rc 11 && err_has "no body"'
 
+# --- nntp-read past cancelled articles (issue 10 item 17) ---------------------------------------
+for i in $(seq 1 60); do
+  printf 'From: B <b@nntp.test>\nSubject: bench %d\nMessage-ID: <b%d@nntp.test>\n\nbody %d\n' "$i" "$i" "$i" |
+    "$nt" nntp-post local.bench - >/dev/null 2>&1 || break
+done
+for i in $(seq 6 60); do
+  INNCONF=$inn/etc/inn.conf /usr/lib/news/bin/ctlinnd -t 5 cancel "<b$i@nntp.test>" >/dev/null 2>&1
+done
+run nntp-read local.bench
+check "55 cancelled articles at the top of the group: the newest that is left (5) is shown" eval \
+  'rc 0 && has "Subject: bench 5" && has "body 5"'
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
