@@ -113,20 +113,21 @@ static int next_line(const char **pos, const char *end, line_t *l) {
 /* Where the body starts: after the header block the input opens with (every
  * line a header or a continuation of one, ended by an empty line), else at
  * the very start (the whole input is the body: nothing is dropped).
- * *all_headers is set when the input is header lines up to its end, with
- * no empty line and so no body. */
-static const char *body_start(const char *in, const char *end, int *all_headers) {
+ * *almost is set when the input opens with a header line but is no such
+ * block (a line that is no header before the empty line, or none at all),
+ * so a message can say why its headers were taken as text. */
+static const char *body_start(const char *in, const char *end, int *almost) {
   const char *pos = in;
   line_t l;
   int seen = 0;
-  *all_headers = 0;
+  *almost = 0;
   while (next_line(&pos, end, &l)) {
     if (l.n == 0) return seen ? l.next : in;
     int folded = l.p[0] == ' ' || l.p[0] == '\t';
-    if (folded ? !seen : !header_name_len(l.p, l.p + l.n)) return in;
+    if (folded ? !seen : !header_name_len(l.p, l.p + l.n)) break;
     seen = 1;
   }
-  *all_headers = seen;
+  *almost = seen;
   return in;
 }
 
@@ -341,8 +342,8 @@ static int only_space(const char *p, const char *end) {
 static int build(post_t *p, char *in, size_t len) {
   sbuf_t b = {0};
   const char *end = in + len;
-  int all_headers;
-  const char *body = body_start(in, end, &all_headers);
+  int almost;
+  const char *body = body_start(in, end, &almost);
   if (only_space(body, end)) {
     cli_error("the article has no body: nothing to post");
     return NT_EXIT_INPUT;
@@ -366,8 +367,9 @@ static int build(post_t *p, char *in, size_t len) {
   }
   /* header lines without the empty line after them are text (the rule
    * keeps everything the user wrote); say so when that is why */
-  const char *why = all_headers ? " (headers end at an empty line; without one, "
-                                  "all of the input is the body)" : "";
+  const char *why = almost ? " (the input does not start with 'Name: value' "
+                             "lines ended by an empty line, so all of it is the body)"
+                           : "";
   if (!rc && !p->from && !has_from)
     rc = cli_usage_error("no From: give --from or a From: header in the file%s", why);
   if (!rc && !p->subject && !has_subject)

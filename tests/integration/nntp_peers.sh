@@ -175,7 +175,7 @@ check "nntp-post with an empty body: exit 11 before connecting" eval 'rc 11 && e
 printf 'From: a@b\nSubject: s\n' >"$dir/onlyhdr"
 run nntp-post local.test "$dir/onlyhdr" --server 127.0.0.1:1
 check "header lines without an empty line are the body: no From, and why (exit 2)" eval \
-  'rc 2 && err_has "no From" && err_has "headers end at an empty line"'
+  'rc 2 && err_has "no From" && err_has "so all of it is the body"'
 printf 'From: Zo\xc3\xab <a@b>\nSubject: s\nMessage-ID: <\xc3\xa9@x>\n\nbody\n' >"$dir/8bitid"
 run nntp-post local.test "$dir/8bitid" --server 127.0.0.1:1
 check "8-bit text in Message-ID: exit 11 before connecting" eval 'rc 11 && err_has "Message-ID"'
