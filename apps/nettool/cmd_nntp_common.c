@@ -257,6 +257,9 @@ void nntp_cli_fail(nntp_cli_t *s, const char *what, const nt_nntp_result_t *r) {
     if (r->status == NT_ENNTP_AUTHREQ && !s->user) hint = " (log in with -u USER)";
     const char *t = r->text ? r->text : "";
     cli_error("%s: %d %s%s", what, r->code, cli_text(t, strlen(t)), hint);
+  } else if (r->status == NT_ETIMEDOUT && r->code > 0) { /* inside a block */
+    cli_error("%s: %s port %d stopped sending: no line for %s (--timeout)", what,
+              s->host, s->port, cli_secs(s->timeout_ms));
   } else if (r->status == NT_ETIMEDOUT) {
     cli_error("%s: no answer from %s port %d within %s (--timeout)", what, s->host,
               s->port, cli_secs(s->timeout_ms));
