@@ -47,7 +47,7 @@ struct ftp_cli_s {
   int interrupted;
   int out_of_time;   /* --max-time ran out */
   nt_timer_t max_timer;
-  char part_hint[PATH_MAX + 64]; /* a kept part file, for the closing message */
+  char part_hint[PATH_MAX + 128]; /* a kept part file, for the closing message */
   char fail_what[NT_FTP_URL_MAX]; /* what the deferred failure was about */
   progress_t progress;
 };

@@ -21,7 +21,8 @@ static const char usage_text[] =
     "  -l, --long            type, size, modification time (UTC) and name\n" FTP_CLI_HELP
     "\n"
     "Exit status: 0 done, 2 usage, 4 connect, 5 resolve, 6 TLS, 7 protocol,\n"
-    "8 the server refused (its reply is shown), 10 timeout (docs/EXIT-CODES.md).\n";
+    "8 the server refused (its reply is shown), 10 timeout, 130 interrupted\n"
+    "(docs/EXIT-CODES.md).\n";
 
 typedef struct {
   ftp_cli_t c;

@@ -130,6 +130,12 @@ else
     c "implicit TLS, no handshake: exit 10 after --connect-timeout 1" \
       eval 'rc_is 10 && fast 2500 && err_is_one_line "^nettool: ftp-ls: TLS with 127.0.0.1 port $hp: timed out: no handshake within 1 s \(--connect-timeout\)$"'
   fi
+  if ftp_hostile_start login-refused "$H"; then
+    run ftp-get 127.0.0.1 f --port "$HOSTILE_PORT" -u user:bad
+    c "a refused login: exit 8 with the 530, and no command after it but QUIT" \
+      eval 'rc_is 8 && err_is_one_line "^nettool: ftp-get: 530 Login incorrect\.$" &&
+            [ "$(tr "\n" " " <"$H/login-refused.cmds")" = "USER PASS QUIT " ]'
+  fi
   if ftp_hostile_start login-silent "$H"; then
     bg ftp-get 127.0.0.1 f --port "$HOSTILE_PORT" -q
     sleep 0.5

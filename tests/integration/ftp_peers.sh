@@ -244,6 +244,7 @@ pureftpd_start() {
 #   huge-greeting  a 1 MB greeting line
 #   trickle        answers USER one byte a second
 #   login-silent   greets, then never answers USER
+#   login-refused  530 to PASS; every command it gets is logged in DIR/MODE.cmds
 #   reset-550      resets the data connection, then refuses RETR/NLST with 550
 #   slow-retr      sends 5 bytes of an 11-byte file, then stalls
 #   nlst-paths     NLST answers full paths with control characters in them
@@ -303,6 +304,8 @@ def session(conn):
             return
         verb, _, arg = line.partition(" ")
         verb = verb.upper()
+        with open(portfile.replace(".port", ".cmds"), "a") as log:
+            log.write(verb + "\n")
         if verb == "USER":
             if mode == "login-silent":
                 time.sleep(3600)
@@ -311,6 +314,8 @@ def session(conn):
                     conn.sendall(bytes([b]))
                     time.sleep(1)
             ctl.send("331 Password required")
+        elif verb == "PASS" and mode == "login-refused":
+            ctl.send("530 Login incorrect.")
         elif verb == "PASS":
             ctl.send("230 Logged in")
         elif verb == "AUTH" and tls:
