@@ -18,6 +18,7 @@ Modes:
                  3977 says, so the client must search for the newest one
   article FILE   a group "g" with one article (1), FILE's bytes as it is
   list           LIST ACTIVE with a group and an alias (=local.test)
+  stall          an article that stops after its first body line
 FROM_n / SUBJ_n (env) set article n's From / Subject in group mode; NO_OVER=1
 makes OVER and XOVER answer 503 (a server without an overview database).
 """
@@ -91,6 +92,17 @@ elif mode == "mute":
         if cmd.upper().startswith("CAPABILITIES"):
             send("101 Capability list:\r\nVERSION 2\r\nREADER\r\nOVER\r\n.\r\n")
         # anything else: no answer, ever
+elif mode == "stall":
+    send("200 ok\r\n")
+    for cmd in lines():
+        verb = cmd.split()[0].upper() if cmd.split() else ""
+        if verb == "CAPABILITIES":
+            send("101 Capability list:\r\nVERSION 2\r\nREADER\r\n.\r\n")
+        elif verb == "GROUP":
+            send("211 1 1 1 g\r\n")
+        elif verb == "ARTICLE":
+            send("220 1 <s@x>\r\nFrom: S <s@x>\r\nSubject: stall\r\n\r\nfirst line\r\n")
+            # ...and nothing more, ever
 elif mode == "list":
     send("200 ok\r\n")
     for cmd in lines():

@@ -87,6 +87,10 @@ peer mute
 run nntp-read g --server "127.0.0.1:$port" --timeout 1.5
 check "no answer to GROUP: exit 10, the limit as given (1.5 s) (${ms} ms)" eval \
   'rc 10 && err_has "group g: no answer from 127.0.0.1 port $port within 1.5 s (--timeout)" && one_err_line'
+peer stall
+run nntp-read g --server "127.0.0.1:$port" --timeout 1
+check "an article that stops half way: exit 10, said as such (${ms} ms)" eval \
+  'rc 10 && err_has "article 1: 127.0.0.1 port $port stopped sending: no line for 1 s (--timeout)" && has "first line"'
 peer mute
 run nntp-read g --server "127.0.0.1:$port" --timeout 30 --max-time 1
 check "--max-time 1 with --timeout 30: exit 10 after 1 s (${ms} ms)" eval \
