@@ -102,15 +102,15 @@ check "a TLS handshake that never ends: exit 10 by --connect-timeout 1 (${ms} ms
 
 # --- Ctrl-C ------------------------------------------------------------------------------
 peer silent
-interrupt INT 0.5 nntp-read g --server "127.0.0.1:$port" --timeout 30
+interrupt INT 1 nntp-read g --server "127.0.0.1:$port" --timeout 30
 check "SIGINT while waiting for the greeting: exit 130 at once (${ms} ms), one message" eval \
   'rc 130 && [ "$ms" -lt 1000 ] && err_has "interrupted" && one_err_line'
 peer mute
-interrupt INT 0.5 nntp-read g --server "127.0.0.1:$port" --timeout 30
+interrupt INT 1 nntp-read g --server "127.0.0.1:$port" --timeout 30
 check "SIGINT while GROUP is pending: exit 130 at once (${ms} ms), one message" eval \
   'rc 130 && [ "$ms" -lt 1000 ] && err_has "interrupted" && one_err_line'
 peer mute
-interrupt TERM 0.5 nntp-list --server "127.0.0.1:$port" --timeout 30
+interrupt TERM 1 nntp-list --server "127.0.0.1:$port" --timeout 30
 check "SIGTERM while LIST is pending: exit 130 at once (${ms} ms)" eval 'rc 130 && [ "$ms" -lt 1000 ]'
 
 # --- the newest article past missing ones ------------------------------------------------------
