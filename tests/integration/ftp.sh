@@ -92,6 +92,14 @@ else
     c "a 1 MB greeting line: protocol error, exit 7" \
       eval 'rc_is 7 && err_is_one_line "^nettool: ftp-ls: 127.0.0.1 port $HOSTILE_PORT: the server sent a reply line over 8 KiB$"'
   fi
+  if ftp_hostile_start full-backlog "$H"; then
+    timed ftp-ls 127.0.0.1 --port "$HOSTILE_PORT" --connect-timeout 1 --timeout 30
+    c "a connect that hangs: exit 10 after --connect-timeout 1" \
+      eval 'rc_is 10 && fast 2500 && err_is_one_line "^nettool: ftp-ls: connect to 127.0.0.1 port $HOSTILE_PORT: timed out: no connection within 1 s \(--connect-timeout\)$"'
+    timed ftp-ls 127.0.0.1 --port "$HOSTILE_PORT" --timeout 1.5
+    c "... by default --timeout" \
+      eval 'rc_is 10 && fast 3000 && err_is_one_line "no connection within 1\.5 s \(--connect-timeout, by default --timeout\)$"'
+  fi
   if ftp_hostile_start trickle "$H"; then
     timed ftp-ls 127.0.0.1 --port "$HOSTILE_PORT" --timeout 1.5
     c "a reply trickled a byte a second: exit 10 after --timeout 1.5, shown as 1.5 s" \

@@ -241,6 +241,7 @@ pureftpd_start() {
 # free loopback port that misbehaves the way MODE says; sets HOSTILE_PORT and
 # remembers the PID for ftp_peers_cleanup. Needs no root. Modes:
 #   silent         accepts, never says a word
+#   full-backlog   never accepts, its backlog filled: a connect hangs
 #   huge-greeting  a 1 MB greeting line
 #   trickle        answers USER one byte a second
 #   login-silent   greets, then never answers USER
@@ -381,11 +382,20 @@ def transfer(ctl, data):
 srv = socket.socket()
 srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 srv.bind(("127.0.0.1", 0))
-srv.listen(8)
+srv.listen(0 if mode == "full-backlog" else 8)
+fill = []
+if mode == "full-backlog":  # SYNs to a full accept queue are dropped
+    for _ in range(3):
+        c = socket.socket()
+        c.setblocking(False)
+        c.connect_ex(srv.getsockname())
+        fill.append(c)
 with open(portfile + ".tmp", "w") as f:
     f.write(str(srv.getsockname()[1]))
 import os
 os.rename(portfile + ".tmp", portfile)
+if mode == "full-backlog":
+    time.sleep(3600)
 while True:
     c, _ = srv.accept()
     threading.Thread(target=session, args=(c,), daemon=True).start()
