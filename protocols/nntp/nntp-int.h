@@ -52,6 +52,8 @@ struct nt_nntp_s {
   nt_nntp_state_t end_state; /* the state when the session ended */
   nt_factory_t factory;
   nt_tls_factory_t tls_factory;
+  nt_factory_t tcp_factory; /* NNTPS: in front of tls_factory */
+  nt_protocol_t *handshake; /* NNTPS: the TLS handshake, while CONNECTING */
   nt_connector_t *connector;
   /* options, copied */
   char *user, *pass;

@@ -330,6 +330,34 @@ static void connect_failed(nt_factory_t *f, nt_connector_t *conn, int status) {
 
 static const nt_factory_ops_t nntp_factory_ops = {build, NULL, connect_failed};
 
+/* NNTPS: the TCP connector is freed as soon as TCP is up, while the TLS
+ * handshake (and state CONNECTING) goes on; this factory sits in front of
+ * the TLS one to forget the connector then and keep the handshake's
+ * protocol instead, so nt_nntp_close never cancels a freed connector and
+ * can end the handshake (it lives until the TLS layer reports to
+ * connect_failed or, on success, builds the client: both leave CONNECTING). */
+static nt_protocol_t *tls_build(nt_factory_t *f, const struct sockaddr *peer,
+                                socklen_t len) {
+  nt_nntp_t *c = f->data;
+  c->connector = NULL;
+  c->handshake = c->tls_factory.base.ops->build_protocol(&c->tls_factory.base, peer, len);
+  return c->handshake;
+}
+
+static void tls_started(nt_factory_t *f, nt_connector_t *conn) {
+  nt_nntp_t *c = f->data;
+  if (c->tls_factory.base.ops->started_connecting)
+    c->tls_factory.base.ops->started_connecting(&c->tls_factory.base, conn);
+}
+
+static void tls_connect_failed(nt_factory_t *f, nt_connector_t *conn, int status) {
+  nt_nntp_t *c = f->data;
+  c->tls_factory.base.ops->connection_failed(&c->tls_factory.base, conn, status);
+}
+
+static const nt_factory_ops_t nntps_tcp_factory_ops = {tls_build, tls_started,
+                                                       tls_connect_failed};
+
 static char *dup_opt(const char *s, int *err) {
   if (!s) return NULL;
   char *d = nt__strdup(s);
@@ -422,7 +450,9 @@ int nt_nntp_connect(nt_reactor_t *r, const char *host, int port,
       destroy_unconnected(c);
       return rc;
     }
-    f = &c->tls_factory.base;
+    c->tcp_factory.ops = &nntps_tcp_factory_ops;
+    c->tcp_factory.data = c;
+    f = &c->tcp_factory;
   }
   nt_tcp_connect_options_t co;
   memset(&co, 0, sizeof co);
@@ -441,7 +471,10 @@ void nt_nntp_close(nt_nntp_t *c) {
   if (c->close_asked || c->state == NT_NNTP_CLOSED) return;
   c->close_asked = 1;
   if (c->state == NT_NNTP_CONNECTING) {
-    if (c->connector) nt_connector_cancel(c->connector);
+    if (c->connector)
+      nt_connector_cancel(c->connector);
+    else if (c->handshake && c->handshake->transport) /* NNTPS handshake */
+      nt_transport_abort(c->handshake->transport);
     return;
   }
   if (c->ready_told || c->head) { /* QUIT goes after what is queued */

@@ -12,6 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <cmocka.h>
 
@@ -669,6 +674,59 @@ static int certs_setup(void **state) {
   return system(cmd) == 0 ? 0 : -1;
 }
 
+/* NNTPS on the real reactor: nt_nntp_close while the TLS handshake runs
+ * (TCP is up, so the connector is already freed; a listener that never
+ * accepts keeps the handshake waiting) ends it at once with closed(0). It
+ * used to cancel the freed connector, and then wait out the handshake. */
+static int hs_closed, hs_status;
+static void hs_on_closed(nt_nntp_t *c, int st, void *arg) {
+  (void)c, (void)arg;
+  hs_closed++;
+  hs_status = st;
+}
+static void hs_close_later(void *arg) { nt_nntp_close(arg); }
+static uint64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+static void test_close_during_nntps_handshake(void **state) {
+  (void)state;
+  int ls = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in sa = {0};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t sl = sizeof sa;
+  assert_int_equal(bind(ls, (struct sockaddr *)&sa, sizeof sa), 0);
+  assert_int_equal(listen(ls, 4), 0);
+  assert_int_equal(getsockname(ls, (struct sockaddr *)&sa, &sl), 0);
+  nt_reactor_t *r;
+  assert_int_equal(nt_reactor_new(&r, NULL), 0);
+  nt_tls_ctx_options_t co = {0};
+  co.insecure = 1;
+  nt_tls_ctx_t *ctx;
+  assert_int_equal(nt_tls_ctx_new(&co, &ctx), 0);
+  nt_nntp_options_t o = {0};
+  o.tls = NT_NNTP_TLS_IMPLICIT;
+  o.tls_ctx = ctx;
+  o.connect_timeout_ms = 10000;
+  nt_nntp_callbacks_t cb = {NULL, hs_on_closed};
+  nt_nntp_t *c;
+  hs_closed = 0;
+  assert_int_equal(nt_nntp_connect(r, "127.0.0.1", ntohs(sa.sin_port), &o, &cb, NULL, &c), 0);
+  assert_non_null(nt_call_later(r, 300, hs_close_later, c));
+  uint64_t t0 = now_ms();
+  assert_int_equal(nt_reactor_run(r), 0);
+  uint64_t took = now_ms() - t0;
+  assert_int_equal(hs_closed, 1);
+  assert_int_equal(hs_status, 0);
+  if (took > 3000) fail_msg("closing took %llu ms", (unsigned long long)took);
+  nt_reactor_close_all(r);
+  nt_reactor_free(r);
+  nt_tls_ctx_free(ctx);
+  close(ls);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_session_every_split, setup, teardown),
@@ -683,6 +741,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_starttls, setup, teardown),
       cmocka_unit_test_setup_teardown(test_starttls_injection_dropped, setup, teardown),
       cmocka_unit_test_setup_teardown(test_starttls_not_offered, setup, teardown),
+      cmocka_unit_test(test_close_during_nntps_handshake),
   };
   return cmocka_run_group_tests(tests, certs_setup, NULL);
 }
