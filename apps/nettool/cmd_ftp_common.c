@@ -351,10 +351,9 @@ void ftp_cli_fail(ftp_cli_t *c, const char *what, const nt_ftp_result_t *r,
     cli_error("the server closed the connection: %s%s", server_words(r->code, r->text), tail);
   } else if (st == NT_EFTP_BADREPLY && r->code) {
     cli_error("%s: malformed reply: %s", what, server_words(r->code, r->text));
-  } else if (!replied && !r->local) {
+  } else if (c->ftp && nt_ftp_failure_where(c->ftp) >= NT_FTP_WHERE_DATA_CONNECT) {
     /* The control connection is fine: it was the data connection. */
-    nt_ftp_where_t where = c->ftp ? nt_ftp_failure_where(c->ftp) : NT_FTP_WHERE_NONE;
-    data_failed(c, where, what, st, tail);
+    data_failed(c, nt_ftp_failure_where(c->ftp), what, st, tail);
   } else {
     cli_error("%s: %s%s", what, why(st), tail);
   }

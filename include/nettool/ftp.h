@@ -295,15 +295,17 @@ int nt_ftp_put_file(nt_ftp_t *f, const char *local, const char *remote,
 /* --- state ------------------------------------------------------------------------- */
 
 /* What the last failure was about, for messages: which limit ran out
- * (with NT_ETIMEDOUT) or which connection failed. */
+ * (with NT_ETIMEDOUT) or which connection failed. Valid in the failed
+ * operation's callback and in `closed`; the next operation resets it. */
 typedef enum {
   NT_FTP_WHERE_NONE = 0,
-  NT_FTP_WHERE_CONNECT,  /* resolving/connecting the control connection */
-  NT_FTP_WHERE_TLS,      /* the control connection's TLS handshake */
-  NT_FTP_WHERE_REPLY,    /* a reply (the greeting included) */
-  NT_FTP_WHERE_DATA_CONNECT, /* connecting the data connection */
-  NT_FTP_WHERE_DATA,     /* the data connection: no progress, or it failed */
-  NT_FTP_WHERE_DATA_TLS, /* the data connection's TLS handshake */
+  NT_FTP_WHERE_CONNECT,      /* resolving/connecting the control connection */
+  NT_FTP_WHERE_TLS,          /* the control connection's TLS handshake */
+  NT_FTP_WHERE_REPLY,        /* a reply (the greeting included) */
+  /* the data connection's, last (>= NT_FTP_WHERE_DATA_CONNECT): */
+  NT_FTP_WHERE_DATA_CONNECT, /* connecting it (passive) */
+  NT_FTP_WHERE_DATA,         /* no progress on it, or it failed */
+  NT_FTP_WHERE_DATA_TLS,     /* its TLS handshake */
 } nt_ftp_where_t;
 nt_ftp_where_t nt_ftp_failure_where(const nt_ftp_t *f);
 

@@ -128,7 +128,8 @@ uint64_t nt_ftp_xfer_size(const nt_ftp_t *f) {
 
 /* The data connection's one timer, armed for the nearest of its deadlines
  * and re-armed for the remainder when it fires early (progress is stamped
- * as it happens, without touching the timer):
+ * as it happens, without touching the timer; a change of phase that may
+ * bring the deadline nearer re-arms it):
  *  - no progress for data_timeout_ms: last progress + that, exactly;
  *  - the data connection's TLS handshake: its start + connect_timeout_ms
  *    (the TLS layer's own handshake timeout, set the same, may come first);
@@ -156,8 +157,10 @@ static void progress(nt_ftp_t *f) {
 
 static uint64_t deadline(const nt_ftp_t *f, const nt__ftp_op_t *op) {
   if (op->data_done) return f->data_failed_at + min64(FAIL_GRACE_MS, f->opts.reply_timeout_ms);
-  /* The TLS layer's handshake timeout fails it at the same time. */
+  /* The TLS layer's handshake timeout fails it at the same time, and the
+   * connector's its passive connect: connecting is the connect limit's. */
   if (handshaking(f)) return f->data_hs_at + f->opts.connect_timeout_ms;
+  if (f->state == NT__FTP_DATA_CONNECT) return f->progress_at + f->opts.connect_timeout_ms;
   return f->progress_at + f->opts.data_timeout_ms;
 }
 
@@ -206,7 +209,9 @@ void nt__ftp_data_tick(nt_timer_t *t) {
     nt__ftp_fail_session(f, op->data_err);
     return;
   }
-  f->where = handshaking(f) ? NT_FTP_WHERE_DATA_TLS : NT_FTP_WHERE_DATA;
+  f->where = handshaking(f)                     ? NT_FTP_WHERE_DATA_TLS
+             : f->state == NT__FTP_DATA_CONNECT ? NT_FTP_WHERE_DATA_CONNECT
+                                                : NT_FTP_WHERE_DATA;
   NT__DEBUG("ftp: data connection: no progress for %" PRIu64 " ms", now - f->progress_at);
   /* Waiting for the server to connect while someone else tried: say so. */
   int why = f->foreign_refused && !f->dp ? NT_EFTP_DATA_PEER : NT_ETIMEDOUT;
@@ -429,6 +434,7 @@ static void dp_made(nt_protocol_t *p, nt_transport_t *t) {
               nt_tls_session_reused(t) ? "yes" : "no");
     if (f) {
       progress(f);
+      if (f->cur) arm(f, f->cur); /* the idle deadline may be the nearer one now */
       nt__ftp_data_event(f, NT__DATA_READY, 0);
     }
     return;
@@ -441,6 +447,7 @@ static void dp_made(nt_protocol_t *p, nt_transport_t *t) {
   progress(f);
   nt__ftp_data_event(f, NT__DATA_CONNECTED, 0);
   if (!dp->f) return;
+  if (f->cur) arm(f, f->cur); /* connected: the idle deadline from now on */
   if (f->prot_p)
     nt__ftp_data_start_tls(f); /* now if the 1xx came first (active mode) */
   else

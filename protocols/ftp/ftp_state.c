@@ -224,9 +224,9 @@ void nt__ftp_data_event(nt_ftp_t *f, nt__ftp_data_ev_t ev, int status) {
     if (status && status != NT_ETLS_TRUNCATED) op->data_err = status;
     if (!status && is_upload(op) && !op->upload_started)
       op->data_err = NT_EUNEXPECTEDEOF; /* closed before we sent a byte */
+    if (op->data_err) f->where = op->data_err_tls ? NT_FTP_WHERE_DATA_TLS : NT_FTP_WHERE_DATA;
     if (op->data_err == NT_ETIMEDOUT && op->data_err_tls) {
-      f->where = NT_FTP_WHERE_DATA_TLS; /* the handshake's connect timeout */
-      nt__ftp_fail_session(f, NT_ETIMEDOUT);
+      nt__ftp_fail_session(f, NT_ETIMEDOUT); /* the handshake's connect timeout */
       break;
     }
     if (op->data_err && !op->final_ok) {

@@ -115,6 +115,7 @@ typedef enum {
   DATA_SEND_RESET, /* send the script, then reset */
   DATA_REFUSE,     /* passive connect fails: connection refused */
   DATA_HOLD,       /* connect, send nothing until the test says */
+  DATA_PENDING,    /* passive connect: never completes (nor fails) */
 } data_mode_t;
 
 typedef struct {
@@ -158,6 +159,7 @@ static void fake_connect_cb(void *arg) {
     fk->fac->ops->connection_failed(fk->fac, NULL, NT_ECANCELED);
     return;
   }
+  if (data_mode == DATA_PENDING) return;
   if (data_mode == DATA_REFUSE) {
     fk->fac->ops->connection_failed(fk->fac, NULL, NT_ECONNREFUSED);
     return;

@@ -803,6 +803,29 @@ static void test_data_tls_after_1xx(void **state) {
   nt_tls_ctx_free(ctx);
 }
 
+/* Connecting a data connection is the connect limit's, not the idle one's. */
+static void test_data_connect_timeout(void **state) {
+  (void)state;
+  test_opts.connect_timeout_ms = 5000;
+  test_opts.data_timeout_ms = 1000;
+  data_plan(DATA_PENDING, NULL);
+  nt_ftp_t *f = client_new();
+  nt_test_transport_t *tt = nt_test_transport_new(R, nt_ftp_protocol(f));
+  assert_int_equal(nt_ftp_retrieve(f, "f", NULL, &test_sink, done, "retr"), 0);
+  nt_test_feed_str(tt, "220 hi\r\n200 ok\r\n213 6\r\n229 (|||40001|)\r\n");
+  nt_test_run_pending(R);
+  nt_test_clock_advance(R, 4999);
+  assert_string_equal(rec.log, "");
+  nt_test_clock_advance(R, 1);
+  assert_string_equal(rec.log, "retr:ETIMEDOUT:213[6] size=6\n");
+  assert_int_equal(nt_ftp_failure_where(f), NT_FTP_WHERE_DATA_CONNECT);
+  assert_true(fakes[0].cancelled);
+  assert_int_equal(nt_ftp_noop(f, done, "noop"), 0);
+  nt_test_feed_str(tt, "200 NOOP ok\r\n"); /* the session goes on */
+  assert_string_equal(rec.log, "retr:ETIMEDOUT:213[6] size=6\nnoop:ok:200[NOOP ok]\n");
+  nt_test_transport_free(tt);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_retr_passive_every_split, common_setup, common_teardown),
@@ -829,6 +852,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_data_idle_deadline_is_exact, common_setup, common_teardown),
       cmocka_unit_test_setup_teardown(test_upload_idle_deadline, common_setup, common_teardown),
       cmocka_unit_test_setup_teardown(test_data_tls_after_1xx, common_setup, common_teardown),
+      cmocka_unit_test_setup_teardown(test_data_connect_timeout, common_setup, common_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
