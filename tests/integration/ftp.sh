@@ -115,6 +115,11 @@ else
     run ftp-ls 127.0.0.1 pub --port "$HOSTILE_PORT"
     c "the same for a listing (NLST): exit 8" eval 'rc_is 8 && err_is_one_line "^nettool: ftp-ls: 550 No such file here\.$"'
   fi
+  if ftp_hostile_start esc-550 "$H"; then
+    run ftp-get 127.0.0.1 f --port "$HOSTILE_PORT"
+    c "the server's words reach the terminal escaped (ESC, C1), on one line" \
+      eval 'rc_is 8 && err_is_one_line "^nettool: ftp-get: 550 No \?\[31msuch\? file\?\]0;pwned\?$"'
+  fi
   if ftp_hostile_start nlst-paths "$H"; then
     run ftp-ls 127.0.0.1 pub --port "$HOSTILE_PORT"
     c "ftp-ls: bare names from NLST paths, ESC and C1 (raw or UTF-8) shown as ?" \

@@ -247,6 +247,7 @@ pureftpd_start() {
 #   login-silent   greets, then never answers USER
 #   login-refused  530 to PASS; every command it gets is logged in DIR/MODE.cmds
 #   reset-550      resets the data connection, then refuses RETR/NLST with 550
+#   esc-550        refuses RETR with ESC and C1 controls in the reply text
 #   slow-retr      sends 5 bytes of an 11-byte file, then stalls
 #   nlst-paths     NLST answers full paths with control characters in them
 #   tls-picky      explicit TLS; a data connection with bytes waiting before
@@ -350,6 +351,8 @@ def transfer(ctl, data):
         reset(data)
         time.sleep(0.05)  # the reset is there first
         ctl.send("550 No such file here.")
+    elif mode == "esc-550":
+        ctl.sock.sendall(b"550-No \x1b[31msuch\xc2\x9b\r\n550 file\x1b]0;pwned\x07\r\n")
     elif mode == "slow-retr":
         ctl.send("150 Opening BINARY mode data connection (11 bytes)")
         data.sendall(b"hello")
