@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -14,6 +15,7 @@
 #include <cmocka.h>
 
 #include "nettool/reactor.h"
+#include "reactor-int.h"
 
 static const char *const backends[] = {"epoll", "poll"};
 
@@ -296,6 +298,31 @@ static void test_timer_started_in_io_callback(void **state) {
   }
 }
 
+/* The library's log quotes peers at debug level: what reaches stderr has
+ * no control characters a terminal would act on. */
+static void test_log_defangs_peer_text(void **state) {
+  (void)state;
+  FILE *tmp = tmpfile();
+  assert_non_null(tmp);
+  fflush(stderr);
+  int saved = dup(2);
+  assert_true(saved >= 0);
+  assert_int_equal(dup2(fileno(tmp), 2), 2);
+  int level = nt__log_level;
+  nt__log_level = NT__LOG_DEBUG;
+  nt__log(NT__LOG_DEBUG, "< %d %s", 220, "hi\x1b]0;owned\x07 \xc2\x9b" "2J\tok \xc3\xbc");
+  nt__log_level = level;
+  fflush(stderr);
+  dup2(saved, 2);
+  close(saved);
+  char buf[256] = "";
+  rewind(tmp);
+  size_t n = fread(buf, 1, sizeof buf - 1, tmp);
+  fclose(tmp);
+  buf[n] = 0;
+  assert_string_equal(buf, "nettool[debug]: < 220 hi?]0;owned? ?2J\tok \xc3\xbc\n");
+}
+
 static void test_free_while_running_refused(void **state) {
   (void)state;
   /* run_once marks running only during the call; outside it free works */
@@ -317,6 +344,7 @@ int main(void) {
       cmocka_unit_test(test_signal_callback),
       cmocka_unit_test(test_free_while_running_refused),
       cmocka_unit_test(test_timer_started_in_io_callback),
+      cmocka_unit_test(test_log_defangs_peer_text),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
