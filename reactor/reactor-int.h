@@ -59,9 +59,8 @@ struct nt_reactor_s {
   nt_io_t **watchers; /* indexed by fd */
   size_t nwatchers;
 
-  nt_timer_t **heap; /* min-heap on (due, seq) */
-  uint32_t heap_len;
-  uint32_t heap_cap;
+  struct nt__timer_links *timer_root; /* intrusive min-heap on (due, seq) */
+  uint32_t timer_count;
   uint64_t timer_seq;
 
   nt__call_t *soon; /* ring buffer */

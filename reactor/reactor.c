@@ -122,7 +122,6 @@ int nt_reactor_free(nt_reactor_t *r) {
     c = n;
   }
   pthread_mutex_destroy(&r->tq_lock);
-  nt__free(r->heap);
   nt__free(r->soon);
   nt__free(r->watchers);
   nt__free(r->readbuf);

@@ -142,22 +142,28 @@ void nt_io_unref(nt_io_t *io);
 
 typedef void (*nt_timer_cb)(nt_timer_t *t);
 
+struct nt__timer_links {
+  struct nt__timer_links *left, *right, *parent;
+};
+
 struct nt_timer_s {
   void *data; /* user data */
   nt_reactor_t *reactor;
   nt_timer_cb cb;
   uint64_t due;    /* absolute, ms */
   uint64_t repeat; /* 0: one-shot */
+  /* private: */
   uint64_t seq;    /* start order, so equal due times fire in order */
-  uint32_t heap_index;
-  uint32_t flags; /* private */
+  struct nt__timer_links links_; /* the reactor's timer heap runs through these */
+  uint32_t flags;
 };
 
 /* Prepares a caller-owned timer. */
 void nt_timer_init(nt_reactor_t *r, nt_timer_t *t, nt_timer_cb cb);
 
 /* Starts (or restarts) the timer: fires after timeout_ms, then every
- * repeat_ms if that is non-zero. O(log n). */
+ * repeat_ms if that is non-zero. O(log n). Allocates nothing and cannot
+ * fail: always returns 0 (the int is kept for source compatibility). */
 int nt_timer_start(nt_timer_t *t, uint64_t timeout_ms, uint64_t repeat_ms);
 
 /* Stops the timer; O(log n). Safe on a stopped timer and from its own

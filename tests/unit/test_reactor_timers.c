@@ -10,6 +10,7 @@
 
 #include "nettool/reactor.h"
 #include "nettool/testing.h"
+#include "reactor-int.h"
 
 typedef struct {
   int order[4096];
@@ -271,6 +272,81 @@ static void test_alloc_failure(void **state) {
   nt_reactor_free(r);
 }
 
+/* Starting a timer allocates nothing, so it cannot fail, even when every
+ * allocation would (the heap array it replaced had to grow). */
+static void test_start_needs_no_memory(void **state) {
+  (void)state;
+  nt_reactor_t *r = new_reactor();
+  enum { N = 100 };
+  ttimer_t *t = calloc(N, sizeof *t);
+  log_t *log = calloc(1, sizeof *log);
+  nt_test_fail_alloc_after(0);
+  for (int i = 0; i < N; i++) {
+    nt_timer_init(r, &t[i].t, record);
+    t[i].id = i;
+    t[i].log = log;
+    assert_int_equal(nt_timer_start(&t[i].t, (uint64_t)(N - i), 0), 0);
+  }
+  nt_test_fail_alloc_after(-1);
+  nt_test_clock_advance(r, N);
+  assert_int_equal(log->n, N);
+  for (int i = 0; i < N; i++) assert_int_equal(log->order[i], N - 1 - i);
+  free(t);
+  free(log);
+  nt_reactor_free(r);
+}
+
+/* Walks the tree: every link mended, the heap order kept, the count right. */
+static uint32_t check_subtree(struct nt__timer_links *n,
+                              struct nt__timer_links *parent) {
+  if (!n) return 0;
+  assert_ptr_equal(n->parent, parent);
+  const nt_timer_t *t = (const nt_timer_t *)((const char *)n - offsetof(nt_timer_t, links_));
+  if (parent) {
+    const nt_timer_t *p = (const nt_timer_t *)((const char *)parent - offsetof(nt_timer_t, links_));
+    assert_true(p->due < t->due || (p->due == t->due && p->seq < t->seq));
+  }
+  return 1 + check_subtree(n->left, n) + check_subtree(n->right, n);
+}
+
+/* Random starts, restarts and stops, with the tree checked after each. */
+static void test_heap_shape_under_churn(void **state) {
+  (void)state;
+  nt_reactor_t *r = new_reactor();
+  enum { N = 300 };
+  ttimer_t *t = calloc(N, sizeof *t);
+  log_t *log = calloc(1, sizeof *log);
+  int active = 0;
+  srand(99);
+  for (int i = 0; i < N; i++) {
+    nt_timer_init(r, &t[i].t, record);
+    t[i].log = log;
+  }
+  for (int step = 0; step < 20000; step++) {
+    ttimer_t *x = &t[rand() % N];
+    int was = nt_timer_is_active(&x->t);
+    if (rand() % 3) {
+      nt_timer_start(&x->t, (uint64_t)(rand() % 50), 0);
+      active += !was;
+    } else {
+      nt_timer_stop(&x->t);
+      active -= was;
+    }
+    if (step % 97 == 0) {
+      log->n = 0;
+      nt_test_clock_advance(r, 1);
+      active -= log->n;
+    }
+    assert_int_equal(r->timer_count, (uint32_t)active);
+    assert_int_equal(check_subtree(r->timer_root, NULL), (uint32_t)active);
+  }
+  for (int i = 0; i < N; i++) nt_timer_stop(&t[i].t);
+  assert_null(r->timer_root);
+  free(t);
+  free(log);
+  nt_reactor_free(r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fire_in_due_order),
@@ -283,6 +359,8 @@ int main(void) {
       cmocka_unit_test(test_run_jumps_virtual_time),
       cmocka_unit_test(test_unref_timer_does_not_keep_alive),
       cmocka_unit_test(test_alloc_failure),
+      cmocka_unit_test(test_start_needs_no_memory),
+      cmocka_unit_test(test_heap_shape_under_churn),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
