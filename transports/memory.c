@@ -134,8 +134,14 @@ static void mem_free(nt__stream_t *s) {
 }
 
 static const nt__stream_io_t mem_stream_io = {
-    mem_sendv,          mem_sendfile, mem_want_write, mem_read_enable,
-    mem_shutdown_write, mem_close,    mem_free};
+    .sendv = mem_sendv,
+    .sendfile = mem_sendfile,
+    .want_write = mem_want_write,
+    .read_enable = mem_read_enable,
+    .shutdown_write = mem_shutdown_write,
+    .close = mem_close,
+    .free = mem_free,
+};
 
 static int mem_peer(nt_transport_t *t, struct sockaddr_storage *ss,
                     socklen_t *len) {
@@ -150,17 +156,17 @@ static int mem_host(nt_transport_t *t, struct sockaddr_storage *ss,
 }
 
 static const nt_transport_ops_t mem_ops = {
-    "memory",
-    nt__stream_writev,
-    nt__stream_write_file,
-    nt__stream_write_eof,
-    nt__stream_lose_connection,
-    nt__stream_abort,
-    nt__stream_pause_reading,
-    nt__stream_resume_reading,
-    mem_peer,
-    mem_host,
-    nt__stream_write_buffer_size,
+    .name = "memory",
+    .writev = nt__stream_writev,
+    .write_file = nt__stream_write_file,
+    .write_eof = nt__stream_write_eof,
+    .lose_connection = nt__stream_lose_connection,
+    .abort = nt__stream_abort,
+    .pause_reading = nt__stream_pause_reading,
+    .resume_reading = nt__stream_resume_reading,
+    .peer_address = mem_peer,
+    .host_address = mem_host,
+    .write_buffer_size = nt__stream_write_buffer_size,
 };
 
 nt_test_transport_t *nt_test_transport_new(nt_reactor_t *r, nt_protocol_t *p) {

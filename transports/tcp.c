@@ -100,8 +100,14 @@ static void tcp_close(nt__stream_t *s) {
 static void tcp_free(nt__stream_t *s) { nt__free(s); }
 
 static const nt__stream_io_t tcp_stream_io = {
-    tcp_sendv,   tcp_sendfile, tcp_want_write, tcp_read_enable,
-    tcp_shutdown_write, tcp_close, tcp_free};
+    .sendv = tcp_sendv,
+    .sendfile = tcp_sendfile,
+    .want_write = tcp_want_write,
+    .read_enable = tcp_read_enable,
+    .shutdown_write = tcp_shutdown_write,
+    .close = tcp_close,
+    .free = tcp_free,
+};
 
 static void do_read(tcp_conn_t *c) {
   size_t size;
@@ -216,17 +222,17 @@ static int tcp_host(nt_transport_t *t, struct sockaddr_storage *ss,
 }
 
 static const nt_transport_ops_t tcp_ops = {
-    "tcp",
-    nt__stream_writev,
-    nt__stream_write_file,
-    nt__stream_write_eof,
-    nt__stream_lose_connection,
-    nt__stream_abort,
-    nt__stream_pause_reading,
-    nt__stream_resume_reading,
-    tcp_peer,
-    tcp_host,
-    nt__stream_write_buffer_size,
+    .name = "tcp",
+    .writev = nt__stream_writev,
+    .write_file = nt__stream_write_file,
+    .write_eof = nt__stream_write_eof,
+    .lose_connection = nt__stream_lose_connection,
+    .abort = nt__stream_abort,
+    .pause_reading = nt__stream_pause_reading,
+    .resume_reading = nt__stream_resume_reading,
+    .peer_address = tcp_peer,
+    .host_address = tcp_host,
+    .write_buffer_size = nt__stream_write_buffer_size,
 };
 
 int nt_tcp_set_nodelay(nt_transport_t *t, int on) {
@@ -479,8 +485,10 @@ static void tcp_attempt_cancel(nt__attempt_t *a) {
   nt__free(a);
 }
 
-const nt__attempt_ops_t nt__tcp_attempt_ops = {tcp_attempt_start,
-                                               tcp_attempt_cancel};
+const nt__attempt_ops_t nt__tcp_attempt_ops = {
+    .start = tcp_attempt_start,
+    .cancel = tcp_attempt_cancel,
+};
 const nt__attempt_ops_t *nt__attempt_ops = &nt__tcp_attempt_ops;
 
 int nt__tcp_adopt(nt_reactor_t *r, int fd, nt_factory_t *f,

@@ -1,5 +1,7 @@
-/* TLS over any stream transport, with OpenSSL 3.0. The only file of nettool
- * that includes OpenSSL headers.
+/* TLS over any stream transport, with OpenSSL 3.0: the connection glue.
+ * The context and its configuration are in tls_ctx.c, the client session
+ * cache in tls_cache.c (shared declarations: tls-int.h); only these tls_*.c
+ * files include OpenSSL headers.
  *
  * A glue object (tls_conn_t) is two things at once: the protocol of the lower
  * transport (it receives ciphertext: lower_* callbacks) and a stream
@@ -25,7 +27,6 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -33,9 +34,6 @@
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <openssl/x509.h>
-#include <openssl/x509_vfy.h>
-#include <openssl/x509v3.h>
 
 #include "nettool/tls.h"
 #include "reactor-int.h"
@@ -53,320 +51,25 @@
 #define BATCH_RECORDS 8
 #define RECORD_MAX (TLS_CHUNK + 256)
 #define BATCH_CAP (BATCH_RECORDS * RECORD_MAX)
-/* Client session cache: latest session of this many server names. */
-#define CACHE_SLOTS 32
-
-/* --- the thread's last error --------------------------------------------- */
-
-static __thread char tl_last_error[256];
-
-const char *nt_tls_last_error(void) { return tl_last_error; }
-
-static void set_last_error(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-static void set_last_error(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(tl_last_error, sizeof tl_last_error, fmt, ap);
-  va_end(ap);
-}
-
-/* The reason of the most relevant OpenSSL error queued (the first one: later
- * entries are consequences), or `fallback`. Empties the queue. */
-static const char *ssl_reason(unsigned long *code_out, const char *fallback) {
-  unsigned long first = ERR_get_error();
-  unsigned long e;
-  while ((e = ERR_get_error()) != 0) {
-  }
-  if (code_out) *code_out = first;
-  if (!first) return fallback;
-  const char *r = ERR_reason_error_string(first);
-  return r ? r : fallback;
-}
-
-/* --- the context ------------------------------------------------------------ */
-
-typedef struct cache_slot {
-  char *key; /* server name or IP */
-  SSL_SESSION *sess;
-  uint64_t stamp; /* last use, for LRU replacement */
-} cache_slot_t;
-
-struct nt_tls_ctx_s {
-  SSL_CTX *ssl_ctx;
-  atomic_int refs;
-  int server;
-  int insecure;
-  int cache;
-  uint64_t hs_timeout_ms;
-  unsigned char *alpn; /* wire format: length-prefixed names */
-  size_t alpn_len;
-  pthread_mutex_t lock; /* guards the slots (a context may be shared) */
-  cache_slot_t slots[CACHE_SLOTS];
-  uint64_t stamp;
-};
-
-static void ctx_ref(nt_tls_ctx_t *ctx) { atomic_fetch_add(&ctx->refs, 1); }
-
-void nt_tls_ctx_free(nt_tls_ctx_t *ctx) {
-  if (!ctx || atomic_fetch_sub(&ctx->refs, 1) != 1) return;
-  for (int i = 0; i < CACHE_SLOTS; i++) {
-    nt__free(ctx->slots[i].key);
-    if (ctx->slots[i].sess) SSL_SESSION_free(ctx->slots[i].sess);
-  }
-  SSL_CTX_free(ctx->ssl_ctx);
-  nt__free(ctx->alpn);
-  pthread_mutex_destroy(&ctx->lock);
-  nt__free(ctx);
-}
-
-/* Server: the first of our protocols that the client offers. */
-static int alpn_select_cb(SSL *ssl, const unsigned char **out,
-                          unsigned char *outlen, const unsigned char *in,
-                          unsigned int inlen, void *arg) {
-  nt_tls_ctx_t *ctx = arg;
-  (void)ssl;
-  for (size_t i = 0; i < ctx->alpn_len; i += 1u + ctx->alpn[i]) {
-    const unsigned char *mine = ctx->alpn + i + 1;
-    unsigned mlen = ctx->alpn[i];
-    for (unsigned j = 0; j < inlen; j += 1u + in[j]) {
-      if (j + 1u + in[j] > inlen) break; /* malformed list: OpenSSL checks too */
-      if (in[j] == mlen && memcmp(in + j + 1, mine, mlen) == 0) {
-        *out = in + j + 1;
-        *outlen = in[j];
-        return SSL_TLSEXT_ERR_OK;
-      }
-    }
-  }
-  /* No common protocol: go on without ALPN rather than fail, so clients
-   * that offer something unexpected still get the service. */
-  return SSL_TLSEXT_ERR_NOACK;
-}
-
-static int new_session_cb(SSL *ssl, SSL_SESSION *sess);
-
-static int file_check(const char *what, const char *path) {
-  if (access(path, R_OK) == 0) return 0;
-  int e = -errno;
-  set_last_error("cannot read %s '%s': %s", what, path, strerror(errno));
-  return e;
-}
-
-static int ctx_configure(nt_tls_ctx_t *ctx, const nt_tls_ctx_options_t *o) {
-  SSL_CTX *sc = ctx->ssl_ctx;
-  int minv = o->min_version ? o->min_version : NT_TLS_1_2;
-  if ((minv != NT_TLS_1_2 && minv != NT_TLS_1_3) ||
-      (o->max_version && o->max_version != NT_TLS_1_2 &&
-       o->max_version != NT_TLS_1_3) ||
-      (o->max_version && o->max_version < minv)) {
-    set_last_error("bad TLS version range (TLS 1.2 is the minimum)");
-    return NT_EINVAL;
-  }
-  if (!SSL_CTX_set_min_proto_version(sc, minv) ||
-      !SSL_CTX_set_max_proto_version(sc, o->max_version)) {
-    set_last_error("cannot set the TLS version range: %s",
-                   ssl_reason(NULL, "unknown error"));
-    return NT_ETLS_CONFIG;
-  }
-  /* Renegotiation is refused both ways (it has a history of attacks and
-   * nothing we speak needs it); compression is off (CRIME). */
-  SSL_CTX_set_options(sc, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
-                              (o->server ? SSL_OP_CIPHER_SERVER_PREFERENCE : 0));
-  static const char default_suites[] =
-      "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
-      "TLS_CHACHA20_POLY1305_SHA256";
-  if (!SSL_CTX_set_ciphersuites(sc, o->ciphersuites ? o->ciphersuites
-                                                    : default_suites)) {
-    set_last_error("bad TLS 1.3 cipher suites '%s'",
-                   o->ciphersuites ? o->ciphersuites : default_suites);
-    ERR_clear_error();
-    return NT_EINVAL;
-  }
-  if (o->ciphers && !SSL_CTX_set_cipher_list(sc, o->ciphers)) {
-    set_last_error("bad TLS 1.2 cipher list '%s'", o->ciphers);
-    ERR_clear_error();
-    return NT_EINVAL;
-  }
-  /* Idle connections give their ~17 KiB read and write buffers back; our
-   * BIO never makes OpenSSL retry a write, but allow a moved buffer anyway. */
-  SSL_CTX_set_mode(sc, SSL_MODE_RELEASE_BUFFERS |
-                           SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-
-  int rc;
-  if (o->cert_file) {
-    if ((rc = file_check("certificate file", o->cert_file))) return rc;
-    if (SSL_CTX_use_certificate_chain_file(sc, o->cert_file) != 1) {
-      set_last_error("cannot load certificate '%s': %s", o->cert_file,
-                     ssl_reason(NULL, "not a PEM certificate"));
-      return NT_ETLS_CONFIG;
-    }
-    const char *key = o->key_file ? o->key_file : o->cert_file;
-    if ((rc = file_check("key file", key))) return rc;
-    if (SSL_CTX_use_PrivateKey_file(sc, key, SSL_FILETYPE_PEM) != 1) {
-      unsigned long code;
-      const char *why = ssl_reason(&code, "not a PEM private key");
-      if (ERR_GET_LIB(code) == ERR_LIB_X509 &&
-          ERR_GET_REASON(code) == X509_R_KEY_VALUES_MISMATCH)
-        set_last_error("the private key '%s' does not match the certificate "
-                       "'%s'", key, o->cert_file);
-      else
-        set_last_error("cannot load private key '%s': %s", key, why);
-      return NT_ETLS_CONFIG;
-    }
-    if (SSL_CTX_check_private_key(sc) != 1) {
-      ERR_clear_error();
-      set_last_error("the private key '%s' does not match the certificate '%s'",
-                     key, o->cert_file);
-      return NT_ETLS_CONFIG;
-    }
-  } else if (o->key_file) {
-    set_last_error("a key file needs a certificate file");
-    return NT_EINVAL;
-  } else if (o->server) {
-    set_last_error("a TLS server needs a certificate and a key");
-    return NT_EINVAL;
-  }
-
-  if (o->ca_file || o->ca_dir) {
-    if (o->ca_file) {
-      if ((rc = file_check("CA file", o->ca_file))) return rc;
-      if (SSL_CTX_load_verify_file(sc, o->ca_file) != 1) {
-        set_last_error("cannot load CA file '%s': %s", o->ca_file,
-                       ssl_reason(NULL, "no PEM certificate in it"));
-        return NT_ETLS_CONFIG;
-      }
-    }
-    if (o->ca_dir) {
-      if ((rc = file_check("CA directory", o->ca_dir))) return rc;
-      if (SSL_CTX_load_verify_dir(sc, o->ca_dir) != 1) {
-        set_last_error("cannot use CA directory '%s': %s", o->ca_dir,
-                       ssl_reason(NULL, "unusable"));
-        return NT_ETLS_CONFIG;
-      }
-    }
-  } else if (SSL_CTX_set_default_verify_paths(sc) != 1) {
-    /* Not fatal: verification will then fail with "unknown CA", which says
-     * what is wrong better than refusing to start. */
-    ERR_clear_error();
-  }
-
-  if (o->server) {
-    if (o->verify_client) {
-      SSL_CTX_set_verify(sc, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
-                         NULL);
-      if (o->ca_file) {
-        STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(o->ca_file);
-        if (names) SSL_CTX_set_client_CA_list(sc, names);
-        ERR_clear_error();
-      }
-    } else {
-      SSL_CTX_set_verify(sc, SSL_VERIFY_NONE, NULL);
-    }
-    static const unsigned char sid_ctx[] = "nettool";
-    SSL_CTX_set_session_id_context(sc, sid_ctx, sizeof sid_ctx - 1);
-    if (ctx->cache) {
-      SSL_CTX_set_session_cache_mode(sc, SSL_SESS_CACHE_SERVER);
-      /* One TLS 1.3 ticket per handshake: a client keeps only the latest. */
-      SSL_CTX_set_num_tickets(sc, 1);
-    } else {
-      SSL_CTX_set_session_cache_mode(sc, SSL_SESS_CACHE_OFF);
-      SSL_CTX_set_options(sc, SSL_OP_NO_TICKET);
-      SSL_CTX_set_num_tickets(sc, 0);
-    }
-  } else {
-    SSL_CTX_set_verify(sc, o->insecure ? SSL_VERIFY_NONE : SSL_VERIFY_PEER,
-                       NULL);
-    if (ctx->cache) {
-      /* OpenSSL's client cache is not looked up by itself; we keep our own
-       * per server name, filled as sessions (and TLS 1.3 tickets) arrive. */
-      SSL_CTX_set_session_cache_mode(
-          sc, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
-      SSL_CTX_sess_set_new_cb(sc, new_session_cb);
-    } else {
-      SSL_CTX_set_session_cache_mode(sc, SSL_SESS_CACHE_OFF);
-    }
-  }
-
-  if (o->alpn && o->alpn[0]) {
-    size_t total = 0;
-    for (const char *const *a = o->alpn; *a; a++) {
-      size_t l = strlen(*a);
-      if (l == 0 || l > 255) {
-        set_last_error("bad ALPN protocol name '%s'", *a);
-        return NT_EINVAL;
-      }
-      total += 1 + l;
-    }
-    ctx->alpn = nt__malloc(total);
-    if (!ctx->alpn) return NT_ENOMEM;
-    size_t pos = 0;
-    for (const char *const *a = o->alpn; *a; a++) {
-      size_t l = strlen(*a);
-      ctx->alpn[pos++] = (unsigned char)l;
-      memcpy(ctx->alpn + pos, *a, l);
-      pos += l;
-    }
-    ctx->alpn_len = total;
-    if (o->server) {
-      SSL_CTX_set_alpn_select_cb(sc, alpn_select_cb, ctx);
-    } else if (SSL_CTX_set_alpn_protos(sc, ctx->alpn, (unsigned)total) != 0) {
-      /* (this one returns 0 on success) */
-      set_last_error("cannot set ALPN: %s", ssl_reason(NULL, "unknown"));
-      return NT_ETLS_CONFIG;
-    }
-  }
-  return 0;
-}
-
-int nt_tls_ctx_new(const nt_tls_ctx_options_t *o, nt_tls_ctx_t **out) {
-  tl_last_error[0] = 0;
-  if (!o || !out) {
-    set_last_error("no options");
-    return NT_EINVAL;
-  }
-  nt_tls_ctx_t *ctx = nt__calloc(1, sizeof *ctx);
-  if (!ctx) {
-    set_last_error("out of memory");
-    return NT_ENOMEM;
-  }
-  ERR_clear_error();
-  ctx->ssl_ctx = SSL_CTX_new(o->server ? TLS_server_method() : TLS_client_method());
-  if (!ctx->ssl_ctx) {
-    set_last_error("cannot create an OpenSSL context: %s",
-                   ssl_reason(NULL, "out of memory"));
-    nt__free(ctx);
-    return NT_ENOMEM;
-  }
-  atomic_init(&ctx->refs, 1);
-  pthread_mutex_init(&ctx->lock, NULL);
-  ctx->server = o->server != 0;
-  ctx->insecure = !o->server && o->insecure;
-  ctx->cache = !o->no_session_cache;
-  ctx->hs_timeout_ms = o->handshake_timeout_ms
-                           ? o->handshake_timeout_ms
-                           : NT_TLS_DEFAULT_HANDSHAKE_TIMEOUT_MS;
-  int rc = ctx_configure(ctx, o);
-  if (rc) {
-    ERR_clear_error();
-    nt_tls_ctx_free(ctx);
-    return rc;
-  }
-  *out = ctx;
-  return 0;
-}
+/* write_file reads this much of the file at a time, at most. */
+#define FILE_BUF (BATCH_RECORDS * TLS_CHUNK)
 
 /* --- the connection ---------------------------------------------------------- */
 
-typedef enum {
-  TLS_NEW,         /* built; the lower transport has not started it yet */
-  TLS_HANDSHAKING, /* SSL_do_handshake until it completes */
-  TLS_OPEN,        /* application data both ways */
-  TLS_PEER_CLOSED, /* the peer's close_notify came: we may still write */
-  TLS_CLOSED       /* failed or shut down; the lower transport is closing */
-} tls_state_t;
+/* The states, in order (NEW is 0: a zeroed glue is NEW). */
+#define TLS_STATES(XX)                                                        \
+  XX(NEW)         /* built; the lower transport has not started it yet */     \
+  XX(HANDSHAKING) /* SSL_do_handshake until it completes */                   \
+  XX(OPEN)        /* application data both ways */                            \
+  XX(PEER_CLOSED) /* the peer's close_notify came: we may still write */      \
+  XX(CLOSED)      /* failed or shut down; the lower transport is closing */
 
-static const char *const tls_state_names[] = {"NEW", "HANDSHAKING", "OPEN",
-                                              "PEER_CLOSED", "CLOSED"};
+#define TLS_STATE_ENUM(name) TLS_##name,
+#define TLS_STATE_NAME(name) #name,
+typedef enum { TLS_STATES(TLS_STATE_ENUM) } tls_state_t;
+static const char *const tls_state_names[] = {TLS_STATES(TLS_STATE_NAME)};
+#undef TLS_STATE_ENUM
+#undef TLS_STATE_NAME
 
 /* What happened, for tls_on. */
 typedef enum {
@@ -394,6 +97,7 @@ typedef struct tls_conn {
   int lower_err;              /* why the BIO could not write to lower */
   char *obuf;                 /* ciphertext batch, only during a big write */
   size_t olen;
+  char *fbuf;                 /* file bytes read by write_file (FILE_BUF) */
   nt_factory_t *inner;        /* factory path, until the upper is built */
   uint64_t hs_timeout_ms;
   nt_timer_t hs_timer;
@@ -435,6 +139,7 @@ static void conn_free(tls_conn_t *c) {
   }
   nt_tls_ctx_free(c->ctx);
   nt__free(c->in_buf);
+  nt__free(c->fbuf);
   nt__free(c->name);
   nt__free(c->alpn);
   nt__free(c);
@@ -442,6 +147,12 @@ static void conn_free(tls_conn_t *c) {
 
 static void conn_unref(tls_conn_t *c) {
   if (--c->refs == 0) conn_free(c);
+}
+
+/* c->reason is written: it becomes the thread's last error too. */
+static void reason_set(tls_conn_t *c) {
+  nt__tls_set_last_error("%s", c->reason);
+  NT__DEBUG("tls %p: %s", (void *)c, c->reason);
 }
 
 /* Records why the connection failed, here and for nt_tls_last_error. */
@@ -452,8 +163,7 @@ static void set_reason(tls_conn_t *c, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(c->reason, sizeof c->reason, fmt, ap);
   va_end(ap);
-  memcpy(tl_last_error, c->reason, sizeof c->reason);
-  NT__DEBUG("tls %p: %s", (void *)c, c->reason);
+  reason_set(c);
 }
 
 /* --- input: the current chunk, then the backlog --------------------------------- */
@@ -596,82 +306,6 @@ static void bio_method_init(void) {
   bio_method = m;
 }
 
-/* --- client session cache --------------------------------------------------------- */
-
-/* OpenSSL calls this for each new session of a client connection: after a
- * full TLS 1.2 handshake, and for each TLS 1.3 ticket. Returns 1: we keep
- * the reference. */
-static int new_session_cb(SSL *ssl, SSL_SESSION *sess) {
-  tls_conn_t *c = SSL_get_app_data(ssl);
-  if (!c || !c->name || !c->ctx->cache) return 0;
-  nt_tls_ctx_t *ctx = c->ctx;
-  pthread_mutex_lock(&ctx->lock);
-  cache_slot_t *slot = NULL, *oldest = &ctx->slots[0];
-  for (int i = 0; i < CACHE_SLOTS; i++) {
-    cache_slot_t *s = &ctx->slots[i];
-    if (s->key && !strcmp(s->key, c->name)) {
-      slot = s;
-      break;
-    }
-    if (!s->key) {
-      if (oldest->key) oldest = s;
-    } else if (oldest->key && s->stamp < oldest->stamp) {
-      oldest = s;
-    }
-  }
-  int kept = 0;
-  if (!slot) {
-    slot = oldest;
-    char *key = nt__strdup(c->name);
-    if (key) {
-      nt__free(slot->key);
-      slot->key = key;
-      if (slot->sess) SSL_SESSION_free(slot->sess);
-      slot->sess = NULL;
-    } else {
-      slot = NULL;
-    }
-  }
-  if (slot) {
-    if (slot->sess) SSL_SESSION_free(slot->sess);
-    slot->sess = sess;
-    slot->stamp = ++ctx->stamp;
-    kept = 1;
-  }
-  pthread_mutex_unlock(&ctx->lock);
-  return kept;
-}
-
-/* Offers a session for resumption, as a copy: OpenSSL marks the session it
- * resumes as used up (TLS 1.3 tickets are single-use for a client with a
- * cache), and the caller's, or the cache's, must stay good for the next
- * connection (every FTPS data connection resumes the control session). The
- * servers we meet accept a ticket more than once. Returns 1 if set. */
-static int offer_session(tls_conn_t *c, SSL_SESSION *sess) {
-  SSL_SESSION *copy = SSL_SESSION_dup(sess);
-  if (!copy) return 0;
-  int ok = SSL_set_session(c->ssl, copy); /* takes its own reference */
-  SSL_SESSION_free(copy);
-  if (ok) c->has_session = 1;
-  return ok;
-}
-
-static void cache_offer(tls_conn_t *c) {
-  nt_tls_ctx_t *ctx = c->ctx;
-  if (!ctx->cache || !c->name) return;
-  pthread_mutex_lock(&ctx->lock);
-  for (int i = 0; i < CACHE_SLOTS; i++) {
-    cache_slot_t *s = &ctx->slots[i];
-    if (s->key && s->sess && !strcmp(s->key, c->name)) {
-      if (SSL_SESSION_is_resumable(s->sess)) offer_session(c, s->sess);
-      s->stamp = ++ctx->stamp;
-      break;
-    }
-  }
-  pthread_mutex_unlock(&ctx->lock);
-  ERR_clear_error();
-}
-
 /* --- building ----------------------------------------------------------------------- */
 
 /* A glue for ctx; the reactor-dependent half waits for stream_setup. */
@@ -681,16 +315,15 @@ static tls_conn_t *conn_new(nt_tls_ctx_t *ctx, const char *name,
   pthread_once(&bio_once, bio_method_init);
   *err = NT_ENOMEM;
   if (!bio_method) {
-    set_last_error("cannot create the OpenSSL BIO method");
+    nt__tls_set_last_error("cannot create the OpenSSL BIO method");
     return NULL;
   }
   tls_conn_t *c = nt__calloc(1, sizeof *c);
   if (!c) {
-    set_last_error("out of memory");
+    nt__tls_set_last_error("out of memory");
     return NULL;
   }
-  ctx_ref(ctx);
-  c->ctx = ctx;
+  c->ctx = nt_tls_ctx_ref(ctx);
   c->refs = 2; /* the upper stream and the lower transport */
   c->state = TLS_NEW;
   c->hs_timeout_ms = timeout_ms ? timeout_ms : ctx->hs_timeout_ms;
@@ -721,13 +354,17 @@ static tls_conn_t *conn_new(nt_tls_ctx_t *ctx, const char *name,
     SSL_set_accept_state(c->ssl);
   } else {
     SSL_set_connect_state(c->ssl);
-    if (session && !offer_session(c, (SSL_SESSION *)session)) goto fail_ssl;
+    if (session) {
+      if (!nt__tls_offer_session(c->ssl, (SSL_SESSION *)session))
+        goto fail_ssl;
+      c->has_session = 1;
+    }
   }
   *err = 0;
   return c;
 fail_ssl:
-  set_last_error("cannot create a TLS connection: %s",
-                 ssl_reason(NULL, "out of memory"));
+  nt__tls_set_last_error("cannot create a TLS connection: %s",
+                         nt__tls_ssl_reason(NULL, "out of memory"));
 fail:
   conn_free(c);
   return NULL;
@@ -762,62 +399,19 @@ static int client_setup(tls_conn_t *c) {
     c->name = nt__strdup(ip);
     if (!c->name) return NT_ENOMEM;
   }
-  unsigned char bin[sizeof(struct in6_addr)];
-  int is_ip = inet_pton(AF_INET, c->name, bin) == 1 ||
-              inet_pton(AF_INET6, c->name, bin) == 1;
-  if (!is_ip && !SSL_set_tlsext_host_name(c->ssl, c->name)) {
-    set_reason(c, "bad server name '%s'", c->name);
-    ERR_clear_error();
-    return NT_EINVAL;
+  int rc = nt__tls_set_peer_name(c->ctx, c->ssl, c->name, c->reason,
+                                 sizeof c->reason);
+  if (rc) {
+    reason_set(c);
+    return rc;
   }
-  if (!c->ctx->insecure) {
-    int ok;
-    if (is_ip) {
-      ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), c->name);
-    } else {
-      SSL_set_hostflags(c->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-      ok = SSL_set1_host(c->ssl, c->name);
-    }
-    if (ok != 1) {
-      set_reason(c, "cannot verify server name '%s'", c->name);
-      ERR_clear_error();
-      return NT_EINVAL;
-    }
-  }
-  if (!c->has_session) cache_offer(c);
+  if (c->ctx->cache &&
+      nt__tls_cache_offer(&c->ctx->sessions, c->ssl, c->name, c->has_session))
+    c->has_session = 1;
   return 0;
 }
 
 /* --- failure ------------------------------------------------------------------------- */
-
-/* Maps a failed certificate verification to a code and a reason. */
-static int verify_failure(tls_conn_t *c, long v) {
-  const char *what = X509_verify_cert_error_string(v);
-  switch (v) {
-  case X509_V_ERR_CERT_HAS_EXPIRED:
-  case X509_V_ERR_CERT_NOT_YET_VALID:
-    set_reason(c, "%s", what);
-    return NT_ETLS_CERT_EXPIRED;
-  case X509_V_ERR_HOSTNAME_MISMATCH:
-    set_reason(c, "hostname mismatch: the certificate is not valid for '%s'",
-               c->name ? c->name : "");
-    return NT_ETLS_HOSTNAME;
-  case X509_V_ERR_IP_ADDRESS_MISMATCH:
-    set_reason(c, "IP address mismatch: the certificate is not valid for %s",
-               c->name ? c->name : "");
-    return NT_ETLS_HOSTNAME;
-  case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
-  case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
-  case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-  case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-  case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-    set_reason(c, "%s (unknown CA)", what);
-    return NT_ETLS_UNKNOWN_CA;
-  default:
-    set_reason(c, "certificate verify failed: %s", what);
-    return NT_ETLS_VERIFY;
-  }
-}
 
 /* After an SSL call failed with ssl_err: the status to report, with the
  * reason set. */
@@ -829,30 +423,10 @@ static int classify(tls_conn_t *c, int ssl_err, int in_handshake) {
     return c->lower_err;
   }
   c->fatal = 1;
-  unsigned long code;
-  const char *why = ssl_reason(&code, "unknown error");
-  int lib = ERR_GET_LIB(code);
-  int rsn = ERR_GET_REASON(code);
-  if (lib == ERR_LIB_SSL && rsn == SSL_R_CERTIFICATE_VERIFY_FAILED) {
-    long v = SSL_get_verify_result(c->ssl);
-    if (v != X509_V_OK) return verify_failure(c, v);
-  }
-  if (lib == ERR_LIB_SSL && rsn == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE) {
-    set_reason(c, "the client sent no certificate");
-    return NT_ETLS_VERIFY;
-  }
-  if (lib == ERR_LIB_SSL && rsn == SSL_R_NO_RENEGOTIATION) {
-    set_reason(c, "renegotiation refused");
-    return NT_ETLS_PROTOCOL;
-  }
-  if (lib == ERR_LIB_SSL && rsn >= SSL_AD_REASON_OFFSET &&
-      rsn < SSL_AD_REASON_OFFSET + 256) {
-    /* A fatal alert from the peer: often it refused our certificate. */
-    set_reason(c, "the peer sent a fatal alert: %s", why);
-    return in_handshake ? NT_ETLS_HANDSHAKE : NT_ETLS_PROTOCOL;
-  }
-  set_reason(c, "%s%s", in_handshake ? "handshake failed: " : "", why);
-  return in_handshake ? NT_ETLS_HANDSHAKE : NT_ETLS_PROTOCOL;
+  int st = nt__tls_failure(c->ssl, in_handshake, c->name, c->reason,
+                           sizeof c->reason);
+  reason_set(c);
+  return st;
 }
 
 /* Ends the glue's side: no more TLS; the lower transport is closed (gently
@@ -1228,9 +802,14 @@ static void lower_destroy(nt_protocol_t *p) {
 }
 
 static const nt_protocol_ops_t lower_ops = {
-    lower_made, lower_data, lower_eof, lower_lost,
-    NULL, /* pause_writing: the lower's WRITE_PAUSED flag is read instead */
-    lower_resume_writing, lower_destroy};
+    .connection_made = lower_made,
+    .data_received = lower_data,
+    .eof_received = lower_eof,
+    .connection_lost = lower_lost,
+    /* no pause_writing: the lower's WRITE_PAUSED flag is read instead */
+    .resume_writing = lower_resume_writing,
+    .destroy = lower_destroy,
+};
 
 /* --- the TLS transport's "socket" (stream core io) ------------------------------------------ */
 
@@ -1370,13 +949,16 @@ static ssize_t tls_sendv_in(nt__stream_t *s, const struct iovec *iov, int n) {
 /* write_file over TLS: read and encrypt up to a batch of records at a time
  * (128 KiB, less when the lower transport has less room), as the lower
  * transport drains; the stream core calls again while we take. The file is
- * never read far ahead of the lower's water marks. */
+ * never read far ahead of the lower's water marks. Reads bigger than a
+ * record go through one buffer per connection, made on the first and kept
+ * until the file segment is done (not one malloc per call), so only a
+ * connection in the middle of a file holds it. */
 static ssize_t tls_sendfile_in(nt__stream_t *s, int fd, uint64_t *off,
                                size_t len) {
   tls_conn_t *c = (tls_conn_t *)s;
   int rc = writable(c);
   if (rc) return rc;
-  size_t want = len < BATCH_RECORDS * TLS_CHUNK ? len : BATCH_RECORDS * TLS_CHUNK;
+  size_t want = len < FILE_BUF ? len : FILE_BUF;
   if (c->lower) {
     /* no more than the lower's room (at least one record) */
     size_t q = nt_transport_write_buffer_size(c->lower);
@@ -1385,17 +967,18 @@ static ssize_t tls_sendfile_in(nt__stream_t *s, int fd, uint64_t *off,
     if (want > room) want = room;
   }
   char small[TLS_CHUNK];
-  char *buf = want <= sizeof small ? small : nt__malloc(want);
-  if (!buf) return NT_ENOMEM;
+  char *buf = small;
+  if (want > sizeof small) {
+    if (!c->fbuf) c->fbuf = nt__malloc(FILE_BUF);
+    if (!c->fbuf) return NT_ENOMEM;
+    buf = c->fbuf;
+  }
   ssize_t got;
   do {
     got = pread(fd, buf, want, (off_t)*off);
   } while (got < 0 && errno == EINTR);
-  if (got <= 0) {
-    if (buf != small) nt__free(buf);
-    /* 0: the file shrank; the stream core reports it */
-    return got < 0 ? -errno : 0;
-  }
+  if (got <= 0) return got < 0 ? -errno : 0; /* 0: the file shrank; the
+                                              * stream core reports it */
   batch_begin(c, (size_t)got);
   for (size_t pos = 0; pos < (size_t)got && !rc; pos += TLS_CHUNK) {
     size_t k = (size_t)got - pos < TLS_CHUNK ? (size_t)got - pos : TLS_CHUNK;
@@ -1403,9 +986,13 @@ static ssize_t tls_sendfile_in(nt__stream_t *s, int fd, uint64_t *off,
     if (!rc) rc = encrypt(c, buf + pos, k);
   }
   rc = batch_end(c, rc);
-  if (buf != small) nt__free(buf);
   if (rc) return rc;
   *off += (uint64_t)got;
+  if ((size_t)got == len) {
+    /* The segment is done: an idle connection keeps no file buffer. */
+    nt__free(c->fbuf);
+    c->fbuf = NULL;
+  }
   return got;
 }
 
@@ -1514,7 +1101,7 @@ static void tls_free(nt__stream_t *s) {
     nt_factory_t *inner = c->inner;
     c->inner = NULL;
     int status = s->close_status ? s->close_status : NT_ETLS_HANDSHAKE;
-    if (c->reason[0]) memcpy(tl_last_error, c->reason, sizeof c->reason);
+    if (c->reason[0]) nt__tls_set_last_error("%s", c->reason);
     if (inner->ops->connection_failed)
       inner->ops->connection_failed(inner, NULL, status);
   }
@@ -1562,8 +1149,14 @@ static void tls_close(nt__stream_t *s) {
 }
 
 static const nt__stream_io_t tls_stream_io = {
-    tls_sendv,          tls_sendfile, tls_want_write, tls_read_enable,
-    tls_shutdown_write, tls_close,    tls_free};
+    .sendv = tls_sendv,
+    .sendfile = tls_sendfile,
+    .want_write = tls_want_write,
+    .read_enable = tls_read_enable,
+    .shutdown_write = tls_shutdown_write,
+    .close = tls_close,
+    .free = tls_free,
+};
 
 static int tls_peer(nt_transport_t *t, struct sockaddr_storage *ss,
                     socklen_t *len) {
@@ -1582,17 +1175,17 @@ static int tls_host(nt_transport_t *t, struct sockaddr_storage *ss,
 }
 
 static const nt_transport_ops_t tls_ops = {
-    "tls",
-    nt__stream_writev,
-    nt__stream_write_file,
-    nt__stream_write_eof,
-    nt__stream_lose_connection,
-    nt__stream_abort,
-    nt__stream_pause_reading,
-    nt__stream_resume_reading,
-    tls_peer,
-    tls_host,
-    nt__stream_write_buffer_size,
+    .name = "tls",
+    .writev = nt__stream_writev,
+    .write_file = nt__stream_write_file,
+    .write_eof = nt__stream_write_eof,
+    .lose_connection = nt__stream_lose_connection,
+    .abort = nt__stream_abort,
+    .pause_reading = nt__stream_pause_reading,
+    .resume_reading = nt__stream_resume_reading,
+    .peer_address = tls_peer,
+    .host_address = tls_host,
+    .write_buffer_size = nt__stream_write_buffer_size,
 };
 
 /* --- the factory wrapper ---------------------------------------------------------------- */
@@ -1630,8 +1223,11 @@ static void wrap_failed(nt_factory_t *f, nt_connector_t *conn, int status) {
     tf->inner->ops->connection_failed(tf->inner, conn, status);
 }
 
-static const nt_factory_ops_t wrap_ops = {wrap_build, wrap_started,
-                                          wrap_failed};
+static const nt_factory_ops_t wrap_ops = {
+    .build_protocol = wrap_build,
+    .started_connecting = wrap_started,
+    .connection_failed = wrap_failed,
+};
 
 int nt_tls_factory_init(nt_tls_factory_t *f, nt_tls_ctx_t *ctx,
                         nt_factory_t *inner, const nt_tls_options_t *opts) {

@@ -55,9 +55,10 @@
  * Ownership
  * ---------
  * nt_tls_ctx_t is reference counted: nt_tls_ctx_new gives the caller one
- * reference, nt_tls_ctx_free drops it, and every TLS connection holds its
- * own, so the caller may drop its reference while connections still run. A
- * context may be shared by reactors in several threads.
+ * reference, nt_tls_ctx_ref another, nt_tls_ctx_free drops one, and every
+ * TLS connection holds its own, so the caller may drop its reference while
+ * connections still run. A context may be shared by reactors in several
+ * threads (e.g. ts-server workers), each holding a reference.
  * A TLS transport is freed by nettool after its protocol's connection_lost
  * and destroy, like any transport; the lower transport is closed by the TLS
  * transport and freed by its own code.
@@ -159,7 +160,13 @@ typedef struct nt_tls_ctx_options_s {
  * nt_tls_last_error() says which file and why. */
 int nt_tls_ctx_new(const nt_tls_ctx_options_t *opts, nt_tls_ctx_t **out);
 
-/* Drops the caller's reference (NULL is fine). */
+/* Takes one more reference to ctx, for another owner (a worker thread, a
+ * client object) that drops it with nt_tls_ctx_free. Returns ctx (NULL is
+ * fine). Thread-safe. */
+nt_tls_ctx_t *nt_tls_ctx_ref(nt_tls_ctx_t *ctx);
+
+/* Drops the caller's reference (NULL is fine); the last one frees the
+ * context. Thread-safe. */
 void nt_tls_ctx_free(nt_tls_ctx_t *ctx);
 
 /* Per-connection settings; every field may be 0/NULL. */
@@ -206,6 +213,7 @@ typedef struct nt_tls_options_s {
  */
 typedef struct nt_tls_factory_s {
   nt_factory_t base; /* what you pass to nt_tcp_connect / nt_tcp_listen */
+  /* private: set by nt_tls_factory_init, read by the TLS transport only */
   nt_factory_t *inner;
   nt_tls_ctx_t *ctx;
   nt_tls_session_t *session;

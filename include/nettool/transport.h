@@ -1,5 +1,5 @@
 /* Stream transports: what a protocol writes to. TCP, the in-memory test
- * transport and (later) TLS all implement these operations. */
+ * transport and TLS (tls.h) all implement these operations. */
 #ifndef NETTOOL_TRANSPORT_H
 #define NETTOOL_TRANSPORT_H
 
