@@ -199,7 +199,7 @@ static const char *server_words(int code, const char *text) {
 int ftp_cli_exit(int status, int local) {
   if (local) return NT_EXIT_FILE;
   if (cli_is_dns_error(status)) return NT_EXIT_RESOLVE;
-  if (status <= -3200 && status > -3300) return NT_EXIT_TLS;
+  if (cli_is_tls_error(status)) return NT_EXIT_TLS;
   switch (status) {
   case 0:
     return NT_EXIT_OK;
@@ -425,7 +425,7 @@ static void on_closed(nt_ftp_t *f, void *arg, int status) {
     session_timed_out(c, where, tail);
   } else if (where == NT_FTP_WHERE_DATA || where == NT_FTP_WHERE_DATA_TLS) {
     data_failed(c, where, c->fail_what[0] ? c->fail_what : c->path, status, tail);
-  } else if (status <= -3200 && status > -3300) {
+  } else if (cli_is_tls_error(status)) {
     const char *reason = nt_tls_last_error();
     cli_error("TLS with %s port %d failed: %s%s", c->host, port,
               reason && *reason ? cli_text(reason, strlen(reason)) : nt_strerror(status), tail);
@@ -545,7 +545,7 @@ int ftp_cli_run(ftp_cli_t *c) {
   c->max_timer.data = c;
   nt_timer_unref(&c->max_timer); /* the session keeps the loop alive, not this */
   if (c->max_time_ms) nt_timer_start(&c->max_timer, c->max_time_ms, 0);
-  nt_ftp_callbacks_t cbs = {on_connected, on_ready, on_closed};
+  nt_ftp_callbacks_t cbs = {.connected = on_connected, .ready = on_ready, .closed = on_closed};
   rc = nt_ftp_connect(c->reactor, c->host, port_of(c), &o, &cbs, c, &c->ftp);
   if (rc) {
     nt_timer_stop(&c->max_timer);

@@ -85,7 +85,7 @@ static void work(ftp_cli_t *c) {
     memset(&xo, 0, sizeof xo);
     xo.fd = -1;
     xo.ascii = c->ascii;
-    nt_ftp_sink_t sink = {stdout_sink, g};
+    nt_ftp_sink_t sink = {.data = stdout_sink, .ctx = g};
     rc = nt_ftp_retrieve(c->ftp, c->path, &xo, &sink, get_done, g);
   } else {
     nt_ftp_file_options_t fo;

@@ -1,12 +1,16 @@
-/* Private to protocols/ftp/: the client struct, its states and operations,
- * and the hook through which data connections are opened (unit tests
- * replace it with scripted connections on the test reactor). */
+/* Private to protocols/ftp/: the client struct, its states and operations.
+ * Calls run one way: ftp_client.c (queue, life) -> ftp_state.c (every state
+ * change) -> ftp_data.c (the data channel, ftp-data.h, which sees none of
+ * this and reports through callbacks). ftp-data.h also has the hook through
+ * which data connections are opened (unit tests replace it with scripted
+ * connections on the test reactor). */
 #ifndef NETTOOL_FTP_INT_H
 #define NETTOOL_FTP_INT_H
 
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "ftp-data.h"
 #include "nettool/framing.h"
 #include "nettool/ftp.h"
 #include "nettool/pingpong.h"
@@ -72,8 +76,6 @@ typedef enum {
 } nt__ftp_xcmd_t;
 
 typedef struct nt__ftp_op nt__ftp_op_t;
-typedef struct nt__ftp_data nt__ftp_data_t;
-typedef struct nt__ftp_dconn nt__ftp_dconn_t;
 
 struct nt__ftp_op {
   nt__ftp_op_t *next;
@@ -109,20 +111,6 @@ struct nt__ftp_op {
   int upload_started;
 };
 
-/* The data-connection opener: TCP by default; unit tests swap it. */
-typedef struct nt__ftp_net_ops {
-  int (*connect)(nt_reactor_t *r, const struct sockaddr *sa, socklen_t len,
-                 nt_factory_t *fac, const nt_tcp_connect_options_t *o,
-                 void **handle);
-  void (*cancel)(void *handle); /* connection_failed(NT_ECANCELED) follows */
-  int (*listen)(nt_reactor_t *r, const char *addr, nt_factory_t *fac,
-                void **handle, int *port);
-  void (*unlisten)(void *handle); /* never from inside build_protocol */
-} nt__ftp_net_ops_t;
-
-extern const nt__ftp_net_ops_t nt__ftp_tcp_net_ops;
-extern const nt__ftp_net_ops_t *nt__ftp_net_ops; /* test hook */
-
 struct nt_ftp_s {
   nt_pp_t pp; /* first: the control connection's protocol */
   nt_reactor_t *reactor;
@@ -152,27 +140,33 @@ struct nt_ftp_s {
   nt_factory_t factory;
   nt_tls_factory_t tls_factory;
   nt_connector_t *connector;
-  /* data */
-  nt__ftp_dconn_t *dconn; /* pending passive connect or active listener */
-  nt__ftp_data_t *dp;     /* the data connection */
-  nt_timer_t data_timer;   /* the data connection's deadlines (ftp_data.c) */
+  /* data: the channel (ftp_data.c) and its deadlines (ftp_state.c) */
+  nt__ftp_dchan_t *data;   /* the running transfer's data channel */
+  nt_timer_t data_timer;   /* the data connection's deadlines */
   uint64_t progress_at;    /* reactor time of the last data progress */
   uint64_t progress_seen;  /* uploads: bytes counted at the last sample */
   uint64_t data_hs_at;     /* the data connection's TLS handshake began */
   uint64_t data_failed_at; /* the data connection failed: grace for the reply */
-  int foreign_refused;     /* active: a connection from another address */
   uint64_t connect_at; /* nt_ftp_connect began (implicit TLS counts from it) */
   nt_ftp_where_t where; /* what the last failure was about */
 };
 
-/* ftp_state.c */
+/* ftp_state.c: every state change. The client hands it replies
+ * (nt__ftp_reply), connection events and operations; it drives the data
+ * channel (ftp-data.h), which reports back through callbacks. */
 extern const char *const nt__ftp_state_names[NT__FTP_NSTATES];
 void nt__ftp_set_state(nt_ftp_t *f, nt__ftp_state_t s);
 int nt__ftp_reply(nt_pp_t *pp, void *arg, int code, const char *text,
                   size_t len);
 void nt__ftp_start_op(nt_ftp_t *f, nt__ftp_op_t *op);
+/* The control connection is up (again, once TLS is). */
+void nt__ftp_on_connected(nt_ftp_t *f);
+/* The data timer's callback (nt_timer_init'ed by the client). */
+void nt__ftp_data_tick(nt_timer_t *t);
+/* Ends the running transfer's data side: its timer and channel. */
+void nt__ftp_data_end(nt_ftp_t *f, int abort);
 
-/* ftp_client.c */
+/* ftp_client.c: the queue and the session's life */
 int nt__ftp_send(nt_ftp_t *f, int flags, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void nt__ftp_op_set_reply(nt__ftp_op_t *op, int code, const char *text,
@@ -184,28 +178,5 @@ int nt__ftp_check_arg(const char *s);
 /* The control connection's TLS handshake must end within the connect
  * timeout of `from`: the handshake timeout to give nt_tls_start. */
 uint64_t nt__ftp_hs_timeout(nt_ftp_t *f, uint64_t from);
-
-/* ftp_data.c */
-typedef enum {
-  NT__DATA_CONNECTED, /* TCP up (passive connected / active accepted) */
-  NT__DATA_READY,     /* ...and TLS up when data is protected */
-  NT__DATA_FAILED,    /* passive connect failed */
-  NT__DATA_DONE,      /* the data connection ended (status) */
-} nt__ftp_data_ev_t;
-
-int nt__ftp_data_connect(nt_ftp_t *f, int port);
-/* Active mode: listens; writes "EPRT |1|addr|port|" or the PORT argument. */
-int nt__ftp_data_listen(nt_ftp_t *f, int eprt, char *arg, size_t size);
-int nt__ftp_data_ready(const nt_ftp_t *f);
-void nt__ftp_data_start_upload(nt_ftp_t *f);
-void nt__ftp_data_close(nt_ftp_t *f, int abort);
-/* Starts the data connection's TLS once the server is ready for it (after
- * its 1xx reply) and the connection is up; does nothing otherwise. */
-void nt__ftp_data_start_tls(nt_ftp_t *f);
-/* The data connection failed before the final reply: the grace for it. */
-void nt__ftp_data_failed(nt_ftp_t *f);
-/* The data side tells the state machine (ftp_state.c). */
-void nt__ftp_data_event(nt_ftp_t *f, nt__ftp_data_ev_t ev, int status);
-int nt__ftp_peer_family(nt_ftp_t *f);
 
 #endif

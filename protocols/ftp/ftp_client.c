@@ -1,7 +1,9 @@
 /* The FTP client's life and its operation queue: making and connecting a
  * client, the control connection's pingpong callbacks, queueing operations
  * and finishing them, and the end of the session. What each reply means is
- * ftp_state.c's business; data connections are ftp_data.c's. */
+ * ftp_state.c's business, and so is every change of state: this file
+ * calls into the state machine, which drives the data channel
+ * (ftp_data.c); nothing calls back the other way but through callbacks. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,10 +12,6 @@
 #include "reactor-int.h"
 
 #define MAX_ARG 900 /* commands are at most 1 KiB in pingpong */
-
-const nt__ftp_net_ops_t *nt__ftp_net_ops = &nt__ftp_tcp_net_ops;
-
-void nt__ftp_data_tick(nt_timer_t *t); /* ftp_data.c */
 
 /* --- the control connection's TLS handshake deadline ------------------------------ */
 
@@ -104,7 +102,7 @@ void nt__ftp_op_finish(nt_ftp_t *f, int status) {
   nt__ftp_op_t *op = f->cur;
   if (!op) return;
   f->cur = NULL;
-  nt__ftp_data_close(f, 1);
+  nt__ftp_data_end(f, 1);
   if (f->state != NT__FTP_CLOSED && f->state != NT__FTP_QUIT)
     nt__ftp_set_state(f, NT__FTP_READY);
   if (status && !op->text && f->close_text && f->close_status == status) {
@@ -180,8 +178,7 @@ static void end_session(nt_ftp_t *f, int status) {
     f->where = !f->attached                          ? NT_FTP_WHERE_CONNECT
                : f->state == NT__FTP_TLS_HANDSHAKE ? NT_FTP_WHERE_TLS
                                                    : NT_FTP_WHERE_REPLY;
-  nt__ftp_data_close(f, 1);
-  nt_timer_stop(&f->data_timer);
+  nt__ftp_data_end(f, 1);
   nt__ftp_set_state(f, NT__FTP_CLOSED);
   f->quitting = 1; /* nothing can be queued from the callbacks below */
   if (f->cur) {
@@ -226,39 +223,8 @@ void nt__ftp_fail_session(nt_ftp_t *f, int status) {
 
 static void on_connected(nt_pp_t *pp) {
   nt_ftp_t *f = (nt_ftp_t *)pp;
-  nt_transport_t *t = nt_pp_transport(pp);
   f->attached = 1;
-  if (f->state == NT__FTP_TLS_HANDSHAKE) { /* the second connection_made: TLS is up */
-    f->tls_up = 1;
-    pp->lr.stopped = 0;
-    if (f->opts.tls == NT_FTP_TLS_IMPLICIT && nt_pp_last_code(pp) == 0) {
-      nt__ftp_set_state(f, NT__FTP_GREETING);
-      if (f->cbs.connected) f->cbs.connected(f, f->arg);
-      return;
-    }
-    nt__ftp_set_state(f, NT__FTP_READY);
-    if (f->cbs.ready) f->cbs.ready(f, f->arg);
-    nt__ftp_dispatch(f);
-    return;
-  }
-  if (f->opts.tls == NT_FTP_TLS_IMPLICIT && !nt_tls_is_tls(t)) {
-    /* TLS from the first byte: the greeting comes encrypted. */
-    nt_tls_options_t to;
-    memset(&to, 0, sizeof to);
-    to.server_name = f->server_name;
-    nt__ftp_set_state(f, NT__FTP_TLS_HANDSHAKE);
-    /* The handshake is part of connecting: the connect timeout, counted
-     * from nt_ftp_connect, bounds it; the greeting's reply timeout starts
-     * once TLS is up (connection_made again). */
-    nt_timer_stop(&pp->timer);
-    to.handshake_timeout_ms =
-        nt__ftp_hs_timeout(f, f->connect_at ? f->connect_at : nt_reactor_now(f->reactor));
-    int rc = nt_tls_start(t, f->opts.tls_ctx, &pp->lr.base, &to, NULL);
-    if (rc) nt__ftp_fail_session(f, rc);
-    return;
-  }
-  nt__ftp_set_state(f, NT__FTP_GREETING);
-  if (f->cbs.connected) f->cbs.connected(f, f->arg);
+  nt__ftp_on_connected(f); /* what it means is the state machine's */
 }
 
 static void on_unsolicited(nt_pp_t *pp, int code, const char *text, size_t len) {
@@ -288,8 +254,12 @@ static void on_destroy(nt_pp_t *pp) {
   client_free(f);
 }
 
-static const nt_pp_ops_t pp_ops = {on_connected, on_unsolicited, on_closed,
-                                   on_destroy};
+static const nt_pp_ops_t pp_ops = {
+    .connected = on_connected,
+    .unsolicited = on_unsolicited,
+    .closed = on_closed,
+    .destroy = on_destroy,
+};
 
 /* --- making and connecting ------------------------------------------------------------------- */
 
@@ -359,7 +329,10 @@ static void connect_failed(nt_factory_t *fac, nt_connector_t *c, int status) {
   nt_ftp_free(f);
 }
 
-static const nt_factory_ops_t factory_ops = {build, NULL, connect_failed};
+static const nt_factory_ops_t factory_ops = {
+    .build_protocol = build,
+    .connection_failed = connect_failed,
+};
 
 int nt_ftp_connect(nt_reactor_t *r, const char *host, int port,
                    const nt_ftp_options_t *opts, const nt_ftp_callbacks_t *cbs,

@@ -1,27 +1,43 @@
-/* FTP data connections: opening them (passive: connect to the control
- * connection's peer; active: listen on the control connection's local
- * address and accept only that peer), TLS on them (resuming the control
- * connection's session), moving bytes (a sink for downloads, paused while it
- * lags; write_file or a bounded producer for uploads; lines for listings),
- * and the data-idle timer. */
-#include <arpa/inet.h>
+/* The FTP data channel (ftp-data.h): opening a data connection (passive:
+ * connect to the address given; active: listen and accept only the peer
+ * given), TLS on it (resuming the session given), and moving bytes (a sink
+ * for downloads, paused while it lags; write_file or a bounded producer for
+ * uploads; lines for listings). It reports through its callbacks table and
+ * never calls into the FTP client or its state machine: what the events
+ * mean, and the data connection's deadlines, are ftp_state.c's. */
 #include <errno.h>
-#include <inttypes.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ftp-int.h"
+#include "ftp-data.h"
+#include "nettool/framing.h"
 #include "reactor-int.h"
 
 #define CHUNK 16384
 #define PRODUCE_ROUNDS 16 /* chunks per turn before yielding to the loop */
 
-struct nt__ftp_dconn {
+typedef struct opener opener_t;
+typedef struct dproto dproto_t;
+
+struct nt__ftp_dchan {
+  nt__ftp_dchan_config_t cfg;
+  nt_reactor_t *reactor;
+  char *server_name;
+  opener_t *dconn; /* pending passive connect or active listener */
+  dproto_t *dp;     /* the data connection */
+  int foreign_refused;    /* active: a connection from another address */
+  int err;                /* our own failure, reported once */
+  uint64_t bytes;         /* received, or read from the source */
+};
+
+/* Opening: the factory of a passive connect or an active listener. */
+struct opener {
   nt_factory_t fac;
-  nt_ftp_t *f; /* NULL once abandoned */
+  nt__ftp_dchan_t *ch; /* NULL once abandoned */
+  nt_reactor_t *reactor;
   void *handle;
   int listening;
   int accepted;
@@ -29,9 +45,11 @@ struct nt__ftp_dconn {
   struct sockaddr_storage peer; /* active: the only address accepted */
 };
 
-struct nt__ftp_data {
+/* The connection's protocol; the transport owns it, and it may outlive
+ * the channel (detached: ch NULL). */
+struct dproto {
   nt_protocol_t base;
-  nt_ftp_t *f; /* NULL once detached from the client */
+  nt__ftp_dchan_t *ch; /* NULL once detached */
   int connected;
   int tls_started;
   int tls_up;
@@ -72,22 +90,13 @@ static int tcp_listen(nt_reactor_t *r, const char *addr, nt_factory_t *fac,
 }
 static void tcp_unlisten(void *h) { nt_listener_close(h); }
 
-const nt__ftp_net_ops_t nt__ftp_tcp_net_ops = {tcp_connect, tcp_cancel,
-                                               tcp_listen, tcp_unlisten};
-
-/* --- addresses ------------------------------------------------------------------------ */
-
-int nt__ftp_peer_family(nt_ftp_t *f) {
-  struct sockaddr_storage ss;
-  socklen_t len = sizeof ss;
-  nt_transport_t *t = nt_pp_transport(&f->pp);
-  if (!t || nt_transport_peer_address(t, &ss, &len)) return AF_UNSPEC;
-  if (ss.ss_family == AF_INET6) {
-    const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ss;
-    if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) return AF_INET;
-  }
-  return ss.ss_family;
-}
+const nt__ftp_net_ops_t nt__ftp_tcp_net_ops = {
+    .connect = tcp_connect,
+    .cancel = tcp_cancel,
+    .listen = tcp_listen,
+    .unlisten = tcp_unlisten,
+};
+const nt__ftp_net_ops_t *nt__ftp_net_ops = &nt__ftp_tcp_net_ops;
 
 static int same_ip(const struct sockaddr_storage *a,
                    const struct sockaddr_storage *b) {
@@ -102,168 +111,44 @@ static int same_ip(const struct sockaddr_storage *a,
   return 0;
 }
 
-/* --- progress and the idle timer -------------------------------------------------------- */
+/* --- moving bytes ------------------------------------------------------------------------- */
 
-static int is_upload(const nt__ftp_op_t *op) {
-  return op->xcmd == NT__X_STOR || op->xcmd == NT__X_APPE;
-}
-
-uint64_t nt_ftp_xfer_bytes(nt_ftp_t *f) {
-  nt__ftp_op_t *op = f->cur;
-  if (!op || op->kind != NT__OP_XFER) return 0;
-  if (!is_upload(op)) return op->bytes;
-  nt__ftp_data_t *dp = f->dp;
-  if (!dp || !dp->base.transport) return op->data_done ? op->bytes : 0;
-  size_t waiting = nt_transport_write_buffer_size(dp->base.transport);
-  return dp->queued > waiting ? dp->queued - waiting : 0;
-}
-
-uint64_t nt_ftp_xfer_size(const nt_ftp_t *f) {
-  const nt__ftp_op_t *op = f->cur;
-  if (!op || op->kind != NT__OP_XFER) return UINT64_MAX;
-  if (is_upload(op))
-    return op->xo.length == UINT64_MAX ? UINT64_MAX : op->xo.length;
-  return op->size == UINT64_MAX ? UINT64_MAX : op->size - op->xo.offset;
-}
-
-/* The data connection's one timer, armed for the nearest of its deadlines
- * and re-armed for the remainder when it fires early (progress is stamped
- * as it happens, without touching the timer; a change of phase that may
- * bring the deadline nearer re-arms it):
- *  - no progress for data_timeout_ms: last progress + that, exactly;
- *  - the data connection's TLS handshake: its start + connect_timeout_ms
- *    (the TLS layer's own handshake timeout, set the same, may come first);
- *  - the data connection failed before the final reply: that reply gets
- *    FAIL_GRACE_MS (a refusal that follows a reset wins over it), then the
- *    transfer fails with the data connection's error, not a timeout.
- * Uploads have no event for bytes leaving the socket buffer: their progress
- * is sampled every UPLOAD_SAMPLE_MS (at most a tenth of the timeout). */
-#define FAIL_GRACE_MS 1000
-#define UPLOAD_SAMPLE_MS 250
-
-static uint64_t min64(uint64_t a, uint64_t b) { return a < b ? a : b; }
-
-static int handshaking(const nt_ftp_t *f) {
-  const nt__ftp_data_t *dp = f->dp;
-  return dp && dp->tls_started && !dp->tls_up;
-}
-
-/* Data moved (or a connection/handshake finished): the idle deadline moves
- * and so does the reply timeout of the silent control connection. */
-static void progress(nt_ftp_t *f) {
-  f->progress_at = nt_reactor_now(f->reactor);
-  nt_pp_touch(&f->pp);
-}
-
-static uint64_t deadline(const nt_ftp_t *f, const nt__ftp_op_t *op) {
-  if (op->data_done) return f->data_failed_at + min64(FAIL_GRACE_MS, f->opts.reply_timeout_ms);
-  /* The TLS layer's handshake timeout fails it at the same time, and the
-   * connector's its passive connect: connecting is the connect limit's. */
-  if (handshaking(f)) return f->data_hs_at + f->opts.connect_timeout_ms;
-  if (f->state == NT__FTP_DATA_CONNECT) return f->progress_at + f->opts.connect_timeout_ms;
-  return f->progress_at + f->opts.data_timeout_ms;
-}
-
-static void arm(nt_ftp_t *f, const nt__ftp_op_t *op) {
-  uint64_t now = nt_reactor_now(f->reactor);
-  uint64_t due = deadline(f, op);
-  if (is_upload(op) && !op->data_done) {
-    uint64_t sample = min64(UPLOAD_SAMPLE_MS, f->opts.data_timeout_ms / 10);
-    due = min64(due, now + (sample ? sample : 1));
+/* Our own failure: reported once, then the connection ends with it. */
+static void data_fail(dproto_t *dp, int status) {
+  nt__ftp_dchan_t *ch = dp->ch;
+  if (ch && !ch->err) {
+    ch->err = status;
+    ch->cfg.cbs->error(ch, ch->cfg.arg, status);
   }
-  nt_timer_start(&f->data_timer, due > now ? due - now : 0, 0);
-}
-
-static void tick_start(nt_ftp_t *f) {
-  f->foreign_refused = 0;
-  f->progress_seen = 0;
-  f->progress_at = nt_reactor_now(f->reactor);
-  arm(f, f->cur);
-}
-
-void nt__ftp_data_failed(nt_ftp_t *f) {
-  f->data_failed_at = nt_reactor_now(f->reactor);
-  arm(f, f->cur);
-}
-
-void nt__ftp_data_tick(nt_timer_t *t) {
-  nt_ftp_t *f = t->data;
-  nt__ftp_op_t *op = f->cur;
-  /* A clean end: the reply timeout watches what is left. */
-  if (!op || op->kind != NT__OP_XFER || (op->data_done && !op->data_err)) return;
-  uint64_t now = nt_reactor_now(f->reactor);
-  if (is_upload(op) && !op->data_done) {
-    uint64_t seen = nt_ftp_xfer_bytes(f);
-    if (seen != f->progress_seen) {
-      f->progress_seen = seen;
-      progress(f);
-    }
-  }
-  if (now < deadline(f, op)) {
-    arm(f, op);
-    return;
-  }
-  if (op->data_done) { /* failed, and the server said nothing since */
-    f->where = op->data_err_tls ? NT_FTP_WHERE_DATA_TLS : NT_FTP_WHERE_DATA;
-    nt__ftp_data_close(f, 1);
-    nt__ftp_fail_session(f, op->data_err);
-    return;
-  }
-  f->where = handshaking(f)                     ? NT_FTP_WHERE_DATA_TLS
-             : f->state == NT__FTP_DATA_CONNECT ? NT_FTP_WHERE_DATA_CONNECT
-                                                : NT_FTP_WHERE_DATA;
-  NT__DEBUG("ftp: data connection: no progress for %" PRIu64 " ms", now - f->progress_at);
-  /* Waiting for the server to connect while someone else tried: say so. */
-  int why = f->foreign_refused && !f->dp ? NT_EFTP_DATA_PEER : NT_ETIMEDOUT;
-  if (op->final_ok || f->state == NT__FTP_DATA_CONNECT) {
-    nt__ftp_op_finish(f, why); /* the control connection is in step */
-    return;
-  }
-  /* A transfer command is outstanding: its reply would come who knows when,
-   * so the session ends here. */
-  nt__ftp_data_close(f, 1);
-  nt__ftp_fail_session(f, why);
-}
-
-/* --- the data protocol --------------------------------------------------------------------- */
-
-static nt__ftp_op_t *xfer_op(nt__ftp_data_t *dp) {
-  nt_ftp_t *f = dp->f;
-  if (!f || !f->cur || f->cur->kind != NT__OP_XFER) return NULL;
-  return f->cur;
-}
-
-static void data_fail(nt__ftp_data_t *dp, nt__ftp_op_t *op, int status) {
-  if (!op->status) op->status = status;
   if (dp->base.transport) nt_transport_abort_error(dp->base.transport, status);
 }
 
-static int list_line(void *arg, const char *line, size_t len) {
-  nt__ftp_data_t *dp = arg;
-  nt__ftp_op_t *op = xfer_op(dp);
-  if (!op || dp->f->quitting) return 1;
-  if (!op->line) return 0;
-  nt_ftp_entry_t e, *ep = NULL;
-  if (op->xcmd == NT__X_MLSD && nt_ftp_parse_mlsd(line, len, &e) == 0) ep = &e;
-  op->line(op->line_arg, line, len, ep);
-  return 0;
+/* A failure at the end (nothing left to abort): remembered only. */
+static void note_error(nt__ftp_dchan_t *ch, int status) {
+  if (ch->err) return;
+  ch->err = status;
+  ch->cfg.cbs->error(ch, ch->cfg.arg, status);
 }
 
-static int to_sink(nt__ftp_data_t *dp, nt__ftp_op_t *op, const char *p,
-                   size_t n, int *pause) {
+static int list_line(void *arg, const char *line, size_t len) {
+  dproto_t *dp = arg;
+  nt__ftp_dchan_t *ch = dp->ch;
+  if (!ch) return 1;
+  return ch->cfg.cbs->line(ch, ch->cfg.arg, line, len);
+}
+
+static int to_sink(nt__ftp_dchan_t *ch, const char *p, size_t n, int *pause) {
   if (!n) return 0;
-  int rc = op->sink.data(op->sink.ctx, p, n);
+  int rc = ch->cfg.sink.data(ch->cfg.sink.ctx, p, n);
   if (rc == NT_EAGAIN) {
     *pause = 1;
     return 0;
   }
-  (void)dp;
   return rc;
 }
 
 /* TYPE A: CRLF becomes LF; a CR at the end of a chunk waits for the next. */
-static int sink_ascii(nt__ftp_data_t *dp, nt__ftp_op_t *op, const char *p,
-                      size_t n, int *pause) {
+static int sink_ascii(dproto_t *dp, const char *p, size_t n, int *pause) {
   char out[CHUNK];
   size_t o = 0;
   for (size_t i = 0; i < n; i++) {
@@ -278,30 +163,31 @@ static int sink_ascii(nt__ftp_data_t *dp, nt__ftp_op_t *op, const char *p,
       out[o++] = c;
     }
     if (o >= sizeof out - 1) {
-      int rc = to_sink(dp, op, out, o, pause);
+      int rc = to_sink(dp->ch, out, o, pause);
       if (rc) return rc;
       o = 0;
     }
   }
-  return to_sink(dp, op, out, o, pause);
+  return to_sink(dp->ch, out, o, pause);
 }
 
 static void dp_data(nt_protocol_t *p, const char *data, size_t len) {
-  nt__ftp_data_t *dp = (nt__ftp_data_t *)p;
-  nt__ftp_op_t *op = xfer_op(dp);
-  if (!op || is_upload(op) || op->status) return;
-  op->bytes += len;
-  progress(dp->f);
-  if (op->xcmd != NT__X_RETR) {
+  dproto_t *dp = (dproto_t *)p;
+  nt__ftp_dchan_t *ch = dp->ch;
+  if (!ch || ch->cfg.mode == NT__DCHAN_SOURCE || ch->err) return;
+  ch->bytes += len;
+  ch->cfg.cbs->progress(ch, ch->cfg.arg, ch->bytes);
+  if (dp->ch != ch) return;
+  if (ch->cfg.mode == NT__DCHAN_LINES) {
     int rc = nt_line_reader_feed(&dp->lines, data, len, list_line, dp, NULL);
-    if (rc < 0) data_fail(dp, op, rc);
+    if (rc < 0) data_fail(dp, rc);
     return;
   }
   int pause = 0;
-  int rc = op->xo.ascii ? sink_ascii(dp, op, data, len, &pause)
-                        : to_sink(dp, op, data, len, &pause);
+  int rc = ch->cfg.ascii ? sink_ascii(dp, data, len, &pause)
+                         : to_sink(ch, data, len, &pause);
   if (rc) {
-    data_fail(dp, op, rc);
+    data_fail(dp, rc);
     return;
   }
   if (pause && !dp->paused && p->transport) {
@@ -311,33 +197,34 @@ static void dp_data(nt_protocol_t *p, const char *data, size_t len) {
 }
 
 /* The end of a download: what was held back goes out. */
-static void flush_tail(nt__ftp_data_t *dp, nt__ftp_op_t *op) {
+static void flush_tail(dproto_t *dp) {
+  nt__ftp_dchan_t *ch = dp->ch;
   int pause = 0;
-  if (op->xcmd == NT__X_RETR) {
-    if (dp->cr && op->xo.ascii) {
+  if (ch->cfg.mode == NT__DCHAN_SINK) {
+    if (dp->cr && ch->cfg.ascii) {
       dp->cr = 0;
-      int rc = to_sink(dp, op, "\r", 1, &pause);
-      if (rc && !op->status) op->status = rc;
+      int rc = to_sink(ch, "\r", 1, &pause);
+      if (rc) note_error(ch, rc);
     }
-  } else if (!is_upload(op) && nt_line_reader_pending(&dp->lines)) {
+  } else if (ch->cfg.mode == NT__DCHAN_LINES && nt_line_reader_pending(&dp->lines)) {
     int rc = nt_line_reader_feed(&dp->lines, "\n", 1, list_line, dp, NULL);
-    if (rc < 0 && !op->status) op->status = rc;
+    if (rc < 0 && dp->ch) note_error(dp->ch, rc);
   }
 }
 
-static void produce(nt__ftp_data_t *dp);
+static void produce(dproto_t *dp);
 
 /* All bytes are queued: half-close (close_notify on TLS) and keep reading
  * until the server closes. Closing outright could reset the connection if
  * the server sent anything we did not read (a TLS 1.3 session ticket), and
  * a reset makes the server drop the upload. */
-static void end_upload(nt__ftp_data_t *dp, nt__ftp_op_t *op) {
+static void end_upload(dproto_t *dp) {
   int rc = nt_transport_write_eof(dp->base.transport);
-  if (rc) data_fail(dp, op, rc);
+  if (rc) data_fail(dp, rc);
 }
 
 static void produce_cb(void *arg) {
-  nt__ftp_data_t *dp = arg;
+  dproto_t *dp = arg;
   dp->produce_queued = 0;
   if (dp->destroyed)
     nt__free(dp); /* destroyed while this call was queued */
@@ -347,13 +234,13 @@ static void produce_cb(void *arg) {
 
 /* Uploads that cannot use write_file (TYPE A, pipes): read a chunk, convert
  * it, write it, until the transport asks for a pause. Bounded per turn. */
-static void produce(nt__ftp_data_t *dp) {
-  nt__ftp_op_t *op = xfer_op(dp);
+static void produce(dproto_t *dp) {
+  nt__ftp_dchan_t *ch = dp->ch;
   nt_transport_t *t = dp->base.transport;
-  if (!op || !t || !dp->producing) return;
+  if (!ch || !t || !dp->producing) return;
   char in[CHUNK], out[2 * CHUNK];
   for (int round = 0; round < PRODUCE_ROUNDS; round++) {
-    if (dp->write_paused || op->status) return;
+    if (dp->write_paused || ch->err) return;
     size_t want = CHUNK;
     if (dp->src_left != UINT64_MAX && dp->src_left < want) want = (size_t)dp->src_left;
     ssize_t n = 0;
@@ -365,20 +252,22 @@ static void produce(nt__ftp_data_t *dp) {
       } while (n < 0 && errno == EINTR);
     }
     if (n < 0) {
-      data_fail(dp, op, -errno);
+      data_fail(dp, -errno);
       return;
     }
     if (n == 0) {
       dp->producing = 0;
-      end_upload(dp, op);
+      end_upload(dp);
       return;
     }
     dp->src_off += (uint64_t)n;
     if (dp->src_left != UINT64_MAX) dp->src_left -= (uint64_t)n;
-    op->bytes += (uint64_t)n;
+    ch->bytes += (uint64_t)n;
+    ch->cfg.cbs->progress(ch, ch->cfg.arg, ch->bytes);
+    if (dp->ch != ch) return;
     const char *w = in;
     size_t wl = (size_t)n;
-    if (op->xo.ascii) { /* bare LF becomes CRLF */
+    if (ch->cfg.ascii) { /* bare LF becomes CRLF */
       size_t o = 0;
       for (ssize_t i = 0; i < n; i++) {
         if (in[i] == '\n' && !dp->cr) out[o++] = '\r';
@@ -390,7 +279,7 @@ static void produce(nt__ftp_data_t *dp) {
     }
     int rc = nt_transport_write(t, w, wl);
     if (rc) {
-      data_fail(dp, op, rc);
+      data_fail(dp, rc);
       return;
     }
     dp->queued += wl;
@@ -399,151 +288,164 @@ static void produce(nt__ftp_data_t *dp) {
     dp->produce_queued = 1;
 }
 
-void nt__ftp_data_start_upload(nt_ftp_t *f) {
-  nt__ftp_data_t *dp = f->dp;
-  nt__ftp_op_t *op = f->cur;
+void nt__ftp_dchan_start_upload(nt__ftp_dchan_t *ch) {
+  dproto_t *dp = ch->dp;
   nt_transport_t *t = dp ? dp->base.transport : NULL;
   if (!t) return;
-  dp->src_fd = op->xo.fd;
-  dp->src_off = op->xo.offset;
-  dp->src_left = op->xo.length;
+  const nt__ftp_dchan_config_t *c = &ch->cfg;
+  dp->src_fd = c->src_fd;
+  dp->src_off = c->src_offset;
+  dp->src_left = c->src_length;
   struct stat st;
-  if (!op->xo.ascii && op->xo.length != UINT64_MAX &&
-      fstat(op->xo.fd, &st) == 0 && S_ISREG(st.st_mode)) {
+  if (!c->ascii && c->src_length != UINT64_MAX && fstat(c->src_fd, &st) == 0 &&
+      S_ISREG(st.st_mode)) {
     /* The whole range at once: sendfile on TCP, 16 KiB at a time on TLS. */
-    int rc = nt_transport_write_file(t, op->xo.fd, op->xo.offset, op->xo.length);
+    int rc = nt_transport_write_file(t, c->src_fd, c->src_offset, c->src_length);
     if (rc) {
-      data_fail(dp, op, rc);
+      data_fail(dp, rc);
       return;
     }
-    dp->queued = op->xo.length;
-    op->bytes = op->xo.length;
-    end_upload(dp, op);
+    dp->queued = c->src_length;
+    ch->bytes = c->src_length;
+    c->cbs->progress(ch, c->arg, ch->bytes);
+    if (dp->ch != ch) return;
+    end_upload(dp);
     return;
   }
   dp->producing = 1;
   produce(dp);
 }
 
+/* --- the data protocol --------------------------------------------------------------------- */
+
 static void dp_made(nt_protocol_t *p, nt_transport_t *t) {
-  nt__ftp_data_t *dp = (nt__ftp_data_t *)p;
-  nt_ftp_t *f = dp->f;
+  dproto_t *dp = (dproto_t *)p;
+  nt__ftp_dchan_t *ch = dp->ch;
   if (dp->connected) { /* the second connection_made: TLS is up */
     dp->tls_up = 1;
     NT__DEBUG("ftp: data connection TLS up, %s, session reused: %s", nt_tls_version(t),
               nt_tls_session_reused(t) ? "yes" : "no");
-    if (f) {
-      progress(f);
-      if (f->cur) arm(f, f->cur); /* the idle deadline may be the nearer one now */
-      nt__ftp_data_event(f, NT__DATA_READY, 0);
-    }
+    if (ch) ch->cfg.cbs->ready(ch, ch->cfg.arg);
     return;
   }
   dp->connected = 1;
-  if (!f) {
+  if (!ch) {
     nt_transport_abort(t);
     return;
   }
-  progress(f);
-  nt__ftp_data_event(f, NT__DATA_CONNECTED, 0);
-  if (!dp->f) return;
-  if (f->cur) arm(f, f->cur); /* connected: the idle deadline from now on */
-  if (f->prot_p)
-    nt__ftp_data_start_tls(f); /* now if the 1xx came first (active mode) */
-  else
-    nt__ftp_data_event(f, NT__DATA_READY, 0);
+  ch->cfg.cbs->connected(ch, ch->cfg.arg);
+  if (dp->ch != ch) return;
+  /* Protected: the owner starts TLS when the server is ready for it. */
+  if (!ch->cfg.tls_ctx) ch->cfg.cbs->ready(ch, ch->cfg.arg);
 }
 
-/* The handshake waits for the server's 1xx, as lftp does: a server may
- * close a data connection with bytes waiting on it before it starts the
- * transfer (and with them the ClientHello), and then wait forever. */
-void nt__ftp_data_start_tls(nt_ftp_t *f) {
-  nt__ftp_data_t *dp = f->dp;
-  nt__ftp_op_t *op = f->cur;
-  if (!f->prot_p || !dp || !dp->connected || dp->tls_started || !dp->base.transport ||
-      !op || op->kind != NT__OP_XFER || !(op->prelim || op->final_ok))
-    return;
+int nt__ftp_dchan_tls_due(const nt__ftp_dchan_t *ch) {
+  const dproto_t *dp = ch->dp;
+  return ch->cfg.tls_ctx && dp && dp->connected && !dp->tls_started && dp->base.transport;
+}
+
+int nt__ftp_dchan_start_tls(nt__ftp_dchan_t *ch, nt_tls_session_t *session) {
+  if (!nt__ftp_dchan_tls_due(ch)) return 0;
+  dproto_t *dp = ch->dp;
   nt_transport_t *t = dp->base.transport;
   nt_tls_options_t to;
   memset(&to, 0, sizeof to);
-  to.server_name = f->server_name;
-  nt_transport_t *ct = nt_pp_transport(&f->pp);
-  /* vsftpd's require_ssl_reuse: the data connection must resume the
-   * control connection's session. */
-  nt_tls_session_t *s = ct ? nt_tls_get_session(ct) : NULL;
-  to.session = s;
-  to.handshake_timeout_ms = f->opts.connect_timeout_ms; /* it fails with NT_ETIMEDOUT */
+  to.server_name = ch->server_name;
+  to.session = session;
+  to.handshake_timeout_ms = ch->cfg.handshake_timeout_ms; /* fails with NT_ETIMEDOUT */
   dp->tls_started = 1;
-  f->data_hs_at = nt_reactor_now(f->reactor);
-  int rc = nt_tls_start(t, f->opts.tls_ctx, &dp->base, &to, NULL);
-  if (s) nt_tls_session_free(s);
+  int rc = nt_tls_start(t, ch->cfg.tls_ctx, &dp->base, &to, NULL);
   if (rc) {
     dp->tls_started = 0;
-    if (!op->status) op->status = rc;
-    nt_transport_abort_error(t, rc);
-    return;
+    data_fail(dp, rc);
+    return 0;
   }
-  if (f->dp == dp && !dp->tls_up) arm(f, op); /* the handshake's own deadline */
+  return 1;
 }
 
 static void dp_lost(nt_protocol_t *p, int status) {
-  nt__ftp_data_t *dp = (nt__ftp_data_t *)p;
-  nt__ftp_op_t *op = xfer_op(dp);
+  dproto_t *dp = (dproto_t *)p;
+  nt__ftp_dchan_t *ch = dp->ch;
   NT__DEBUG("ftp: data connection ended (%s)%s", status ? nt_err_name(status) : "ok",
-            op ? "" : ", not ours any more");
-  if (!op) return;
-  if (!status || status == NT_ETLS_TRUNCATED) flush_tail(dp, op);
-  if (status && dp->tls_started && !dp->tls_up) op->data_err_tls = 1;
-  nt_ftp_t *f = dp->f;
-  f->dp = NULL;
-  dp->f = NULL;
-  nt__ftp_data_event(f, NT__DATA_DONE, status);
+            ch ? "" : ", not ours any more");
+  if (!ch) return;
+  if (!status || status == NT_ETLS_TRUNCATED) flush_tail(dp);
+  if (dp->ch != ch) return;
+  int in_handshake = status && dp->tls_started && !dp->tls_up;
+  ch->dp = NULL;
+  dp->ch = NULL;
+  ch->cfg.cbs->done(ch, ch->cfg.arg, status, in_handshake);
 }
 
 static void dp_pause_writing(nt_protocol_t *p) {
-  ((nt__ftp_data_t *)p)->write_paused = 1;
+  ((dproto_t *)p)->write_paused = 1;
 }
 
 static void dp_resume_writing(nt_protocol_t *p) {
-  nt__ftp_data_t *dp = (nt__ftp_data_t *)p;
+  dproto_t *dp = (dproto_t *)p;
   dp->write_paused = 0;
   if (dp->producing) produce(dp);
 }
 
 static void dp_destroy(nt_protocol_t *p) {
-  nt__ftp_data_t *dp = (nt__ftp_data_t *)p;
-  if (dp->f && dp->f->dp == dp) dp->f->dp = NULL;
-  dp->f = NULL;
+  dproto_t *dp = (dproto_t *)p;
+  if (dp->ch && dp->ch->dp == dp) dp->ch->dp = NULL;
+  dp->ch = NULL;
   dp->destroyed = 1;
   nt_line_reader_free(&dp->lines);
   if (dp->produce_queued) return; /* produce_cb frees it */
   nt__free(dp);
 }
 
-static const nt_protocol_ops_t dp_ops = {dp_made,          dp_data,
-                                         NULL,             dp_lost,
-                                         dp_pause_writing, dp_resume_writing,
-                                         dp_destroy};
+static const nt_protocol_ops_t dp_ops = {
+    .connection_made = dp_made,
+    .data_received = dp_data,
+    .connection_lost = dp_lost,
+    .pause_writing = dp_pause_writing,
+    .resume_writing = dp_resume_writing,
+    .destroy = dp_destroy,
+};
 
-static nt__ftp_data_t *dp_new(nt_ftp_t *f) {
-  nt__ftp_data_t *dp = nt__calloc(1, sizeof *dp);
+static dproto_t *dp_new(nt__ftp_dchan_t *ch) {
+  dproto_t *dp = nt__calloc(1, sizeof *dp);
   if (!dp) return NULL;
   nt_protocol_init(&dp->base, &dp_ops);
-  dp->f = f;
+  dp->ch = ch;
   dp->src_fd = -1;
-  nt_line_reader_init(&dp->lines, f->opts.max_list_line);
-  f->dp = dp;
+  nt_line_reader_init(&dp->lines, ch->cfg.max_line);
+  ch->dp = dp;
   return dp;
 }
 
-int nt__ftp_data_ready(const nt_ftp_t *f) {
-  const nt__ftp_data_t *dp = f->dp;
-  return dp && dp->connected && (f->prot_p ? dp->tls_up : 1) &&
+int nt__ftp_dchan_ready(const nt__ftp_dchan_t *ch) {
+  const dproto_t *dp = ch->dp;
+  return dp && dp->connected && (ch->cfg.tls_ctx ? dp->tls_up : 1) &&
          dp->base.transport && !nt_transport_is_closing(dp->base.transport);
 }
 
-void nt_ftp_resume_data(nt_ftp_t *f) {
-  nt__ftp_data_t *dp = f->dp;
+int nt__ftp_dchan_running(const nt__ftp_dchan_t *ch) {
+  return ch->dp || ch->dconn;
+}
+
+int nt__ftp_dchan_handshaking(const nt__ftp_dchan_t *ch) {
+  const dproto_t *dp = ch->dp;
+  return dp && dp->tls_started && !dp->tls_up;
+}
+
+int nt__ftp_dchan_refused_foreign(const nt__ftp_dchan_t *ch) {
+  return ch->foreign_refused && !ch->dp;
+}
+
+int nt__ftp_dchan_sent(const nt__ftp_dchan_t *ch, uint64_t *sent) {
+  const dproto_t *dp = ch->dp;
+  if (!dp || !dp->base.transport) return 0;
+  size_t waiting = nt_transport_write_buffer_size(dp->base.transport);
+  *sent = dp->queued > waiting ? dp->queued - waiting : 0;
+  return 1;
+}
+
+void nt__ftp_dchan_resume(nt__ftp_dchan_t *ch) {
+  dproto_t *dp = ch->dp;
   if (!dp || !dp->paused) return;
   dp->paused = 0;
   if (dp->base.transport) nt_transport_resume_reading(dp->base.transport);
@@ -552,158 +454,151 @@ void nt_ftp_resume_data(nt_ftp_t *f) {
 /* --- opening: passive connects, active listeners -------------------------------------------- */
 
 static void unlisten_cb(void *arg) {
-  nt__ftp_dconn_t *d = arg;
+  opener_t *d = arg;
   nt__ftp_net_ops->unlisten(d->handle);
   nt__free(d);
 }
 
 /* Abandons a pending connect or listener. */
-static void dconn_drop(nt_ftp_t *f) {
-  nt__ftp_dconn_t *d = f->dconn;
+static void dconn_drop(nt__ftp_dchan_t *ch) {
+  opener_t *d = ch->dconn;
   if (!d) return;
-  f->dconn = NULL;
-  d->f = NULL;
+  ch->dconn = NULL;
+  d->ch = NULL;
   if (!d->listening) {
     nt__ftp_net_ops->cancel(d->handle); /* connection_failed frees it */
   } else if (!d->accepted) {
     /* Never from inside the listener's own callbacks: from the loop. */
     d->accepted = 1;
-    if (nt_call_soon(f->reactor, unlisten_cb, d)) { /* out of memory: keep it, refusing */
+    if (nt_call_soon(d->reactor, unlisten_cb, d)) { /* out of memory: keep it, refusing */
     }
   }
 }
 
 static nt_protocol_t *dconn_build(nt_factory_t *fac, const struct sockaddr *peer,
                                   socklen_t len) {
-  nt__ftp_dconn_t *d = nt__container_of(fac, nt__ftp_dconn_t, fac);
-  nt_ftp_t *f = d->f;
+  opener_t *d = nt__container_of(fac, opener_t, fac);
+  nt__ftp_dchan_t *ch = d->ch;
   if (!d->listening) { /* passive: connected */
-    if (f) f->dconn = NULL;
+    if (ch) ch->dconn = NULL;
     nt__free(d); /* the connector does not use its factory after this */
-    return f ? (dp_new(f) ? &f->dp->base : NULL) : NULL;
+    if (!ch) return NULL;
+    dproto_t *dp = dp_new(ch);
+    return dp ? &dp->base : NULL;
   }
-  if (!f || d->accepted) return NULL;
+  if (!ch || d->accepted) return NULL;
   struct sockaddr_storage ss;
   memset(&ss, 0, sizeof ss);
   memcpy(&ss, peer, len < sizeof ss ? len : sizeof ss);
   if (!same_ip(&ss, &d->peer)) { /* only the server may connect */
     char a[NT_ADDRSTRLEN];
-    f->foreign_refused = 1;
+    ch->foreign_refused = 1;
     NT__DEBUG("ftp: data connection from %s refused",
               nt_addr_format(peer, a, sizeof a));
     return NULL;
   }
-  nt__ftp_data_t *dp = dp_new(f);
+  dproto_t *dp = dp_new(ch);
   if (!dp) return NULL;
   d->accepted = 1;
-  d->f = NULL;
-  f->dconn = NULL;
-  if (nt_call_soon(f->reactor, unlisten_cb, d)) { /* leak rather than crash */
+  d->ch = NULL;
+  ch->dconn = NULL;
+  if (nt_call_soon(d->reactor, unlisten_cb, d)) { /* leak rather than crash */
   }
   return &dp->base;
 }
 
 static void dconn_failed(nt_factory_t *fac, nt_connector_t *c, int status) {
-  nt__ftp_dconn_t *d = nt__container_of(fac, nt__ftp_dconn_t, fac);
-  nt_ftp_t *f = d->f;
+  opener_t *d = nt__container_of(fac, opener_t, fac);
+  nt__ftp_dchan_t *ch = d->ch;
   (void)c;
   nt__free(d);
-  if (!f) return;
-  f->dconn = NULL;
-  nt__ftp_data_event(f, NT__DATA_FAILED, status ? status : NT_ECONNREFUSED);
+  if (!ch) return;
+  ch->dconn = NULL;
+  ch->cfg.cbs->failed(ch, ch->cfg.arg, status ? status : NT_ECONNREFUSED);
 }
 
-static const nt_factory_ops_t dconn_ops = {dconn_build, NULL, dconn_failed};
+static const nt_factory_ops_t dconn_ops = {
+    .build_protocol = dconn_build,
+    .connection_failed = dconn_failed,
+};
 
-static int control_address(nt_ftp_t *f, int local, struct sockaddr_storage *ss,
-                           socklen_t *len) {
-  nt_transport_t *t = nt_pp_transport(&f->pp);
-  if (!t) return NT_ENOTCONN;
-  *len = sizeof *ss;
-  return local ? nt_transport_host_address(t, ss, len)
-               : nt_transport_peer_address(t, ss, len);
-}
-
-int nt__ftp_data_connect(nt_ftp_t *f, int port) {
-  struct sockaddr_storage ss;
-  socklen_t len;
-  int rc = control_address(f, 0, &ss, &len);
-  if (rc) return rc;
-  if (ss.ss_family == AF_INET)
-    ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
-  else if (ss.ss_family == AF_INET6)
-    ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
-  else
-    return NT_EAFNOSUPPORT;
-  nt__ftp_dconn_t *d = nt__calloc(1, sizeof *d);
-  if (!d) return NT_ENOMEM;
+static opener_t *dconn_new(nt__ftp_dchan_t *ch, int listening) {
+  opener_t *d = nt__calloc(1, sizeof *d);
+  if (!d) return NULL;
   d->fac.ops = &dconn_ops;
-  d->f = f;
+  d->ch = ch;
+  d->reactor = ch->reactor;
+  d->listening = listening;
+  return d;
+}
+
+int nt__ftp_dchan_connect(nt__ftp_dchan_t *ch, const struct sockaddr *sa,
+                          socklen_t len) {
+  if (ch->dconn || ch->dp) return NT_EINVAL;
+  opener_t *d = dconn_new(ch, 0);
+  if (!d) return NT_ENOMEM;
   nt_tcp_connect_options_t co;
   memset(&co, 0, sizeof co);
-  co.timeout_ms = f->opts.connect_timeout_ms;
-  f->dconn = d;
-  rc = nt__ftp_net_ops->connect(f->reactor, (const struct sockaddr *)&ss, len,
-                                &d->fac, &co, &d->handle);
+  co.timeout_ms = ch->cfg.connect_timeout_ms;
+  ch->dconn = d;
+  int rc = nt__ftp_net_ops->connect(ch->reactor, sa, len, &d->fac, &co, &d->handle);
   if (rc) {
-    f->dconn = NULL;
+    ch->dconn = NULL;
+    nt__free(d);
+  }
+  return rc;
+}
+
+int nt__ftp_dchan_listen(nt__ftp_dchan_t *ch, const char *ip,
+                         const struct sockaddr_storage *peer, int *port) {
+  opener_t *d = ch->dconn;
+  if (d && d->listening) { /* announced again (EPRT refused, then PORT) */
+    *port = d->port;
+    return 0;
+  }
+  if (d || ch->dp) return NT_EINVAL;
+  d = dconn_new(ch, 1);
+  if (!d) return NT_ENOMEM;
+  d->peer = *peer;
+  int rc = nt__ftp_net_ops->listen(ch->reactor, ip, &d->fac, &d->handle, &d->port);
+  if (rc) {
     nt__free(d);
     return rc;
   }
-  tick_start(f);
+  ch->dconn = d;
+  *port = d->port;
+  return 1;
+}
+
+/* --- making and closing ------------------------------------------------------------------------ */
+
+int nt__ftp_dchan_new(nt_reactor_t *r, const nt__ftp_dchan_config_t *cfg,
+                      nt__ftp_dchan_t **out) {
+  nt__ftp_dchan_t *ch = nt__calloc(1, sizeof *ch);
+  if (!ch) return NT_ENOMEM;
+  ch->cfg = *cfg;
+  ch->reactor = r;
+  if (cfg->server_name) {
+    ch->server_name = nt__strdup(cfg->server_name);
+    if (!ch->server_name) {
+      nt__free(ch);
+      return NT_ENOMEM;
+    }
+  }
+  ch->cfg.server_name = NULL; /* not kept: the copy is */
+  *out = ch;
   return 0;
 }
 
-int nt__ftp_data_listen(nt_ftp_t *f, int eprt, char *arg, size_t size) {
-  struct sockaddr_storage local;
-  socklen_t len;
-  int rc = control_address(f, 1, &local, &len);
-  if (rc) return rc;
-  char ip[INET6_ADDRSTRLEN];
-  int family = local.ss_family;
-  const void *addr = family == AF_INET
-                         ? (const void *)&((struct sockaddr_in *)&local)->sin_addr
-                         : (const void *)&((struct sockaddr_in6 *)&local)->sin6_addr;
-  if ((family != AF_INET && family != AF_INET6) ||
-      !inet_ntop(family, addr, ip, sizeof ip))
-    return NT_EAFNOSUPPORT;
-  if (!eprt && family != AF_INET) return NT_EAFNOSUPPORT;
-  nt__ftp_dconn_t *d = f->dconn;
-  if (!d) {
-    d = nt__calloc(1, sizeof *d);
-    if (!d) return NT_ENOMEM;
-    d->fac.ops = &dconn_ops;
-    d->f = f;
-    d->listening = 1;
-    len = sizeof d->peer;
-    rc = control_address(f, 0, &d->peer, &len);
-    if (!rc)
-      rc = nt__ftp_net_ops->listen(f->reactor, ip, &d->fac, &d->handle, &d->port);
-    if (rc) {
-      nt__free(d);
-      return rc;
-    }
-    f->dconn = d;
-    tick_start(f);
+void nt__ftp_dchan_close(nt__ftp_dchan_t *ch, int abort) {
+  if (!ch) return;
+  dconn_drop(ch);
+  dproto_t *dp = ch->dp;
+  if (dp) {
+    ch->dp = NULL;
+    dp->ch = NULL;
+    if (abort && dp->base.transport) nt_transport_abort(dp->base.transport);
   }
-  int port = d->port;
-  int n;
-  if (eprt) {
-    n = snprintf(arg, size, "|%d|%s|%d|", family == AF_INET ? 1 : 2, ip, port);
-  } else {
-    const uint8_t *b = (const uint8_t *)addr;
-    n = snprintf(arg, size, "%u,%u,%u,%u,%d,%d", b[0], b[1], b[2], b[3],
-                 port >> 8, port & 255);
-  }
-  return (n < 0 || (size_t)n >= size) ? NT_ETOOBIG : 0;
-}
-
-void nt__ftp_data_close(nt_ftp_t *f, int abort) {
-  nt_timer_stop(&f->data_timer);
-  dconn_drop(f);
-  nt__ftp_data_t *dp = f->dp;
-  if (!dp) return;
-  f->dp = NULL;
-  dp->f = NULL;
-  if (abort && dp->base.transport) nt_transport_abort(dp->base.transport);
+  nt__free(ch->server_name);
+  nt__free(ch);
 }

@@ -146,7 +146,7 @@ int nt_ftp_get_file(nt_ftp_t *f, const char *remote, const char *local,
   xo.fd = -1;
   xo.ascii = o.ascii;
   xo.offset = g->offset;
-  nt_ftp_sink_t sink = {file_sink, g};
+  nt_ftp_sink_t sink = {.data = file_sink, .ctx = g};
   int rc = nt_ftp_retrieve(f, remote, &xo, &sink, get_done, g);
   if (rc) get_free(g);
   return rc;

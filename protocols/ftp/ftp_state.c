@@ -1,7 +1,10 @@
 /* The control connection's state machine: one enum (ftp-int.h), one name
  * table, one setter, and one switch that decides what every reply means in
- * the state it arrives in. Data-connection events come in through
- * nt__ftp_data_event and move the same states.
+ * the state it arrives in. Calls run one way: the client (ftp_client.c)
+ * hands replies, connection events and operations here; this file drives
+ * the data channel (ftp_data.c, through ftp-data.h), whose events come back
+ * through the callbacks table below and move the same states. The data
+ * connection's deadlines (the data timer) are decided here too.
  *
  *   CONNECTING -> [TLS_HANDSHAKE (implicit)] -> GREETING
  *     -> [AUTH_TLS -> TLS_HANDSHAKE (explicit)] -> READY
@@ -21,6 +24,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include "ftp-int.h"
 #include "reactor-int.h"
@@ -71,6 +76,257 @@ static int positive(int code) { return code >= 200 && code < 300; }
 
 static int is_upload(const nt__ftp_op_t *op) {
   return op->xcmd == NT__X_STOR || op->xcmd == NT__X_APPE;
+}
+
+/* --- the data connection: addresses, the channel, its deadlines ------------------------- */
+
+static const nt__ftp_dchan_cbs_t dchan_cbs;
+
+static int control_address(nt_ftp_t *f, int local, struct sockaddr_storage *ss,
+                           socklen_t *len) {
+  nt_transport_t *t = nt_pp_transport(&f->pp);
+  if (!t) return NT_ENOTCONN;
+  *len = sizeof *ss;
+  return local ? nt_transport_host_address(t, ss, len)
+               : nt_transport_peer_address(t, ss, len);
+}
+
+static int peer_family(nt_ftp_t *f) {
+  struct sockaddr_storage ss;
+  socklen_t len;
+  if (control_address(f, 0, &ss, &len)) return AF_UNSPEC;
+  if (ss.ss_family == AF_INET6) {
+    const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ss;
+    if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) return AF_INET;
+  }
+  return ss.ss_family;
+}
+
+/* The data connection's one timer, armed for the nearest of its deadlines
+ * and re-armed for the remainder when it fires early (progress is stamped
+ * as it happens, without touching the timer; a change of phase that may
+ * bring the deadline nearer re-arms it):
+ *  - no progress for data_timeout_ms: last progress + that, exactly;
+ *  - the data connection's TLS handshake: its start + connect_timeout_ms
+ *    (the TLS layer's own handshake timeout, set the same, may come first);
+ *  - the data connection failed before the final reply: that reply gets
+ *    FAIL_GRACE_MS (a refusal that follows a reset wins over it), then the
+ *    transfer fails with the data connection's error, not a timeout.
+ * Uploads have no event for bytes leaving the socket buffer: their progress
+ * is sampled every UPLOAD_SAMPLE_MS (at most a tenth of the timeout). */
+#define FAIL_GRACE_MS 1000
+#define UPLOAD_SAMPLE_MS 250
+
+static uint64_t min64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+
+static int handshaking(const nt_ftp_t *f) {
+  return f->data && nt__ftp_dchan_handshaking(f->data);
+}
+
+/* Data moved (or a connection/handshake finished): the idle deadline moves
+ * and so does the reply timeout of the silent control connection. */
+static void progress(nt_ftp_t *f) {
+  f->progress_at = nt_reactor_now(f->reactor);
+  nt_pp_touch(&f->pp);
+}
+
+static uint64_t deadline(const nt_ftp_t *f, const nt__ftp_op_t *op) {
+  if (op->data_done) return f->data_failed_at + min64(FAIL_GRACE_MS, f->opts.reply_timeout_ms);
+  /* The TLS layer's handshake timeout fails it at the same time, and the
+   * connector's its passive connect: connecting is the connect limit's. */
+  if (handshaking(f)) return f->data_hs_at + f->opts.connect_timeout_ms;
+  if (f->state == NT__FTP_DATA_CONNECT) return f->progress_at + f->opts.connect_timeout_ms;
+  return f->progress_at + f->opts.data_timeout_ms;
+}
+
+static void arm(nt_ftp_t *f, const nt__ftp_op_t *op) {
+  uint64_t now = nt_reactor_now(f->reactor);
+  uint64_t due = deadline(f, op);
+  if (is_upload(op) && !op->data_done) {
+    uint64_t sample = min64(UPLOAD_SAMPLE_MS, f->opts.data_timeout_ms / 10);
+    due = min64(due, now + (sample ? sample : 1));
+  }
+  nt_timer_start(&f->data_timer, due > now ? due - now : 0, 0);
+}
+
+static void tick_start(nt_ftp_t *f) {
+  f->progress_seen = 0;
+  f->progress_at = nt_reactor_now(f->reactor);
+  arm(f, f->cur);
+}
+
+void nt__ftp_data_end(nt_ftp_t *f, int abort) {
+  nt_timer_stop(&f->data_timer);
+  nt__ftp_dchan_t *ch = f->data;
+  f->data = NULL;
+  nt__ftp_dchan_close(ch, abort);
+}
+
+void nt__ftp_data_tick(nt_timer_t *t) {
+  nt_ftp_t *f = t->data;
+  nt__ftp_op_t *op = f->cur;
+  /* A clean end: the reply timeout watches what is left. */
+  if (!op || op->kind != NT__OP_XFER || (op->data_done && !op->data_err)) return;
+  uint64_t now = nt_reactor_now(f->reactor);
+  if (is_upload(op) && !op->data_done) {
+    uint64_t seen = nt_ftp_xfer_bytes(f);
+    if (seen != f->progress_seen) {
+      f->progress_seen = seen;
+      progress(f);
+    }
+  }
+  if (now < deadline(f, op)) {
+    arm(f, op);
+    return;
+  }
+  if (op->data_done) { /* failed, and the server said nothing since */
+    f->where = op->data_err_tls ? NT_FTP_WHERE_DATA_TLS : NT_FTP_WHERE_DATA;
+    nt__ftp_data_end(f, 1);
+    nt__ftp_fail_session(f, op->data_err);
+    return;
+  }
+  f->where = handshaking(f)                     ? NT_FTP_WHERE_DATA_TLS
+             : f->state == NT__FTP_DATA_CONNECT ? NT_FTP_WHERE_DATA_CONNECT
+                                                : NT_FTP_WHERE_DATA;
+  NT__DEBUG("ftp: data connection: no progress for %" PRIu64 " ms", now - f->progress_at);
+  /* Waiting for the server to connect while someone else tried: say so. */
+  int why = f->data && nt__ftp_dchan_refused_foreign(f->data) ? NT_EFTP_DATA_PEER
+                                                              : NT_ETIMEDOUT;
+  if (op->final_ok || f->state == NT__FTP_DATA_CONNECT) {
+    nt__ftp_op_finish(f, why); /* the control connection is in step */
+    return;
+  }
+  /* A transfer command is outstanding: its reply would come who knows when,
+   * so the session ends here. */
+  nt__ftp_data_end(f, 1);
+  nt__ftp_fail_session(f, why);
+}
+
+/* The running transfer's channel: what it moves, how, and its TLS. */
+static int data_new(nt_ftp_t *f) {
+  nt__ftp_op_t *op = f->cur;
+  nt__ftp_dchan_config_t c;
+  memset(&c, 0, sizeof c);
+  c.mode = is_upload(op)              ? NT__DCHAN_SOURCE
+           : op->xcmd == NT__X_RETR ? NT__DCHAN_SINK
+                                    : NT__DCHAN_LINES;
+  c.ascii = op->xo.ascii;
+  c.sink = op->sink;
+  c.max_line = f->opts.max_list_line;
+  c.src_fd = op->xo.fd;
+  c.src_offset = op->xo.offset;
+  c.src_length = op->xo.length;
+  c.connect_timeout_ms = f->opts.connect_timeout_ms;
+  c.tls_ctx = f->prot_p ? f->opts.tls_ctx : NULL;
+  c.server_name = f->server_name;
+  c.handshake_timeout_ms = f->opts.connect_timeout_ms;
+  c.cbs = &dchan_cbs;
+  c.arg = f;
+  return nt__ftp_dchan_new(f->reactor, &c, &f->data);
+}
+
+/* Passive: connects to the control connection's peer at `port`. */
+static int data_connect(nt_ftp_t *f, int port) {
+  struct sockaddr_storage ss;
+  socklen_t len;
+  int rc = control_address(f, 0, &ss, &len);
+  if (rc) return rc;
+  if (ss.ss_family == AF_INET)
+    ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
+  else if (ss.ss_family == AF_INET6)
+    ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
+  else
+    return NT_EAFNOSUPPORT;
+  rc = data_new(f);
+  if (rc) return rc;
+  rc = nt__ftp_dchan_connect(f->data, (const struct sockaddr *)&ss, len);
+  if (rc) {
+    nt__ftp_data_end(f, 1);
+    return rc;
+  }
+  tick_start(f);
+  return 0;
+}
+
+/* Active: listens on the control connection's local address (accepting
+ * only its peer) and writes "EPRT |1|addr|port|" or the PORT argument. */
+static int data_listen(nt_ftp_t *f, int eprt, char *arg, size_t size) {
+  struct sockaddr_storage local, peer;
+  socklen_t len;
+  int rc = control_address(f, 1, &local, &len);
+  if (rc) return rc;
+  char ip[INET6_ADDRSTRLEN];
+  int family = local.ss_family;
+  const void *addr = family == AF_INET
+                         ? (const void *)&((struct sockaddr_in *)&local)->sin_addr
+                         : (const void *)&((struct sockaddr_in6 *)&local)->sin6_addr;
+  if ((family != AF_INET && family != AF_INET6) ||
+      !inet_ntop(family, addr, ip, sizeof ip))
+    return NT_EAFNOSUPPORT;
+  if (!eprt && family != AF_INET) return NT_EAFNOSUPPORT;
+  memset(&peer, 0, sizeof peer);
+  rc = control_address(f, 0, &peer, &len);
+  if (rc) return rc;
+  int fresh = !f->data;
+  if (fresh && (rc = data_new(f)) != 0) return rc;
+  int port;
+  rc = nt__ftp_dchan_listen(f->data, ip, &peer, &port);
+  if (rc < 0) {
+    if (fresh) nt__ftp_data_end(f, 1);
+    return rc;
+  }
+  if (rc == 1) tick_start(f); /* a new listener (else announced again) */
+  int n;
+  if (eprt) {
+    n = snprintf(arg, size, "|%d|%s|%d|", family == AF_INET ? 1 : 2, ip, port);
+  } else {
+    const uint8_t *b = (const uint8_t *)addr;
+    n = snprintf(arg, size, "%u,%u,%u,%u,%d,%d", b[0], b[1], b[2], b[3],
+                 port >> 8, port & 255);
+  }
+  return (n < 0 || (size_t)n >= size) ? NT_ETOOBIG : 0;
+}
+
+/* The handshake waits for the server's 1xx, as lftp does: a server may
+ * close a data connection with bytes waiting on it before it starts the
+ * transfer (and with them the ClientHello), and then wait forever. */
+static void data_start_tls(nt_ftp_t *f) {
+  nt__ftp_dchan_t *ch = f->data;
+  nt__ftp_op_t *op = f->cur;
+  if (!f->prot_p || !ch || !nt__ftp_dchan_tls_due(ch) || !op ||
+      op->kind != NT__OP_XFER || !(op->prelim || op->final_ok))
+    return;
+  nt_transport_t *ct = nt_pp_transport(&f->pp);
+  /* vsftpd's require_ssl_reuse: the data connection must resume the
+   * control connection's session. */
+  nt_tls_session_t *s = ct ? nt_tls_get_session(ct) : NULL;
+  f->data_hs_at = nt_reactor_now(f->reactor);
+  nt__ftp_dchan_start_tls(ch, s);
+  if (s) nt_tls_session_free(s);
+  /* The handshake's own deadline (the TLS layer reports a failure to
+   * start through the channel's `error`). */
+  if (f->data == ch && f->cur == op && handshaking(f)) arm(f, op);
+}
+
+uint64_t nt_ftp_xfer_bytes(nt_ftp_t *f) {
+  nt__ftp_op_t *op = f->cur;
+  if (!op || op->kind != NT__OP_XFER) return 0;
+  if (!is_upload(op)) return op->bytes;
+  uint64_t sent;
+  if (!f->data || !nt__ftp_dchan_sent(f->data, &sent)) return op->data_done ? op->bytes : 0;
+  return sent;
+}
+
+uint64_t nt_ftp_xfer_size(const nt_ftp_t *f) {
+  const nt__ftp_op_t *op = f->cur;
+  if (!op || op->kind != NT__OP_XFER) return UINT64_MAX;
+  if (is_upload(op))
+    return op->xo.length == UINT64_MAX ? UINT64_MAX : op->xo.length;
+  return op->size == UINT64_MAX ? UINT64_MAX : op->size - op->xo.offset;
+}
+
+void nt_ftp_resume_data(nt_ftp_t *f) {
+  if (f->data) nt__ftp_dchan_resume(f->data);
 }
 
 /* --- transfers: the steps before the transfer command ---------------------------- */
@@ -130,7 +386,7 @@ static void xfer_next(nt_ftp_t *f, nt__ftp_state_t after) {
 static void active_setup(nt_ftp_t *f) {
   char arg[128];
   int eprt = !f->no_eprt;
-  int rc = nt__ftp_data_listen(f, eprt, arg, sizeof arg);
+  int rc = data_listen(f, eprt, arg, sizeof arg);
   if (rc == NT_EAFNOSUPPORT && eprt) { /* no PORT for IPv6 */
     nt__ftp_op_finish(f, rc);
     return;
@@ -150,7 +406,7 @@ static void data_setup(nt_ftp_t *f) {
     active_setup(f);
   } else if (!f->no_epsv) {
     cmd(f, NT__FTP_EPSV, 0, "EPSV");
-  } else if (nt__ftp_peer_family(f) == AF_INET) {
+  } else if (peer_family(f) == AF_INET) {
     cmd(f, NT__FTP_PASV, 0, "PASV");
   } else {
     nt__ftp_op_finish(f, NT_EAFNOSUPPORT);
@@ -165,7 +421,7 @@ static void passive_connect(nt_ftp_t *f, int port, int code, const char *text,
   }
   /* The state first: a connection may be made before the call returns. */
   nt__ftp_set_state(f, NT__FTP_DATA_CONNECT);
-  int rc = nt__ftp_data_connect(f, port);
+  int rc = data_connect(f, port);
   if (rc) nt__ftp_op_finish(f, rc);
 }
 
@@ -174,10 +430,10 @@ static void passive_connect(nt_ftp_t *f, int port, int code, const char *text,
 static void maybe_upload(nt_ftp_t *f) {
   nt__ftp_op_t *op = f->cur;
   if (!op || op->kind != NT__OP_XFER || !is_upload(op) || !op->prelim ||
-      op->upload_started || op->status || !nt__ftp_data_ready(f))
+      op->upload_started || op->status || !f->data || !nt__ftp_dchan_ready(f->data))
     return;
   op->upload_started = 1;
-  nt__ftp_data_start_upload(f);
+  nt__ftp_dchan_start_upload(f->data);
 }
 
 /* Done once the final reply was positive AND the data connection ended. */
@@ -185,7 +441,7 @@ static void maybe_complete(nt_ftp_t *f) {
   nt__ftp_op_t *op = f->cur;
   if (!op || op->kind != NT__OP_XFER || !op->final_ok) return;
   if (!op->data_done) {
-    if (f->dp || f->dconn) return; /* the data connection still runs */
+    if (f->data && nt__ftp_dchan_running(f->data)) return; /* it still runs */
     op->data_done = 1;              /* the server never opened one */
   }
   int st = op->status ? op->status : op->data_err;
@@ -203,42 +459,103 @@ static void maybe_complete(nt_ftp_t *f) {
   nt__ftp_op_finish(f, st);
 }
 
-void nt__ftp_data_event(nt_ftp_t *f, nt__ftp_data_ev_t ev, int status) {
-  nt__ftp_op_t *op = f->cur;
-  if (!op || op->kind != NT__OP_XFER) return;
-  switch (ev) {
-  case NT__DATA_CONNECTED:
-    if (f->state == NT__FTP_DATA_CONNECT) xfer_next(f, NT__FTP_DATA_CONNECT);
-    break;
-  case NT__DATA_READY:
-    maybe_upload(f);
-    break;
-  case NT__DATA_FAILED:
-    f->where = NT_FTP_WHERE_DATA_CONNECT;
-    if (f->state == NT__FTP_DATA_CONNECT) nt__ftp_op_finish(f, status);
-    break;
-  case NT__DATA_DONE:
-    op->data_done = 1;
-    /* A TLS data stream that ends without close_notify is accepted only
-     * with the control connection's positive reply and a matching size. */
-    if (status && status != NT_ETLS_TRUNCATED) op->data_err = status;
-    if (!status && is_upload(op) && !op->upload_started)
-      op->data_err = NT_EUNEXPECTEDEOF; /* closed before we sent a byte */
-    if (op->data_err) f->where = op->data_err_tls ? NT_FTP_WHERE_DATA_TLS : NT_FTP_WHERE_DATA;
-    if (op->data_err == NT_ETIMEDOUT && op->data_err_tls) {
-      nt__ftp_fail_session(f, NT_ETIMEDOUT); /* the handshake's connect timeout */
-      break;
-    }
-    if (op->data_err && !op->final_ok) {
-      /* The final reply decides (a 550 after a reset is a refusal), if
-       * it comes soon; the data timer gives it a short grace. */
-      nt__ftp_data_failed(f);
-      break;
-    }
-    maybe_complete(f);
-    break;
-  }
+/* --- the data channel's events --------------------------------------------------------- */
+
+/* The channel reports only while it is the running transfer's (it is
+ * closed when the operation ends), so f->cur is that transfer. */
+static nt_ftp_t *owner(nt__ftp_dchan_t *ch, void *arg) {
+  nt_ftp_t *f = arg;
+  if (f->data != ch || !f->cur || f->cur->kind != NT__OP_XFER) return NULL;
+  return f;
 }
+
+static void dch_connected(nt__ftp_dchan_t *ch, void *arg) {
+  nt_ftp_t *f = owner(ch, arg);
+  if (!f) return;
+  progress(f);
+  if (f->state == NT__FTP_DATA_CONNECT) xfer_next(f, NT__FTP_DATA_CONNECT);
+  if (f->data != ch) return;
+  if (f->cur) arm(f, f->cur); /* connected: the idle deadline from now on */
+  if (f->prot_p) data_start_tls(f); /* now if the 1xx came first (active mode) */
+}
+
+static void dch_ready(nt__ftp_dchan_t *ch, void *arg) {
+  nt_ftp_t *f = owner(ch, arg);
+  if (!f) return;
+  if (f->prot_p) { /* TLS is up: the idle deadline may be the nearer one now */
+    progress(f);
+    arm(f, f->cur);
+  }
+  maybe_upload(f);
+}
+
+static void dch_progress(nt__ftp_dchan_t *ch, void *arg, uint64_t bytes) {
+  nt_ftp_t *f = owner(ch, arg);
+  if (!f) return;
+  f->cur->bytes = bytes;
+  /* Bytes read from an upload's source have not left yet: the data timer
+   * samples what the transport sent (data_tick). */
+  if (!is_upload(f->cur)) progress(f);
+}
+
+static int dch_line(nt__ftp_dchan_t *ch, void *arg, const char *line, size_t len) {
+  nt_ftp_t *f = owner(ch, arg);
+  if (!f || f->quitting) return 1;
+  nt__ftp_op_t *op = f->cur;
+  if (!op->line) return 0;
+  nt_ftp_entry_t e, *ep = NULL;
+  if (op->xcmd == NT__X_MLSD && nt_ftp_parse_mlsd(line, len, &e) == 0) ep = &e;
+  op->line(op->line_arg, line, len, ep);
+  return 0;
+}
+
+static void dch_error(nt__ftp_dchan_t *ch, void *arg, int status) {
+  nt_ftp_t *f = owner(ch, arg);
+  if (f && !f->cur->status) f->cur->status = status;
+}
+
+static void dch_failed(nt__ftp_dchan_t *ch, void *arg, int status) {
+  nt_ftp_t *f = owner(ch, arg);
+  if (!f) return;
+  f->where = NT_FTP_WHERE_DATA_CONNECT;
+  if (f->state == NT__FTP_DATA_CONNECT) nt__ftp_op_finish(f, status);
+}
+
+static void dch_done(nt__ftp_dchan_t *ch, void *arg, int status, int in_handshake) {
+  nt_ftp_t *f = owner(ch, arg);
+  if (!f) return;
+  nt__ftp_op_t *op = f->cur;
+  if (in_handshake) op->data_err_tls = 1;
+  op->data_done = 1;
+  /* A TLS data stream that ends without close_notify is accepted only
+   * with the control connection's positive reply and a matching size. */
+  if (status && status != NT_ETLS_TRUNCATED) op->data_err = status;
+  if (!status && is_upload(op) && !op->upload_started)
+    op->data_err = NT_EUNEXPECTEDEOF; /* closed before we sent a byte */
+  if (op->data_err) f->where = op->data_err_tls ? NT_FTP_WHERE_DATA_TLS : NT_FTP_WHERE_DATA;
+  if (op->data_err == NT_ETIMEDOUT && op->data_err_tls) {
+    nt__ftp_fail_session(f, NT_ETIMEDOUT); /* the handshake's connect timeout */
+    return;
+  }
+  if (op->data_err && !op->final_ok) {
+    /* The final reply decides (a 550 after a reset is a refusal), if it
+     * comes soon; the data timer gives it a short grace. */
+    f->data_failed_at = nt_reactor_now(f->reactor);
+    arm(f, op);
+    return;
+  }
+  maybe_complete(f);
+}
+
+static const nt__ftp_dchan_cbs_t dchan_cbs = {
+    .connected = dch_connected,
+    .ready = dch_ready,
+    .progress = dch_progress,
+    .line = dch_line,
+    .error = dch_error,
+    .done = dch_done,
+    .failed = dch_failed,
+};
 
 /* --- the replies ----------------------------------------------------------------------- */
 
@@ -285,6 +602,42 @@ static void start_tls(nt_ftp_t *f) {
     f->pp.lr.stopped = 0;
     nt__ftp_fail_session(f, rc);
   }
+}
+
+/* The control connection is up: TCP (implicit TLS starts here), or TLS
+ * (the second connection_made). */
+void nt__ftp_on_connected(nt_ftp_t *f) {
+  nt_pp_t *pp = &f->pp;
+  nt_transport_t *t = nt_pp_transport(pp);
+  if (f->state == NT__FTP_TLS_HANDSHAKE) { /* the second connection_made: TLS is up */
+    f->tls_up = 1;
+    pp->lr.stopped = 0;
+    if (f->opts.tls == NT_FTP_TLS_IMPLICIT && nt_pp_last_code(pp) == 0) {
+      nt__ftp_set_state(f, NT__FTP_GREETING);
+      if (f->cbs.connected) f->cbs.connected(f, f->arg);
+      return;
+    }
+    become_ready(f);
+    return;
+  }
+  if (f->opts.tls == NT_FTP_TLS_IMPLICIT && !nt_tls_is_tls(t)) {
+    /* TLS from the first byte: the greeting comes encrypted. */
+    nt_tls_options_t to;
+    memset(&to, 0, sizeof to);
+    to.server_name = f->server_name;
+    nt__ftp_set_state(f, NT__FTP_TLS_HANDSHAKE);
+    /* The handshake is part of connecting: the connect timeout, counted
+     * from nt_ftp_connect, bounds it; the greeting's reply timeout starts
+     * once TLS is up (connection_made again). */
+    nt_timer_stop(&pp->timer);
+    to.handshake_timeout_ms =
+        nt__ftp_hs_timeout(f, f->connect_at ? f->connect_at : nt_reactor_now(f->reactor));
+    int rc = nt_tls_start(t, f->opts.tls_ctx, &pp->lr.base, &to, NULL);
+    if (rc) nt__ftp_fail_session(f, rc);
+    return;
+  }
+  nt__ftp_set_state(f, NT__FTP_GREETING);
+  if (f->cbs.connected) f->cbs.connected(f, f->arg);
 }
 
 static void on_final(nt_ftp_t *f, int code, const char *text, size_t len) {
@@ -413,7 +766,7 @@ static void on_final(nt_ftp_t *f, int code, const char *text, size_t len) {
   case NT__FTP_EPSV:
     if (code == 229) {
       passive_connect(f, nt_ftp_parse_epsv(text, len), code, text, len);
-    } else if (code >= 500 && nt__ftp_peer_family(f) == AF_INET) {
+    } else if (code >= 500 && peer_family(f) == AF_INET) {
       f->no_epsv = 1; /* and PASV from now on */
       cmd(f, NT__FTP_PASV, 0, "PASV");
     } else {
@@ -434,7 +787,7 @@ static void on_final(nt_ftp_t *f, int code, const char *text, size_t len) {
   case NT__FTP_EPRT:
     if (positive(code)) {
       xfer_next(f, NT__FTP_EPRT);
-    } else if (code >= 500 && nt__ftp_peer_family(f) == AF_INET) {
+    } else if (code >= 500 && peer_family(f) == AF_INET) {
       f->no_eprt = 1;
       active_setup(f); /* the same listener, announced with PORT */
     } else {
@@ -462,7 +815,7 @@ static void on_final(nt_ftp_t *f, int code, const char *text, size_t len) {
     }
     nt__ftp_set_state(f, NT__FTP_XFER);
     op->final_ok = 1;
-    nt__ftp_data_start_tls(f); /* a server that skipped the 1xx */
+    data_start_tls(f); /* a server that skipped the 1xx */
     maybe_complete(f);
     break;
   case NT__FTP_VERIFY: {
@@ -501,7 +854,7 @@ static void on_preliminary(nt_ftp_t *f, int code, const char *text, size_t len) 
     if (nt_ftp_parse_150_size(text, len, &n) == 0) op->size = op->xo.offset + n;
   }
   nt__ftp_set_state(f, NT__FTP_XFER);
-  nt__ftp_data_start_tls(f); /* the server is ready for the handshake now */
+  data_start_tls(f); /* the server is ready for the handshake now */
   maybe_upload(f);
 }
 

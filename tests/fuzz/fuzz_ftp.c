@@ -120,8 +120,12 @@ static int fz_listen(nt_reactor_t *r, const char *addr, nt_factory_t *fac,
 
 static void fz_unlisten(void *h) { ((pending_t *)h)->cancelled = 1; }
 
-static const nt__ftp_net_ops_t fz_net = {fz_connect, fz_cancel, fz_listen,
-                                         fz_unlisten};
+static const nt__ftp_net_ops_t fz_net = {
+    .connect = fz_connect,
+    .cancel = fz_cancel,
+    .listen = fz_listen,
+    .unlisten = fz_unlisten,
+};
 
 static int sink(void *ctx, const char *p, size_t n) {
   (void)ctx, (void)p;
@@ -157,7 +161,7 @@ static void session(const uint8_t *in, size_t n, int active, size_t chunk) {
   o.data_timeout_ms = 3000;
   nt_ftp_t *f;
   if (nt_ftp_new(R, &o, NULL, NULL, &f)) abort();
-  nt_ftp_sink_t s = {sink, NULL};
+  nt_ftp_sink_t s = {.data = sink};
   nt_ftp_login(f, "u", "p", done, NULL);
   nt_ftp_feat(f, done, NULL);
   nt_ftp_pwd(f, done, NULL);

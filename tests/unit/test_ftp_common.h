@@ -63,7 +63,7 @@ static void on_closed(nt_ftp_t *f, void *arg, int status) {
   logf_("closed:%s\n", status ? nt_err_name(status) : "ok");
 }
 
-static const nt_ftp_callbacks_t test_cbs = {NULL, on_ready, on_closed};
+static const nt_ftp_callbacks_t test_cbs = {.ready = on_ready, .closed = on_closed};
 
 /* "name:status:code[text]" with newlines of the text shown as '|' */
 static void done(nt_ftp_t *f, void *arg, const nt_ftp_result_t *r) {
@@ -95,7 +95,7 @@ static int sink_data(void *ctx, const char *p, size_t n) {
   return 0;
 }
 
-static const nt_ftp_sink_t test_sink __attribute__((unused)) = {sink_data, NULL};
+static const nt_ftp_sink_t test_sink __attribute__((unused)) = {.data = sink_data};
 
 __attribute__((unused)) static void on_line(void *arg, const char *line, size_t len,
                     const nt_ftp_entry_t *e) {
@@ -214,8 +214,12 @@ static int fake_listen(nt_reactor_t *r, const char *addr, nt_factory_t *fac,
 
 static void fake_unlisten(void *h) { ((fake_t *)h)->unlistened = 1; }
 
-static const nt__ftp_net_ops_t fake_net = {fake_connect, fake_cancel,
-                                           fake_listen, fake_unlisten};
+static const nt__ftp_net_ops_t fake_net = {
+    .connect = fake_connect,
+    .cancel = fake_cancel,
+    .listen = fake_listen,
+    .unlisten = fake_unlisten,
+};
 
 static void fakes_free(void) {
   for (int i = 0; i < nfakes; i++)
