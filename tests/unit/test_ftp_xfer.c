@@ -826,6 +826,140 @@ static void test_data_connect_timeout(void **state) {
   nt_test_transport_free(tt);
 }
 
+/* --- the data channel on its own (ftp-data.h): no FTP client at all ---------------- */
+
+static int dch_stop_after; /* line: stop after this many lines (0: never) */
+
+static void dch_log_connected(nt__ftp_dchan_t *ch, void *arg) {
+  (void)ch, (void)arg;
+  logf_("connected\n");
+}
+static void dch_log_ready(nt__ftp_dchan_t *ch, void *arg) {
+  (void)ch, (void)arg;
+  logf_("ready\n");
+}
+static void dch_log_progress(nt__ftp_dchan_t *ch, void *arg, uint64_t bytes) {
+  (void)ch, (void)arg;
+  logf_("progress %llu\n", (unsigned long long)bytes);
+}
+static int dch_log_line(nt__ftp_dchan_t *ch, void *arg, const char *line, size_t len) {
+  (void)ch;
+  int *n = arg;
+  logf_("line %.*s\n", (int)len, line);
+  return dch_stop_after && ++*n >= dch_stop_after;
+}
+static void dch_log_error(nt__ftp_dchan_t *ch, void *arg, int status) {
+  (void)ch, (void)arg;
+  logf_("error %s\n", nt_err_name(status));
+}
+static void dch_log_done(nt__ftp_dchan_t *ch, void *arg, int status, int hs) {
+  (void)ch, (void)arg;
+  logf_("done %s%s\n", status ? nt_err_name(status) : "ok", hs ? " in handshake" : "");
+}
+static void dch_log_failed(nt__ftp_dchan_t *ch, void *arg, int status) {
+  (void)ch, (void)arg;
+  logf_("failed %s\n", nt_err_name(status));
+}
+
+static const nt__ftp_dchan_cbs_t dch_log_cbs = {
+    .connected = dch_log_connected,
+    .ready = dch_log_ready,
+    .progress = dch_log_progress,
+    .line = dch_log_line,
+    .error = dch_log_error,
+    .done = dch_log_done,
+    .failed = dch_log_failed,
+};
+
+static nt__ftp_dchan_t *dch_new(nt__ftp_dchan_mode_t mode, int ascii, int *lines) {
+  nt__ftp_dchan_config_t c;
+  memset(&c, 0, sizeof c);
+  c.mode = mode;
+  c.ascii = ascii;
+  c.sink = test_sink;
+  c.max_line = 16;
+  c.src_fd = -1;
+  c.connect_timeout_ms = 1000;
+  c.cbs = &dch_log_cbs;
+  c.arg = lines;
+  nt__ftp_dchan_t *ch;
+  assert_int_equal(nt__ftp_dchan_new(R, &c, &ch), 0);
+  return ch;
+}
+
+/* Passive download in TYPE A: connect, convert CRLF, flush the held-back CR
+ * at the end, report in order; then a refused connect reports `failed`. */
+static void test_dchan_alone_download(void **state) {
+  (void)state;
+  memset(&rec, 0, sizeof rec);
+  struct sockaddr_storage ss;
+  socklen_t len;
+  assert_int_equal(nt_addr_parse("127.0.0.1", 2121, &ss, &len), 0);
+  nt__ftp_dchan_t *ch = dch_new(NT__DCHAN_SINK, 1, NULL);
+  data_plan(DATA_SEND_EOF, "one\r\ntwo\r");
+  assert_int_equal(nt__ftp_dchan_connect(ch, (struct sockaddr *)&ss, len), 0);
+  assert_true(nt__ftp_dchan_running(ch));
+  nt_test_run_pending(R);
+  assert_string_equal(rec.log, "connected\nready\nprogress 9\ndone ok\n");
+  assert_int_equal(rec.data_len, 8);
+  assert_memory_equal(rec.data, "one\ntwo\r", 8);
+  assert_false(nt__ftp_dchan_running(ch));
+  assert_string_equal(fakes[0].addr, "127.0.0.1:2121");
+  nt__ftp_dchan_close(ch, 0);
+
+  memset(&rec, 0, sizeof rec);
+  ch = dch_new(NT__DCHAN_SINK, 0, NULL);
+  data_plan(DATA_REFUSE, NULL);
+  assert_int_equal(nt__ftp_dchan_connect(ch, (struct sockaddr *)&ss, len), 0);
+  nt_test_run_pending(R);
+  assert_string_equal(rec.log, "failed ECONNREFUSED\n");
+  assert_false(nt__ftp_dchan_running(ch));
+  nt__ftp_dchan_close(ch, 1);
+}
+
+/* Active listing: a stranger is refused (and said so), the peer's lines
+ * come one by one, the last without its line end; a line callback that
+ * says stop gets no more. */
+static void test_dchan_alone_listing(void **state) {
+  (void)state;
+  memset(&rec, 0, sizeof rec);
+  struct sockaddr_storage peer;
+  socklen_t len;
+  assert_int_equal(nt_addr_parse("127.0.0.1", 21, &peer, &len), 0);
+  int lines = 0;
+  nt__ftp_dchan_t *ch = dch_new(NT__DCHAN_LINES, 1, &lines);
+  accept_from = "127.0.0.2";
+  int port = 0;
+  assert_int_equal(nt__ftp_dchan_listen(ch, "127.0.0.1", &peer, &port), 1);
+  assert_int_equal(port, 40123);
+  assert_int_equal(nt__ftp_dchan_listen(ch, "127.0.0.1", &peer, &port), 0); /* again */
+  nt_test_run_pending(R);
+  assert_true(nt__ftp_dchan_refused_foreign(ch));
+  assert_string_equal(rec.log, "");
+  nt__ftp_dchan_close(ch, 1);
+  nt_test_run_pending(R);
+  assert_true(fakes[0].unlistened);
+
+  accept_from = "127.0.0.1";
+  data_plan(DATA_SEND_EOF, "a\r\nbb\r\nc");
+  ch = dch_new(NT__DCHAN_LINES, 1, &lines);
+  assert_int_equal(nt__ftp_dchan_listen(ch, "127.0.0.1", &peer, &port), 1);
+  nt_test_run_pending(R);
+  assert_string_equal(rec.log,
+                      "connected\nready\nprogress 8\nline a\nline bb\nline c\ndone ok\n");
+  nt__ftp_dchan_close(ch, 0);
+
+  memset(&rec, 0, sizeof rec);
+  dch_stop_after = 1;
+  lines = 0;
+  ch = dch_new(NT__DCHAN_LINES, 1, &lines);
+  assert_int_equal(nt__ftp_dchan_listen(ch, "127.0.0.1", &peer, &port), 1);
+  nt_test_run_pending(R);
+  dch_stop_after = 0;
+  assert_string_equal(rec.log, "connected\nready\nprogress 8\nline a\ndone ok\n");
+  nt__ftp_dchan_close(ch, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_retr_passive_every_split, common_setup, common_teardown),
@@ -853,6 +987,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_upload_idle_deadline, common_setup, common_teardown),
       cmocka_unit_test_setup_teardown(test_data_tls_after_1xx, common_setup, common_teardown),
       cmocka_unit_test_setup_teardown(test_data_connect_timeout, common_setup, common_teardown),
+      cmocka_unit_test_setup_teardown(test_dchan_alone_download, common_setup, common_teardown),
+      cmocka_unit_test_setup_teardown(test_dchan_alone_listing, common_setup, common_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
