@@ -1,7 +1,8 @@
 /* The command/response engine shared by FTP and NNTP (curl's "pingpong"):
  * commands go out one at a time from a queue, replies come back through the
- * line framer, a timer bounds every wait. States per command: queued -> sent
- * -> (reply) -> done | block -> done. */
+ * line framer and are read by the protocol's grammar, a timer bounds every
+ * wait. States per command: queued -> sent -> (reply) -> done | block ->
+ * done. Nothing here knows a protocol's words. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -38,21 +39,32 @@ static void arm_timer(nt_pp_t *pp) {
     nt_timer_stop(&pp->timer);
 }
 
+/* A secret command is logged as its first word, or as the first n bytes
+ * its queuer chose (NT_PP_SECRET_SHOW), then "****". */
+static void log_command(const nt__pp_cmd_t *c) {
+  size_t len = c->len - 2; /* without CRLF */
+  if (!(c->flags & NT_PP_SECRET)) {
+    nt__log(NT__LOG_DEBUG, "> %.*s", (int)len, c->text);
+    return;
+  }
+  unsigned show = (unsigned)c->flags >> 8;
+  size_t keep;
+  if (show) {
+    keep = show - 1 < len ? show - 1 : len;
+  } else {
+    const char *sp = memchr(c->text, ' ', c->len);
+    keep = sp ? (size_t)(sp - c->text) : len;
+  }
+  nt__log(NT__LOG_DEBUG, "> %.*s ****", (int)keep, c->text);
+}
+
 static void send_next(nt_pp_t *pp) {
   nt__pp_cmd_t *c = pp->head;
   nt_transport_t *t = nt_pp_transport(pp);
   if (!c || c->sent || !t || nt_transport_is_closing(t)) return;
+  if (pp->tls_starting) return; /* it goes over TLS, once TLS is up */
   c->sent = 1;
-  if (nt__log_level >= NT__LOG_DEBUG) {
-    if (c->flags & NT_PP_SECRET) {
-      const char *sp = memchr(c->text, ' ', c->len);
-      int keep = sp ? (int)(sp - c->text) : (int)c->len - 2;
-      if (!strncmp(c->text, "AUTHINFO PASS", 13)) keep = 13;
-      nt__log(NT__LOG_DEBUG, "> %.*s ****", keep, c->text);
-    } else {
-      nt__log(NT__LOG_DEBUG, "> %.*s", (int)c->len - 2, c->text);
-    }
-  }
+  if (nt__log_level >= NT__LOG_DEBUG) log_command(c);
   int rc = nt_transport_write(t, c->text, c->len);
   if (rc) {
     nt_transport_abort_error(t, rc);
@@ -90,6 +102,9 @@ static int reply_append(nt_pp_t *pp, const char *p, size_t n, int newline) {
   return 0;
 }
 
+/* --- the shipped grammars ------------------------------------------------ */
+
+/* "NNN", "NNN text" or "NNN-text", NNN in 100..599; -1 otherwise. */
 static int parse_code(const char *line, size_t len) {
   if (len < 3) return -1;
   for (int i = 0; i < 3; i++)
@@ -98,6 +113,44 @@ static int parse_code(const char *line, size_t len) {
   if (line[0] < '1' || line[0] > '5') return -1;
   return (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
 }
+
+/* The text after "NNN " (nothing for "NNN" or "NNN "). */
+static size_t code_text(size_t len) { return len > 4 ? 4 : len; }
+
+static int ftp_start(const char *line, size_t len, int *code, size_t *text) {
+  *code = parse_code(line, len);
+  if (*code < 0) return NT_EPROTO;
+  *text = code_text(len);
+  return len > 3 && line[3] == '-' ? NT_PP_LINE_MORE : NT_PP_LINE_LAST;
+}
+
+/* Lines until one that starts with the same code and a space; the lines
+ * between are kept whole (RFC 959 lets them say anything). */
+static int ftp_next(int code, const char *line, size_t len, size_t *text) {
+  if (parse_code(line, len) == code && (len == 3 || line[3] == ' ')) {
+    *text = code_text(len);
+    return NT_PP_LINE_LAST;
+  }
+  *text = 0;
+  return NT_PP_LINE_MORE;
+}
+
+static int ftp_preliminary(int code) { return code >= 100 && code < 200; }
+
+static int nntp_start(const char *line, size_t len, int *code, size_t *text) {
+  *code = parse_code(line, len);
+  if (*code < 0) return NT_EPROTO;
+  *text = code_text(len);
+  return NT_PP_LINE_LAST;
+}
+
+const nt_pp_grammar_t nt_pp_grammar_ftp = {
+    .name = "ftp", .start = ftp_start, .next = ftp_next,
+    .preliminary = ftp_preliminary};
+const nt_pp_grammar_t nt_pp_grammar_nntp = {
+    .name = "nntp", .start = nntp_start, .next = NULL, .preliminary = NULL};
+
+/* --- replies ---------------------------------------------------------------- */
 
 /* A complete reply: hand it to whoever waits for it. */
 static void complete_reply(nt_pp_t *pp) {
@@ -113,6 +166,9 @@ static void complete_reply(nt_pp_t *pp) {
   }
   int next = c->reply ? c->reply(pp, c->arg, code, text, pp->reply_len) : NT_PP_DONE;
   if (pp->head != c) return; /* the connection went away inside the callback */
+  if (next == NT_PP_DONE && pp->grammar->preliminary &&
+      pp->grammar->preliminary(code))
+    next = NT_PP_MORE;
   if (next == NT_PP_BLOCK) {
     pp->in_block = 1;
     pp->block_bytes = 0;
@@ -151,46 +207,50 @@ static void block_line(nt_pp_t *pp, const char *line, size_t len) {
   if (c->line) c->line(pp, c->arg, line, len);
 }
 
-static void on_line(nt_line_receiver_t *lr, const char *line, size_t len) {
-  nt_pp_t *pp = pp_of(lr);
-  if (pp->in_block && pp->head) {
-    block_line(pp, line, len);
-    return;
-  }
-  int rc;
+/* One line of a reply, read by the grammar: kept, and handed over once the
+ * grammar says the reply is complete. */
+static void reply_line(nt_pp_t *pp, const char *line, size_t len) {
+  if (pp->ops->status_line) pp->ops->status_line(pp, line, len);
+  const nt_pp_grammar_t *g = pp->grammar;
+  size_t text = 0;
+  int more;
   if (pp->multi) {
-    /* FTP: lines until one that starts with the same code and a space. */
-    int code = parse_code(line, len);
-    if (code == pp->reply_code && (len == 3 || line[3] == ' ')) {
-      rc = reply_append(pp, len > 4 ? line + 4 : "", len > 4 ? len - 4 : 0, 1);
-      if (rc) {
-        fail(pp, rc);
-        return;
-      }
-      complete_reply(pp);
-      return;
+    more = g->next ? g->next(pp->reply_code, line, len, &text) : NT_PP_LINE_LAST;
+  } else {
+    int code = -1;
+    more = g->start(line, len, &code, &text);
+    if (more >= 0 && code < 0) more = NT_EPROTO; /* codes < 0 mean failure */
+    if (more >= 0) {
+      pp->reply_len = 0;
+      pp->reply_code = code;
     }
-    rc = reply_append(pp, line, len, 1);
-    if (rc) fail(pp, rc);
+  }
+  if (more < 0) {
+    fail(pp, more);
     return;
   }
-  int code = parse_code(line, len);
-  if (code < 0) {
-    fail(pp, NT_EPROTO);
-    return;
-  }
-  pp->reply_len = 0;
-  pp->reply_code = code;
-  rc = reply_append(pp, len > 4 ? line + 4 : "", len > 4 ? len - 4 : 0, 0);
+  if (text > len) text = len;
+  int rc = reply_append(pp, line + text, len - text, pp->multi);
   if (rc) {
     fail(pp, rc);
     return;
   }
-  if (pp->style == NT_PP_STYLE_FTP && len > 3 && line[3] == '-') {
+  if (more == NT_PP_LINE_MORE) {
     pp->multi = 1;
     return;
   }
   complete_reply(pp);
+}
+
+static void on_line(nt_line_receiver_t *lr, const char *line, size_t len) {
+  nt_pp_t *pp = pp_of(lr);
+  if (pp->in_block && pp->head)
+    block_line(pp, line, len);
+  else
+    reply_line(pp, line, len);
+  /* The limit of the next line follows the phase: reply lines are short,
+   * a block's lines (articles) may be longer. */
+  lr->reader.max_line = pp->in_block ? pp->max_block_line : pp->max_line;
 }
 
 static void timeout_cb(nt_timer_t *t) {
@@ -201,7 +261,13 @@ static void timeout_cb(nt_timer_t *t) {
 static void on_made(nt_line_receiver_t *lr, nt_transport_t *t) {
   nt_pp_t *pp = pp_of(lr);
   (void)t;
-  arm_timer(pp); /* the greeting is awaited */
+  if (pp->tls_starting) { /* the second connection_made: TLS is up */
+    pp->tls_starting = 0;
+    nt_line_reader_reset(&lr->reader);
+    lr->stopped = 0;
+    send_next(pp); /* a command queued during the handshake */
+  }
+  arm_timer(pp); /* the greeting (or a reply) is awaited */
   if (pp->ops->connected) pp->ops->connected(pp);
 }
 
@@ -253,11 +319,16 @@ int nt_pp_init(nt_pp_t *pp, nt_reactor_t *r, const nt_pp_ops_t *ops,
                const nt_pp_options_t *opts, nt_pp_reply_cb greeting,
                void *arg) {
   memset(pp, 0, sizeof *pp);
-  nt_pp_options_t o = {NT_PP_STYLE_FTP, 0, 0, 0, 0};
+  nt_pp_options_t o = {.style = NT_PP_STYLE_FTP};
   if (opts) o = *opts;
-  nt_line_receiver_init(&pp->lr, &pp_lr_ops, o.max_line ? o.max_line : 8192);
+  pp->max_line = o.max_line ? o.max_line : 8192;
+  pp->max_block_line =
+      o.max_block_line > pp->max_line ? o.max_block_line : pp->max_line;
+  nt_line_receiver_init(&pp->lr, &pp_lr_ops, pp->max_line);
   pp->ops = ops;
-  pp->style = o.style;
+  pp->grammar = o.grammar ? o.grammar
+                : o.style == NT_PP_STYLE_NNTP ? &nt_pp_grammar_nntp
+                                              : &nt_pp_grammar_ftp;
   pp->reactor = r;
   pp->max_reply = o.max_reply ? o.max_reply : 64 * 1024;
   pp->max_block = o.max_block;
@@ -298,6 +369,24 @@ int nt_pp_command(nt_pp_t *pp, int flags, nt_pp_reply_cb reply,
   return 0;
 }
 
+int nt_pp_start_tls(nt_pp_t *pp, nt_tls_ctx_t *ctx,
+                    const nt_tls_options_t *opts) {
+  nt_transport_t *t = nt_pp_transport(pp);
+  if (!t || nt_transport_is_closing(t)) return NT_ENOTCONN;
+  /* Nothing after the reply that allowed TLS belongs to the plaintext
+   * conversation: the line framer stops at once. */
+  nt_line_receiver_stop(&pp->lr);
+  pp->tls_starting = 1;
+  nt_timer_stop(&pp->timer); /* the handshake has its own limit */
+  int rc = nt_tls_start(t, ctx, &pp->lr.base, opts, NULL);
+  if (rc) {
+    pp->tls_starting = 0;
+    pp->lr.stopped = 0;
+    arm_timer(pp);
+  }
+  return rc;
+}
+
 void nt_pp_touch(nt_pp_t *pp) {
   if (awaiting(pp)) nt_timer_start(&pp->timer, pp->timeout_ms, 0);
 }
@@ -313,3 +402,7 @@ size_t nt_pp_pending(const nt_pp_t *pp) {
   for (const nt__pp_cmd_t *c = pp->head; c; c = c->next) n++;
   return n;
 }
+
+int nt_pp_in_block(const nt_pp_t *pp) { return pp->in_block; }
+
+const nt_pp_grammar_t *nt_pp_grammar(const nt_pp_t *pp) { return pp->grammar; }

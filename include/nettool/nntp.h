@@ -57,20 +57,25 @@
 
 typedef struct nt_nntp_s nt_nntp_t;
 
+/* The states, in order: one list for the enum and nt_nntp_state_name. */
+#define NT_NNTP_STATES(X)                                                  \
+  X(CONNECTING, "TCP connect (and, for NNTPS, TLS handshake)")             \
+  X(GREETING, "waiting for the server's 200/201")                          \
+  X(CAPABILITIES, "CAPABILITIES sent")                                     \
+  X(MODE_READER, "MODE READER sent")                                       \
+  X(STARTTLS, "STARTTLS sent, waiting for 382")                            \
+  X(TLS_HANDSHAKE, "382 received, TLS handshake running")                  \
+  X(AUTH_USER, "AUTHINFO USER sent")                                       \
+  X(AUTH_PASS, "AUTHINFO PASS sent")                                       \
+  X(READY, "commands flow")                                                \
+  X(QUITTING, "QUIT sent")                                                 \
+  X(CLOSED, "the session is over")
+
+#define NT__NNTP_STATE_ENUM(name, doc) NT_NNTP_##name,
 typedef enum nt_nntp_state_e {
-  NT_NNTP_CONNECTING,    /* TCP connect (and, for NNTPS, TLS handshake) */
-  NT_NNTP_GREETING,      /* waiting for the server's 200/201 */
-  NT_NNTP_CAPABILITIES,  /* CAPABILITIES sent */
-  NT_NNTP_MODE_READER,   /* MODE READER sent */
-  NT_NNTP_STARTTLS,      /* STARTTLS sent, waiting for 382 */
-  NT_NNTP_TLS_HANDSHAKE, /* 382 received, TLS handshake running */
-  NT_NNTP_AUTH_USER,     /* AUTHINFO USER sent */
-  NT_NNTP_AUTH_PASS,     /* AUTHINFO PASS sent */
-  NT_NNTP_READY,         /* commands flow */
-  NT_NNTP_QUITTING,      /* QUIT sent */
-  NT_NNTP_CLOSED,
-  NT_NNTP_STATE_COUNT
+  NT_NNTP_STATES(NT__NNTP_STATE_ENUM) NT_NNTP_STATE_COUNT
 } nt_nntp_state_t;
+#undef NT__NNTP_STATE_ENUM
 
 /* "READY", "AUTH_USER"...; "?" for a value out of range. */
 const char *nt_nntp_state_name(nt_nntp_state_t s);

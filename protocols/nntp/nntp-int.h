@@ -81,9 +81,6 @@ struct nt_nntp_s {
   int status; /* what closed() will say */
   int closed_told;
   char tls_error[256];
-  /* the engine's line handler, wrapped (nntp_client.c: wrap_lines) */
-  const nt_line_receiver_ops_t *pp_lr_ops;
-  nt_line_receiver_ops_t lr_ops;
   char last_line[256]; /* nt_nntp_last_line */
 };
 

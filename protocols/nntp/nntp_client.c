@@ -9,10 +9,11 @@
 #include "nntp-int.h"
 #include "reactor-int.h"
 
+/* The names come from the same list as the enum (NT_NNTP_STATES). */
+#define NT__NNTP_STATE_NAME(name, doc) [NT_NNTP_##name] = #name,
 static const char *const state_names[NT_NNTP_STATE_COUNT] = {
-    "CONNECTING", "GREETING",  "CAPABILITIES", "MODE_READER",
-    "STARTTLS",   "TLS_HANDSHAKE", "AUTH_USER", "AUTH_PASS",
-    "READY",      "QUITTING",  "CLOSED"};
+    NT_NNTP_STATES(NT__NNTP_STATE_NAME)};
+#undef NT__NNTP_STATE_NAME
 
 const char *nt_nntp_state_name(nt_nntp_state_t s) {
   return (unsigned)s < NT_NNTP_STATE_COUNT ? state_names[s] : "?";
@@ -141,15 +142,12 @@ static int auth_status(int code) {
  * could be an injected response). */
 static void start_tls(nt_nntp_t *c) {
   nt__nntp_set_state(c, NT_NNTP_TLS_HANDSHAKE);
-  nt_tls_options_t o;
-  memset(&o, 0, sizeof o);
-  o.server_name = c->tls_name;
-  o.handshake_timeout_ms = c->connect_timeout_ms; /* DESIGN: time model */
-  c->pp.lr.stopped = 1;
-  int rc = nt_tls_start(nt_pp_transport(&c->pp), c->tls_ctx, &c->pp.lr.base,
-                        &o, NULL);
+  nt_tls_options_t o = {
+      .server_name = c->tls_name,
+      .handshake_timeout_ms = c->connect_timeout_ms, /* DESIGN: time model */
+  };
+  int rc = nt_pp_start_tls(&c->pp, c->tls_ctx, &o);
   if (rc) {
-    c->pp.lr.stopped = 0;
     snprintf(c->tls_error, sizeof c->tls_error, "%s", nt_tls_last_error());
     fail(c, rc);
   }
@@ -203,7 +201,9 @@ static int on_setup_reply(nt_pp_t *pp, void *arg, int code, const char *text,
     if (code == 281)
       auth_done(c, 0);
     else if (code == 381 && c->pass)
-      setup_cmd(c, NT_NNTP_AUTH_PASS, NT_PP_SECRET, "AUTHINFO PASS %s", c->pass);
+      /* logged as "AUTHINFO PASS ****" */
+      setup_cmd(c, NT_NNTP_AUTH_PASS, NT_PP_SECRET_SHOW(13), "AUTHINFO PASS %s",
+                c->pass);
     else
       auth_done(c, auth_status(code));
     break;
@@ -220,9 +220,7 @@ static int on_setup_reply(nt_pp_t *pp, void *arg, int code, const char *text,
 
 static void on_connected(nt_pp_t *pp) {
   nt_nntp_t *c = (nt_nntp_t *)pp;
-  if (c->state == NT_NNTP_TLS_HANDSHAKE) { /* TLS is up */
-    c->pp.lr.stopped = 0;
-    nt_line_reader_reset(&c->pp.lr.reader);
+  if (c->state == NT_NNTP_TLS_HANDSHAKE) { /* TLS is up; reading resumed */
     c->tls_active = 1;
     c->caps_fresh = 0; /* RFC 4642 2.2.2: ask again over TLS */
     c->caps = 0;
@@ -272,47 +270,34 @@ static void client_free(nt_nntp_t *c) {
 
 static void on_destroy(nt_pp_t *pp) { client_free((nt_nntp_t *)pp); }
 
-static const nt_pp_ops_t nntp_pp_ops = {on_connected, on_unsolicited, on_closed,
-                                        on_destroy};
-
-/* Every line passes here on its way to the engine, for two things the
- * engine cannot know: a status line is kept (a greeting such as "999 hi"
- * that the engine refuses as no reply at all can then be quoted), and the
- * line limit follows the phase: status lines keep the short max_line,
- * lines inside a multi-line response (articles) get max_block_line. The
- * engine's limit is set once at init, so the reader's maximum is switched
- * here after each line, before the next one is framed. */
-static void wrapped_line(nt_line_receiver_t *lr, const char *line, size_t len) {
-  nt_nntp_t *c = (nt_nntp_t *)lr;
-  if (!c->pp.in_block) {
-    size_t n = len < sizeof c->last_line - 1 ? len : sizeof c->last_line - 1;
-    memcpy(c->last_line, line, n);
-    c->last_line[n] = 0;
-  }
-  c->pp_lr_ops->line_received(lr, line, len);
-  lr->reader.max_line = c->pp.in_block ? c->max_block_line : c->max_line;
+/* Each status line is kept, so a greeting such as "999 hi" that the
+ * grammar refuses as no reply at all can still be quoted. */
+static void on_status_line(nt_pp_t *pp, const char *line, size_t len) {
+  nt_nntp_t *c = (nt_nntp_t *)pp;
+  size_t n = len < sizeof c->last_line - 1 ? len : sizeof c->last_line - 1;
+  memcpy(c->last_line, line, n);
+  c->last_line[n] = 0;
 }
 
-static void wrap_lines(nt_nntp_t *c) {
-  c->pp_lr_ops = c->pp.lr.ops;
-  c->lr_ops = *c->pp.lr.ops;
-  c->lr_ops.line_received = wrapped_line;
-  c->pp.lr.ops = &c->lr_ops;
-}
+static const nt_pp_ops_t nntp_pp_ops = {
+    .connected = on_connected,
+    .unsolicited = on_unsolicited,
+    .closed = on_closed,
+    .destroy = on_destroy,
+    .status_line = on_status_line,
+};
 
 /* --- connecting ----------------------------------------------------------------- */
 
 static nt_protocol_t *build(nt_factory_t *f, const struct sockaddr *peer,
                             socklen_t len) {
   (void)peer, (void)len;
-  return &((nt_nntp_t *)f->data)->pp.lr.base;
+  return nt_pp_protocol(&((nt_nntp_t *)f->data)->pp);
 }
 
 /* Frees a client that never got a transport, through the protocol's own
  * destroy (which frees pingpong's greeting slot too). */
-static void destroy_unconnected(nt_nntp_t *c) {
-  c->pp.lr.base.ops->destroy(&c->pp.lr.base);
-}
+static void destroy_unconnected(nt_nntp_t *c) { nt_pp_dispose(&c->pp); }
 
 static void connect_failed(nt_factory_t *f, nt_connector_t *conn, int status) {
   nt_nntp_t *c = f->data;
@@ -328,7 +313,11 @@ static void connect_failed(nt_factory_t *f, nt_connector_t *conn, int status) {
   destroy_unconnected(c);
 }
 
-static const nt_factory_ops_t nntp_factory_ops = {build, NULL, connect_failed};
+static const nt_factory_ops_t nntp_factory_ops = {
+    .build_protocol = build,
+    .started_connecting = NULL,
+    .connection_failed = connect_failed,
+};
 
 /* NNTPS: the TCP connector is freed as soon as TCP is up, while the TLS
  * handshake (and state CONNECTING) goes on; this factory sits in front of
@@ -355,8 +344,11 @@ static void tls_connect_failed(nt_factory_t *f, nt_connector_t *conn, int status
   c->tls_factory.base.ops->connection_failed(&c->tls_factory.base, conn, status);
 }
 
-static const nt_factory_ops_t nntps_tcp_factory_ops = {tls_build, tls_started,
-                                                       tls_connect_failed};
+static const nt_factory_ops_t nntps_tcp_factory_ops = {
+    .build_protocol = tls_build,
+    .started_connecting = tls_started,
+    .connection_failed = tls_connect_failed,
+};
 
 static char *dup_opt(const char *s, int *err) {
   if (!s) return NULL;
@@ -405,19 +397,25 @@ int nt_nntp_new(nt_reactor_t *r, const nt_nntp_options_t *opts,
   c->no_mode_reader = o.no_mode_reader;
   c->auth_when_asked = o.auth_when_asked;
   c->state = NT_NNTP_CONNECTING;
-  nt_pp_options_t po = {NT_PP_STYLE_NNTP, c->max_line, 0, c->max_block,
-                        c->timeout_ms};
-  nt_pp_init(&c->pp, r, &nntp_pp_ops, &po, on_setup_reply, NULL);
-  if (!c->pp.head) { /* pingpong could not allocate the greeting's slot */
+  /* status lines keep the short max_line, lines inside a multi-line
+   * response (articles) get max_block_line */
+  nt_pp_options_t po = {
+      .grammar = &nt_pp_grammar_nntp,
+      .max_line = c->max_line,
+      .max_block_line = c->max_block_line,
+      .max_block = c->max_block,
+      .timeout_ms = c->timeout_ms,
+  };
+  int rc = nt_pp_init(&c->pp, r, &nntp_pp_ops, &po, on_setup_reply, NULL);
+  if (rc) { /* the engine's destroy never runs for it: free by hand */
     client_free(c);
-    return NT_ENOMEM;
+    return rc;
   }
-  wrap_lines(c);
   *out = c;
   return 0;
 }
 
-nt_protocol_t *nt_nntp_protocol(nt_nntp_t *c) { return &c->pp.lr.base; }
+nt_protocol_t *nt_nntp_protocol(nt_nntp_t *c) { return nt_pp_protocol(&c->pp); }
 
 int nt_nntp_connect(nt_reactor_t *r, const char *host, int port,
                     const nt_nntp_options_t *opts,

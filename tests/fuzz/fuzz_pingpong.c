@@ -35,15 +35,18 @@ static int on_greeting(nt_pp_t *pp, void *arg, int code, const char *t, size_t n
 }
 
 static void on_destroy(nt_pp_t *pp) { free(pp); }
-static const nt_pp_ops_t ops = {NULL, NULL, NULL, on_destroy};
+static const nt_pp_ops_t ops = {.destroy = on_destroy};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 1) return 0;
   static nt_reactor_t *r;
   if (!r && nt_test_reactor_new(&r)) abort();
   nt_pp_t *pp = calloc(1, sizeof *pp);
-  nt_pp_options_t o = {(data[0] & 1) ? NT_PP_STYLE_NNTP : NT_PP_STYLE_FTP,
-                       128, 1024, 4096, 1000};
+  nt_pp_options_t o = {.style = (data[0] & 1) ? NT_PP_STYLE_NNTP : NT_PP_STYLE_FTP,
+                       .max_line = 128,
+                       .max_reply = 1024,
+                       .max_block = 4096,
+                       .timeout_ms = 1000};
   nt_pp_init(pp, r, &ops, &o, on_greeting, NULL);
   nt_test_transport_t *tt = nt_test_transport_new(r, &pp->lr.base);
   size_t chunk = (size_t)(data[0] >> 1) % 17 + 1;
