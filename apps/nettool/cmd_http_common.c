@@ -91,6 +91,60 @@ int http_cli_option(http_cli_t *h, int ch, const char *arg) {
   }
 }
 
+/* --- secrets on the command line ------------------------------------------ */
+
+/* Where the password is in URL s (between the userinfo's first ':' and the
+ * authority's last '@', as nt_url_parse splits it), or NULL. */
+static char *url_password(char *s, size_t *len) {
+  char *p = s;
+  char *sep = strstr(s, "://");
+  if (sep && sep < s + strcspn(s, "/?#")) p = sep + 3;
+  size_t alen = strcspn(p, "/?#");
+  char *at = NULL;
+  for (size_t i = 0; i < alen; i++)
+    if (p[i] == '@') at = p + i;
+  char *colon = at ? memchr(p, ':', (size_t)(at - p)) : NULL;
+  if (!colon) return NULL;
+  *len = (size_t)(at - colon - 1);
+  return colon + 1;
+}
+
+/* A copy of an argv string, whose password part (NULL: none) is then
+ * overwritten in argv itself: ps and /proc/PID/cmdline show argv (nettool
+ * ftp does the same). 0 or -1 (no memory). */
+static int take_secret(const char **arg, char **copy, char *pass,
+                       size_t len) {
+  *copy = strdup(*arg);
+  if (!*copy) return -1;
+  if (pass) memset(pass, 'x', len);
+  *arg = *copy;
+  return 0;
+}
+
+/* -u USER:PASS and http://USER:PASS@HOST/ leave argv before anything
+ * slow (DNS, connect) runs. */
+static int hide_secrets(http_cli_t *h) {
+  if (h->userpass) {
+    char *colon = strchr((char *)h->userpass, ':');
+    if (take_secret(&h->userpass, &h->userpass_copy, colon ? colon + 1 : NULL,
+                    colon ? strlen(colon + 1) : 0))
+      return -1;
+  }
+  if (h->url) {
+    size_t len = 0;
+    char *pass = url_password((char *)h->url, &len);
+    if (take_secret(&h->url, &h->url_copy, pass, len)) return -1;
+  }
+  return 0;
+}
+
+static void free_secret(char **s) {
+  if (!*s) return;
+  memset(*s, 0, strlen(*s));
+  free(*s);
+  *s = NULL;
+}
+
 /* --- output --------------------------------------------------------------- */
 
 static int write_all(int fd, const char *p, size_t n) {
@@ -390,6 +444,10 @@ static void tune_malloc(void) {
 }
 
 static int run(http_cli_t *h) {
+  if (hide_secrets(h)) {
+    cli_error("out of memory");
+    return NT_EXIT_INTERNAL;
+  }
   nt_url_t u;
   int rc = nt_url_parse(h->url, &u);
   if (rc) {
@@ -461,8 +519,13 @@ static int run(http_cli_t *h) {
                                          : h->max_redirs;
   o.max_retries = h->retries;
   o.retry_delay_ms = h->retry_delay_ms;
-  nt_http_callbacks_t cbs = {on_response, on_body, on_done, on_redirect,
-                             on_retry};
+  static const nt_http_callbacks_t cbs = {
+      .on_response = on_response,
+      .on_body = on_body,
+      .on_done = on_done,
+      .on_redirect = on_redirect,
+      .on_retry = on_retry,
+  };
   rc = nt_http_request_start(h->client, &o, &cbs, h, &h->req);
   if (user) {
     memset(user, 0, strlen(h->userpass));
@@ -529,5 +592,8 @@ int http_cli_run(http_cli_t *h) {
   int code = run(h);
   if (h->cleanup) h->cleanup(h); /* when run stopped before the reactor */
   h->cleanup = NULL;
+  free_secret(&h->userpass_copy);
+  free_secret(&h->url_copy);
+  h->userpass = h->url = NULL;
   return code;
 }

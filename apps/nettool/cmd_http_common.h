@@ -19,10 +19,11 @@ typedef struct http_cli_s http_cli_t;
 
 struct http_cli_s {
   /* options */
-  const char *url;
+  const char *url; /* argv's until http_cli_run copies it (url_copy) */
   const char *out_path; /* -o; NULL: stdout */
   const char *cacert;
-  const char *userpass; /* -u user:pass; never printed */
+  const char *userpass; /* -u user:pass; never printed; copied like url */
+  char *url_copy, *userpass_copy; /* ours: argv's password is wiped */
   const char *headers[HTTP_MAX_HEADERS + 1];
   size_t nheaders;
   int insecure, quiet;
@@ -82,7 +83,8 @@ struct http_cli_s {
   "  -H, --header 'Name: value'  extra request header ('Name:' removes one)\n" \
   "  -u, --user USER:PASS   Basic authentication (never sent to another "      \
   "host\n"                                                                     \
-  "                         after a redirect, never printed)\n"                \
+  "                         after a redirect, never printed, hidden from "   \
+  "ps)\n"                                                                      \
   "  -o, --output OUT       write the body to OUT (through OUT.part, "         \
   "renamed\n"                                                                  \
   "                         on success; an existing OUT is never truncated;\n" \

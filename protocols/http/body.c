@@ -47,9 +47,14 @@ static const char *mem_error(nt_http_body_t *b) {
   return "";
 }
 
-static const nt_http_body_ops_t mem_ops = {mem_length, mem_type, mem_next,
-                                           NULL,       NULL,     mem_rewind,
-                                           mem_verify, mem_error};
+static const nt_http_body_ops_t mem_ops = {
+    .length = mem_length,
+    .content_type = mem_type,
+    .next = mem_next,
+    .rewind = mem_rewind,
+    .verify = mem_verify,
+    .error = mem_error,
+}; /* never NT_EAGAIN: no wait */
 
 int nt_http_body_memory(const void *data, size_t len, const char *content_type,
                         nt_http_body_t **out) {

@@ -35,11 +35,7 @@ int nt_http_client_new(nt_reactor_t *r, const nt_http_client_options_t *o,
 void nt_http_client_free(nt_http_client_t *c) {
   if (!c) return;
   nt__http_client_cancel_all(c);
-  while (c->idle_head) {
-    nt__http_conn_t *conn = c->idle_head;
-    nt__http_conn_close(conn); /* removes it from the list */
-    conn->client = NULL;
-  }
+  nt__http_pool_drain(c);
   nt_tls_ctx_free(c->tls);
   nt__free(c->ca_file);
   nt__free(c->user_agent);

@@ -1,7 +1,9 @@
 /* Dialing: nt_tcp_connect (or the test hook) for a request, wrapped in the
  * TLS factory for https; the connection, once made, becomes an
- * nt__http_conn_t attached to the request. A dial outlives a request that
- * gives up on it and is freed from the loop after its last callback. */
+ * nt__http_conn_t attached to the request. The request hears of it through
+ * its events table (connected, connect_failed), never by name. A dial
+ * outlives a request that gives up on it and is freed from the loop after
+ * its last callback. */
 #include <stdio.h>
 #include <string.h>
 
@@ -15,6 +17,7 @@ struct nt__http_dial {
   nt_http_client_t *client; /* may be freed before the dial ends */
   nt_reactor_t *reactor;
   nt_http_request_t *req; /* NULL once abandoned */
+  const nt__http_conn_events_t *ev;
   nt_connector_t *connector;
   int https, port, hooked, finished;
   char host[256];
@@ -36,15 +39,13 @@ static nt_protocol_t *dial_build(nt_factory_t *f, const struct sockaddr *peer,
   (void)len;
   nt__http_dial_t *d = f->data;
   nt_http_request_t *q = d->req;
-  nt__http_conn_t *c =
-      q ? nt__http_conn_new(d->client, d->https, d->host, d->port) : NULL;
+  const nt__http_conn_events_t *ev = d->ev;
+  nt_protocol_t *p =
+      q ? nt__http_conn_new(d->client, ev, q, d->https, d->host, d->port)
+        : NULL;
   dial_finish(d);
-  if (!c) {
-    if (q) nt__http_req_connect_failed(q, NT_ENOMEM, "out of memory");
-    return NULL;
-  }
-  c->req = q; /* connection_made attaches it for good */
-  return &c->base;
+  if (!p && q) ev->connect_failed(q, NT_ENOMEM, "out of memory");
+  return p;
 }
 
 static void dial_started(nt_factory_t *f, nt_connector_t *conn) {
@@ -55,13 +56,17 @@ static void dial_started(nt_factory_t *f, nt_connector_t *conn) {
 static void dial_failed(nt_factory_t *f, nt_connector_t *conn, int status) {
   nt__http_dial_t *d = f->data;
   nt_http_request_t *q = d->req;
+  const nt__http_conn_events_t *ev = d->ev;
   const char *detail = d->https && !conn ? nt_tls_last_error() : NULL;
   dial_finish(d);
-  if (q) nt__http_req_connect_failed(q, status, detail);
+  if (q) ev->connect_failed(q, status, detail);
 }
 
-static const nt_factory_ops_t dial_ops = {dial_build, dial_started,
-                                          dial_failed};
+static const nt_factory_ops_t dial_ops = {
+    .build_protocol = dial_build,
+    .started_connecting = dial_started,
+    .connection_failed = dial_failed,
+};
 
 static int tls_ctx(nt_http_client_t *cl, const char **detail) {
   if (cl->tls) return 0;
@@ -74,7 +79,8 @@ static int tls_ctx(nt_http_client_t *cl, const char **detail) {
   return rc;
 }
 
-int nt__http_dial(nt_http_client_t *cl, nt_http_request_t *q, const nt_url_t *u,
+int nt__http_dial(nt_http_client_t *cl, nt_http_request_t *q,
+                  const nt__http_conn_events_t *ev, const nt_url_t *u,
                   uint64_t timeout_ms, nt__http_dial_t **out,
                   const char **detail) {
   *detail = NULL;
@@ -83,6 +89,7 @@ int nt__http_dial(nt_http_client_t *cl, nt_http_request_t *q, const nt_url_t *u,
   d->client = cl;
   d->reactor = cl->reactor;
   d->req = q;
+  d->ev = ev;
   d->https = u->https;
   d->port = u->port;
   snprintf(d->host, sizeof d->host, "%s", u->host);

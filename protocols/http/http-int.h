@@ -1,6 +1,7 @@
 /* Private to protocols/http: the response parser glue (the only user of
  * llhttp is http_parse.c), the request head writer, connections and the
- * pool, and what the request state machine offers the connections. */
+ * pool, and the events table through which connections report to the
+ * request (they never call it by name). */
 #ifndef NETTOOL_HTTP_INT_H
 #define NETTOOL_HTTP_INT_H
 
@@ -112,21 +113,29 @@ void nt__multipart_set_random(nt__random_fn fn);
 typedef struct nt__http_conn nt__http_conn_t;
 typedef struct nt__http_dial nt__http_dial_t;
 
-struct nt__http_conn {
-  nt_protocol_t base;
-  nt_http_client_t *client; /* NULL once the client is gone */
-  nt_http_request_t *req;   /* the request using it, NULL when idle */
-  nt__http_parser_t *parser;
-  nt__http_conn_t *prev, *next; /* the client's idle list */
-  nt_timer_t idle_timer;
-  int https, port;
-  char host[256];
-  int idle;         /* in the idle list */
-  int broken;       /* never reuse */
-  int write_paused; /* between pause_writing and resume_writing */
-  int lost;
-  uint64_t bytes_in; /* every byte received, for the idle timeout */
-};
+/* What a connection (and the dial making it) reports to the request using
+ * it: conn.c and dial.c call these and nothing of the request by name
+ * (the request hands the table to nt__http_dial). The request drives the
+ * connection through the nt__http_conn_* functions below; calls go one
+ * way: request -> connection -> (this table) -> request's events. */
+typedef struct nt__http_conn_events {
+  /* The response parser's callbacks; arg: the connection
+   * (nt__http_conn_request gives the request). */
+  const nt__http_parser_cbs_t *parser;
+  /* The dial's connection is up (TCP, and TLS for https). */
+  void (*connected)(nt_http_request_t *q, nt__http_conn_t *conn);
+  /* The dial failed; detail: a reason (may be NULL). */
+  void (*connect_failed)(nt_http_request_t *q, int status,
+                         const char *detail);
+  /* The transport takes writes again (resume_writing). */
+  void (*writable)(nt_http_request_t *q);
+  /* Bytes arrived: progress for the idle limit. */
+  void (*progress)(nt_http_request_t *q);
+  /* The connection is gone (it no longer refers to q). */
+  void (*lost)(nt_http_request_t *q, int status);
+  /* A parse error or a response cut short by the close. */
+  void (*failed)(nt_http_request_t *q, int status, const char *detail);
+} nt__http_conn_events_t;
 
 /* Test hook: replaces nt_tcp_connect. It must, from the loop, either build
  * a protocol with f and give it a transport, or call
@@ -152,9 +161,11 @@ struct nt_http_client_s {
 void nt__http_client_set_connect_hook(nt_http_client_t *c,
                                       nt__http_connect_fn fn, void *arg);
 
-/* Starts connecting for q. *detail gets a reason on failure. 0, or an error
- * (then nothing will be called). */
-int nt__http_dial(nt_http_client_t *c, nt_http_request_t *q, const nt_url_t *u,
+/* Starts connecting for q, which hears of it through ev (connected or
+ * connect_failed, from the loop). *detail gets a reason on failure. 0, or
+ * an error (then nothing will be called). */
+int nt__http_dial(nt_http_client_t *c, nt_http_request_t *q,
+                  const nt__http_conn_events_t *ev, const nt_url_t *u,
                   uint64_t timeout_ms, nt__http_dial_t **out,
                   const char **detail);
 /* The request no longer wants this connection. */
@@ -162,28 +173,35 @@ void nt__http_dial_abandon(nt__http_dial_t *d);
 
 /* An idle connection to u's origin, detached from the pool, or NULL. */
 nt__http_conn_t *nt__http_pool_take(nt_http_client_t *c, const nt_url_t *u);
-/* A connection for the client (its protocol; the transport comes next). */
-nt__http_conn_t *nt__http_conn_new(nt_http_client_t *cl, int https,
+/* A connection for the client: its protocol (the transport comes next),
+ * reporting to q (when the transport is up: ev->connected). */
+nt_protocol_t *nt__http_conn_new(nt_http_client_t *cl,
+                                   const nt__http_conn_events_t *ev,
+                                   nt_http_request_t *q, int https,
                                    const char *host, int port);
-/* Closes conn gracefully (flush, then close) and takes it off the pool. */
-void nt__http_conn_close(nt__http_conn_t *c);
-/* The request is done with conn: kept for reuse if it can be, else closed. */
-void nt__http_conn_release(nt__http_conn_t *conn, int reusable);
-/* Closes conn now (queued bytes dropped), detached from its request. */
-void nt__http_conn_abort(nt__http_conn_t *conn, int status);
+/* Closes every idle connection (client free); they outlive the client. */
+void nt__http_pool_drain(nt_http_client_t *c);
+/* q uses conn from now on; its parser is readied for q's response. */
+void nt__http_conn_attach(nt__http_conn_t *c, nt_http_request_t *q,
+                          int head_request, size_t max_header_bytes);
+/* The request is done with conn. clean: the exchange ended cleanly, so
+ * conn is kept for reuse if reusable (and not broken), else closed after
+ * flushing; not clean (or broken): closed now, queued bytes dropped. */
+void nt__http_conn_detach(nt__http_conn_t *c, int clean, int reusable);
+/* The request using conn, or NULL (idle, or lost). */
+nt_http_request_t *nt__http_conn_request(const nt__http_conn_t *c);
+/* The response parser (the request reads the head and trailers). */
+nt__http_parser_t *nt__http_conn_parser(const nt__http_conn_t *c);
+/* Never reuse conn (an early answer, a body not worth reading...). */
+void nt__http_conn_mark_broken(nt__http_conn_t *c);
+/* The transport, or NULL before it is made. */
+nt_transport_t *nt__http_conn_transport(const nt__http_conn_t *c);
+/* The transport takes writes now (not paused, not closing). */
+int nt__http_conn_can_write(const nt__http_conn_t *c);
+/* Bytes queued for the socket and not yet taken. */
+size_t nt__http_conn_queued(const nt__http_conn_t *c);
 
-/* --- what the request (request.c) offers the connections ------------------ */
-
-extern const nt__http_parser_cbs_t nt__http_req_parser_cbs; /* arg: conn */
-void nt__http_req_connected(nt_http_request_t *q, nt__http_conn_t *conn);
-void nt__http_req_connect_failed(nt_http_request_t *q, int status,
-                                 const char *detail);
-void nt__http_req_writable(nt_http_request_t *q);
-/* Bytes arrived for q: progress for the idle limit. */
-void nt__http_req_progress(nt_http_request_t *q);
-void nt__http_req_lost(nt_http_request_t *q, int status);
-/* A parse error or a response cut short by the close. */
-void nt__http_req_failed(nt_http_request_t *q, int status, const char *detail);
+/* The client's running requests (request_api.c). */
 void nt__http_client_forget(nt_http_client_t *c, nt_http_request_t *q);
 /* Ends every running request with NT_ECANCELED (client free). */
 void nt__http_client_cancel_all(nt_http_client_t *c);

@@ -572,9 +572,16 @@ static int mp_verify(nt_http_body_t *b) {
 
 static const char *mp_error(nt_http_body_t *b) { return M(b)->err; }
 
-static const nt_http_body_ops_t mp_ops = {mp_length, mp_type,        mp_next,
-                                          mp_wait,   mp_cancel_wait, mp_rewind,
-                                          mp_verify, mp_error};
+static const nt_http_body_ops_t mp_ops = {
+    .length = mp_length,
+    .content_type = mp_type,
+    .next = mp_next,
+    .wait = mp_wait,
+    .cancel_wait = mp_cancel_wait,
+    .rewind = mp_rewind,
+    .verify = mp_verify,
+    .error = mp_error,
+};
 
 nt_http_body_t *nt_multipart_body(nt_multipart_t *m) {
   if (!m->finalized) {

@@ -18,43 +18,56 @@
 #define MAX_RETRY_DELAY_MS 10000
 #define MAX_METHOD 32
 
+/* The request's states: one list, one name table and one setter
+ * (rq_set_state in request.c, the only code that changes q->state). The
+ * names are public: nt_http_progress_t.state. */
+#define RQ_STATES(XX)                                                          \
+  XX(CONNECTING, "connecting") /* getting a connection (or a pooled one) */  \
+  XX(EXPECT, "expect-continue") /* head sent, waiting for 100 */             \
+  XX(SENDING, "sending")        /* the body is being pumped */               \
+  XX(WAITING, "waiting")        /* all sent, no answer yet */                \
+  XX(RECEIVING, "receiving")    /* the final answer's body */                \
+  XX(SKIPPING, "skipping") /* reading a redirect's or retry's body away */   \
+  XX(BACKOFF, "backoff")   /* waiting to retry */                            \
+  XX(DONE, "done")         /* on_done is due (from the loop) */
+
 typedef enum {
-  RQ_CONNECTING,
-  RQ_EXPECT,
-  RQ_SENDING,
-  RQ_WAITING,
-  RQ_RECEIVING,
-  RQ_SKIPPING,
-  RQ_BACKOFF,
-  RQ_DONE,
+#define RQ_STATE_ENUM(id, name) RQ_##id,
+  RQ_STATES(RQ_STATE_ENUM)
+#undef RQ_STATE_ENUM
   RQ_NSTATES
 } rq_state_t;
 
-typedef enum {
-  EV_START,          /* (re)start the hop: get a connection */
-  EV_CONNECTED,      /* a connection is attached */
-  EV_CONNECT_FAILED, /* arg: status */
-  EV_CONTINUE,       /* "100 Continue" */
-  EV_EXPECT_TIMEOUT, /* no 100 in time: send anyway */
-  EV_WRITABLE,       /* the transport or the body can go on */
-  EV_BODY_END,       /* the whole body is queued */
-  EV_HEAD,           /* the final response's head */
-  EV_COMPLETE,       /* the final response ended */
-  EV_LOST,           /* arg: status; the connection is gone */
-  EV_FAIL,           /* arg: status; a local or parse error */
-  EV_TIMEOUT,        /* arg: status */
-  EV_CANCEL,
-  EV_RETRY_DUE,
-} rq_event_t;
+/* What happens to a request: the only input of nt__rq_step. */
+#define RQ_EVENTS(XX)                                                          \
+  XX(START, "start")           /* (re)start the hop: get a connection */     \
+  XX(CONNECTED, "connected")   /* a connection is attached */                \
+  XX(CONNECT_FAILED, "connect-failed") /* arg: status */                     \
+  XX(CONTINUE, "continue")             /* "100 Continue" */                  \
+  XX(EXPECT_TIMEOUT, "expect-timeout") /* no 100 in time: send anyway */     \
+  XX(WRITABLE, "writable") /* the transport or the body can go on */         \
+  XX(BODY_END, "body-end") /* the whole body is queued */                    \
+  XX(HEAD, "head")         /* the final response's head */                   \
+  XX(COMPLETE, "complete") /* the final response ended */                    \
+  XX(LOST, "lost")         /* arg: status; the connection is gone */         \
+  XX(FAIL, "fail")         /* arg: status; a local or parse error */         \
+  XX(TIMEOUT, "timeout")   /* arg: NT_HTTP_LIMIT_* */                        \
+  XX(CANCEL, "cancel")                                                       \
+  XX(RETRY_DUE, "retry-due")
 
-/* EV_TIMEOUT's arg: NT_HTTP_LIMIT_CONNECT, _IDLE or _TOTAL. */
+typedef enum {
+#define RQ_EVENT_ENUM(id, name) EV_##id,
+  RQ_EVENTS(RQ_EVENT_ENUM)
+#undef RQ_EVENT_ENUM
+  EV_NEVENTS
+} rq_event_t;
 
 typedef enum { PLAN_NONE, PLAN_REDIRECT, PLAN_RETRY, PLAN_AGAIN } plan_t;
 
 struct nt_http_request_s {
   nt_http_client_t *client;
   nt_http_request_t *prev, *next; /* the client's running list */
-  rq_state_t state;
+  rq_state_t state; /* written by rq_set_state (request.c) only */
   nt_http_callbacks_t cbs;
   void *arg;
   /* what is sent */
@@ -77,7 +90,7 @@ struct nt_http_request_s {
   nt__http_conn_t *conn;
   nt__http_dial_t *dial;
   int conn_reused, stale_retried, hops, connected;
-  int body_done, paused_body;
+  int body_done;
   int body_failed; /* the body (a file) caused the failure */
   uint64_t body_queued, sent;
   uint64_t received, skipped;
@@ -101,14 +114,18 @@ struct nt_http_request_s {
   char error[768];
 };
 
-/* request.c */
+/* request.c: the state machine. Events go in through nt__rq_step; the
+ * state changes only there. */
 void nt__rq_step(nt_http_request_t *q, rq_event_t ev, int arg);
-void nt__rq_finish(nt_http_request_t *q, int status);
+/* A new request enters the machine (CONNECTING); its first hop starts
+ * from the loop, so no callback runs inside nt_http_request_start. */
+void nt__rq_begin(nt_http_request_t *q);
+int nt__rq_done(const nt_http_request_t *q);
 void nt__rq_set_error(nt_http_request_t *q, const char *fmt, const char *s);
 uint64_t nt__rq_sent_now(const nt_http_request_t *q);
 void nt__rq_kick(nt_http_request_t *q, uint64_t delay_ms);
 void nt__rq_set_url_text(nt_http_request_t *q);
-const char *nt__rq_state_name(rq_state_t s);
+const char *nt__rq_state_name(const nt_http_request_t *q);
 
 /* request_api.c: the limits. progress: a byte moved now. arm: (re)starts
  * limit_timer for the earliest deadline left; call after a state change. */
@@ -120,9 +137,14 @@ void nt__rq_note_sent(nt_http_request_t *q);
 /* "1.5 s", "30 s", "0.25 s" into buf. */
 const char *nt__rq_secs(char *buf, size_t size, uint64_t ms);
 
-/* request_send.c */
-/* Writes the head on q->conn, then the body (or waits for 100). */
-void nt__rq_send_request(nt_http_request_t *q);
+/* request_send.c: writing, driven by the state machine; it reports
+ * through nt__rq_step (EV_WRITABLE, EV_BODY_END, EV_FAIL). */
+/* Readies the hop (counters, Expect, chunked) and builds its head (*head
+ * malloc'd). 0 or an error (nothing to send). */
+int nt__rq_build_head(nt_http_request_t *q, char **head, size_t *len);
+/* Queues the head on q->conn, then wipes and frees it (it may hold
+ * credentials). 0, or an error: connection_lost follows. */
+int nt__rq_write_head(nt_http_request_t *q, char *head, size_t len);
 /* Queues body pieces while the transport takes them. */
 void nt__rq_pump(nt_http_request_t *q);
 

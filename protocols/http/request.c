@@ -1,5 +1,6 @@
 /* One HTTP request from start to on_done, as an explicit state machine:
- * every event goes through step(), one switch on the state.
+ * every event goes through step(): in_state (one switch on the state),
+ * then common for what every state handles alike.
  *
  *   CONNECTING -> EXPECT -> SENDING -> WAITING    (the request goes out;
  *                                                  no Expect: no EXPECT;
@@ -11,7 +12,12 @@
  *
  * 1xx answers are skipped (Werkzeug sends "100 Continue" twice). A final
  * answer that comes while the body is still going (an early 413) stops the
- * body; the connection is then not reused. Every timer is the reactor's. */
+ * body; the connection is then not reused. Every timer is the reactor's.
+ *
+ * Calls run one way. The connection and the dial report through the
+ * events table this file hands to nt__http_dial (conn_events below);
+ * request_send.c and request_api.c's timers report through nt__rq_step;
+ * rq_set_state is the only code that changes q->state. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,12 +27,26 @@
 #include "request-int.h"
 
 static const char *const state_names[RQ_NSTATES] = {
-    "connecting", "expect-continue", "sending", "waiting",
-    "receiving",  "skipping",        "backoff", "done"};
+#define RQ_STATE_NAME(id, name) name,
+    RQ_STATES(RQ_STATE_NAME)
+#undef RQ_STATE_NAME
+};
 
-const char *nt__rq_state_name(rq_state_t s) { return state_names[s]; }
+static const char *const event_names[EV_NEVENTS] = {
+#define RQ_EVENT_NAME(id, name) name,
+    RQ_EVENTS(RQ_EVENT_NAME)
+#undef RQ_EVENT_NAME
+};
+
+/* The only way to change a request's state. */
+static void rq_set_state(nt_http_request_t *q, rq_state_t s) {
+  NT__DEBUG("http %p: %s -> %s", (void *)q, state_names[q->state],
+            state_names[s]);
+  q->state = s;
+}
 
 static void step(nt_http_request_t *q, rq_event_t ev, int arg);
+static const nt__http_conn_events_t conn_events;
 
 /* --- small helpers -------------------------------------------------------- */
 
@@ -35,8 +55,8 @@ static void set_error(nt_http_request_t *q, const char *fmt, const char *s) {
 }
 
 static uint64_t sent_now(const nt_http_request_t *q) {
-  if (!q->conn || !q->conn->base.transport) return q->sent;
-  size_t buffered = nt_transport_write_buffer_size(q->conn->base.transport);
+  if (!q->conn || !nt__http_conn_transport(q->conn)) return q->sent;
+  size_t buffered = nt__http_conn_queued(q->conn);
   uint64_t s = q->body_queued > buffered ? q->body_queued - buffered : 0;
   return s > q->sent ? s : q->sent;
 }
@@ -81,9 +101,7 @@ static int is_redirect(int s) {
 static void attach(nt_http_request_t *q, nt__http_conn_t *conn) {
   q->conn = conn;
   q->connected = 1;
-  conn->req = q;
-  nt__http_parser_reset(conn->parser, !strcmp(q->method, "HEAD"),
-                        q->max_header);
+  nt__http_conn_attach(conn, q, !strcmp(q->method, "HEAD"), q->max_header);
 }
 
 /* Lets go of the connection. keep: the exchange ended cleanly, so it goes
@@ -94,12 +112,7 @@ static void detach(nt_http_request_t *q, int keep) {
   q->sent = sent_now(q);
   nt__http_conn_t *c = q->conn;
   q->conn = NULL;
-  if (!c) return;
-  c->req = NULL;
-  if (keep && q->body_done && !c->broken)
-    nt__http_conn_release(c, q->keep_alive);
-  else
-    nt__http_conn_abort(c, NT_ECANCELED);
+  if (c) nt__http_conn_detach(c, keep && q->body_done, q->keep_alive);
 }
 
 static void teardown(nt_http_request_t *q) {
@@ -114,7 +127,7 @@ static void teardown(nt_http_request_t *q) {
 static void finish(nt_http_request_t *q, int status) {
   if (q->state == RQ_DONE) return;
   teardown(q);
-  q->state = RQ_DONE;
+  rq_set_state(q, RQ_DONE);
   q->status = status;
   nt_timer_stop(&q->limit_timer);
   nt_timer_stop(&q->kick_timer);
@@ -142,11 +155,11 @@ static void proceed(nt_http_request_t *q) {
     if (q->cbs.on_redirect)
       q->cbs.on_redirect(q, q->plan_status, q->url_text, q->arg);
     if (q->state == RQ_DONE) return; /* cancelled in the callback */
-    q->state = RQ_CONNECTING;
+    rq_set_state(q, RQ_CONNECTING);
     kick(q, 0);
     break;
   case PLAN_AGAIN:
-    q->state = RQ_CONNECTING;
+    rq_set_state(q, RQ_CONNECTING);
     kick(q, 0);
     break;
   case PLAN_RETRY: {
@@ -158,7 +171,7 @@ static void proceed(nt_http_request_t *q) {
     q->retries++;
     if (q->cbs.on_retry) q->cbs.on_retry(q, q->plan_status, delay, q->arg);
     if (q->state == RQ_DONE) return;
-    q->state = RQ_BACKOFF;
+    rq_set_state(q, RQ_BACKOFF);
     kick(q, delay);
     break;
   }
@@ -175,7 +188,7 @@ static void fail_or_retry(nt_http_request_t *q, int status) {
     if (!q->body || q->body->ops->rewind(q->body) == 0) { /* replayable */
       q->plan = PLAN_RETRY;
       q->plan_status = status;
-      q->state = RQ_SKIPPING; /* until proceed, from the loop */
+      rq_set_state(q, RQ_SKIPPING); /* until proceed, from the loop */
       proceed(q);             /* on_retry still sees why (the error) */
       if (q->state != RQ_DONE) {
         q->error[0] = 0;
@@ -215,8 +228,8 @@ static void begin_hop(nt_http_request_t *q) {
   q->connect_due = q->last_progress + q->connect_ms;
   nt__rq_arm_limits(q);
   const char *detail = NULL;
-  int rc = nt__http_dial(q->client, q, &q->url, q->connect_ms + 1000, &q->dial,
-                         &detail);
+  int rc = nt__http_dial(q->client, q, &conn_events, &q->url,
+                         q->connect_ms + 1000, &q->dial, &detail);
   if (rc) {
     set_error(q, "%s", detail);
     step(q, EV_CONNECT_FAILED, rc);
@@ -228,14 +241,14 @@ static void begin_hop(nt_http_request_t *q) {
 /* Decides what a final head means: the answer, or a redirect/retry to
  * follow after reading it. */
 static void on_head(nt_http_request_t *q) {
-  nt__http_parser_t *p = q->conn->parser;
+  nt__http_parser_t *p = nt__http_conn_parser(q->conn);
   nt__http_head_info_t info;
   nt__http_parser_info(p, &info);
   nt_timer_stop(&q->expect_timer);
   if (!q->body_done) { /* an early answer: stop the body */
     if (q->body && q->body->ops->cancel_wait)
       q->body->ops->cancel_wait(q->body);
-    q->conn->broken = 1;
+    nt__http_conn_mark_broken(q->conn);
   }
   q->plan = PLAN_NONE;
   const char *loc = nt__http_parser_header(p, "Location");
@@ -269,11 +282,11 @@ static void on_head(nt_http_request_t *q) {
   }
   q->plan_status = info.status;
   if (q->plan != PLAN_NONE) {
-    q->state = RQ_SKIPPING;
+    rq_set_state(q, RQ_SKIPPING);
     q->skipped = 0;
     /* Reading a long or endless body is not worth the connection. */
     if (info.until_close || info.content_length > (int64_t)SKIP_MAX) {
-      q->conn->broken = 1;
+      nt__http_conn_mark_broken(q->conn);
       kick(q, 0);
     }
     return;
@@ -291,12 +304,13 @@ static void on_head(nt_http_request_t *q) {
   q->resp.content_length = info.content_length;
   q->resp.url = q->url_text;
   q->have_resp = 1;
-  q->state = RQ_RECEIVING;
+  rq_set_state(q, RQ_RECEIVING);
   if (q->cbs.on_response) q->cbs.on_response(q, &q->resp, q->arg);
 }
 
 static void on_complete(nt_http_request_t *q) {
-  nt__http_parser_copy(q->conn->parser, 1, &q->trailer_block, NULL,
+  nt__http_parser_copy(nt__http_conn_parser(q->conn), 1, &q->trailer_block,
+                       NULL,
                        (nt_http_header_t **)&q->resp.trailers,
                        &q->resp.ntrailers);
   detach(q, 1);
@@ -311,7 +325,7 @@ static void lost_before_answer(nt_http_request_t *q, int status) {
     /* A kept-alive connection the server had closed: once more, fresh. */
     q->stale_retried = 1;
     q->plan = PLAN_AGAIN;
-    q->state = RQ_SKIPPING;
+    rq_set_state(q, RQ_SKIPPING);
     kick(q, 0);
     return;
   }
@@ -331,6 +345,36 @@ static void lost_before_answer(nt_http_request_t *q, int status) {
                     "request body was being sent");
   }
   fail_or_retry(q, status);
+}
+
+/* --- sending --------------------------------------------------------------- */
+
+/* The request goes out on the attached connection: the head, then the
+ * body (request_send.c pumps it), after "100 Continue" or a wait for it
+ * when Expect is sent. */
+static void send_request(nt_http_request_t *q) {
+  char *head;
+  size_t len;
+  int rc = nt__rq_build_head(q, &head, &len);
+  if (rc) {
+    finish(q, rc);
+    return;
+  }
+  rq_set_state(q, RQ_WAITING); /* a failed write ends in EV_LOST there */
+  if (nt__rq_write_head(q, head, len)) return; /* connection_lost follows */
+  q->body_done = !q->send_body;
+  if (!q->send_body) return; /* WAITING for the answer */
+  if (q->expect) {
+    rq_set_state(q, RQ_EXPECT);
+    /* Our own wait for 100 must not use up the idle limit (nothing moves
+     * meanwhile): at most half of it. */
+    uint64_t wait = q->expect_ms;
+    if (q->idle_ms / 2 < wait) wait = q->idle_ms / 2;
+    nt_timer_start(&q->expect_timer, wait, 0);
+  } else {
+    rq_set_state(q, RQ_SENDING);
+    nt__rq_pump(q);
+  }
 }
 
 /* --- the state machine ---------------------------------------------------- */
@@ -355,161 +399,151 @@ static void common(nt_http_request_t *q, rq_event_t ev, int arg) {
   }
 }
 
-static const char *const event_names[] = {
-    "start",    "connected", "connect-failed", "continue", "expect-timeout",
-    "writable", "body-end",  "head",           "complete", "lost",
-    "fail",     "timeout",   "cancel",         "retry-due"};
+/* The connection ended while the final answer's body was coming. */
+static void lost_receiving(nt_http_request_t *q, int status) {
+  q->conn = NULL;
+  /* A TLS stream cut without close_notify is a cut transfer like any
+   * other, not a TLS (handshake) failure. */
+  if (status == NT_ETLS_TRUNCATED) {
+    status = NT_EUNEXPECTEDEOF;
+    set_error(q, "%s",
+              "the connection closed before the response ended "
+              "(no TLS close_notify)");
+  }
+  if (status == 0) status = NT_EUNEXPECTEDEOF;
+  set_error(q, "%s", "the connection closed before the response ended");
+  finish(q, status);
+}
 
-static void step(nt_http_request_t *q, rq_event_t ev, int arg) {
-  NT__DEBUG("http %p: %s + %s (%d)", (void *)q, state_names[q->state],
-            event_names[ev], arg);
+/* CONNECTING: the dial ended (or a pooled connection was attached). */
+static void connect_ended(nt_http_request_t *q, rq_event_t ev, int arg) {
+  q->dial = NULL;
+  q->connect_due = 0;
+  if (ev == EV_CONNECT_FAILED) {
+    if (arg == NT_ETIMEDOUT) q->limit = NT_HTTP_LIMIT_CONNECT; /* backstop */
+    fail_or_retry(q, arg);
+    return;
+  }
+  nt__rq_progress(q);
+  nt__rq_arm_limits(q);
+  send_request(q);
+}
+
+/* EXPECT, SENDING, WAITING: the request (or part of it) is out, so the
+ * answer may come. 1 if ev was one of those, else 0. */
+static int answer_due(nt_http_request_t *q, rq_event_t ev, int arg) {
+  switch (ev) {
+  case EV_HEAD:
+    on_head(q);
+    return 1;
+  case EV_LOST:
+    lost_before_answer(q, arg);
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+/* What the current state does with ev: 1 if it handled it, 0 for the
+ * handling every state shares (common). */
+static int in_state(nt_http_request_t *q, rq_event_t ev, int arg) {
   switch (q->state) {
   case RQ_CONNECTING:
     switch (ev) {
     case EV_START:
       begin_hop(q);
-      break;
+      return 1;
     case EV_CONNECTED:
-      q->dial = NULL;
-      q->connect_due = 0;
-      nt__rq_progress(q);
-      nt__rq_arm_limits(q);
-      nt__rq_send_request(q);
-      break;
     case EV_CONNECT_FAILED:
-      q->dial = NULL;
-      q->connect_due = 0;
-      if (arg == NT_ETIMEDOUT) q->limit = NT_HTTP_LIMIT_CONNECT; /* backstop */
-      fail_or_retry(q, arg);
-      break;
+      connect_ended(q, ev, arg);
+      return 1;
     default:
-      common(q, ev, arg);
+      return 0;
     }
-    break;
 
   case RQ_EXPECT:
-    switch (ev) {
-    case EV_CONTINUE:
-    case EV_EXPECT_TIMEOUT:
-      nt_timer_stop(&q->expect_timer);
-      q->state = RQ_SENDING;
-      nt__rq_pump(q);
-      break;
-    case EV_HEAD:
-      on_head(q);
-      break;
-    case EV_LOST:
-      lost_before_answer(q, arg);
-      break;
-    default:
-      common(q, ev, arg);
-    }
-    break;
+    if (ev != EV_CONTINUE && ev != EV_EXPECT_TIMEOUT)
+      return answer_due(q, ev, arg);
+    nt_timer_stop(&q->expect_timer);
+    rq_set_state(q, RQ_SENDING);
+    nt__rq_pump(q);
+    return 1;
 
   case RQ_SENDING:
     switch (ev) {
     case EV_WRITABLE:
       nt__rq_pump(q);
-      break;
+      return 1;
     case EV_BODY_END:
       q->body_done = 1;
-      q->state = RQ_WAITING;
-      break;
-    case EV_HEAD:
-      on_head(q);
-      break;
-    case EV_LOST:
-      lost_before_answer(q, arg);
-      break;
+      rq_set_state(q, RQ_WAITING);
+      return 1;
     default:
-      common(q, ev, arg);
+      return answer_due(q, ev, arg);
     }
-    break;
 
   case RQ_WAITING:
-    switch (ev) {
-    case EV_HEAD:
-      on_head(q);
-      break;
-    case EV_LOST:
-      lost_before_answer(q, arg);
-      break;
-    default:
-      common(q, ev, arg);
-    }
-    break;
+    return answer_due(q, ev, arg);
 
   case RQ_RECEIVING:
     switch (ev) {
     case EV_COMPLETE:
       on_complete(q);
-      break;
+      return 1;
     case EV_LOST:
-      q->conn = NULL;
-      /* A TLS stream cut without close_notify is a cut transfer like any
-       * other, not a TLS (handshake) failure. */
-      if (arg == NT_ETLS_TRUNCATED) {
-        arg = NT_EUNEXPECTEDEOF;
-        set_error(q, "%s",
-                  "the connection closed before the response ended "
-                  "(no TLS close_notify)");
-      }
-      if (arg == 0) arg = NT_EUNEXPECTEDEOF;
-      set_error(q, "%s", "the connection closed before the response ended");
-      finish(q, arg);
-      break;
+      lost_receiving(q, arg);
+      return 1;
     default:
-      common(q, ev, arg);
+      return 0;
     }
-    break;
 
   case RQ_SKIPPING:
     switch (ev) {
     case EV_COMPLETE:
       proceed(q);
-      break;
+      return 1;
     case EV_START: /* from the loop: gave up reading the body, or lost */
       proceed(q);
       if (q->state == RQ_CONNECTING) { /* no need for another turn */
         nt_timer_stop(&q->kick_timer);
         begin_hop(q);
       }
-      break;
+      return 1;
     case EV_LOST:
       q->conn = NULL;
       proceed(q);
-      break;
+      return 1;
     case EV_FAIL: /* a cut or bad body of an answer we do not keep */
-      if (q->conn) q->conn->broken = 1;
+      if (q->conn) nt__http_conn_mark_broken(q->conn);
       proceed(q);
-      break;
+      return 1;
     default:
-      common(q, ev, arg);
+      return 0;
     }
-    break;
 
   case RQ_BACKOFF:
-    switch (ev) {
-    case EV_RETRY_DUE:
-      q->state = RQ_CONNECTING;
-      begin_hop(q);
-      break;
-    default:
-      common(q, ev, arg);
-    }
-    break;
+    if (ev != EV_RETRY_DUE) return 0;
+    rq_set_state(q, RQ_CONNECTING);
+    begin_hop(q);
+    return 1;
 
   case RQ_DONE:
   case RQ_NSTATES:
     break;
   }
+  return 1; /* done: nothing more happens */
+}
+
+static void step(nt_http_request_t *q, rq_event_t ev, int arg) {
+  NT__DEBUG("http %p: %s + %s (%d)", (void *)q, state_names[q->state],
+            event_names[ev], arg);
+  if (!in_state(q, ev, arg)) common(q, ev, arg);
 }
 
 /* --- parser callbacks (arg: the connection) ------------------------------- */
 
 static nt_http_request_t *req_of(void *arg) {
-  nt__http_conn_t *c = arg;
-  return c->req;
+  return nt__http_conn_request(arg);
 }
 
 static int still_ours(nt_http_request_t *q, void *conn) {
@@ -546,7 +580,7 @@ static int p_body(void *arg, const char *data, size_t len) {
   } else if (q->state == RQ_SKIPPING) {
     q->skipped += len;
     if (q->skipped > SKIP_MAX) { /* not worth reading: drop the conn */
-      q->conn->broken = 1;
+      nt__http_conn_mark_broken(q->conn);
       step(q, EV_START, 0);
     }
   }
@@ -562,45 +596,69 @@ static int p_complete(void *arg, nt__http_parser_t *p, int keep_alive) {
   return NT__HTTP_GO;
 }
 
-const nt__http_parser_cbs_t nt__http_req_parser_cbs = {p_interim, p_head,
-                                                       p_body, p_complete};
+static const nt__http_parser_cbs_t parser_cbs = {
+    .on_interim = p_interim,
+    .on_head = p_head,
+    .on_body = p_body,
+    .on_complete = p_complete,
+};
 
-/* --- what the connections call -------------------------------------------- */
+/* --- what the connection reports (conn_events) ---------------------------- */
 
-void nt__http_req_connected(nt_http_request_t *q, nt__http_conn_t *conn) {
+static void c_connected(nt_http_request_t *q, nt__http_conn_t *conn) {
   q->dial = NULL;
   attach(q, conn);
   step(q, EV_CONNECTED, 0);
 }
 
-void nt__http_req_connect_failed(nt_http_request_t *q, int status,
-                                 const char *detail) {
+static void c_connect_failed(nt_http_request_t *q, int status,
+                             const char *detail) {
   q->dial = NULL;
   set_error(q, "%s", detail);
   step(q, EV_CONNECT_FAILED, status);
 }
 
-void nt__http_req_writable(nt_http_request_t *q) { step(q, EV_WRITABLE, 0); }
+static void c_writable(nt_http_request_t *q) { step(q, EV_WRITABLE, 0); }
 
-void nt__http_req_progress(nt_http_request_t *q) { nt__rq_progress(q); }
+static void c_progress(nt_http_request_t *q) { nt__rq_progress(q); }
 
-void nt__http_req_lost(nt_http_request_t *q, int status) {
+static void c_lost(nt_http_request_t *q, int status) {
   q->sent = sent_now(q);
   q->conn = NULL;
   step(q, EV_LOST, status);
 }
 
-void nt__http_req_failed(nt_http_request_t *q, int status, const char *detail) {
+static void c_failed(nt_http_request_t *q, int status, const char *detail) {
   set_error(q, "%s", detail);
   step(q, EV_FAIL, status);
 }
+
+static const nt__http_conn_events_t conn_events = {
+    .parser = &parser_cbs,
+    .connected = c_connected,
+    .connect_failed = c_connect_failed,
+    .writable = c_writable,
+    .progress = c_progress,
+    .lost = c_lost,
+    .failed = c_failed,
+};
 
 /* --- for request_send.c and request_api.c --------------------------------- */
 
 void nt__rq_step(nt_http_request_t *q, rq_event_t ev, int arg) {
   step(q, ev, arg);
 }
-void nt__rq_finish(nt_http_request_t *q, int status) { finish(q, status); }
+
+void nt__rq_begin(nt_http_request_t *q) {
+  rq_set_state(q, RQ_CONNECTING);
+  nt__rq_arm_limits(q); /* each try re-arms the others (begin_hop) */
+  kick(q, 0);
+}
+
+int nt__rq_done(const nt_http_request_t *q) { return q->state == RQ_DONE; }
+const char *nt__rq_state_name(const nt_http_request_t *q) {
+  return state_names[q->state];
+}
 void nt__rq_set_error(nt_http_request_t *q, const char *fmt, const char *s) {
   set_error(q, fmt, s);
 }

@@ -1,5 +1,6 @@
 /* The request API (start, cancel, progress, answers), the request's
- * timers (total, idle, 100-continue, kick, done), and freeing. */
+ * timers (total, idle, 100-continue, kick, done), and freeing. Timers and
+ * API calls reach the state machine as events (nt__rq_step). */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -51,12 +52,11 @@ static int idle_applies(const nt_http_request_t *q) {
 }
 
 static int out_queued(const nt_http_request_t *q) {
-  return q->conn && q->conn->base.transport &&
-         nt_transport_write_buffer_size(q->conn->base.transport) > 0;
+  return q->conn && nt__http_conn_queued(q->conn) > 0;
 }
 
 void nt__rq_arm_limits(nt_http_request_t *q) {
-  if (q->state == RQ_DONE) return;
+  if (nt__rq_done(q)) return;
   uint64_t now = now_of(q), due = UINT64_MAX;
   if (q->total_due) due = q->total_due;
   if (q->connect_due && q->connect_due < due) due = q->connect_due;
@@ -303,21 +303,18 @@ int nt_http_request_start(nt_http_client_t *c,
     nt_timer_init(c->reactor, timers[i], tcbs[i]);
     timers[i]->data = q;
   }
-  q->state = RQ_CONNECTING;
   q->next = c->requests;
   if (c->requests) c->requests->prev = q;
   c->requests = q;
   q->last_progress = nt_reactor_now(c->reactor);
   if (q->timeout_ms) q->total_due = q->last_progress + q->timeout_ms;
-  nt__rq_arm_limits(q); /* each try re-arms the others (begin_hop) */
-  nt__rq_kick(q,
-              0); /* connect from the loop: no callback runs inside this call */
+  nt__rq_begin(q); /* connects from the loop: no callback runs in here */
   if (out) *out = q;
   return 0;
 }
 
 void nt_http_request_cancel(nt_http_request_t *q) {
-  if (q && q->state != RQ_DONE) nt__rq_step(q, EV_CANCEL, 0);
+  if (q) nt__rq_step(q, EV_CANCEL, 0);
 }
 
 void nt__http_client_forget(nt_http_client_t *c, nt_http_request_t *q) {
@@ -334,7 +331,7 @@ void nt__http_client_cancel_all(nt_http_client_t *c) {
   while (c->requests) {
     nt_http_request_t *q = c->requests;
     nt__http_client_forget(c, q);
-    if (q->state != RQ_DONE) nt__rq_finish(q, NT_ECANCELED);
+    nt__rq_step(q, EV_CANCEL, 0); /* nothing, when it is done already */
   }
 }
 
@@ -350,7 +347,7 @@ void nt_http_request_progress(const nt_http_request_t *q,
   p->retries = q->retries;
   p->connected = q->connected;
   p->body_error = q->body_failed;
-  p->state = nt__rq_state_name(q->state);
+  p->state = nt__rq_state_name(q);
   p->limit = q->status == NT_ETIMEDOUT ? q->limit : 0;
 }
 

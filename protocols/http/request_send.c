@@ -2,7 +2,8 @@
  * pulled piece by piece only while the transport takes more (pause_writing
  * stops the pump, resume_writing restarts it), memory pieces with write and
  * file ranges with write_file (sendfile on TCP), framed as chunks when the
- * length is unknown. */
+ * length is unknown. The state machine (request.c) calls in; what happens
+ * here goes back to it as events (nt__rq_step), never as a state. */
 #include <stdio.h>
 #include <string.h>
 
@@ -23,16 +24,16 @@ static void pump(nt_http_request_t *q);
  * limits: queued bytes are looked at until they drain. */
 void nt__rq_pump(nt_http_request_t *q) {
   pump(q);
-  if (q->state == RQ_DONE) return;
+  if (nt__rq_done(q)) return;
   nt__rq_note_sent(q);
   nt__rq_arm_limits(q);
 }
 
 static void pump(nt_http_request_t *q) {
   for (int round = 0; round < PUMP_ROUNDS; round++) {
-    if (q->state != RQ_SENDING || !q->conn || q->conn->write_paused) return;
-    nt_transport_t *t = q->conn->base.transport;
-    if (!t || nt_transport_is_closing(t)) return;
+    if (q->state != RQ_SENDING || !q->conn || !nt__http_conn_can_write(q->conn))
+      return;
+    nt_transport_t *t = nt__http_conn_transport(q->conn);
     nt_body_piece_t pc;
     int rc = q->body->ops->next(q->body, PIECE_MAX, &pc);
     if (rc == NT_EAGAIN) {
@@ -77,7 +78,7 @@ static void pump(nt_http_request_t *q) {
   nt__rq_kick(q, 0); /* yield to the loop, go on next turn */
 }
 
-void nt__rq_send_request(nt_http_request_t *q) {
+int nt__rq_build_head(nt_http_request_t *q, char **head, size_t *len) {
   q->hops++;
   q->body_queued = 0;
   q->received = q->skipped = 0;
@@ -101,30 +102,12 @@ void nt__rq_send_request(nt_http_request_t *q) {
   hp.content_type = q->send_body ? q->body->ops->content_type(q->body) : NULL;
   hp.content_length = q->body_len;
   hp.expect_continue = q->expect;
-  char *head;
-  size_t len;
-  int rc = nt__http_build_head(&hp, &head, &len);
-  if (rc) {
-    nt__rq_step(q, EV_FAIL, rc);
-    return;
-  }
-  q->state = RQ_WAITING; /* a failed write ends in EV_LOST there */
-  rc = nt_transport_write(q->conn->base.transport, head, len);
+  return nt__http_build_head(&hp, head, len);
+}
+
+int nt__rq_write_head(nt_http_request_t *q, char *head, size_t len) {
+  int rc = nt_transport_write(nt__http_conn_transport(q->conn), head, len);
   memset(head, 0, len); /* it may hold credentials */
   nt__free(head);
-  if (rc) return; /* connection_lost follows */
-  q->body_done = !q->send_body;
-  if (!q->send_body) {
-    /* WAITING already */
-  } else if (q->expect) {
-    q->state = RQ_EXPECT;
-    /* Our own wait for 100 must not use up the idle limit (nothing moves
-     * meanwhile): at most half of it. */
-    uint64_t wait = q->expect_ms;
-    if (q->idle_ms / 2 < wait) wait = q->idle_ms / 2;
-    nt_timer_start(&q->expect_timer, wait, 0);
-  } else {
-    q->state = RQ_SENDING;
-    nt__rq_pump(q);
-  }
+  return rc;
 }

@@ -61,8 +61,11 @@ static void on_done(nt_http_request_t *q, int status, void *arg) {
   if (!nt_http_request_error(q)) abort();
 }
 
-static const nt_http_callbacks_t cbs = {on_response, on_body, on_done, NULL,
-                                        NULL};
+static const nt_http_callbacks_t cbs = {
+    .on_response = on_response,
+    .on_body = on_body,
+    .on_done = on_done,
+};
 
 static void settle(nt_reactor_t *r) { nt_test_clock_advance(r, 0); }
 

@@ -122,4 +122,39 @@ else
   ok "TLS peers # SKIP no test certificates (tests/tls/make-certs.sh)"
 fi
 
+# --- issue 15 item 8: a password on the command line leaves argv --------------
+# secret_case NAME WANT ARGS...: http-get ARGS (PORT replaced by a record
+# peer's port) runs while the peer holds its request; then
+# /proc/PID/cmdline (what ps shows) must hold no "s3cret", and the request
+# must still have carried Basic credentials WANT (user:pass).
+secret_case() {
+  local name=$1 want=$2 a args=()
+  shift 2
+  start_peer "$name" record
+  for a in "$@"; do args+=("${a//PORT/$port}"); done
+  "$nt" http-get "${args[@]}" -q --idle-timeout 20 >"$d/out" 2>"$d/err" &
+  pid=$!
+  t_track $pid
+  cmd=""
+  if t_wait_line "$d/$name.log" '^request$' 100; then
+    cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline")
+  fi
+  auth=$(grep -i '^authorization:' "$d/$name.log")
+  t_stop $pid TERM
+  wait $pid 2>/dev/null
+  rc=$?
+  [ -n "$cmd" ] && [[ "$cmd" != *s3cret* ]] &&
+    [ "$auth" = "Authorization: Basic $(printf %s "$want" | base64 -w0)" ] ||
+    { echo "cmdline: $cmd"; echo "sent: $auth"; false; }
+}
+check "-u USER:PASS: the password is gone from /proc/PID/cmdline, still sent" \
+  secret_case sec1 alice:s3cret-opt -u alice:s3cret-opt "http://127.0.0.1:PORT/"
+check "a URL's USER:PASS@: the password is gone from /proc/PID/cmdline, still sent" \
+  secret_case sec2 bob:s3cret:url "http://bob:s3cret:url@127.0.0.1:PORT/x?y=@"
+check "--user=USER:PASS and a URL password: both gone, -u wins" \
+  secret_case sec3 carol:s3cret-c --user=carol:s3cret-c "http://bob:s3cret-u@127.0.0.1:PORT/"
+run http-get "http://127.0.0.1:$DEAD/" -u dave:s3cret-d
+check "-u with a refused connection: unchanged (exit 4, no password printed)" eval \
+  '[ $rc = 4 ] && ! grep -q s3cret "$d/err" || { info; false; }'
+
 t_summary

@@ -114,8 +114,13 @@ static void on_retry(nt_http_request_t *q, int st, uint64_t d, void *arg) {
   ((ctx_t *)arg)->retries_seen++;
 }
 
-static const nt_http_callbacks_t cbs = {on_response, on_body, on_done,
-                                        on_redirect, on_retry};
+static const nt_http_callbacks_t cbs = {
+    .on_response = on_response,
+    .on_body = on_body,
+    .on_done = on_done,
+    .on_redirect = on_redirect,
+    .on_retry = on_retry,
+};
 
 static void reset_results(ctx_t *c) {
   c->responses = c->done = c->status = c->http_status = 0;
@@ -734,7 +739,13 @@ static const char *cb_error(nt_http_body_t *b) {
   return "";
 }
 static const nt_http_body_ops_t count_ops = {
-    cb_length, cb_type, cb_next, NULL, NULL, cb_rewind, cb_verify, cb_error};
+    .length = cb_length,
+    .content_type = cb_type,
+    .next = cb_next,
+    .rewind = cb_rewind,
+    .verify = cb_verify,
+    .error = cb_error,
+};
 
 static void test_backpressure(void **state) {
   (void)state;
