@@ -141,6 +141,8 @@ static int credentials(nntp_cli_t *s) {
   const char *env = getenv("NNTPPASS");
   if (colon) {
     s->pass = strdup(colon + 1);
+    /* out of the process list too (ps shows argv), as ftp does */
+    memset((char *)colon + 1, 'x', strlen(colon + 1));
   } else if (env) {
     s->pass = strdup(env);
   } else {

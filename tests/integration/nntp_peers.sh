@@ -6,7 +6,7 @@
 # --max-time, Ctrl-C during the greeting and during a command (exit 130 at
 # once), the newest article found past a run of missing ones, MIME articles
 # decoded, 70 KB header lines, --overview with double-width text, aliases
-# in nntp-list.
+# in nntp-list, the password of -u USER:PASS wiped from the process list.
 #   nntp_peers.sh NETTOOL
 set -u
 nt=$1
@@ -105,6 +105,21 @@ peer silent
 interrupt INT 1 nntp-read g --server "127.0.0.1:$port" --timeout 30
 check "SIGINT while waiting for the greeting: exit 130 at once (${ms} ms), one message" eval \
   'rc 130 && [ "$ms" -lt 1000 ] && err_has "interrupted" && one_err_line'
+# --- the password of -u USER:PASS leaves the process list -----------------------------
+peer silent
+"$nt" nntp-read g --server "127.0.0.1:$port" -u "reader:pw-on-the-line" --timeout 5 \
+  >"$dir/out" 2>"$dir/err" &
+pw_pid=$!
+pids+=("$pw_pid")
+sleep 0.5 # long past reading its options: it waits for the greeting now
+pw_alive=0
+kill -0 "$pw_pid" 2>/dev/null && pw_alive=1
+tr '\0' ' ' <"/proc/$pw_pid/cmdline" >"$dir/cmdline" 2>/dev/null
+kill "$pw_pid" 2>/dev/null; wait "$pw_pid" 2>/dev/null
+check "-u USER:PASS: the password is gone from /proc/PID/cmdline, the user stays" eval \
+  '[ "$pw_alive" = 1 ] && ! grep -q "pw-on-the-line" "$dir/cmdline" \
+   && grep -q "reader:xxxxxxxxxxxxxx " "$dir/cmdline" && grep -q "nntp-read" "$dir/cmdline"'
+
 peer mute
 interrupt INT 1 nntp-read g --server "127.0.0.1:$port" --timeout 30
 check "SIGINT while GROUP is pending: exit 130 at once (${ms} ms), one message" eval \
