@@ -113,6 +113,10 @@ char *nt__reactor_readbuf(nt_reactor_t *r, size_t *size);
 void nt__reactor_active_inc(nt_reactor_t *r);
 void nt__reactor_active_dec(nt_reactor_t *r);
 
+/* nt_reactor_free, also telling how much was still live (testing_clock.c's
+ * nt_test_reactor_free reports it to tests). */
+int nt__reactor_free_counted(nt_reactor_t *r, size_t *live);
+
 /* Timer heap (timer.c). */
 void nt__timers_run(nt_reactor_t *r);
 int64_t nt__timers_next_due(const nt_reactor_t *r); /* -1: none */

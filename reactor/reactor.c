@@ -103,7 +103,22 @@ void nt_reactor_close_all(nt_reactor_t *r) {
 
 static void signals_release(nt_reactor_t *r);
 
-int nt_reactor_free(nt_reactor_t *r) {
+size_t nt_reactor_live(const nt_reactor_t *r, nt_reactor_live_t *out) {
+  nt_reactor_live_t l = {0, 0, 0, 0};
+  l.timers = r->timer_count;
+  for (size_t fd = 0; fd < r->nwatchers; fd++) {
+    const nt_io_t *io = r->watchers[fd];
+    if (io && io != &r->wake_io && io != &r->signal_io) l.watchers++;
+  }
+  for (const nt__handle_t *h = r->handles.next; h != &r->handles; h = h->next)
+    l.handles++;
+  l.calls = r->soon_len + (r->tq_head ? 1 : 0);
+  if (out) *out = l;
+  return l.timers + l.watchers + l.handles + l.calls;
+}
+
+int nt__reactor_free_counted(nt_reactor_t *r, size_t *live) {
+  *live = 0;
   if (!r) return 0;
   if (r->running) return NT_EBUSY;
   if (r->resolver) r->resolver_free(r->resolver);
@@ -113,6 +128,16 @@ int nt_reactor_free(nt_reactor_t *r) {
     nt_io_stop(&r->wake_io);
     close(r->wake_fd);
   }
+  /* What is left now was forgotten by its owner: say so, once (libuv's
+   * uv_loop_close refuses with UV_EBUSY; freeing anyway keeps the old
+   * contract, the line makes the leak visible). */
+  nt_reactor_live_t l;
+  *live = nt_reactor_live(r, &l);
+  if (*live)
+    nt__log(NT__LOG_WARN,
+            "nt_reactor_free: %zu timer(s), %zu I/O watcher(s), %zu connection(s) "
+            "or attempt(s), %zu queued call(s) still live: close them first",
+            l.timers, l.watchers, l.handles, l.calls);
   nt__timers_free_owned(r);
   r->backend->destroy(r);
   struct nt__thread_call *c = r->tq_head;
@@ -127,6 +152,11 @@ int nt_reactor_free(nt_reactor_t *r) {
   nt__free(r->readbuf);
   nt__free(r);
   return 0;
+}
+
+int nt_reactor_free(nt_reactor_t *r) {
+  size_t live;
+  return nt__reactor_free_counted(r, &live);
 }
 
 const char *nt_reactor_backend_name(const nt_reactor_t *r) {

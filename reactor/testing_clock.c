@@ -38,3 +38,10 @@ void nt_test_clock_set_wall(nt_reactor_t *r, time_t t) {
   r->wall_base.tv_sec = t;
   r->wall_base.tv_nsec = 0;
 }
+
+size_t nt_test_reactor_free(nt_reactor_t *r) {
+  size_t live = 0;
+  nt_test_run_pending(r); /* connection_lost and destroy calls still queued */
+  nt__reactor_free_counted(r, &live);
+  return live;
+}

@@ -47,9 +47,21 @@ typedef struct nt_reactor_options_s {
 int nt_reactor_new(nt_reactor_t **out, const nt_reactor_options_t *opts);
 
 /* Frees the reactor. Handles still registered are forgotten, not closed:
- * close transports and listeners first. Returns NT_EBUSY, freeing nothing,
+ * close transports and listeners first; anything still live is reported in
+ * one warning line (see nt_reactor_live). Returns NT_EBUSY, freeing nothing,
  * if called while the reactor is running. */
 int nt_reactor_free(nt_reactor_t *r);
+
+/* What is still live on a reactor: started timers and pending delayed calls,
+ * started I/O watchers (not the reactor's own), connections and connection
+ * attempts nettool owns, queued calls. A lookup in flight counts through its
+ * resolver's sockets and timer. */
+typedef struct nt_reactor_live_s {
+  size_t timers, watchers, handles, calls;
+} nt_reactor_live_t;
+
+/* Returns the total of *out's counts (out may be NULL). */
+size_t nt_reactor_live(const nt_reactor_t *r, nt_reactor_live_t *out);
 
 /* Name of the backend in use: "epoll" or "poll". */
 const char *nt_reactor_backend_name(const nt_reactor_t *r);

@@ -27,6 +27,12 @@
  * Sun Nov 22 15:11:00 2026 UTC; neither moves unless the test moves it. */
 int nt_test_reactor_new(nt_reactor_t **out);
 
+/* Runs what is pending, then frees the reactor, returning how many handles
+ * were still live (timers, watchers, connections, queued calls; see
+ * nt_reactor_live). A test that cleaned up after itself gets 0: check it at
+ * teardown, as libuv's tests do with MAKE_VALGRIND_HAPPY. */
+size_t nt_test_reactor_free(nt_reactor_t *r);
+
 /* Moves time forward by ms, firing due timers in due-time order with the
  * clock set to each one's due time, and running queued calls after each. */
 void nt_test_clock_advance(nt_reactor_t *r, uint64_t ms);

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "nettool/reactor.h"
+#include "nettool/testing.h"
 #include "reactor-int.h"
 
 static const char *const backends[] = {"epoll", "poll"};
@@ -71,7 +72,7 @@ static void test_io_watcher(void **state) {
     assert_memory_equal(p.got, "hello", 5);
     close(p.fds[0]);
     close(p.fds[1]);
-    nt_reactor_free(r);
+    assert_int_equal(nt_test_reactor_free(r), 0);
   }
 }
 
@@ -99,7 +100,7 @@ static void test_stop_other_in_same_turn(void **state) {
     nt_io_stop(&a.io);
     nt_io_stop(&c.io);
     close(a.fds[0]), close(a.fds[1]), close(c.fds[0]), close(c.fds[1]);
-    nt_reactor_free(r);
+    assert_int_equal(nt_test_reactor_free(r), 0);
   }
 }
 
@@ -114,7 +115,7 @@ static void test_regular_file_refused_by_epoll(void **state) {
   nt_io_init(r, &io, fd, NULL);
   assert_int_equal(nt_io_start(&io, NT_READABLE), NT_EPERM);
   close(fd);
-  nt_reactor_free(r);
+  assert_int_equal(nt_test_reactor_free(r), 0);
 }
 
 static void stop_cb(void *arg) { nt_reactor_stop(arg); }
@@ -132,7 +133,7 @@ static void test_stop(void **state) {
     assert_true(nt_reactor_now(r) - t0 < 2000);
     nt_reactor_unref(r);
     assert_int_equal(nt_reactor_run(r), 0); /* nothing left: returns */
-    nt_reactor_free(r);
+    assert_int_equal(nt_test_reactor_free(r), 0);
   }
 }
 
@@ -169,7 +170,7 @@ static void test_call_from_thread(void **state) {
     pthread_join(th, NULL);
     assert_int_equal(t.ran, 1);
     assert_true(t.on_loop_thread);
-    nt_reactor_free(r);
+    assert_int_equal(nt_test_reactor_free(r), 0);
   }
 }
 
@@ -188,7 +189,7 @@ static void test_stop_from_thread(void **state) {
   assert_int_equal(nt_reactor_run(r), 0);
   pthread_join(th, NULL);
   nt_reactor_unref(r);
-  nt_reactor_free(r);
+  assert_int_equal(nt_test_reactor_free(r), 0);
 }
 
 static void raise_cb(void *arg) {
@@ -205,7 +206,7 @@ static void test_signal_stops(void **state) {
     nt_call_later(r, 10, raise_cb, NULL);
     assert_int_equal(nt_reactor_run(r), 0);
     nt_reactor_unref(r);
-    nt_reactor_free(r); /* restores the default dispositions */
+    assert_int_equal(nt_test_reactor_free(r), 0); /* restores the default dispositions */
   }
 }
 
@@ -230,7 +231,7 @@ static void test_signal_callback(void **state) {
   assert_int_equal(nt_reactor_run(r), 0);
   assert_int_equal(seen_signal, SIGINT);
   nt_reactor_unref(r);
-  nt_reactor_free(r);
+  assert_int_equal(nt_test_reactor_free(r), 0);
 }
 
 /* The loop's time seen by an I/O callback is the time the event arrived,
@@ -294,7 +295,7 @@ static void test_timer_started_in_io_callback(void **state) {
     assert_true(p.fired_real - p.started_real >= 95);
     close(p.fds[0]);
     close(p.fds[1]);
-    nt_reactor_free(r);
+    assert_int_equal(nt_test_reactor_free(r), 0);
   }
 }
 

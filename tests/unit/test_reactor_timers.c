@@ -59,7 +59,7 @@ static void test_fire_in_due_order(void **state) {
   assert_int_equal(t[0].fired_at, 50);
   assert_int_equal(t[2].fired_at, 30);
   assert_false(nt_timer_is_active(&t[0].t));
-  nt_reactor_free(r);
+  assert_int_equal(nt_test_reactor_free(r), 0);
 }
 
 static void test_stop_and_restart(void **state) {
@@ -83,7 +83,7 @@ static void test_stop_and_restart(void **state) {
   nt_test_clock_advance(r, 50);
   assert_int_equal(log.n, 1);
   assert_int_equal(b.fired_at, 115);
-  nt_reactor_free(r);
+  assert_int_equal(nt_test_reactor_free(r), 0);
 }
 
 static void test_repeating(void **state) {
@@ -102,7 +102,7 @@ static void test_repeating(void **state) {
   nt_timer_stop(&a.t);
   nt_test_clock_advance(r, 100);
   assert_int_equal(log.n, 4);
-  nt_reactor_free(r);
+  assert_int_equal(nt_test_reactor_free(r), 0);
 }
 
 static void stop_self(nt_timer_t *t) {
@@ -121,7 +121,7 @@ static void test_repeating_stops_itself(void **state) {
   /* run() returns once the timer is gone: nothing else keeps it alive */
   assert_int_equal(nt_reactor_run(r), 0);
   assert_int_equal(count, 3);
-  nt_reactor_free(r);
+  assert_int_equal(nt_test_reactor_free(r), 0);
 }
 
 /* Many timers with random delays, a third cancelled: the heap keeps its
@@ -156,7 +156,7 @@ static void test_heap_random(void **state) {
   assert_int_equal(fired, N - (N + 2) / 3);
   free(t);
   free(log);
-  nt_reactor_free(r);
+  assert_int_equal(nt_test_reactor_free(r), 0);
 }
 
 static void count_cb(void *arg) { (*(int *)arg)++; }
@@ -180,9 +180,10 @@ static void test_call_later_and_cancel(void **state) {
   nt_call_cancel(he);
   nt_test_clock_advance(r, 1000);
   assert_int_equal(e, 3);
-  /* pending delayed calls are freed with the reactor (ASan checks it) */
+  /* pending delayed calls are freed with the reactor (ASan checks it), and
+   * reported as still live */
   nt_call_later(r, 5000, count_cb, &a);
-  nt_reactor_free(r);
+  assert_int_equal(nt_test_reactor_free(r), 1);
 }
 
 typedef struct {
@@ -224,7 +225,7 @@ static void test_call_soon_fifo(void **state) {
   for (int i = 0; i < 1000; i++) nt_call_soon(r, count_cb, &count);
   nt_test_run_pending(r);
   assert_int_equal(count, 1000);
-  nt_reactor_free(r);
+  assert_int_equal(nt_test_reactor_free(r), 0);
 }
 
 static void test_run_jumps_virtual_time(void **state) {
@@ -238,7 +239,7 @@ static void test_run_jumps_virtual_time(void **state) {
   struct timespec ts;
   nt_reactor_walltime(r, &ts);
   assert_int_equal(ts.tv_sec, 1795360260 + 3600);
-  nt_reactor_free(r);
+  assert_int_equal(nt_test_reactor_free(r), 0);
 }
 
 static void test_unref_timer_does_not_keep_alive(void **state) {
@@ -256,7 +257,7 @@ static void test_unref_timer_does_not_keep_alive(void **state) {
   assert_int_equal(nt_reactor_run(r), 0); /* returns at once */
   assert_int_equal(log.n, 0);
   nt_timer_stop(&x.t);
-  nt_reactor_free(r);
+  assert_int_equal(nt_test_reactor_free(r), 0);
 }
 
 static void test_alloc_failure(void **state) {
@@ -269,7 +270,7 @@ static void test_alloc_failure(void **state) {
   assert_non_null(nt_call_later(r, 10, count_cb, &a));
   nt_test_clock_advance(r, 10);
   assert_int_equal(a, 1);
-  nt_reactor_free(r);
+  assert_int_equal(nt_test_reactor_free(r), 0);
 }
 
 /* Starting a timer allocates nothing, so it cannot fail, even when every
@@ -293,7 +294,7 @@ static void test_start_needs_no_memory(void **state) {
   for (int i = 0; i < N; i++) assert_int_equal(log->order[i], N - 1 - i);
   free(t);
   free(log);
-  nt_reactor_free(r);
+  assert_int_equal(nt_test_reactor_free(r), 0);
 }
 
 /* Walks the tree: every link mended, the heap order kept, the count right. */
@@ -344,7 +345,33 @@ static void test_heap_shape_under_churn(void **state) {
   assert_null(r->timer_root);
   free(t);
   free(log);
-  nt_reactor_free(r);
+  assert_int_equal(nt_test_reactor_free(r), 0);
+}
+
+/* Teardown check: a reactor freed with things still live says how many. */
+static void test_free_reports_live(void **state) {
+  (void)state;
+  nt_reactor_t *r = new_reactor();
+  assert_int_equal(nt_reactor_live(r, NULL), 0);
+  nt_timer_t t;
+  nt_timer_init(r, &t, NULL);
+  nt_timer_start(&t, 1000, 0);
+  int a = 0;
+  nt_call_later(r, 5, count_cb, &a);
+  nt_reactor_live_t l;
+  assert_int_equal(nt_reactor_live(r, &l), 2);
+  assert_int_equal(l.timers, 2);
+  assert_int_equal(l.watchers + l.handles + l.calls, 0);
+  assert_int_equal(nt_test_reactor_free(r), 2); /* (and a warning line) */
+
+  r = new_reactor();
+  nt_timer_init(r, &t, NULL);
+  nt_timer_start(&t, 1000, 0);
+  nt_timer_stop(&t);
+  nt_call_later(r, 5, count_cb, &a);
+  nt_test_clock_advance(r, 5);
+  assert_int_equal(a, 1);
+  assert_int_equal(nt_test_reactor_free(r), 0);
 }
 
 int main(void) {
@@ -361,6 +388,7 @@ int main(void) {
       cmocka_unit_test(test_alloc_failure),
       cmocka_unit_test(test_start_needs_no_memory),
       cmocka_unit_test(test_heap_shape_under_churn),
+      cmocka_unit_test(test_free_reports_live),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
