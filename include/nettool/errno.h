@@ -7,7 +7,8 @@
 /*
  * Codes are -errno where an errno fits, so a failed syscall's error passes
  * through unchanged; nettool's own codes live from -3000 down, clear of any
- * errno value. One X-macro generates the enum, nt_strerror() and nt_err_name().
+ * errno value, one range of 100 per subsystem, listed in numeric order. One
+ * X-macro generates the enum, nt_strerror() and nt_err_name().
  *
  * The rule for asynchronous calls (taken from libuv): when a function that
  * takes a callback returns an error, the callback will never be called.
@@ -51,11 +52,12 @@
   XX(EBADADDR, -3003, "not a numeric IP address")                            \
   XX(EBADPORT, -3004, "port out of range")                                   \
   XX(EBACKEND, -3005, "unknown reactor backend")                             \
+  XX(EUNEXPECTEDEOF, -3006, "connection closed before the reply was complete") \
   /* name resolution (resolve.h) */                                          \
   XX(EDNS_NXDOMAIN, -3100, "name does not exist")                            \
   XX(EDNS_NODATA, -3101, "name has no address of the requested family")      \
   XX(EDNS_TIMEOUT, -3102, "DNS server did not answer in time")               \
-  XX(EDNS_REFUSED, -3103, "DNS server refused the query")                       \
+  XX(EDNS_REFUSED, -3103, "DNS server refused the query")                    \
   XX(EDNS_SERVFAIL, -3104, "DNS server failed to answer")                    \
   XX(EDNS_BADNAME, -3106, "not a valid host name")                           \
   XX(EDNS_BADRESP, -3107, "malformed DNS response")                          \
@@ -78,6 +80,14 @@
   XX(EHTTP_SCHEME, -3305, "unsupported URL scheme (http and https only)")    \
   XX(EHTTP_NO_REPLAY, -3306, "the request body cannot be sent again")        \
   XX(EHTTP_FILE_CHANGED, -3307, "file changed size during the upload")       \
+  /* FTP (ftp.h); the reply's own words come with the result */            \
+  XX(EFTP_REPLY, -3400, "FTP server replied with an error")                  \
+  XX(EFTP_LOGIN, -3401, "FTP login refused")                                 \
+  XX(EFTP_CLOSED, -3402, "FTP server closed the connection (421)")           \
+  XX(EFTP_BADREPLY, -3403, "malformed FTP reply")                            \
+  XX(EFTP_SIZE, -3404, "transfer size does not match the server's")          \
+  XX(EFTP_NOTLS, -3405, "FTP server refused TLS (AUTH TLS)")                 \
+  XX(EFTP_DATA_PEER, -3406, "FTP data connection from an unexpected address") \
   /* NNTP (nntp.h): the server said no; nt_nntp_last_reply has its words */ \
   XX(ENNTP_NOGROUP, -3500, "no such newsgroup")                              \
   XX(ENNTP_NOGROUPSEL, -3501, "no newsgroup selected")                       \
@@ -91,16 +101,7 @@
   XX(ENNTP_UNSUPPORTED, -3509, "command not supported by the server")        \
   XX(ENNTP_UNAVAILABLE, -3510, "news service unavailable")                   \
   XX(ENNTP_REFUSED, -3511, "the news server refused the command")            \
-  XX(ENNTP_BADREPLY, -3512, "malformed NNTP reply")                          \
-  /* FTP (ftp.h); the reply's own words come with the result */            \
-  XX(EFTP_REPLY, -3400, "FTP server replied with an error")                  \
-  XX(EFTP_LOGIN, -3401, "FTP login refused")                                 \
-  XX(EFTP_CLOSED, -3402, "FTP server closed the connection (421)")           \
-  XX(EFTP_BADREPLY, -3403, "malformed FTP reply")                            \
-  XX(EFTP_SIZE, -3404, "transfer size does not match the server's")          \
-  XX(EFTP_NOTLS, -3405, "FTP server refused TLS (AUTH TLS)")                 \
-  XX(EFTP_DATA_PEER, -3406, "FTP data connection from an unexpected address") \
-  XX(EUNEXPECTEDEOF, -3006, "connection closed before the reply was complete")
+  XX(ENNTP_BADREPLY, -3512, "malformed NNTP reply")
 
 typedef enum {
 #define NT__ERR_ENUM(name, value, msg) NT_##name = (value),
