@@ -391,7 +391,7 @@ int nntp_cli_run(nntp_cli_t *s) {
   if (!s->connect_timeout_ms) s->connect_timeout_ms = s->timeout_ms;
   o.connect_timeout_ms = s->connect_timeout_ms;
   o.timeout_ms = s->timeout_ms;
-  nt_nntp_callbacks_t cbs = {on_ready, on_closed};
+  nt_nntp_callbacks_t cbs = {.ready = on_ready, .closed = on_closed};
   rc = nt_nntp_connect(s->reactor, s->host, s->port, &o, &cbs, s, &s->client);
   if (rc) {
     cli_error("connect to %s port %d: %s", s->host, s->port, nt_strerror(rc));

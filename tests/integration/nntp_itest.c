@@ -83,7 +83,7 @@ static void hdr(nt_nntp_t *c, uint64_t n, const char *v, size_t len, void *arg) 
 static void open_session(sess_t *s) {
   memset(s, 0, sizeof *s);
   assert_int_equal(nt_reactor_new(&s->r, NULL), 0);
-  nt_nntp_callbacks_t cbs = {on_ready, on_closed};
+  nt_nntp_callbacks_t cbs = {.ready = on_ready, .closed = on_closed};
   nt_nntp_options_t o = {0};
   o.timeout_ms = 10000;
   assert_int_equal(nt_nntp_connect(s->r, host, port, &o, &cbs, s, &s->c), 0);

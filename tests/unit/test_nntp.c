@@ -113,7 +113,7 @@ static void on_closed(nt_nntp_t *c, int status, void *arg) {
   end_state = nt_nntp_end_state(c);
 }
 
-static const nt_nntp_callbacks_t cbs = {on_ready, on_closed};
+static const nt_nntp_callbacks_t cbs = {.ready = on_ready, .closed = on_closed};
 
 static nt_protocol_t *build_opts(const nt_nntp_options_t *o) {
   nt_nntp_article_free(&rec.art);
@@ -564,7 +564,8 @@ static void srv_data(nt_protocol_t *p, const char *d, size_t n) {
   }
 }
 
-static const nt_protocol_ops_t srv_ops = {srv_made, srv_data, NULL, NULL, NULL, NULL, NULL};
+static const nt_protocol_ops_t srv_ops = {.connection_made = srv_made,
+                                          .data_received = srv_data};
 
 static void starttls_run(int inject) {
   char path[600];
@@ -653,6 +654,87 @@ static void test_starttls_not_offered(void **state) {
   assert_int_equal(nt_nntp_new(R, &bad, &cbs, NULL, &c), NT_EINVAL);
 }
 
+/* The engine's nt_pp_start_tls on its own (pingpong.h), against the same
+ * server: a command queued while the handshake runs goes out over TLS once
+ * it is up, connected() runs again, and an injected plaintext reply riding
+ * with the 382 never answers it. */
+typedef struct {
+  nt_pp_t pp;
+  nt_tls_ctx_t *ctx;
+  int connected;
+  char log[512];
+} ppc_t;
+
+static int ppc_group(nt_pp_t *pp, void *arg, int code, const char *text, size_t len) {
+  ppc_t *c = (ppc_t *)pp;
+  (void)arg;
+  size_t used = strlen(c->log);
+  snprintf(c->log + used, sizeof c->log - used, "group:%d[%.*s]\n", code, (int)len, text);
+  return NT_PP_DONE;
+}
+
+static int ppc_starttls(nt_pp_t *pp, void *arg, int code, const char *text, size_t len) {
+  ppc_t *c = (ppc_t *)pp;
+  (void)arg, (void)text, (void)len;
+  assert_int_equal(code, 382);
+  nt_tls_options_t o = {.server_name = "localhost", .handshake_timeout_ms = 5000};
+  assert_int_equal(nt_pp_start_tls(pp, c->ctx, &o), 0);
+  assert_int_equal(nt_pp_command(pp, 0, ppc_group, NULL, NULL, "GROUP secure.test"), 0);
+  return NT_PP_DONE;
+}
+
+static int ppc_greeting(nt_pp_t *pp, void *arg, int code, const char *text, size_t len) {
+  (void)arg, (void)text, (void)len;
+  assert_int_equal(code, 200);
+  assert_int_equal(nt_pp_command(pp, 0, ppc_starttls, NULL, NULL, "STARTTLS"), 0);
+  return NT_PP_DONE;
+}
+
+static void ppc_connected(nt_pp_t *pp) { ((ppc_t *)pp)->connected++; }
+static void ppc_destroy(nt_pp_t *pp) { free(pp); }
+
+static const nt_pp_ops_t ppc_ops = {.connected = ppc_connected, .destroy = ppc_destroy};
+
+static void pp_start_tls_run(int inject) {
+  char path[600], key[600], ca[600];
+  snprintf(path, sizeof path, "%s/server.crt", certs);
+  snprintf(key, sizeof key, "%s/server.key", certs);
+  snprintf(ca, sizeof ca, "%s/ca.crt", certs);
+  nt_tls_ctx_options_t so = {.server = 1, .cert_file = path, .key_file = key};
+  nt_tls_ctx_options_t co = {.ca_file = ca};
+  nt_tls_ctx_t *sctx, *cctx;
+  assert_int_equal(nt_tls_ctx_new(&so, &sctx), 0);
+  assert_int_equal(nt_tls_ctx_new(&co, &cctx), 0);
+  ppc_t *c = calloc(1, sizeof *c);
+  c->ctx = cctx;
+  nt_pp_options_t po = {.grammar = &nt_pp_grammar_nntp, .timeout_ms = 5000};
+  assert_int_equal(nt_pp_init(&c->pp, R, &ppc_ops, &po, ppc_greeting, NULL), 0);
+  srv_t srv;
+  memset(&srv, 0, sizeof srv);
+  nt_protocol_init(&srv.base, &srv_ops);
+  srv.ctx = sctx;
+  srv.inject = inject;
+  nt_test_pair_t *pair = nt_test_pair_new(R, nt_pp_protocol(&c->pp), &srv.base);
+  for (int i = 0; i < 50 && !c->log[0]; i++) nt_test_pair_pump(pair);
+  assert_int_equal(c->connected, 2);
+  assert_string_equal(srv.seen, "STARTTLS\nGROUP secure.test(tls)\n");
+  assert_string_equal(c->log, "group:211[1 1 1 secure.test]\n");
+  assert_int_equal(nt_pp_pending(&c->pp), 0);
+  nt_test_pair_free(pair);
+  nt_test_run_pending(R);
+  nt_tls_ctx_free(sctx);
+  nt_tls_ctx_free(cctx);
+}
+
+static void test_pp_start_tls(void **state) {
+  (void)state;
+  pp_start_tls_run(0);
+}
+static void test_pp_start_tls_injection_dropped(void **state) {
+  (void)state;
+  pp_start_tls_run(1);
+}
+
 static int setup(void **state) {
   (void)state;
   return nt_test_reactor_new(&R);
@@ -710,7 +792,7 @@ static void test_close_during_nntps_handshake(void **state) {
   o.tls = NT_NNTP_TLS_IMPLICIT;
   o.tls_ctx = ctx;
   o.connect_timeout_ms = 10000;
-  nt_nntp_callbacks_t cb = {NULL, hs_on_closed};
+  nt_nntp_callbacks_t cb = {.closed = hs_on_closed};
   nt_nntp_t *c;
   hs_closed = 0;
   assert_int_equal(nt_nntp_connect(r, "127.0.0.1", ntohs(sa.sin_port), &o, &cb, NULL, &c), 0);
@@ -741,6 +823,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_starttls, setup, teardown),
       cmocka_unit_test_setup_teardown(test_starttls_injection_dropped, setup, teardown),
       cmocka_unit_test_setup_teardown(test_starttls_not_offered, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_pp_start_tls, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_pp_start_tls_injection_dropped, setup, teardown),
       cmocka_unit_test(test_close_during_nntps_handshake),
   };
   return cmocka_run_group_tests(tests, certs_setup, NULL);
