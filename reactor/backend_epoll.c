@@ -68,5 +68,10 @@ static int ep_wait(nt_reactor_t *r, int timeout_ms) {
   return n;
 }
 
-const struct nt__backend nt__backend_epoll = {"epoll", ep_init, ep_destroy,
-                                              ep_set, ep_wait};
+const struct nt__backend nt__backend_epoll = {
+    .name = "epoll",
+    .init = ep_init,
+    .destroy = ep_destroy,
+    .set = ep_set,
+    .wait = ep_wait,
+};

@@ -106,5 +106,10 @@ static int pl_wait(nt_reactor_t *r, int timeout_ms) {
   return (int)k;
 }
 
-const struct nt__backend nt__backend_poll = {"poll", pl_init, pl_destroy,
-                                             pl_set, pl_wait};
+const struct nt__backend nt__backend_poll = {
+    .name = "poll",
+    .init = pl_init,
+    .destroy = pl_destroy,
+    .set = pl_set,
+    .wait = pl_wait,
+};
