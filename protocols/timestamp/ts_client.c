@@ -184,9 +184,12 @@ static void tcp_lost(nt_protocol_t *p, int status) {
 
 static void tcp_destroy(nt_protocol_t *p) { client_free((nt_ts_client_t *)p); }
 
-static const nt_protocol_ops_t ts_client_ops = {tcp_made, tcp_data, NULL,
-                                                tcp_lost, NULL,     NULL,
-                                                tcp_destroy};
+static const nt_protocol_ops_t ts_client_ops = {
+    .connection_made = tcp_made,
+    .data_received = tcp_data,
+    .connection_lost = tcp_lost,
+    .destroy = tcp_destroy,
+};
 
 static nt_protocol_t *tcp_build(nt_factory_t *f, const struct sockaddr *peer,
                                 socklen_t len) {
@@ -205,8 +208,10 @@ static void tcp_failed(nt_factory_t *f, nt_connector_t *conn, int status) {
   client_free(c);
 }
 
-static const nt_factory_ops_t ts_client_factory_ops = {tcp_build, NULL,
-                                                       tcp_failed};
+static const nt_factory_ops_t ts_client_factory_ops = {
+    .build_protocol = tcp_build,
+    .connection_failed = tcp_failed,
+};
 
 /* TLS: TCP is up (the connector is done with and freed); the handshake
  * starts, under what is left of the connect limit. */
@@ -224,8 +229,10 @@ static nt_protocol_t *outer_build(nt_factory_t *f, const struct sockaddr *peer,
   return p;
 }
 
-static const nt_factory_ops_t ts_client_outer_ops = {outer_build, NULL,
-                                                     tcp_failed};
+static const nt_factory_ops_t ts_client_outer_ops = {
+    .build_protocol = outer_build,
+    .connection_failed = tcp_failed,
+};
 
 /* --- UDP -------------------------------------------------------------------------- */
 

@@ -61,8 +61,11 @@ static void ts_resume_writing(nt_protocol_t *p) {
 static void ts_destroy(nt_protocol_t *p) { nt__free(p); }
 
 static const nt_protocol_ops_t ts_server_ops = {
-    NULL, ts_data_received, NULL, NULL, ts_pause_writing, ts_resume_writing,
-    ts_destroy};
+    .data_received = ts_data_received,
+    .pause_writing = ts_pause_writing,
+    .resume_writing = ts_resume_writing,
+    .destroy = ts_destroy,
+};
 
 static nt_protocol_t *ts_build(nt_factory_t *f, const struct sockaddr *peer,
                                socklen_t len) {
@@ -74,7 +77,7 @@ static nt_protocol_t *ts_build(nt_factory_t *f, const struct sockaddr *peer,
   return p;
 }
 
-static const nt_factory_ops_t ts_factory_ops = {ts_build, NULL, NULL};
+static const nt_factory_ops_t ts_factory_ops = {.build_protocol = ts_build};
 
 void nt_ts_server_factory_init(nt_factory_t *f) {
   f->ops = &ts_factory_ops;

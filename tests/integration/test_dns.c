@@ -178,7 +178,10 @@ static void f_failed(nt_factory_t *f, nt_connector_t *c, int status) {
   x->failed++;
   x->status = status;
 }
-static const nt_factory_ops_t f_ops = {f_build, NULL, f_failed};
+static const nt_factory_ops_t f_ops = {
+    .build_protocol = f_build,
+    .connection_failed = f_failed,
+};
 
 static void server_lost(nt_protocol_t *p, int st) {
   (void)p, (void)st;
@@ -193,7 +196,7 @@ static nt_protocol_t *s_build(nt_factory_t *f, const struct sockaddr *peer, sock
   nt_protocol_init(&p->base, &s_ops);
   return &p->base;
 }
-static const nt_factory_ops_t s_fops = {s_build, NULL, NULL};
+static const nt_factory_ops_t s_fops = {.build_protocol = s_build};
 
 static void test_happy_eyeballs_falls_back(void **state) {
   (void)state;

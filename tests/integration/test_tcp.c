@@ -382,8 +382,15 @@ static void p_destroy(nt_protocol_t *bp) {
   p->destroyed = 1;
 }
 
-static const nt_protocol_ops_t peer_ops = {p_made,  p_data,   p_eof,    p_lost,
-                                           p_pause, p_resume, p_destroy};
+static const nt_protocol_ops_t peer_ops = {
+    .connection_made = p_made,
+    .data_received = p_data,
+    .eof_received = p_eof,
+    .connection_lost = p_lost,
+    .pause_writing = p_pause,
+    .resume_writing = p_resume,
+    .destroy = p_destroy,
+};
 
 static void peer_timer_cb(nt_timer_t *t) {
   peer_t *p = t->data;
@@ -458,8 +465,12 @@ static void cli_failed(nt_factory_t *f, nt_connector_t *conn, int status) {
   c->conn = NULL;
 }
 
-static const nt_factory_ops_t srv_fops = {srv_build, NULL, NULL};
-static const nt_factory_ops_t cli_fops = {cli_build, cli_started, cli_failed};
+static const nt_factory_ops_t srv_fops = {.build_protocol = srv_build};
+static const nt_factory_ops_t cli_fops = {
+    .build_protocol = cli_build,
+    .started_connecting = cli_started,
+    .connection_failed = cli_failed,
+};
 
 static void ctx_init(tctx_t *c) {
   memset(c, 0, sizeof *c);

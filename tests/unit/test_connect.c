@@ -49,7 +49,10 @@ static int fake_start(nt_reactor_t *r, const struct sockaddr *sa,
 
 static void fake_cancel(nt__attempt_t *a) { ((fake_t *)a)->cancelled = 1; }
 
-static const nt__attempt_ops_t fake_ops = {fake_start, fake_cancel};
+static const nt__attempt_ops_t fake_ops = {
+    .start = fake_start,
+    .cancel = fake_cancel,
+};
 
 /* The attempt for addr ends: connected (status 0) or failed. */
 static void finish(int i, int status) {
@@ -103,7 +106,11 @@ static void f_failed(nt_factory_t *f, nt_connector_t *c, int status) {
   rec.failed++;
   rec.status = status;
 }
-static const nt_factory_ops_t f_ops = {f_build, f_started, f_failed};
+static const nt_factory_ops_t f_ops = {
+    .build_protocol = f_build,
+    .started_connecting = f_started,
+    .connection_failed = f_failed,
+};
 static nt_factory_t factory = {&f_ops, NULL};
 
 static void addr(nt_address_t *a, const char *ip) {

@@ -55,9 +55,15 @@ static void rec_destroy(nt_protocol_t *p) {
   if (r->destroyed_flag) *r->destroyed_flag = 1;
 }
 
-static const nt_protocol_ops_t rec_ops = {rec_made,  rec_data,   rec_eof,
-                                          rec_lost,  rec_pause,  rec_resume,
-                                          rec_destroy};
+static const nt_protocol_ops_t rec_ops = {
+    .connection_made = rec_made,
+    .data_received = rec_data,
+    .eof_received = rec_eof,
+    .connection_lost = rec_lost,
+    .pause_writing = rec_pause,
+    .resume_writing = rec_resume,
+    .destroy = rec_destroy,
+};
 
 static void rec_init(rec_t *r) {
   memset(r, 0, sizeof *r);
@@ -347,9 +353,13 @@ static void closer_data(nt_protocol_t *p, const char *d, size_t n) {
   assert_int_equal(((rec_t *)p)->destroyed, 0);
 }
 
-static const nt_protocol_ops_t closer_ops = {rec_made, closer_data, rec_eof,
-                                             rec_lost, NULL,        NULL,
-                                             rec_destroy};
+static const nt_protocol_ops_t closer_ops = {
+    .connection_made = rec_made,
+    .data_received = closer_data,
+    .eof_received = rec_eof,
+    .connection_lost = rec_lost,
+    .destroy = rec_destroy,
+};
 
 static void test_close_from_callback(void **state) {
   fixture *f = *state;
@@ -384,8 +394,14 @@ static void rec_destroy_free(nt_protocol_t *p) {
 }
 
 static const nt_protocol_ops_t rec_free_ops = {
-    rec_made, rec_data, rec_eof, rec_lost, rec_pause, rec_resume,
-    rec_destroy_free};
+    .connection_made = rec_made,
+    .data_received = rec_data,
+    .eof_received = rec_eof,
+    .connection_lost = rec_lost,
+    .pause_writing = rec_pause,
+    .resume_writing = rec_resume,
+    .destroy = rec_destroy_free,
+};
 
 static nt_protocol_t *build_rec(void *arg) {
   split_ctx *c = arg;
@@ -424,9 +440,13 @@ static void echo_data(nt_protocol_t *p, const char *d, size_t n) {
   rec_data(p, d, n);
   nt_transport_write(p->transport, d, n);
 }
-static const nt_protocol_ops_t echo_ops = {rec_made, echo_data, rec_eof,
-                                           rec_lost, NULL,      NULL,
-                                           rec_destroy};
+static const nt_protocol_ops_t echo_ops = {
+    .connection_made = rec_made,
+    .data_received = echo_data,
+    .eof_received = rec_eof,
+    .connection_lost = rec_lost,
+    .destroy = rec_destroy,
+};
 
 static void test_pair(void **state) {
   fixture *f = *state;
