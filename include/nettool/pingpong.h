@@ -142,9 +142,11 @@ typedef struct nt_pp_options_s {
 } nt_pp_options_t;
 
 /* Initialises the engine; the greeting (the first reply, to no command)
- * goes to greeting(arg). Returns 0 or NT_ENOMEM. The engine is then the
- * protocol to hand to a transport, which destroys it after connection_lost;
- * one never handed over is released with nt_pp_dispose(). */
+ * goes to greeting(arg). Returns 0 or NT_ENOMEM (check it: the engine then
+ * holds nothing, and the caller frees its own struct). The engine is then
+ * the protocol (nt_pp_protocol) to hand to a transport, which destroys it
+ * after connection_lost; one never handed over is released with
+ * nt_pp_dispose(). */
 int nt_pp_init(nt_pp_t *pp, nt_reactor_t *r, const nt_pp_ops_t *ops,
                const nt_pp_options_t *opts, nt_pp_reply_cb greeting,
                void *arg);

@@ -726,6 +726,32 @@ static void pp_start_tls_run(int inject) {
   nt_tls_ctx_free(cctx);
 }
 
+/* Out of memory at each allocation of nt_nntp_new, the engine's greeting
+ * slot included (nt_pp_init's result is checked): NT_ENOMEM, nothing
+ * leaked (ASan), and enough memory gives a working client. */
+static void test_new_out_of_memory(void **state) {
+  (void)state;
+  nt_nntp_options_t o = {.user = "reader", .pass = "pw"};
+  long n;
+  for (n = 0; n < 20; n++) {
+    nt_nntp_t *c = NULL;
+    nt_test_fail_alloc_after(n);
+    int rc = nt_nntp_new(R, &o, &cbs, NULL, &c);
+    nt_test_fail_alloc_after(-1);
+    if (rc) {
+      assert_int_equal(rc, NT_ENOMEM);
+      continue;
+    }
+    nt_test_transport_t *tt = nt_test_transport_new(R, nt_nntp_protocol(c));
+    nt_test_feed_str(tt, "200 ok\r\n");
+    assert_string_equal(nt_test_output(tt, NULL), "CAPABILITIES\r\n");
+    nt_test_transport_free(tt);
+    nt_test_run_pending(R);
+    break;
+  }
+  assert_true(n >= 4 && n < 20); /* client, user, password, greeting slot */
+}
+
 static void test_pp_start_tls(void **state) {
   (void)state;
   pp_start_tls_run(0);
@@ -824,6 +850,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_starttls_injection_dropped, setup, teardown),
       cmocka_unit_test_setup_teardown(test_starttls_not_offered, setup, teardown),
       cmocka_unit_test_setup_teardown(test_pp_start_tls, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_new_out_of_memory, setup, teardown),
       cmocka_unit_test_setup_teardown(test_pp_start_tls_injection_dropped, setup, teardown),
       cmocka_unit_test(test_close_during_nntps_handshake),
   };

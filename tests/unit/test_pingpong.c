@@ -664,6 +664,12 @@ static void test_start_tls_pauses_the_engine(void **state) {
   assert_int_equal(nt_pp_init(&c->pp, R, &ops, &o, tls_greeting, NULL), 0);
   c->rec = &rec;
   memset(&rec, 0, sizeof rec);
+  /* out of memory for the greeting's slot: said, and nothing held */
+  client_t *c2 = calloc(1, sizeof *c2);
+  nt_test_fail_alloc_after(0);
+  assert_int_equal(nt_pp_init(&c2->pp, R, &ops, &o, tls_greeting, NULL), NT_ENOMEM);
+  nt_test_fail_alloc_after(-1);
+  free(c2);
   /* not connected yet */
   nt_tls_options_t to = {0};
   assert_int_equal(nt_pp_start_tls(&c->pp, tls_client_ctx, &to), NT_ENOTCONN);
