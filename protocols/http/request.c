@@ -40,8 +40,9 @@ static const char *const event_names[EV_NEVENTS] = {
 
 /* The only way to change a request's state. */
 static void rq_set_state(nt_http_request_t *q, rq_state_t s) {
-  NT__DEBUG("http %p: %s -> %s", (void *)q, state_names[q->state],
-            state_names[s]);
+  if (q->state != s) /* a new request is CONNECTING already (calloc) */
+    NT__DEBUG("http %p: %s -> %s", (void *)q, state_names[q->state],
+              state_names[s]);
   q->state = s;
 }
 
