@@ -71,7 +71,21 @@ static void copy(char *dst, size_t size, const char *src) {
   snprintf(dst, size, "%s", src);
 }
 
-int ftp_cli_target(ftp_cli_t *c, const char *arg) {
+/* A password in the URL leaves the process list (ps and /proc/PID/cmdline
+ * show argv), as one given with -u does: its characters become 'x'. The
+ * span is the parser's: the userinfo ends at the authority's last '@'. */
+static void wipe_url_password(char *url) {
+  char *p = strstr(url, "://");
+  if (!p) return;
+  p += 3;
+  char *end = p + strcspn(p, "/"), *at = NULL;
+  for (char *q = p; q < end; q++)
+    if (*q == '@') at = q;
+  char *colon = at ? memchr(p, ':', (size_t)(at - p)) : NULL;
+  if (colon) memset(colon + 1, 'x', (size_t)(at - colon - 1));
+}
+
+int ftp_cli_target(ftp_cli_t *c, char *arg) {
   if (!strncasecmp(arg, "ftp://", 6) || !strncasecmp(arg, "ftps://", 7)) {
     nt_ftp_url_t u;
     const char *why = "bad URL";
@@ -83,7 +97,10 @@ int ftp_cli_target(ftp_cli_t *c, const char *arg) {
     copy(c->path, sizeof c->path, u.path);
     if (u.port && !c->port) c->port = u.port;
     if (u.has_user) copy(c->user, sizeof c->user, u.user);
-    if (u.has_pass) copy(c->pass, sizeof c->pass, u.pass);
+    if (u.has_pass) {
+      copy(c->pass, sizeof c->pass, u.pass);
+      wipe_url_password(arg);
+    }
     c->url_user_only = u.has_user && !u.has_pass;
     memset(&u, 0, sizeof u);
   } else {

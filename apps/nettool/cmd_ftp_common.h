@@ -90,9 +90,10 @@ void ftp_cli_init(ftp_cli_t *c);
 /* Handles a common option: 0 done, -1 not a common one, else an exit code
  * (message printed). */
 int ftp_cli_option(ftp_cli_t *c, int ch, const char *arg);
-/* Takes HOST or an ftp:// / ftps:// URL; a URL's path goes to c->path.
+/* Takes HOST or an ftp:// / ftps:// URL; a URL's path goes to c->path and
+ * its password, if any, is wiped from arg (argv shows in ps).
  * Returns 0 or an exit code (message printed). */
-int ftp_cli_target(ftp_cli_t *c, const char *arg);
+int ftp_cli_target(ftp_cli_t *c, char *arg);
 /* Connects, logs in, runs work(), quits; returns the exit code. */
 int ftp_cli_run(ftp_cli_t *c);
 /* Ends the session with QUIT (exit_code kept if none yet). */
