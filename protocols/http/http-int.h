@@ -115,7 +115,8 @@ typedef struct nt__http_dial nt__http_dial_t;
 
 /* What a connection (and the dial making it) reports to the request using
  * it: conn.c and dial.c call these and nothing of the request by name
- * (the request hands the table to nt__http_dial). The request drives the
+ * (the request hands the table to nt__http_dial; a pooled connection keeps
+ * the one it was made with for its next request). The request drives the
  * connection through the nt__http_conn_* functions below; calls go one
  * way: request -> connection -> (this table) -> request's events. */
 typedef struct nt__http_conn_events {
