@@ -39,7 +39,8 @@ typedef struct nt_pp_s nt_pp_t;
 enum {
   NT_PP_DONE = 0,  /* the command is complete */
   NT_PP_BLOCK = 1, /* a dot-terminated block follows (NNTP 215, 220...) */
-  NT_PP_MORE = 2,  /* a preliminary reply (FTP 1xx): another one follows */
+  NT_PP_MORE = 2,  /* a preliminary reply: another one follows (the
+                    * grammar's preliminary() says so by itself: FTP 1xx) */
 };
 
 /* Reply to one command (or, with the greeting, to none). code < 0: failed. */
@@ -103,6 +104,8 @@ typedef struct nt_pp_ops_s {
 
 typedef struct nt__pp_cmd nt__pp_cmd_t;
 
+/* The fields are the engine's: protocols use the functions below
+ * (nt_pp_protocol, nt_pp_transport, nt_pp_in_block, nt_pp_start_tls...). */
 struct nt_pp_s {
   nt_line_receiver_t lr; /* the protocol: line framing with a maximum */
   const nt_pp_ops_t *ops;
