@@ -142,6 +142,11 @@ void nt_line_receiver_init(nt_line_receiver_t *lr,
 
 void nt_line_receiver_stop(nt_line_receiver_t *lr) { lr->stopped = 1; }
 
+void nt_line_receiver_resume(nt_line_receiver_t *lr) {
+  nt_line_reader_reset(&lr->reader);
+  lr->stopped = 0;
+}
+
 int nt_line_receiver_send(nt_line_receiver_t *lr, const char *line, size_t len,
                           int crlf) {
   if (!lr->base.transport) return NT_ENOTCONN;

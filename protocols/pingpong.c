@@ -263,8 +263,7 @@ static void on_made(nt_line_receiver_t *lr, nt_transport_t *t) {
   (void)t;
   if (pp->tls_starting) { /* the second connection_made: TLS is up */
     pp->tls_starting = 0;
-    nt_line_reader_reset(&lr->reader);
-    lr->stopped = 0;
+    nt_line_receiver_resume(lr);
     send_next(pp); /* a command queued during the handshake */
   }
   arm_timer(pp); /* the greeting (or a reply) is awaited */
@@ -381,7 +380,7 @@ int nt_pp_start_tls(nt_pp_t *pp, nt_tls_ctx_t *ctx,
   int rc = nt_tls_start(t, ctx, &pp->lr.base, opts, NULL);
   if (rc) {
     pp->tls_starting = 0;
-    pp->lr.stopped = 0;
+    nt_line_receiver_resume(&pp->lr);
     arm_timer(pp);
   }
   return rc;

@@ -103,6 +103,10 @@ void nt_line_receiver_init(nt_line_receiver_t *lr,
  * and later ones) are no longer delivered. Used before handing the transport
  * to another protocol (STARTTLS, a raw data phase). */
 void nt_line_receiver_stop(nt_line_receiver_t *lr);
+/* Takes lines again after nt_line_receiver_stop, from an empty buffer:
+ * bytes that came while stopped are gone (STARTTLS: the protocol's second
+ * connection_made, on the TLS transport). */
+void nt_line_receiver_resume(nt_line_receiver_t *lr);
 /* Writes line + "\r\n" (or just "\n" with crlf zero). */
 int nt_line_receiver_send(nt_line_receiver_t *lr, const char *line, size_t len,
                           int crlf);
