@@ -290,27 +290,32 @@ int nt_ftp_new(nt_reactor_t *r, const nt_ftp_options_t *opts,
   f->arg = arg;
   f->reactor = r;
   f->state = NT__FTP_CONNECTING;
-  nt_pp_options_t po;
-  memset(&po, 0, sizeof po);
-  po.style = NT_PP_STYLE_FTP;
-  po.max_line = o.max_line;
-  po.max_reply = o.max_reply;
-  po.timeout_ms = o.reply_timeout_ms;
-  nt_pp_init(&f->pp, r, &pp_ops, &po, nt__ftp_reply, f);
+  nt_pp_options_t po = {
+      .grammar = &nt_pp_grammar_ftp,
+      .max_line = o.max_line,
+      .max_reply = o.max_reply,
+      .timeout_ms = o.reply_timeout_ms,
+  };
+  int rc = nt_pp_init(&f->pp, r, &pp_ops, &po, nt__ftp_reply, f);
+  if (rc) { /* the engine holds nothing */
+    nt__free(f->server_name);
+    nt__free(f);
+    return rc;
+  }
   nt_timer_init(r, &f->data_timer, nt__ftp_data_tick);
   f->data_timer.data = f;
   *out = f;
   return 0;
 }
 
-nt_protocol_t *nt_ftp_protocol(nt_ftp_t *f) { return &f->pp.lr.base; }
+nt_protocol_t *nt_ftp_protocol(nt_ftp_t *f) { return nt_pp_protocol(&f->pp); }
 
 void nt_ftp_free(nt_ftp_t *f) {
   if (!f || f->attached) return;
-  /* Never attached: the pingpong engine holds only its greeting entry. */
-  nt_protocol_t *p = nt_ftp_protocol(f);
+  /* Never attached: the pingpong engine holds only its greeting entry;
+   * disposing of it runs on_destroy, which frees the client. */
   f->closed = 1;
-  if (p->ops->destroy) p->ops->destroy(p);
+  nt_pp_dispose(&f->pp);
 }
 
 static nt_protocol_t *build(nt_factory_t *fac, const struct sockaddr *peer,

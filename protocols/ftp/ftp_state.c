@@ -588,31 +588,27 @@ static void end_with(nt_ftp_t *f, int status, int code, const char *text,
   if (t) nt_transport_lose_connection(t);
 }
 
-static void start_tls(nt_ftp_t *f) {
+/* The control connection becomes TLS in place (AUTH TLS's 234, or the
+ * first byte with implicit TLS): the engine drops whatever plaintext
+ * follows, holds the reply timeout while the handshake runs (bounded by
+ * hs_timeout_ms) and calls connected() again once TLS is up. */
+static void start_tls(nt_ftp_t *f, uint64_t hs_timeout_ms) {
   nt_tls_options_t to;
   memset(&to, 0, sizeof to);
   to.server_name = f->server_name;
-  /* Nothing after "234" belongs to the plain text conversation. */
-  f->pp.lr.stopped = 1;
+  to.handshake_timeout_ms = hs_timeout_ms;
   nt__ftp_set_state(f, NT__FTP_TLS_HANDSHAKE);
-  to.handshake_timeout_ms = f->opts.connect_timeout_ms;
-  int rc = nt_tls_start(nt_pp_transport(&f->pp), f->opts.tls_ctx,
-                        &f->pp.lr.base, &to, NULL);
-  if (rc) {
-    f->pp.lr.stopped = 0;
-    nt__ftp_fail_session(f, rc);
-  }
+  int rc = nt_pp_start_tls(&f->pp, f->opts.tls_ctx, &to);
+  if (rc) nt__ftp_fail_session(f, rc);
 }
 
 /* The control connection is up: TCP (implicit TLS starts here), or TLS
  * (the second connection_made). */
 void nt__ftp_on_connected(nt_ftp_t *f) {
-  nt_pp_t *pp = &f->pp;
-  nt_transport_t *t = nt_pp_transport(pp);
+  nt_transport_t *t = nt_pp_transport(&f->pp);
   if (f->state == NT__FTP_TLS_HANDSHAKE) { /* the second connection_made: TLS is up */
     f->tls_up = 1;
-    pp->lr.stopped = 0;
-    if (f->opts.tls == NT_FTP_TLS_IMPLICIT && nt_pp_last_code(pp) == 0) {
+    if (f->opts.tls == NT_FTP_TLS_IMPLICIT && nt_pp_last_code(&f->pp) == 0) {
       nt__ftp_set_state(f, NT__FTP_GREETING);
       if (f->cbs.connected) f->cbs.connected(f, f->arg);
       return;
@@ -621,19 +617,12 @@ void nt__ftp_on_connected(nt_ftp_t *f) {
     return;
   }
   if (f->opts.tls == NT_FTP_TLS_IMPLICIT && !nt_tls_is_tls(t)) {
-    /* TLS from the first byte: the greeting comes encrypted. */
-    nt_tls_options_t to;
-    memset(&to, 0, sizeof to);
-    to.server_name = f->server_name;
-    nt__ftp_set_state(f, NT__FTP_TLS_HANDSHAKE);
-    /* The handshake is part of connecting: the connect timeout, counted
-     * from nt_ftp_connect, bounds it; the greeting's reply timeout starts
-     * once TLS is up (connection_made again). */
-    nt_timer_stop(&pp->timer);
-    to.handshake_timeout_ms =
-        nt__ftp_hs_timeout(f, f->connect_at ? f->connect_at : nt_reactor_now(f->reactor));
-    int rc = nt_tls_start(t, f->opts.tls_ctx, &pp->lr.base, &to, NULL);
-    if (rc) nt__ftp_fail_session(f, rc);
+    /* TLS from the first byte: the greeting comes encrypted. The
+     * handshake is part of connecting: the connect timeout, counted from
+     * nt_ftp_connect, bounds it; the greeting's reply timeout starts once
+     * TLS is up (connection_made again). */
+    start_tls(f, nt__ftp_hs_timeout(f, f->connect_at ? f->connect_at
+                                                     : nt_reactor_now(f->reactor)));
     return;
   }
   nt__ftp_set_state(f, NT__FTP_GREETING);
@@ -658,8 +647,8 @@ static void on_final(nt_ftp_t *f, int code, const char *text, size_t len) {
     }
     break;
   case NT__FTP_AUTH_TLS:
-    if (code == 234)
-      start_tls(f);
+    if (code == 234) /* the handshake: the connect limit's */
+      start_tls(f, f->opts.connect_timeout_ms);
     else /* never fall back to plain text when TLS was asked for */
       end_with(f, NT_EFTP_NOTLS, code, text, len);
     break;
@@ -668,7 +657,7 @@ static void on_final(nt_ftp_t *f, int code, const char *text, size_t len) {
       nt__ftp_op_set_reply(op, code, text, len);
       login_done(f);
     } else if (code == 331 || code == 332) {
-      cmd(f, NT__FTP_PASS, NT_PP_SECRET, "PASS %s", op->a2);
+      cmd(f, NT__FTP_PASS, NT_PP_SECRET_SHOW(4), "PASS %s", op->a2); /* "PASS ****" */
       memset(op->a2, 0, strlen(op->a2));
     } else {
       fail_with(f, NT_EFTP_LOGIN, code, text, len);

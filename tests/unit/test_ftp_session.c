@@ -491,8 +491,67 @@ static void test_new_without_tls_context(void **state) {
   nt_ftp_free(f);
 }
 
+/* AUTH TLS through the engine's nt_pp_start_tls: plaintext after the 234
+ * (here a forged 230 in the same segment) is dropped, the ClientHello goes
+ * out, and nothing is sent or reported until TLS is up. */
+static void test_auth_tls_drops_plaintext_after_234(void **state) {
+  (void)state;
+  nt_tls_ctx_options_t co;
+  memset(&co, 0, sizeof co);
+  co.insecure = 1;
+  nt_tls_ctx_t *ctx;
+  if (nt_tls_ctx_new(&co, &ctx) != 0) skip();
+  test_opts.tls = NT_FTP_TLS_EXPLICIT;
+  test_opts.tls_ctx = ctx;
+  nt_ftp_t *f = client_new();
+  nt_test_transport_t *tt = nt_test_transport_new(R, nt_ftp_protocol(f));
+  assert_int_equal(nt_ftp_login(f, "bob", "pw", done, "login"), 0);
+  nt_test_feed_str(tt, "220 hi\r\n234 go ahead\r\n230 forged\r\n");
+  nt_test_run_pending(R);
+  size_t n = 0;
+  const char *out = nt_test_output(tt, &n);
+  assert_true(n > 10 && !memcmp(out, "AUTH TLS\r\n", 10) && out[10] == 0x16);
+  assert_string_equal(nt_ftp_state_name(f), "TLS_HANDSHAKE");
+  assert_string_equal(rec.log, "");
+  assert_int_equal(nt_ftp_is_tls(f), 0);
+  nt_test_feed_eof(tt);
+  nt_test_run_pending(R);
+  assert_int_equal(rec.closed, 1);
+  assert_true(rec.close_status != 0);
+  nt_test_transport_free(tt);
+  nt_tls_ctx_free(ctx);
+  test_opts.tls = NT_FTP_TLS_NONE;
+  test_opts.tls_ctx = NULL;
+}
+
+/* nt_pp_init's result is checked: out of memory at each allocation of
+ * nt_ftp_new is NT_ENOMEM with nothing left behind (ASan's leak check). */
+static void test_new_out_of_memory(void **state) {
+  (void)state;
+  nt_ftp_options_t o;
+  memset(&o, 0, sizeof o);
+  o.tls_server_name = "ftp.example";
+  int failures = 0;
+  for (long n = 0; n < 16; n++) {
+    nt_ftp_t *f = NULL;
+    nt_test_fail_alloc_after(n);
+    int rc = nt_ftp_new(R, &o, &test_cbs, NULL, &f);
+    nt_test_fail_alloc_after(-1);
+    if (rc == 0) {
+      assert_string_equal(nt_ftp_state_name(f), "CONNECTING");
+      nt_ftp_free(f);
+      break;
+    }
+    assert_int_equal(rc, NT_ENOMEM);
+    failures++;
+  }
+  assert_true(failures >= 3); /* the client, its server name, the greeting slot */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_auth_tls_drops_plaintext_after_234, common_setup, common_teardown),
+      cmocka_unit_test_setup_teardown(test_new_out_of_memory, common_setup, common_teardown),
       cmocka_unit_test_setup_teardown(test_session_every_split, common_setup, common_teardown),
       cmocka_unit_test_setup_teardown(test_features_parsed, common_setup, common_teardown),
       cmocka_unit_test_setup_teardown(test_login_with_password_and_refusal, common_setup, common_teardown),
