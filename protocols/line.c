@@ -129,8 +129,14 @@ static void lr_destroy(nt_protocol_t *p) {
 }
 
 static const nt_protocol_ops_t line_receiver_ops = {
-    lr_connection_made, lr_data_received,  lr_eof_received, lr_connection_lost,
-    lr_pause_writing,   lr_resume_writing, lr_destroy};
+    .connection_made = lr_connection_made,
+    .data_received = lr_data_received,
+    .eof_received = lr_eof_received,
+    .connection_lost = lr_connection_lost,
+    .pause_writing = lr_pause_writing,
+    .resume_writing = lr_resume_writing,
+    .destroy = lr_destroy,
+};
 
 void nt_line_receiver_init(nt_line_receiver_t *lr,
                            const nt_line_receiver_ops_t *ops, size_t max_line) {
