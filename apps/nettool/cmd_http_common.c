@@ -289,8 +289,6 @@ static void on_signal(nt_reactor_t *r, int signum, void *arg) {
 
 /* --- exit codes and messages ---------------------------------------------- */
 
-static int is_tls_error(int e) { return e <= -3200 && e > -3300; }
-
 /* One error line; the note about a kept partial download ends it. */
 __attribute__((format(printf, 2, 3))) static void fail_line(http_cli_t *h,
                                                             const char *fmt,
@@ -367,7 +365,7 @@ static int report(http_cli_t *h) {
     return NT_EXIT_FILE;
   }
   if (st == NT_ETIMEDOUT) return timed_out(h, host, port, url, more);
-  if (is_tls_error(st)) {
+  if (cli_is_tls_error(st)) {
     if (h->connected) { /* past the handshake: the transfer broke */
       fail_line(h, "%s: the TLS connection broke during the transfer: %s",
                 url, more ? more : nt_strerror(st));
