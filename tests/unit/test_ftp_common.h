@@ -124,6 +124,7 @@ typedef struct {
   char addr[NT_ADDRSTRLEN]; /* connected to / listened on */
   nt_factory_t *fac;
   int cancelled;
+  int pending; /* DATA_PENDING: the connect hangs until cancelled */
   int unlistened;
   nt_test_transport_t *tt; /* the data connection, once made */
 } fake_t;
@@ -159,7 +160,10 @@ static void fake_connect_cb(void *arg) {
     fk->fac->ops->connection_failed(fk->fac, NULL, NT_ECANCELED);
     return;
   }
-  if (data_mode == DATA_PENDING) return;
+  if (data_mode == DATA_PENDING) {
+    fk->pending = 1;
+    return;
+  }
   if (data_mode == DATA_REFUSE) {
     fk->fac->ops->connection_failed(fk->fac, NULL, NT_ECONNREFUSED);
     return;
@@ -185,9 +189,16 @@ static int fake_connect(nt_reactor_t *r, const struct sockaddr *sa,
   return 0;
 }
 
+/* As the TCP connector does: a cancelled connect reports
+ * connection_failed(NT_ECANCELED), from the loop (its factory frees its
+ * state there). */
 static void fake_cancel(void *h) {
   fake_t *fk = h;
   fk->cancelled = 1;
+  if (fk->pending) {
+    fk->pending = 0;
+    nt_call_soon(R, fake_connect_cb, fk);
+  }
 }
 
 static int auto_accept = 1;
