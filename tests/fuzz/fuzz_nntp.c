@@ -117,7 +117,7 @@ static void session(const uint8_t *d, size_t n) {
   o.max_block_line = 512;
   o.max_block = 8192;
   o.timeout_ms = 1000;
-  nt_nntp_callbacks_t cbs = {ready, NULL};
+  nt_nntp_callbacks_t cbs = {.ready = ready};
   nt_nntp_t *c;
   if (nt_nntp_new(r, &o, &cbs, NULL, &c)) abort();
   nt_test_transport_t *tt = nt_test_transport_new(r, nt_nntp_protocol(c));
