@@ -38,6 +38,8 @@ one_err() { [ "$(wc -l <"$dir/err")" = 1 ]; }
 serve good server
 run localhost "$port" --tls --cacert "$c/ca.crt"
 check "by name, verified against --cacert" eval 'rc 0 && got_reply && [ ! -s "$dir/err" ]'
+NETTOOL_LOG=debug run localhost "$port" --tls --cacert "$c/ca.crt"
+check "NETTOOL_LOG=debug: the TLS state changes, by name" eval 'rc 0 && got_reply && err_has "\[NEW\] -> \[HANDSHAKING\]" && err_has "\[HANDSHAKING\] -> \[OPEN\]" && err_has "\[OPEN\] -> \[CLOSED\]"'
 run 127.0.0.1 "$port" --tls --cacert "$c/ca.crt"
 check "by IP literal: checked against the IP SANs" eval 'rc 0 && got_reply'
 run localhost "$port" --tls

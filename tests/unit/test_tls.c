@@ -863,6 +863,54 @@ static void test_write_file(void **state) {
   nt_tls_ctx_free(sctx);
 }
 
+/* Files one after another on one connection: the file buffer is kept
+ * through a file's many reads and given back at its end (an idle connection
+ * holds none), then made again for the next file; no byte is lost or
+ * reordered, with plain writes between the files. */
+static void test_write_files_in_a_row(void **state) {
+  fixture *f = *state;
+  nt_tls_ctx_t *cctx = client_ctx(), *sctx = server_ctx();
+  tls_pair_t tp;
+  tls_pair_open(f->r, &tp, cctx, sctx, NULL);
+  rec_t *c = tls_client(&tp), *s = tls_server(&tp);
+  nt_test_transport_t *ctt = nt_test_pair_client(tp.pair);
+  char path[] = "/tmp/nt-tls-files-XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  unlink(path);
+  const size_t size = 300000;
+  char *data = malloc(size);
+  for (size_t i = 0; i < size; i++) data[i] = (char)(i * 13 + 1);
+  assert_int_equal(write(fd, data, size), (ssize_t)size);
+  size_t want = 0;
+  for (int k = 0; k < 3; k++) {
+    /* room 0: the files queue; then they drain in small steps, so each is
+     * read in many pieces */
+    nt_test_set_room(ctt, 0);
+    assert_int_equal(nt_transport_write_str(c->t, "|"), 0);
+    assert_int_equal(nt_transport_write_file(c->t, fd, 0, size), 0);
+    want += 1 + size;
+    for (int i = 0; i < 10000 && s->in_len < want; i++) {
+      nt_test_drain(ctt, 20000);
+      nt_test_pair_pump(tp.pair);
+    }
+    assert_int_equal(s->in_len, want);
+    assert_int_equal(nt_transport_write_buffer_size(c->t), 0);
+  }
+  close(fd);
+  for (int k = 0; k < 3; k++) {
+    const char *piece = s->in + (size_t)k * (1 + size);
+    assert_int_equal(piece[0], '|');
+    assert_memory_equal(piece + 1, data, size);
+  }
+  assert_int_equal(c->lost, 0);
+  assert_int_equal(s->lost, 0);
+  free(data);
+  tls_pair_close(f->r, &tp);
+  nt_tls_ctx_free(cctx);
+  nt_tls_ctx_free(sctx);
+}
+
 /* --- timeouts ------------------------------------------------------------------------------------ */
 
 static void test_handshake_timeout(void **state) {
@@ -965,6 +1013,33 @@ static void test_sessions_tls12(void **state) {
 }
 
 /* --- contexts ------------------------------------------------------------------------------------- */
+
+/* nt_tls_ctx_ref: another owner's reference; the context lives until the
+ * last one goes, and connections made after the first owner left work. */
+static void test_ctx_ref(void **state) {
+  fixture *f = *state;
+  assert_null(nt_tls_ctx_ref(NULL));
+  nt_tls_ctx_t *cctx = client_ctx(), *sctx = server_ctx();
+  nt_tls_ctx_t *worker = nt_tls_ctx_ref(sctx);
+  assert_ptr_equal(worker, sctx);
+  nt_tls_ctx_free(sctx); /* the first owner is done; the worker is not */
+  for (int k = 0; k < 2; k++) {
+    tls_pair_t tp;
+    nt_tls_options_t co = {.server_name = "localhost"};
+    tls_pair_open(f->r, &tp, cctx, worker, &co);
+    rec_t *c = tls_client(&tp), *s = tls_server(&tp);
+    assert_non_null(c);
+    assert_non_null(s);
+    assert_true(nt_tls_handshake_done(c->t));
+    assert_int_equal(nt_transport_write_str(c->t, "ping"), 0);
+    nt_test_pair_pump(tp.pair);
+    assert_int_equal(s->in_len, 4);
+    assert_memory_equal(s->in, "ping", 4);
+    tls_pair_close(f->r, &tp);
+  }
+  nt_tls_ctx_free(worker); /* the last reference (ASan: nothing leaks) */
+  nt_tls_ctx_free(cctx);
+}
 
 static void test_ctx_errors(void **state) {
   (void)state;
@@ -1108,6 +1183,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_handshake_timeout_after_idle, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_write_file, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_write_files_in_a_row, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_ctx_ref, setup, teardown),
       cmocka_unit_test_setup_teardown(test_handshake_timeout, setup, teardown),
       cmocka_unit_test_setup_teardown(test_sessions_tls13, setup, teardown),
       cmocka_unit_test_setup_teardown(test_sessions_tls12, setup, teardown),
