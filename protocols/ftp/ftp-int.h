@@ -165,18 +165,21 @@ void nt__ftp_on_connected(nt_ftp_t *f);
 void nt__ftp_data_tick(nt_timer_t *t);
 /* Ends the running transfer's data side: its timer and channel. */
 void nt__ftp_data_end(nt_ftp_t *f, int abort);
+/* The running operation was taken off (f->cur is NULL): its data side
+ * ends, and the session is READY again unless it is closing. */
+void nt__ftp_op_ended(nt_ftp_t *f);
+/* The session ends with status: CLOSED, and what a timeout was about. */
+void nt__ftp_session_ended(nt_ftp_t *f, int status);
+/* A reply to no command (421: the server is going away). */
+void nt__ftp_unsolicited(nt_ftp_t *f, int code, const char *text, size_t len);
+/* Idle: sends QUIT and returns 0; else (or if it cannot be sent) < 0. */
+int nt__ftp_quit_if_idle(nt_ftp_t *f);
 
 /* ftp_client.c: the queue and the session's life */
-int nt__ftp_send(nt_ftp_t *f, int flags, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 void nt__ftp_op_set_reply(nt__ftp_op_t *op, int code, const char *text,
                           size_t len);
 void nt__ftp_op_finish(nt_ftp_t *f, int status);
 void nt__ftp_dispatch(nt_ftp_t *f);
 void nt__ftp_fail_session(nt_ftp_t *f, int status);
-int nt__ftp_check_arg(const char *s);
-/* The control connection's TLS handshake must end within the connect
- * timeout of `from`: the handshake timeout to give nt_tls_start. */
-uint64_t nt__ftp_hs_timeout(nt_ftp_t *f, uint64_t from);
 
 #endif

@@ -13,17 +13,9 @@
 
 #define MAX_ARG 900 /* commands are at most 1 KiB in pingpong */
 
-/* --- the control connection's TLS handshake deadline ------------------------------ */
-
-uint64_t nt__ftp_hs_timeout(nt_ftp_t *f, uint64_t from) {
-  uint64_t now = nt_reactor_now(f->reactor);
-  uint64_t due = from + f->opts.connect_timeout_ms;
-  return due > now ? due - now : 1;
-}
-
 /* --- helpers -------------------------------------------------------------------- */
 
-int nt__ftp_check_arg(const char *s) {
+static int check_arg(const char *s) {
   if (!s) return NT_EINVAL;
   size_t n = strlen(s);
   if (n > MAX_ARG) return NT_ETOOBIG;
@@ -35,18 +27,6 @@ static void wipe_free(char *s) {
   if (!s) return;
   memset(s, 0, strlen(s));
   nt__free(s);
-}
-
-int nt__ftp_send(nt_ftp_t *f, int flags, const char *fmt, ...) {
-  char buf[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(buf, sizeof buf, fmt, ap);
-  va_end(ap);
-  if (n < 0 || (size_t)n >= sizeof buf) return NT_ETOOBIG;
-  int rc = nt_pp_command(&f->pp, flags, nt__ftp_reply, NULL, f, "%s", buf);
-  if (flags & NT_PP_SECRET) memset(buf, 0, sizeof buf);
-  return rc;
 }
 
 void nt__ftp_op_set_reply(nt__ftp_op_t *op, int code, const char *text,
@@ -102,9 +82,7 @@ void nt__ftp_op_finish(nt_ftp_t *f, int status) {
   nt__ftp_op_t *op = f->cur;
   if (!op) return;
   f->cur = NULL;
-  nt__ftp_data_end(f, 1);
-  if (f->state != NT__FTP_CLOSED && f->state != NT__FTP_QUIT)
-    nt__ftp_set_state(f, NT__FTP_READY);
+  nt__ftp_op_ended(f);
   if (status && !op->text && f->close_text && f->close_status == status) {
     op->code = f->close_code;
     op->text = nt__strdup(f->close_text);
@@ -142,7 +120,7 @@ static nt__ftp_op_t *op_new(nt__ftp_op_kind_t kind, nt_ftp_done_cb cb,
 }
 
 static int dup_arg(char **dst, const char *s) {
-  int rc = nt__ftp_check_arg(s);
+  int rc = check_arg(s);
   if (rc) return rc;
   *dst = nt__strdup(s);
   return *dst ? 0 : NT_ENOMEM;
@@ -173,13 +151,7 @@ static void end_session(nt_ftp_t *f, int status) {
   if (f->close_status) st = f->close_status;
   else if (f->quitting && (status == 0 || status == NT_ECONNABORTED)) st = 0;
   else if (!status) st = NT_EUNEXPECTEDEOF;
-  /* A timeout nobody else claimed is the pingpong engine's: a reply. */
-  if (st == NT_ETIMEDOUT && f->where == NT_FTP_WHERE_NONE)
-    f->where = !f->attached                          ? NT_FTP_WHERE_CONNECT
-               : f->state == NT__FTP_TLS_HANDSHAKE ? NT_FTP_WHERE_TLS
-                                                   : NT_FTP_WHERE_REPLY;
-  nt__ftp_data_end(f, 1);
-  nt__ftp_set_state(f, NT__FTP_CLOSED);
+  nt__ftp_session_ended(f, st);
   f->quitting = 1; /* nothing can be queued from the callbacks below */
   if (f->cur) {
     nt__ftp_op_t *op = f->cur;
@@ -228,20 +200,7 @@ static void on_connected(nt_pp_t *pp) {
 }
 
 static void on_unsolicited(nt_pp_t *pp, int code, const char *text, size_t len) {
-  nt_ftp_t *f = (nt_ftp_t *)pp;
-  NT__DEBUG("ftp: unsolicited %d %.*s", code, (int)len, text);
-  if (code == 421) { /* the server is going away */
-    f->close_status = NT_EFTP_CLOSED;
-    f->close_code = code;
-    wipe_free(f->close_text);
-    f->close_text = nt__malloc(len + 1);
-    if (f->close_text) {
-      memcpy(f->close_text, text, len);
-      f->close_text[len] = 0;
-    }
-    nt_transport_t *t = nt_pp_transport(pp);
-    if (t) nt_transport_lose_connection(t);
-  }
+  nt__ftp_unsolicited((nt_ftp_t *)pp, code, text, len);
 }
 
 static void on_closed(nt_pp_t *pp, int status) {
@@ -383,10 +342,7 @@ void nt_ftp_close(nt_ftp_t *f) {
   }
   nt_transport_t *t = nt_pp_transport(&f->pp);
   if (!t) return;
-  if (f->state == NT__FTP_READY && !f->cur) {
-    nt__ftp_set_state(f, NT__FTP_QUIT);
-    if (nt__ftp_send(f, 0, "QUIT") == 0) return;
-  }
+  if (nt__ftp_quit_if_idle(f) == 0) return; /* QUIT sent */
   nt_transport_abort_error(t, NT_ECONNABORTED);
 }
 

@@ -602,6 +602,14 @@ static void start_tls(nt_ftp_t *f, uint64_t hs_timeout_ms) {
   if (rc) nt__ftp_fail_session(f, rc);
 }
 
+/* The control connection's TLS handshake must end within the connect
+ * timeout of `from`: the handshake timeout to give the TLS layer. */
+static uint64_t hs_timeout(nt_ftp_t *f, uint64_t from) {
+  uint64_t now = nt_reactor_now(f->reactor);
+  uint64_t due = from + f->opts.connect_timeout_ms;
+  return due > now ? due - now : 1;
+}
+
 /* The control connection is up: TCP (implicit TLS starts here), or TLS
  * (the second connection_made). */
 void nt__ftp_on_connected(nt_ftp_t *f) {
@@ -621,8 +629,7 @@ void nt__ftp_on_connected(nt_ftp_t *f) {
      * handshake is part of connecting: the connect timeout, counted from
      * nt_ftp_connect, bounds it; the greeting's reply timeout starts once
      * TLS is up (connection_made again). */
-    start_tls(f, nt__ftp_hs_timeout(f, f->connect_at ? f->connect_at
-                                                     : nt_reactor_now(f->reactor)));
+    start_tls(f, hs_timeout(f, f->connect_at ? f->connect_at : nt_reactor_now(f->reactor)));
     return;
   }
   nt__ftp_set_state(f, NT__FTP_GREETING);
@@ -858,6 +865,47 @@ int nt__ftp_reply(nt_pp_t *pp, void *arg, int code, const char *text,
   }
   on_final(f, code, text, len);
   return NT_PP_DONE;
+}
+
+/* --- the session's events from the client ------------------------------------------------ */
+
+void nt__ftp_op_ended(nt_ftp_t *f) {
+  nt__ftp_data_end(f, 1);
+  if (f->state != NT__FTP_CLOSED && f->state != NT__FTP_QUIT)
+    nt__ftp_set_state(f, NT__FTP_READY);
+}
+
+void nt__ftp_session_ended(nt_ftp_t *f, int status) {
+  /* A timeout nobody else claimed is the pingpong engine's: a reply. */
+  if (status == NT_ETIMEDOUT && f->where == NT_FTP_WHERE_NONE)
+    f->where = !f->attached                          ? NT_FTP_WHERE_CONNECT
+               : f->state == NT__FTP_TLS_HANDSHAKE ? NT_FTP_WHERE_TLS
+                                                   : NT_FTP_WHERE_REPLY;
+  nt__ftp_data_end(f, 1);
+  nt__ftp_set_state(f, NT__FTP_CLOSED);
+}
+
+void nt__ftp_unsolicited(nt_ftp_t *f, int code, const char *text, size_t len) {
+  NT__DEBUG("ftp: unsolicited %d %.*s", code, (int)len, text);
+  if (code != 421) return;
+  /* The server is going away: its words are the session's end. */
+  f->close_status = NT_EFTP_CLOSED;
+  f->close_code = code;
+  if (f->close_text) memset(f->close_text, 0, strlen(f->close_text));
+  nt__free(f->close_text);
+  f->close_text = nt__malloc(len + 1);
+  if (f->close_text) {
+    memcpy(f->close_text, text, len);
+    f->close_text[len] = 0;
+  }
+  nt_transport_t *t = nt_pp_transport(&f->pp);
+  if (t) nt_transport_lose_connection(t);
+}
+
+int nt__ftp_quit_if_idle(nt_ftp_t *f) {
+  if (f->state != NT__FTP_READY || f->cur) return NT_EBUSY;
+  nt__ftp_set_state(f, NT__FTP_QUIT);
+  return nt_pp_command(&f->pp, 0, nt__ftp_reply, NULL, f, "QUIT");
 }
 
 /* --- starting an operation ---------------------------------------------------------------- */
