@@ -318,16 +318,14 @@ int nt_pp_init(nt_pp_t *pp, nt_reactor_t *r, const nt_pp_ops_t *ops,
                const nt_pp_options_t *opts, nt_pp_reply_cb greeting,
                void *arg) {
   memset(pp, 0, sizeof *pp);
-  nt_pp_options_t o = {.style = NT_PP_STYLE_FTP};
-  if (opts) o = *opts;
+  if (!opts || !opts->grammar) return NT_EINVAL;
+  nt_pp_options_t o = *opts;
   pp->max_line = o.max_line ? o.max_line : 8192;
   pp->max_block_line =
       o.max_block_line > pp->max_line ? o.max_block_line : pp->max_line;
   nt_line_receiver_init(&pp->lr, &pp_lr_ops, pp->max_line);
   pp->ops = ops;
-  pp->grammar = o.grammar ? o.grammar
-                : o.style == NT_PP_STYLE_NNTP ? &nt_pp_grammar_nntp
-                                              : &nt_pp_grammar_ftp;
+  pp->grammar = o.grammar;
   pp->reactor = r;
   pp->max_reply = o.max_reply ? o.max_reply : 64 * 1024;
   pp->max_block = o.max_block;

@@ -85,9 +85,6 @@ extern const nt_pp_grammar_t nt_pp_grammar_ftp;
  * a block (NT_PP_BLOCK). */
 extern const nt_pp_grammar_t nt_pp_grammar_nntp;
 
-/* Before grammars: the style picks one of the shipped grammars. */
-typedef enum { NT_PP_STYLE_FTP, NT_PP_STYLE_NNTP } nt_pp_style_t;
-
 typedef struct nt_pp_ops_s {
   /* Connected; the greeting reply comes to greeting_cb given to init.
    * Called again when a TLS handshake started by nt_pp_start_tls is done
@@ -131,7 +128,7 @@ struct nt_pp_s {
 
 /* Give it field by field (designated initialisers): fields may be added. */
 typedef struct nt_pp_options_s {
-  nt_pp_style_t style; /* used only when grammar is NULL */
+  const nt_pp_grammar_t *grammar; /* required: how replies are read */
   size_t max_line;    /* 0: 8 KiB */
   size_t max_reply;   /* 0: 64 KiB */
   size_t max_block;   /* 0: no limit: blocks are streamed, not kept */
@@ -139,14 +136,14 @@ typedef struct nt_pp_options_s {
    * (the greeting: of the connection); trickled bytes do not extend it.
    * Inside a block, each complete line restarts it. 0: 60 s. */
   uint64_t timeout_ms;
-  const nt_pp_grammar_t *grammar; /* NULL: the style's */
   size_t max_block_line; /* of a line inside a block; 0 (or < max_line):
                           * max_line */
 } nt_pp_options_t;
 
 /* Initialises the engine; the greeting (the first reply, to no command)
- * goes to greeting(arg). Returns 0 or NT_ENOMEM (check it: the engine then
- * holds nothing, and the caller frees its own struct). The engine is then
+ * goes to greeting(arg). Returns 0, NT_EINVAL (no options or no grammar) or
+ * NT_ENOMEM (check it: the engine then holds nothing, and the caller frees
+ * its own struct). The engine is then
  * the protocol (nt_pp_protocol) to hand to a transport, which destroys it
  * after connection_lost; one never handed over is released with
  * nt_pp_dispose(). */

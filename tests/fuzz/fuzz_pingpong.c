@@ -42,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static nt_reactor_t *r;
   if (!r && nt_test_reactor_new(&r)) abort();
   nt_pp_t *pp = calloc(1, sizeof *pp);
-  nt_pp_options_t o = {.style = (data[0] & 1) ? NT_PP_STYLE_NNTP : NT_PP_STYLE_FTP,
+  nt_pp_options_t o = {.grammar = (data[0] & 1) ? &nt_pp_grammar_nntp : &nt_pp_grammar_ftp,
                        .max_line = 128,
                        .max_reply = 1024,
                        .max_block = 4096,

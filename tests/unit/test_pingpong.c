@@ -92,11 +92,11 @@ static const nt_pp_ops_t ops = {
 
 static nt_protocol_t *build(int nntp, uint64_t timeout_ms) {
   client_t *c = calloc(1, sizeof *c);
-  nt_pp_options_t o = {.style = nntp ? NT_PP_STYLE_NNTP : NT_PP_STYLE_FTP,
+  nt_pp_options_t o = {.grammar = nntp ? &nt_pp_grammar_nntp : &nt_pp_grammar_ftp,
                        .max_line = 64,
                        .max_reply = 256,
                        .timeout_ms = timeout_ms};
-  nt_pp_init(&c->pp, R, &ops, &o, on_greeting, NULL);
+  assert_int_equal(nt_pp_init(&c->pp, R, &ops, &o, on_greeting, NULL), 0);
   c->rec = &rec;
   c->nntp = nntp;
   memset(&rec, 0, sizeof rec);
@@ -163,6 +163,15 @@ static void test_nntp_block_every_split(void **state) {
       "date:111[20261122151100]\n";
   expect_out = "LIST\r\nDATE\r\n";
   nt_test_each_split(R, server, strlen(server), 0, build_nntp, check, NULL);
+}
+
+/* The engine knows no protocol: without a grammar it refuses to start. */
+static void test_grammar_required(void **state) {
+  (void)state;
+  nt_pp_t pp;
+  nt_pp_options_t o = {.max_line = 64};
+  assert_int_equal(nt_pp_init(&pp, R, &ops, &o, on_greeting, NULL), NT_EINVAL);
+  assert_int_equal(nt_pp_init(&pp, R, &ops, NULL, on_greeting, NULL), NT_EINVAL);
 }
 
 static void test_timeout_fails_every_waiter(void **state) {
@@ -747,6 +756,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_ftp_session_every_split),
       cmocka_unit_test(test_nntp_block_every_split),
+      cmocka_unit_test(test_grammar_required),
       cmocka_unit_test(test_timeout_fails_every_waiter),
       cmocka_unit_test(test_trickled_reply_times_out),
       cmocka_unit_test(test_block_lines_restart_the_wait),
