@@ -35,13 +35,13 @@ run_ctest() { # label, dir, env...
 }
 
 mkdir -p build
-if build build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo; then
+if build build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNT_WERROR=ON -DNT_BUILD_TESTS=ON; then
   run_ctest "normal build, epoll backend" build/test NETTOOL_BACKEND=epoll
   run_ctest "normal build, poll backend" build/test NETTOOL_BACKEND=poll
 else
   echo "normal build failed"; failed=$((failed + 1))
 fi
-if build build/asan -DCMAKE_BUILD_TYPE=Debug -DNT_SANITIZE=ON; then
+if build build/asan -DCMAKE_BUILD_TYPE=Debug -DNT_SANITIZE=ON -DNT_WERROR=ON -DNT_BUILD_TESTS=ON; then
   run_ctest "ASan+UBSan build" build/asan NETTOOL_BACKEND=epoll \
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1
 else
