@@ -1,8 +1,33 @@
 /* Error codes: every fallible nettool call returns 0 or a negative NT_E* code. */
+
+/*
+ * The system's <errno.h>, which this file must never shadow. Included as
+ * <nettool/errno.h> (the documented way) the #include below finds the
+ * system's header. If a program puts include/nettool itself on its include
+ * path, <errno.h> finds this file instead -- both the program's own
+ * #include <errno.h> and the one below; that nested inclusion sees
+ * NT__ERRNO_FORWARD and passes on to the next errno.h on the search path,
+ * the system's, with #include_next (GCC and clang; the pragma keeps
+ * -pedantic quiet about the extension in that case only). Outside the
+ * include guard, so every route through this file reaches the system's.
+ */
+#if defined(NT__ERRNO_FORWARD)
+#if defined(__GNUC__)
+#pragma GCC system_header
+#include_next <errno.h>
+#endif
+#else
+#define NT__ERRNO_FORWARD
+#include <errno.h>
+#undef NT__ERRNO_FORWARD
+#endif
+
 #ifndef NETTOOL_ERRNO_H
 #define NETTOOL_ERRNO_H
 
-#include <errno.h>
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /*
  * Codes are -errno where an errno fits, so a failed syscall's error passes
@@ -116,5 +141,9 @@ const char *nt_strerror(int code);
 
 /* Symbolic name, e.g. "ECONNREFUSED" or "ELINETOOLONG"; "UNKNOWN" otherwise. */
 const char *nt_err_name(int code);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

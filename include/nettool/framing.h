@@ -8,8 +8,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "protocol.h"
-#include "transport.h"
+#include <nettool/protocol.h>
+#include <nettool/transport.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* --- the incremental splitters (no transport, usable by any parser) -------- */
 
@@ -130,5 +134,9 @@ struct nt_msg_receiver_s {
 
 void nt_msg_receiver_init(nt_msg_receiver_t *mr,
                           const nt_msg_receiver_ops_t *ops, size_t max_size);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -10,11 +10,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "errno.h"
-#include "protocol.h"
-#include "reactor.h"
-#include "tcp.h"
-#include "tls.h"
+#include <nettool/errno.h>
+#include <nettool/protocol.h>
+#include <nettool/reactor.h>
+#include <nettool/tcp.h>
+#include <nettool/tls.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /*
  * Ownership and lifetime
@@ -369,5 +373,9 @@ int nt_ftp_parse_url(const char *url, nt_ftp_url_t *u, const char **why);
 int nt_ftp_netrc_lookup(const char *path, const char *host, const char *user,
                         char *login, size_t login_size, char *password,
                         size_t password_size);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -7,8 +7,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "errno.h"
-#include "reactor.h"
+#include <nettool/errno.h>
+#include <nettool/reactor.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /*
  * Ownership in short
@@ -333,5 +337,9 @@ const char *nt_http_request_url(const nt_http_request_t *q);
 /* One line with more about a failure (llhttp's reason, the TLS reason, the
  * file that changed...), or "". Valid until the request is freed. */
 const char *nt_http_request_error(const nt_http_request_t *q);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

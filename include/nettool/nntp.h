@@ -12,11 +12,15 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "errno.h"
-#include "pingpong.h"
-#include "protocol.h"
-#include "reactor.h"
-#include "tls.h"
+#include <nettool/errno.h>
+#include <nettool/pingpong.h>
+#include <nettool/protocol.h>
+#include <nettool/reactor.h>
+#include <nettool/tls.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /*
  * Ownership
@@ -406,5 +410,9 @@ void nt_nntp_filter_init(nt_nntp_filter_t *f, size_t max_lines);
 int nt_nntp_filter_line(nt_nntp_filter_t *f, const char *line, size_t *len);
 /* Non-zero once max lines were shown. */
 int nt_nntp_filter_full(const nt_nntp_filter_t *f);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -10,11 +10,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "framing.h"
-#include "protocol.h"
-#include "reactor.h"
-#include "tls.h"
-#include "transport.h"
+#include <nettool/framing.h>
+#include <nettool/protocol.h>
+#include <nettool/reactor.h>
+#include <nettool/tls.h>
+#include <nettool/transport.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /*
  * Ownership: nt_pp_t is embedded (first member) in the protocol struct that
@@ -213,5 +217,9 @@ int nt_pp_in_block(const nt_pp_t *pp);
 
 /* The grammar in use. */
 const nt_pp_grammar_t *nt_pp_grammar(const nt_pp_t *pp);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

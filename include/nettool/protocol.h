@@ -6,6 +6,10 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct nt_protocol_s nt_protocol_t;
 typedef struct nt_protocol_ops_s nt_protocol_ops_t;
 typedef struct nt_factory_s nt_factory_t;
@@ -83,5 +87,9 @@ struct nt_factory_s {
   const nt_factory_ops_t *ops;
   void *data; /* user data */
 };
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

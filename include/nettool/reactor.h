@@ -7,7 +7,11 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "errno.h"
+#include <nettool/errno.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /*
  * Ownership and threads
@@ -206,5 +210,9 @@ int nt_call_soon(nt_reactor_t *r, nt_callback cb, void *arg);
 /* Thread-safe: queues cb(arg) to run on the loop thread and wakes the loop
  * (eventfd). The queued call keeps the reactor alive until it has run. */
 int nt_call_from_thread(nt_reactor_t *r, nt_callback cb, void *arg);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

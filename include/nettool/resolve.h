@@ -7,7 +7,11 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "reactor.h"
+#include <nettool/reactor.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /*
  * Ownership: a resolver belongs to its creator and to one reactor; free it
@@ -80,5 +84,9 @@ void nt_resolve_cancel(nt_resolve_t *q);
 /* Checks a host name as nt_resolve does; 0 or NT_EDNS_BADNAME, with a short
  * reason in *why (static text) when why is not NULL. */
 int nt_hostname_check(const char *name, const char **why);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -3,10 +3,14 @@
 #ifndef NETTOOL_TCP_H
 #define NETTOOL_TCP_H
 
-#include "protocol.h"
-#include "reactor.h"
-#include "resolve.h"
-#include "transport.h"
+#include <nettool/protocol.h>
+#include <nettool/reactor.h>
+#include <nettool/resolve.h>
+#include <nettool/transport.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct nt_listener_s nt_listener_t;
 
@@ -96,5 +100,9 @@ int nt_tcp_set_keepalive(nt_transport_t *t, int on, unsigned idle_s);
 
 /* The socket fd of a TCP transport, or -1. */
 int nt_tcp_fileno(nt_transport_t *t);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -9,9 +9,13 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "protocol.h"
-#include "reactor.h"
-#include "transport.h"
+#include <nettool/protocol.h>
+#include <nettool/reactor.h>
+#include <nettool/transport.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /*
  * Ownership: the test owns the reactor and every nt_test_transport_t it
@@ -120,5 +124,9 @@ void nt_test_pair_free(nt_test_pair_t *pair);
 
 /* Makes every nettool allocation after the next n fail (n = -1: never). */
 void nt_test_fail_alloc_after(long n);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

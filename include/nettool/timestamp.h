@@ -6,10 +6,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "protocol.h"
-#include "reactor.h"
-#include "tls.h"
-#include "udp.h"
+#include <nettool/protocol.h>
+#include <nettool/reactor.h>
+#include <nettool/tls.h>
+#include <nettool/udp.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* Longest prefix nt_ts_prefix writes, with its NUL. */
 #define NT_TS_PREFIX_MAX 64
@@ -97,5 +101,9 @@ int nt_ts_client_send(nt_ts_client_t *c, const char *data, size_t len);
 
 /* Closes: closed(0) follows from the loop. */
 void nt_ts_client_close(nt_ts_client_t *c);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -8,10 +8,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "errno.h"
-#include "protocol.h"
-#include "reactor.h"
-#include "transport.h"
+#include <nettool/errno.h>
+#include <nettool/protocol.h>
+#include <nettool/reactor.h>
+#include <nettool/transport.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /*
  * Shape (Twisted's TLSMemoryBIOProtocol): a glue object is at once the
@@ -299,5 +303,9 @@ const char *nt_tls_last_error(void);
 nt_tls_session_t *nt_tls_get_session(nt_transport_t *t);
 int nt_tls_session_resumable(const nt_tls_session_t *s);
 void nt_tls_session_free(nt_tls_session_t *s);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

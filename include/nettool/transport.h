@@ -8,8 +8,12 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-#include "protocol.h"
-#include "reactor.h"
+#include <nettool/protocol.h>
+#include <nettool/reactor.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /*
  * Writes
@@ -155,5 +159,9 @@ int nt_addr_parse(const char *host, int port, struct sockaddr_storage *ss,
 /* Parses a port number "1".."65535" (or "0" when allow_zero); returns the
  * port or NT_EBADPORT. */
 int nt_port_parse(const char *s, int allow_zero);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

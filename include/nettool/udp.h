@@ -6,7 +6,11 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-#include "reactor.h"
+#include <nettool/reactor.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct nt_udp_s nt_udp_t;
 typedef struct nt_datagram_protocol_s nt_datagram_protocol_t;
@@ -78,5 +82,9 @@ nt_reactor_t *nt_udp_reactor(const nt_udp_t *u);
 
 /* Closes the endpoint; connection_lost(0) and destroy follow from the loop. */
 void nt_udp_close(nt_udp_t *u);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
