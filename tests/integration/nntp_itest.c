@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "nettool/nntp.h"
+#include "nettool/testing.h"
 
 static char host[64];
 static int port;
@@ -104,8 +105,8 @@ static void close_session(sess_t *s) {
   nt_reactor_run(s->r);
   assert_true(s->closed);
   assert_int_equal(s->close_status, 0);
-  nt_reactor_close_all(s->r);
-  nt_reactor_free(s->r);
+  /* run() returned by itself: the connection and its timers are gone. */
+  assert_int_equal(nt_test_reactor_free(s->r), 0);
 }
 
 static void test_group_commands(void **state) {

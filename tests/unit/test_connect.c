@@ -80,12 +80,30 @@ typedef struct {
   int status;
   char peer[64];
   nt_connector_t *connector;
+  nt_transport_t *transport; /* the winner's, until connection_lost */
 } rec_t;
 
 static rec_t rec;
 
+static void p_made(nt_protocol_t *p, nt_transport_t *t) {
+  (void)p;
+  rec.transport = t;
+}
+static void p_lost(nt_protocol_t *p, int status) {
+  (void)p, (void)status;
+  rec.transport = NULL;
+}
 static void p_destroy(nt_protocol_t *p) { free(p); }
-static const nt_protocol_ops_t p_ops = {.destroy = p_destroy};
+static const nt_protocol_ops_t p_ops = {
+    .connection_made = p_made, .connection_lost = p_lost, .destroy = p_destroy};
+
+/* The test owns the connection that won: it closes it before teardown. */
+static void close_winner(void) {
+  assert_non_null(rec.transport);
+  nt_transport_abort(rec.transport);
+  nt_test_run_pending(R);
+  assert_null(rec.transport);
+}
 
 static nt_protocol_t *f_build(nt_factory_t *f, const struct sockaddr *peer,
                               socklen_t len) {
@@ -126,12 +144,11 @@ static int setup(void **state) {
   return nt_test_reactor_new(&R);
 }
 
+/* Each test ends with nothing live: no attempt, timer or connection. */
 static int teardown(void **state) {
   (void)state;
-  nt_reactor_close_all(R);
-  nt_test_run_pending(R);
-  nt_reactor_free(R);
   nt__attempt_ops = &nt__tcp_attempt_ops;
+  assert_int_equal(nt_test_reactor_free(R), 0);
   return 0;
 }
 
@@ -165,6 +182,7 @@ static void test_first_hangs_second_wins(void **state) {
   assert_true(fakes[0].cancelled); /* the loser is closed */
   nt_test_clock_advance(R, 60000);
   assert_int_equal(rec.failed, 0);
+  close_winner();
 }
 
 /* A failure starts the next attempt at once; all failing reports the last
@@ -229,6 +247,7 @@ static void test_interleaving(void **state) {
   finish(4, 0);
   assert_int_equal(rec.built, 1);
   for (int i = 0; i < 4; i++) assert_true(fakes[i].cancelled);
+  close_winner();
 }
 
 /* A numeric host skips DNS entirely. */
@@ -239,6 +258,7 @@ static void test_numeric_host_skips_dns(void **state) {
   assert_string_equal(fakes[0].addr, "192.0.2.7:80");
   finish(0, 0);
   assert_int_equal(rec.built, 1);
+  close_winner();
 }
 
 /* Bad input is refused before anything is sent, with no callback. */

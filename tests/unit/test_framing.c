@@ -165,7 +165,7 @@ static void test_line_receiver_splits(void **state) {
   const char *in = "a\nbb\r\nccc\n";
   size_t runs = nt_test_each_split(r, in, strlen(in), 1, build_lp, check_lp, &c);
   assert_int_equal(runs, strlen(in) + 1);
-  nt_reactor_free(r);
+  assert_int_equal(nt_test_reactor_free(r), 0);
 }
 
 static void test_line_receiver_too_long(void **state) {
@@ -180,7 +180,7 @@ static void test_line_receiver_too_long(void **state) {
   c.expect_status = NT_ELINETOOLONG;
   const char *in = "ok\nthis line is too long\nnever\n";
   nt_test_each_split(r, in, strlen(in), 0, build_lp, check_lp, &c);
-  nt_reactor_free(r);
+  assert_int_equal(nt_test_reactor_free(r), 0);
 }
 
 /* --- length-prefixed ------------------------------------------------------------------ */
@@ -258,7 +258,7 @@ static void test_msg_receiver_splits(void **state) {
   c.expect_n = 3;
   c.expect_status = 1; /* still open */
   nt_test_each_split(r, framed, FRAMED_LEN, 0, build_mp, check_mp, &c);
-  nt_reactor_free(r);
+  assert_int_equal(nt_test_reactor_free(r), 0);
 }
 
 static void test_msg_receiver_too_big(void **state) {
@@ -272,7 +272,7 @@ static void test_msg_receiver_too_big(void **state) {
   /* "hi", then a header announcing 33 bytes (limit 32), then body */
   const char in[] = "\0\0\0\2hi\0\0\0\41xxxxxxxx";
   nt_test_each_split(r, in, sizeof in - 1, 0, build_mp, check_mp, &c);
-  nt_reactor_free(r);
+  assert_int_equal(nt_test_reactor_free(r), 0);
 }
 
 static void test_msg_reader_stop(void **state) {

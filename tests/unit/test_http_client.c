@@ -184,7 +184,7 @@ static ctx_t *new_ctx(const char *url) {
 }
 
 static void free_ctx(ctx_t *c) {
-  nt_reactor_free(c->r);
+  assert_int_equal(nt_test_reactor_free(c->r), 0);
   free(c);
 }
 

@@ -748,29 +748,37 @@ static int setup(void **state) {
 }
 static int teardown(void **state) {
   (void)state;
-  nt_reactor_free(R);
+  assert_int_equal(nt_test_reactor_free(R), 0);
+  return 0;
+}
+/* After each test: the reactor is shared, so each test proves it closed
+ * what it opened (no engine timer, connection or queued call left). */
+static int check_empty(void **state) {
+  (void)state;
+  nt_test_run_pending(R);
+  assert_int_equal(nt_reactor_live(R, NULL), 0);
   return 0;
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_ftp_session_every_split),
-      cmocka_unit_test(test_nntp_block_every_split),
-      cmocka_unit_test(test_grammar_required),
-      cmocka_unit_test(test_timeout_fails_every_waiter),
-      cmocka_unit_test(test_trickled_reply_times_out),
-      cmocka_unit_test(test_block_lines_restart_the_wait),
-      cmocka_unit_test(test_touch),
-      cmocka_unit_test(test_close_mid_block),
-      cmocka_unit_test(test_bad_replies),
-      cmocka_unit_test(test_injection_refused_and_unsolicited),
-      cmocka_unit_test(test_pop3_grammar_every_split),
-      cmocka_unit_test(test_smtp_grammar_every_split),
-      cmocka_unit_test(test_ftp_grammar_preliminary),
-      cmocka_unit_test(test_block_line_limit_and_status_hook),
-      cmocka_unit_test(test_secret_masking),
-      cmocka_unit_test(test_start_tls_pauses_the_engine),
-      cmocka_unit_test(test_start_tls_in_connected),
+      cmocka_unit_test_teardown(test_ftp_session_every_split, check_empty),
+      cmocka_unit_test_teardown(test_nntp_block_every_split, check_empty),
+      cmocka_unit_test_teardown(test_grammar_required, check_empty),
+      cmocka_unit_test_teardown(test_timeout_fails_every_waiter, check_empty),
+      cmocka_unit_test_teardown(test_trickled_reply_times_out, check_empty),
+      cmocka_unit_test_teardown(test_block_lines_restart_the_wait, check_empty),
+      cmocka_unit_test_teardown(test_touch, check_empty),
+      cmocka_unit_test_teardown(test_close_mid_block, check_empty),
+      cmocka_unit_test_teardown(test_bad_replies, check_empty),
+      cmocka_unit_test_teardown(test_injection_refused_and_unsolicited, check_empty),
+      cmocka_unit_test_teardown(test_pop3_grammar_every_split, check_empty),
+      cmocka_unit_test_teardown(test_smtp_grammar_every_split, check_empty),
+      cmocka_unit_test_teardown(test_ftp_grammar_preliminary, check_empty),
+      cmocka_unit_test_teardown(test_block_line_limit_and_status_hook, check_empty),
+      cmocka_unit_test_teardown(test_secret_masking, check_empty),
+      cmocka_unit_test_teardown(test_start_tls_pauses_the_engine, check_empty),
+      cmocka_unit_test_teardown(test_start_tls_in_connected, check_empty),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

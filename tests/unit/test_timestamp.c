@@ -39,7 +39,7 @@ static void test_prefix_format(void **state) {
   char small[8];
   nt_ts_prefix(r, small, sizeof small);
   assert_string_equal(small, "[Mon No");
-  nt_reactor_free(r);
+  assert_int_equal(nt_test_reactor_free(r), 0);
 }
 
 /* --- server: one reply per chunk, whatever the split ---------------------------- */
@@ -90,7 +90,7 @@ static void test_server_every_split(void **state) {
   size_t runs = nt_test_each_split(r, in, strlen(in), 1, build_server,
                                    check_server, &c);
   assert_int_equal(runs, strlen(in) + 1);
-  nt_reactor_free(r);
+  assert_int_equal(nt_test_reactor_free(r), 0);
 }
 
 static void test_server_binary_and_short_writes(void **state) {
@@ -111,7 +111,7 @@ static void test_server_binary_and_short_writes(void **state) {
   assert_int_equal(n, strlen(PREFIX) + 3);
   assert_memory_equal(out + strlen(PREFIX), "\x00\xff\x01", 3);
   nt_test_transport_free(tt);
-  nt_reactor_free(r);
+  assert_int_equal(nt_test_reactor_free(r), 0);
 }
 
 /* A peer that sends and never reads: once the replies waiting for it pass
@@ -177,7 +177,7 @@ static void test_server_backpressure(void **state) {
   assert_int_equal(payload, (size_t)CHUNKS * CHUNK);
   assert_true(next > 1);
   nt_test_transport_free(tt);
-  nt_reactor_free(r);
+  assert_int_equal(nt_test_reactor_free(r), 0);
 }
 
 /* --- client ------------------------------------------------------------------------- */
@@ -240,7 +240,7 @@ static void test_client_reply_every_split(void **state) {
   const char *reply = PREFIX "hello\r\n";
   nt_test_each_split(split_reactor, reply, strlen(reply), 0, build_client,
                      check_client, NULL);
-  nt_reactor_free(split_reactor);
+  assert_int_equal(nt_test_reactor_free(split_reactor), 0);
 }
 
 static nt_test_transport_t *start_client(nt_reactor_t *r,
@@ -266,7 +266,7 @@ static void test_client_quiet_period(void **state) {
   assert_string_equal(cc.replies[0], "[no newline] hello");
   nt_test_transport_free(tt);
   assert_int_equal(cc.closed, 1);
-  nt_reactor_free(r);
+  assert_int_equal(nt_test_reactor_free(r), 0);
 }
 
 static void test_client_reply_timeout(void **state) {
@@ -281,7 +281,7 @@ static void test_client_reply_timeout(void **state) {
   assert_int_equal(cc.status, NT_ETIMEDOUT);
   assert_true(nt_test_is_lost(tt));
   nt_test_transport_free(tt);
-  nt_reactor_free(r);
+  assert_int_equal(nt_test_reactor_free(r), 0);
 }
 
 /* The reply limit counts from each request: bytes trickled faster than the
@@ -313,7 +313,7 @@ static void test_client_reply_timeout_trickle_and_pause(void **state) {
   assert_int_equal(cc.status, NT_ETIMEDOUT);
   assert_int_equal(cc.nreplies, 2);
   nt_test_transport_free(tt);
-  nt_reactor_free(r);
+  assert_int_equal(nt_test_reactor_free(r), 0);
 }
 
 static void test_client_server_closes_early(void **state) {
@@ -325,7 +325,7 @@ static void test_client_server_closes_early(void **state) {
   assert_int_equal(cc.closed, 1);
   assert_int_equal(cc.status, NT_EUNEXPECTEDEOF);
   nt_test_transport_free(tt);
-  nt_reactor_free(r);
+  assert_int_equal(nt_test_reactor_free(r), 0);
 }
 
 static void test_client_reset(void **state) {
@@ -339,7 +339,7 @@ static void test_client_reset(void **state) {
   assert_int_equal(cc.closed, 1);
   assert_int_equal(cc.status, NT_ECONNRESET);
   nt_test_transport_free(tt);
-  nt_reactor_free(r);
+  assert_int_equal(nt_test_reactor_free(r), 0);
 }
 
 static void test_client_reply_too_big(void **state) {
@@ -354,7 +354,7 @@ static void test_client_reply_too_big(void **state) {
   assert_int_equal(cc.closed, 1);
   assert_int_equal(cc.status, NT_ETOOBIG);
   nt_test_transport_free(tt);
-  nt_reactor_free(r);
+  assert_int_equal(nt_test_reactor_free(r), 0);
 }
 
 static void test_client_close_is_clean(void **state) {
@@ -369,7 +369,7 @@ static void test_client_close_is_clean(void **state) {
   assert_int_equal(cc.closed, 1);
   assert_int_equal(cc.status, 0);
   nt_test_transport_free(tt);
-  nt_reactor_free(r);
+  assert_int_equal(nt_test_reactor_free(r), 0);
 }
 
 /* Client and server talking through memory. */
@@ -391,7 +391,7 @@ static void test_client_server_pair(void **state) {
   assert_int_equal(cc.status, 0);
   assert_true(nt_test_is_lost(nt_test_pair_server(pr)));
   nt_test_pair_free(pr);
-  nt_reactor_free(r);
+  assert_int_equal(nt_test_reactor_free(r), 0);
 }
 
 int main(void) {

@@ -21,9 +21,9 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   fixture *f = *state;
-  nt_test_run_pending(f->r);
-  nt_reactor_free(f->r);
+  size_t live = nt_test_reactor_free(f->r);
   free(f);
+  assert_int_equal(live, 0); /* each test closed what it opened */
   return 0;
 }
 

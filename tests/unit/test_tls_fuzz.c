@@ -46,8 +46,9 @@ static int teardown(void **state) {
   nt_tls_ctx_free(f->sctx);
   nt_tls_ctx_free(f->cctx12);
   nt_tls_ctx_free(f->sctx12);
-  nt_reactor_free(f->r);
+  size_t live = nt_test_reactor_free(f->r);
   free(f);
+  assert_int_equal(live, 0); /* each test closed what it opened */
   return 0;
 }
 
