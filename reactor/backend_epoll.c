@@ -68,10 +68,18 @@ static int ep_wait(nt_reactor_t *r, int timeout_ms) {
   return n;
 }
 
+/* An epoll fd is itself pollable: readable while its ready list is not
+ * empty, which is what a host loop needs to know. */
+static int ep_fd(const nt_reactor_t *r) {
+  const epoll_data_t_ *d = r->backend_data;
+  return d->epfd;
+}
+
 const struct nt__backend nt__backend_epoll = {
     .name = "epoll",
     .init = ep_init,
     .destroy = ep_destroy,
     .set = ep_set,
     .wait = ep_wait,
+    .fd = ep_fd,
 };

@@ -112,4 +112,7 @@ const struct nt__backend nt__backend_poll = {
     .destroy = pl_destroy,
     .set = pl_set,
     .wait = pl_wait,
+    /* No fd stands for a poll(2) set: a loop that embeds the reactor needs
+     * the epoll backend (nt_reactor_backend_fd says NT_ENOTSUP). */
+    .fd = NULL,
 };

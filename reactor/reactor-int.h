@@ -25,6 +25,9 @@ struct nt__backend {
   void (*destroy)(nt_reactor_t *r);
   int (*set)(nt_reactor_t *r, int fd, unsigned have, unsigned want);
   int (*wait)(nt_reactor_t *r, int timeout_ms);
+  /* The one pollable fd that is readable when wait() has events, for loops
+   * that embed the reactor (nt_reactor_backend_fd); NULL if there is none. */
+  int (*fd)(const nt_reactor_t *r);
 };
 
 extern const struct nt__backend nt__backend_epoll;
@@ -130,11 +133,13 @@ void *nt__realloc(void *p, size_t n);
 void nt__free(void *p);
 char *nt__strdup(const char *s);
 
-/* Logging to stderr, filtered by $NETTOOL_LOG (error, warn, info, debug). */
+/* Logging (log.c): to the program's handler (nettool/log.h), else to
+ * stderr; filtered by nt_log_set_level, at first by $NETTOOL_LOG (none,
+ * error, warn, info, debug). The values are log.h's NT_LOG_*. */
 enum { NT__LOG_ERROR, NT__LOG_WARN, NT__LOG_INFO, NT__LOG_DEBUG };
 void nt__log(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-extern int nt__log_level;
+extern _Atomic int nt__log_level;
 #define NT__DEBUG(...)                                                         \
   do {                                                                         \
     if (nt__log_level >= NT__LOG_DEBUG) nt__log(NT__LOG_DEBUG, __VA_ARGS__);   \

@@ -454,7 +454,11 @@ static int turn(nt_reactor_t *r, int block) {
   nt_reactor_update_time(r);
   nt__timers_run(r);
   nt__run_soon(r);
-  if (r->stop_flag || !alive(r)) return 0;
+  /* A blocking turn with nothing referenced would sleep for nothing; a
+   * non-blocking one still collects what is ready, unreferenced watchers
+   * included: an embedding loop polls the backend fd, which stays readable
+   * (level-triggered) until those events are taken. */
+  if (r->stop_flag || (block && !alive(r))) return 0;
   int timeout = compute_timeout(r, block);
   if (r->virtual_clock && timeout != 0) {
     /* No real sleeping on a virtual clock: look for I/O, then jump time to
@@ -479,8 +483,37 @@ int nt_reactor_run_once(nt_reactor_t *r, int block) {
   r->running = 1;
   int rc = turn(r, block);
   r->running = 0;
+  /* A stop ends this call only (as it ends one run()): a loop that embeds
+   * the reactor keeps calling run_once, and a stale flag would skip the
+   * I/O of every later turn. */
+  r->stop_flag = 0;
   if (rc < 0) return rc;
   return alive(r) ? 1 : 0;
+}
+
+int nt_reactor_alive(const nt_reactor_t *r) {
+  return alive((nt_reactor_t *)r);
+}
+
+/* --- embedding in another loop ----------------------------------------------- */
+
+int nt_reactor_backend_fd(const nt_reactor_t *r) {
+  if (!r->backend->fd) return NT_ENOTSUP;
+  return r->backend->fd(r);
+}
+
+/* Reads the clock afresh rather than using the cached time: the host loop
+ * may have spent a while elsewhere since the last turn, and a stale "now"
+ * would make it sleep past the next timer. */
+int nt_reactor_backend_timeout(const nt_reactor_t *r) {
+  nt_reactor_t *m = (nt_reactor_t *)r; /* tq_lock only */
+  if (r->soon_len || tq_pending(m)) return 0;
+  int64_t due = nt__timers_next_due(r);
+  if (due < 0) return -1;
+  uint64_t now = r->virtual_clock ? r->virtual_now : mono_ms();
+  if ((uint64_t)due <= now) return 0;
+  uint64_t d = (uint64_t)due - now;
+  return d > 3600000u ? 3600000 : (int)d;
 }
 
 int nt_reactor_run(nt_reactor_t *r) {

@@ -69,6 +69,7 @@ extern "C" {
   XX(EALREADY, -EALREADY, "operation already in progress")                   \
   XX(ECANCELED, -ECANCELED, "operation canceled")                            \
   XX(ENOSYS, -ENOSYS, "function not implemented")                            \
+  XX(ENOTSUP, -ENOTSUP, "operation not supported")                           \
   XX(EPROTO, -EPROTO, "protocol error")                                      \
   /* nettool's own codes */                                                  \
   XX(ECLOSED, -3000, "transport is closing or closed")                       \

@@ -76,9 +76,33 @@ const char *nt_reactor_backend_name(const nt_reactor_t *r);
 int nt_reactor_run(nt_reactor_t *r);
 
 /* Runs one loop turn. With block non-zero it waits for at least one event or
- * timer; otherwise it only collects what is ready. Returns 1 if there is
- * still work to do, 0 if none, or a negative code. */
+ * timer; otherwise it only runs what is ready: timers due, queued calls,
+ * calls from threads, ready I/O (unreferenced watchers included). A
+ * nt_reactor_stop() inside ends this call only. Returns 1 if there is still
+ * work to do (as nt_reactor_alive), 0 if none, or a negative code. */
 int nt_reactor_run_once(nt_reactor_t *r, int block);
+
+/* Non-zero while run() would go on: a referenced active handle, a queued
+ * call or a call from a thread not yet run. */
+int nt_reactor_alive(const nt_reactor_t *r);
+
+/* --- embedding in another event loop (GLib, libuv, Qt...) -----------------
+ * The host loop polls nt_reactor_backend_fd() for reading, sleeps at most
+ * nt_reactor_backend_timeout() ms, and calls nt_reactor_run_once(r, 0) when
+ * the fd is readable or the timeout has passed (apps/examples/glib_embed.c,
+ * docs/API.md). Never call nt_reactor_run() then. */
+
+/* An fd that is readable whenever the reactor has I/O to dispatch (the
+ * epoll fd; also woken by nt_call_from_thread). Owned by the reactor: poll
+ * it, never read or close it. NT_ENOTSUP on the poll backend, which has no
+ * such fd: create the reactor with backend "epoll" (the default). */
+int nt_reactor_backend_fd(const nt_reactor_t *r);
+
+/* How long the host loop may sleep, in ms, from a fresh clock reading:
+ * -1 no timer (only I/O can bring work), 0 something is ready now (a timer
+ * due, a queued call, a call from a thread), else the time to the next
+ * timer, unreferenced ones included (at most one hour). */
+int nt_reactor_backend_timeout(const nt_reactor_t *r);
 
 /* Ends every connection and pending connection attempt made on this reactor:
  * connections are aborted (connection_lost(NT_ECONNABORTED), then destroy),
