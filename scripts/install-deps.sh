@@ -26,6 +26,8 @@ case $what in bench) pkgs="$pkgs curl time" ;; esac
 # /usr/share/llhttp; built by third_party/llhttp); the Flask multipart
 # receiver for the tests (the benchmark's curl is listed above).
 pkgs="$pkgs node-llhttp"
+# apps/examples/glib_embed.c (the reactor in a GLib main loop) and its test.
+pkgs="$pkgs libglib2.0-dev"
 case $what in test|bench) pkgs="$pkgs python3-flask" ;; esac
 
 missing=""
