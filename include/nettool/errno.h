@@ -28,6 +28,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#if defined(__GNUC__)
+#pragma GCC visibility push(default) /* public: see docs/ABI.md */
+#endif
 
 /*
  * Codes are -errno where an errno fits, so a failed syscall's error passes
@@ -143,6 +146,9 @@ const char *nt_strerror(int code);
 /* Symbolic name, e.g. "ECONNREFUSED" or "ELINETOOLONG"; "UNKNOWN" otherwise. */
 const char *nt_err_name(int code);
 
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 #ifdef __cplusplus
 }
 #endif

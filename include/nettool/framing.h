@@ -14,6 +14,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#if defined(__GNUC__)
+#pragma GCC visibility push(default) /* public: see docs/ABI.md */
+#endif
 
 /* --- the incremental splitters (no transport, usable by any parser) -------- */
 
@@ -135,6 +138,9 @@ struct nt_msg_receiver_s {
 void nt_msg_receiver_init(nt_msg_receiver_t *mr,
                           const nt_msg_receiver_ops_t *ops, size_t max_size);
 
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 #ifdef __cplusplus
 }
 #endif

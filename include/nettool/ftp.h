@@ -19,6 +19,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#if defined(__GNUC__)
+#pragma GCC visibility push(default) /* public: see docs/ABI.md */
+#endif
 
 /*
  * Ownership and lifetime
@@ -374,6 +377,9 @@ int nt_ftp_netrc_lookup(const char *path, const char *host, const char *user,
                         char *login, size_t login_size, char *password,
                         size_t password_size);
 
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 #ifdef __cplusplus
 }
 #endif

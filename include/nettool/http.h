@@ -13,6 +13,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#if defined(__GNUC__)
+#pragma GCC visibility push(default) /* public: see docs/ABI.md */
+#endif
 
 /*
  * Ownership in short
@@ -338,6 +341,9 @@ const char *nt_http_request_url(const nt_http_request_t *q);
  * file that changed...), or "". Valid until the request is freed. */
 const char *nt_http_request_error(const nt_http_request_t *q);
 
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 #ifdef __cplusplus
 }
 #endif

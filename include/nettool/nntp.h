@@ -21,6 +21,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#if defined(__GNUC__)
+#pragma GCC visibility push(default) /* public: see docs/ABI.md */
+#endif
 
 /*
  * Ownership
@@ -411,6 +414,9 @@ int nt_nntp_filter_line(nt_nntp_filter_t *f, const char *line, size_t *len);
 /* Non-zero once max lines were shown. */
 int nt_nntp_filter_full(const nt_nntp_filter_t *f);
 
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 #ifdef __cplusplus
 }
 #endif

@@ -19,6 +19,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#if defined(__GNUC__)
+#pragma GCC visibility push(default) /* public: see docs/ABI.md */
+#endif
 
 /*
  * Ownership: nt_pp_t is embedded (first member) in the protocol struct that
@@ -218,6 +221,9 @@ int nt_pp_in_block(const nt_pp_t *pp);
 /* The grammar in use. */
 const nt_pp_grammar_t *nt_pp_grammar(const nt_pp_t *pp);
 
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 #ifdef __cplusplus
 }
 #endif

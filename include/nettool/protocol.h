@@ -9,6 +9,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#if defined(__GNUC__)
+#pragma GCC visibility push(default) /* public: see docs/ABI.md */
+#endif
 
 typedef struct nt_protocol_s nt_protocol_t;
 typedef struct nt_protocol_ops_s nt_protocol_ops_t;
@@ -88,6 +91,9 @@ struct nt_factory_s {
   void *data; /* user data */
 };
 
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 #ifdef __cplusplus
 }
 #endif

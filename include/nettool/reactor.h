@@ -12,6 +12,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#if defined(__GNUC__)
+#pragma GCC visibility push(default) /* public: see docs/ABI.md */
+#endif
 
 /*
  * Ownership and threads
@@ -235,6 +238,9 @@ int nt_call_soon(nt_reactor_t *r, nt_callback cb, void *arg);
  * (eventfd). The queued call keeps the reactor alive until it has run. */
 int nt_call_from_thread(nt_reactor_t *r, nt_callback cb, void *arg);
 
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 #ifdef __cplusplus
 }
 #endif

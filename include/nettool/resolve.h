@@ -12,6 +12,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#if defined(__GNUC__)
+#pragma GCC visibility push(default) /* public: see docs/ABI.md */
+#endif
 
 /*
  * Ownership: a resolver belongs to its creator and to one reactor; free it
@@ -85,6 +88,9 @@ void nt_resolve_cancel(nt_resolve_t *q);
  * reason in *why (static text) when why is not NULL. */
 int nt_hostname_check(const char *name, const char **why);
 
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 #ifdef __cplusplus
 }
 #endif

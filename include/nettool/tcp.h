@@ -11,6 +11,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#if defined(__GNUC__)
+#pragma GCC visibility push(default) /* public: see docs/ABI.md */
+#endif
 
 typedef struct nt_listener_s nt_listener_t;
 
@@ -101,6 +104,9 @@ int nt_tcp_set_keepalive(nt_transport_t *t, int on, unsigned idle_s);
 /* The socket fd of a TCP transport, or -1. */
 int nt_tcp_fileno(nt_transport_t *t);
 
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 #ifdef __cplusplus
 }
 #endif

@@ -16,6 +16,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#if defined(__GNUC__)
+#pragma GCC visibility push(default) /* public: see docs/ABI.md */
+#endif
 
 /*
  * Ownership: the test owns the reactor and every nt_test_transport_t it
@@ -125,6 +128,9 @@ void nt_test_pair_free(nt_test_pair_t *pair);
 /* Makes every nettool allocation after the next n fail (n = -1: never). */
 void nt_test_fail_alloc_after(long n);
 
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 #ifdef __cplusplus
 }
 #endif

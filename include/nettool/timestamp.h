@@ -14,6 +14,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#if defined(__GNUC__)
+#pragma GCC visibility push(default) /* public: see docs/ABI.md */
+#endif
 
 /* Longest prefix nt_ts_prefix writes, with its NUL. */
 #define NT_TS_PREFIX_MAX 64
@@ -102,6 +105,9 @@ int nt_ts_client_send(nt_ts_client_t *c, const char *data, size_t len);
 /* Closes: closed(0) follows from the loop. */
 void nt_ts_client_close(nt_ts_client_t *c);
 
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 #ifdef __cplusplus
 }
 #endif

@@ -16,6 +16,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#if defined(__GNUC__)
+#pragma GCC visibility push(default) /* public: see docs/ABI.md */
+#endif
 
 /*
  * Shape (Twisted's TLSMemoryBIOProtocol): a glue object is at once the
@@ -304,6 +307,9 @@ nt_tls_session_t *nt_tls_get_session(nt_transport_t *t);
 int nt_tls_session_resumable(const nt_tls_session_t *s);
 void nt_tls_session_free(nt_tls_session_t *s);
 
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 #ifdef __cplusplus
 }
 #endif

@@ -14,6 +14,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#if defined(__GNUC__)
+#pragma GCC visibility push(default) /* public: see docs/ABI.md */
+#endif
 
 /*
  * Writes
@@ -160,6 +163,9 @@ int nt_addr_parse(const char *host, int port, struct sockaddr_storage *ss,
  * port or NT_EBADPORT. */
 int nt_port_parse(const char *s, int allow_zero);
 
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 #ifdef __cplusplus
 }
 #endif

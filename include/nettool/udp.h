@@ -11,6 +11,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#if defined(__GNUC__)
+#pragma GCC visibility push(default) /* public: see docs/ABI.md */
+#endif
 
 typedef struct nt_udp_s nt_udp_t;
 typedef struct nt_datagram_protocol_s nt_datagram_protocol_t;
@@ -83,6 +86,9 @@ nt_reactor_t *nt_udp_reactor(const nt_udp_t *u);
 /* Closes the endpoint; connection_lost(0) and destroy follow from the loop. */
 void nt_udp_close(nt_udp_t *u);
 
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 #ifdef __cplusplus
 }
 #endif

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <nettool/version.h>
+
 #include "http-int.h"
 #include "reactor-int.h"
 
@@ -111,7 +113,7 @@ int nt__http_build_head(const nt__http_head_params_t *hp, char **out,
   nt_url_host_header(hp->url, tmp, sizeof tmp);
   header(&b, hp, "Host", tmp);
   header(&b, hp, "User-Agent",
-         hp->user_agent ? hp->user_agent : "nettool/0.1.0");
+         hp->user_agent ? hp->user_agent : "nettool/" NT_VERSION_STRING);
   header(&b, hp, "Accept", "*/*");
   if (hp->user && !hp->drop_credentials && !extra_for(hp, "Authorization")) {
     size_t ul = strlen(hp->user), pl = hp->password ? strlen(hp->password) : 0;

@@ -3,10 +3,12 @@
 # -Wall -Wextra -pedantic -Werror; the headers include each other as
 # <nettool/x.h>; C++ sees C linkage; nettool's errno.h never shadows the
 # system's <errno.h>, even with include/nettool itself on the include path.
-# usage: headers.sh SOURCE_DIR [C_COMPILER]
+# usage: headers.sh SOURCE_DIR [C_COMPILER [GENERATED_INCLUDE_DIR]]
+# (the build's include/ with the generated nettool/version.h)
 set -u
 src=${1:?source dir}
 cc=${2:-cc}
+gen=${3:-}
 cxx=${CXX:-}
 if [ -z "$cxx" ]; then
   for c in c++ g++ clang++; do command -v "$c" >/dev/null && { cxx=$c; break; }; done
@@ -22,30 +24,40 @@ cxxflags=(-std=c++17 -Wall -Wextra -pedantic -Werror -fsyntax-only)
 
 headers=$(cd "$inc/nettool" && ls ./*.h | sed 's|^\./||')
 [ -n "$headers" ] || { echo "no headers under $inc/nettool"; exit 1; }
+dirs=(-I"$inc")
+if [ -n "$gen" ]; then
+  [ -f "$gen/nettool/version.h" ] || { echo "no $gen/nettool/version.h"; exit 1; }
+  dirs+=(-I"$gen")
+  headers="$headers version.h"
+fi
+where() { if [ -f "$inc/nettool/$1" ]; then echo "$inc/nettool/$1"; else echo "$gen/nettool/$1"; fi; }
 for h in $headers; do
   printf '#include <nettool/%s>\n#include <nettool/%s>\nint nt__probe;\n' "$h" "$h" > "$tmp/one.c"
-  if "$cc" "${cflags[@]}" -I"$inc" "$tmp/one.c" 2> "$tmp/err"; then ok "C11: $h alone (twice)"
+  if "$cc" "${cflags[@]}" "${dirs[@]}" "$tmp/one.c" 2> "$tmp/err"; then ok "C11: $h alone (twice)"
   else cat "$tmp/err"; bad "C11: $h alone"; fi
   if [ -n "$cxx" ]; then
     cp "$tmp/one.c" "$tmp/one.cc"
-    if "$cxx" "${cxxflags[@]}" -I"$inc" "$tmp/one.cc" 2> "$tmp/err"; then ok "C++17: $h alone"
+    if "$cxx" "${cxxflags[@]}" "${dirs[@]}" "$tmp/one.cc" 2> "$tmp/err"; then ok "C++17: $h alone"
     else cat "$tmp/err"; bad "C++17: $h alone"; fi
   fi
   # Each header names the others by <nettool/...>, never by a bare "x.h".
-  if grep -nE '#[[:space:]]*include[[:space:]]*"' "$inc/nettool/$h"; then bad "$h: quoted #include"
+  f=$(where "$h")
+  if grep -nE '#[[:space:]]*include[[:space:]]*"' "$f"; then bad "$h: quoted #include"
   else ok "$h: includes only <...> paths"; fi
-  # Include guard and C linkage block.
-  if grep -q '^#ifndef NETTOOL_' "$inc/nettool/$h" && grep -q 'extern "C" {' "$inc/nettool/$h"; then
-    ok "$h: include guard and extern \"C\""
-  else bad "$h: include guard or extern \"C\" missing"; fi
+  # Include guard, C linkage block, and the declarations visible from the
+  # shared library (built with -fvisibility=hidden; docs/ABI.md).
+  if grep -q '^#ifndef NETTOOL_' "$f" && grep -q 'extern "C" {' "$f" \
+     && grep -q '^#pragma GCC visibility push(default)' "$f" && grep -q '^#pragma GCC visibility pop' "$f"; then
+    ok "$h: include guard, extern \"C\", visibility push/pop"
+  else bad "$h: include guard, extern \"C\" or visibility push/pop missing"; fi
 done
 
 # All headers together, in reverse order, as C and C++.
 { for h in $(echo "$headers" | sort -r); do echo "#include <nettool/$h>"; done; echo 'int nt__probe;'; } > "$tmp/all.c"
-"$cc" "${cflags[@]}" -I"$inc" "$tmp/all.c" && ok "C11: all headers together" || bad "C11: all headers together"
+"$cc" "${cflags[@]}" "${dirs[@]}" "$tmp/all.c" && ok "C11: all headers together" || bad "C11: all headers together"
 if [ -n "$cxx" ]; then
   cp "$tmp/all.c" "$tmp/all.cc"
-  "$cxx" "${cxxflags[@]}" -I"$inc" "$tmp/all.cc" && ok "C++17: all headers together" || bad "C++17: all together"
+  "$cxx" "${cxxflags[@]}" "${dirs[@]}" "$tmp/all.cc" && ok "C++17: all headers together" || bad "C++17: all together"
 fi
 
 # The system's errno.h is not shadowed: with include/nettool on the path,

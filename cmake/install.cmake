@@ -1,0 +1,105 @@
+# What `cmake --install` puts in place, and the Debian packages `cpack -G DEB`
+# makes from it. Three components, one per package:
+#   bin -> nettool         the program and its user documentation
+#   lib -> libnettool0     libnettool.so.0 (the soname follows NT_SOVERSION)
+#   dev -> libnettool-dev  headers, libnettool.so, libnettool.a, pkg-config,
+#                          the CMake package, the API/ABI guides, examples
+# Everything is relocatable: the pkg-config file and the CMake package find
+# the prefix from their own place, so `cmake --install --prefix DIR` works.
+include(CMakePackageConfigHelpers)
+
+set(NT_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/nettool)
+set(NT_DOC_DIR ${CMAKE_INSTALL_DATADIR}/doc/nettool)
+
+install(TARGETS nettool RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT bin)
+install(TARGETS nettool_shared EXPORT nettoolTargets
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT lib NAMELINK_COMPONENT dev)
+install(TARGETS nettool_static EXPORT nettoolStaticTargets
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev)
+install(DIRECTORY include/nettool DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT dev
+        FILES_MATCHING PATTERN "*.h")
+install(FILES ${PROJECT_BINARY_DIR}/include/nettool/version.h
+        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/nettool COMPONENT dev)
+
+# The CMake package: find_package(nettool [VERSION]) -> nettool::nettool,
+# nettool::nettool_static. Versions compare as docs/ABI.md says: the same
+# major version is compatible (SameMajorVersion), and while the major is 0
+# each minor release is its own ABI, so 0.x only accepts 0.x.
+install(EXPORT nettoolTargets NAMESPACE nettool:: DESTINATION ${NT_CMAKE_DIR}
+        COMPONENT dev)
+install(EXPORT nettoolStaticTargets NAMESPACE nettool:: DESTINATION ${NT_CMAKE_DIR}
+        COMPONENT dev)
+configure_package_config_file(cmake/nettoolConfig.cmake.in
+  ${PROJECT_BINARY_DIR}/nettoolConfig.cmake INSTALL_DESTINATION ${NT_CMAKE_DIR})
+if(PROJECT_VERSION_MAJOR EQUAL 0)
+  set(NT_COMPAT SameMinorVersion)
+else()
+  set(NT_COMPAT SameMajorVersion)
+endif()
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/nettoolConfigVersion.cmake
+  VERSION ${PROJECT_VERSION} COMPATIBILITY ${NT_COMPAT})
+install(FILES ${PROJECT_BINARY_DIR}/nettoolConfig.cmake
+              ${PROJECT_BINARY_DIR}/nettoolConfigVersion.cmake
+        DESTINATION ${NT_CMAKE_DIR} COMPONENT dev)
+
+# pkg-config: prefix relative to the .pc file's own directory.
+file(RELATIVE_PATH NT_PC_RELPREFIX
+     /nt-prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig /nt-prefix)
+configure_file(cmake/nettool.pc.in ${PROJECT_BINARY_DIR}/nettool.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/nettool.pc
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT dev)
+
+# Documentation (OPTIONAL: a guide not written yet is skipped, not an error).
+install(FILES README.md docs/EXIT-CODES.md DESTINATION ${NT_DOC_DIR} COMPONENT bin)
+install(FILES docs/API.md docs/ABI.md docs/DESIGN.md DESTINATION ${NT_DOC_DIR}
+        COMPONENT dev OPTIONAL)
+install(DIRECTORY apps/examples/ DESTINATION ${NT_DOC_DIR}/examples COMPONENT dev
+        FILES_MATCHING PATTERN "*.c" PATTERN "*.h" PATTERN "*.md" PATTERN "CMakeLists.txt")
+# Hook for the man pages and shell completions (written by another change):
+# whatever exists under docs/man/ and completions/ at configure time is
+# installed with the program.
+file(GLOB NT_MAN1 ${PROJECT_SOURCE_DIR}/docs/man/*.1)
+file(GLOB NT_MAN7 ${PROJECT_SOURCE_DIR}/docs/man/*.7)
+install(FILES ${NT_MAN1} DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 COMPONENT bin)
+install(FILES ${NT_MAN7} DESTINATION ${CMAKE_INSTALL_MANDIR}/man7 COMPONENT bin)
+foreach(c bash:bash-completion/completions/nettool zsh:zsh/vendor-completions/_nettool
+          fish:fish/vendor_completions.d/nettool.fish)
+  string(REPLACE ":" ";" c "${c}")
+  list(GET c 0 shell)
+  list(GET c 1 dest)
+  file(GLOB f ${PROJECT_SOURCE_DIR}/completions/*.${shell} ${PROJECT_SOURCE_DIR}/completions/${shell}/*)
+  if(f)
+    list(GET f 0 f)
+    get_filename_component(dir ${dest} DIRECTORY)
+    get_filename_component(name ${dest} NAME)
+    install(FILES ${f} DESTINATION ${CMAKE_INSTALL_DATADIR}/${dir} RENAME ${name} COMPONENT bin)
+  endif()
+endforeach()
+
+# cpack -G DEB: one package per component.
+set(CPACK_PACKAGE_NAME nettool)
+set(CPACK_PACKAGE_VENDOR "nettool")
+set(CPACK_PACKAGE_CONTACT "nettool maintainers <nettool@example.invalid>")
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "asynchronous networking toolkit")
+set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
+set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
+set(CPACK_COMPONENTS_ALL bin lib dev)
+set(CPACK_DEB_COMPONENT_INSTALL ON)
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+set(CPACK_DEBIAN_PACKAGE_SECTION net)
+set(CPACK_DEBIAN_BIN_PACKAGE_NAME nettool)
+set(CPACK_DEBIAN_LIB_PACKAGE_NAME libnettool${NT_SOVERSION})
+set(CPACK_DEBIAN_DEV_PACKAGE_NAME libnettool-dev)
+set(CPACK_DEBIAN_BIN_PACKAGE_SECTION net)
+set(CPACK_DEBIAN_LIB_PACKAGE_SECTION libs)
+set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
+set(NT_DEB_LIB "libnettool${NT_SOVERSION} (= ${PROJECT_VERSION})")
+# Explicit (Debian 12 names) rather than dpkg-shlibdeps, which cannot see
+# libnettool0 before it is installed.
+set(CPACK_DEBIAN_LIB_PACKAGE_DEPENDS "libc6 (>= 2.34), libc-ares2 (>= 1.18), libssl3 (>= 3.0)")
+set(CPACK_DEBIAN_BIN_PACKAGE_DEPENDS "${NT_DEB_LIB}, libc6 (>= 2.34), libc-ares2 (>= 1.18), libssl3 (>= 3.0)")
+set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS "${NT_DEB_LIB}, libc-ares-dev, libssl-dev (>= 3.0)")
+set(CPACK_COMPONENT_BIN_DESCRIPTION "command-line client/server for HTTP, FTP, NNTP and the timestamp service")
+set(CPACK_COMPONENT_LIB_DESCRIPTION "nettool networking library (shared library)")
+set(CPACK_COMPONENT_DEV_DESCRIPTION "nettool networking library (headers, static library, pkg-config, CMake package)")
+include(CPack)

@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# consumer.sh BUILD_DIR VERSION [C_COMPILER] -- the library as installed.
+# Installs the build into a temporary prefix, then OUTSIDE the source tree:
+#   - a C program built through pkg-config (shared, and --static against
+#     libnettool.a) and a C++17 program through find_package(nettool)
+#     (nettool::nettool and nettool::nettool_static), each doing a real
+#     request to the installed `nettool ts-server` on 127.0.0.1;
+#   - the shared library exports nt_* only (nm -D), soname libnettool.so.0;
+#   - with dpkg-deb: cpack -G DEB makes nettool, libnettool0, libnettool-dev,
+#     and the extracted packages run `nettool --version`.
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/../integration/lib.sh"
+BUILD=${1:?build dir}
+VERSION=${2:?version}
+CC=${3:-cc}
+MAJOR=${VERSION%%.*}
+P=$T_TMP/prefix
+export PKG_CONFIG_PATH=
+unset PKG_CONFIG_LIBDIR CMAKE_PREFIX_PATH
+
+# --- cmake --install ----------------------------------------------------------
+if cmake --install "$BUILD" --prefix "$P" >"$T_TMP/install.log" 2>&1; then ok "cmake --install into a temporary prefix"
+else not_ok "cmake --install" "$(tail -5 "$T_TMP/install.log")"; t_summary; exit 1; fi
+LIBDIR=$(dirname "$(find "$P" -name "libnettool.so.$MAJOR" | head -1)")
+missing=
+for f in bin/nettool include/nettool/version.h include/nettool/errno.h include/nettool/http.h \
+         share/doc/nettool/EXIT-CODES.md share/doc/nettool/ABI.md share/doc/nettool/examples/embed_echo.c; do
+  [ -e "$P/$f" ] || missing="$missing $f"
+done
+for f in libnettool.a libnettool.so "libnettool.so.$MAJOR" "libnettool.so.$VERSION" \
+         pkgconfig/nettool.pc cmake/nettool/nettoolConfig.cmake cmake/nettool/nettoolConfigVersion.cmake \
+         cmake/nettool/nettoolTargets.cmake cmake/nettool/nettoolStaticTargets.cmake; do
+  [ -e "$LIBDIR/$f" ] || missing="$missing lib/$f"
+done
+if [ -z "$missing" ]; then ok "installed: program, libraries, headers, pkg-config, CMake package, docs"
+else not_ok "installed files" "missing:$missing" "$(cd "$P" && find . | sort)"; fi
+soname=$(readelf -d "$LIBDIR/libnettool.so" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
+check "soname is libnettool.so.$MAJOR (got '$soname')" test "$soname" = "libnettool.so.$MAJOR"
+
+# --- exports --------------------------------------------------------------------
+# (the version node itself is an absolute symbol "A NETTOOL_N"; newer nm
+# print names as name@@NODE)
+nm -D --defined-only "$LIBDIR/libnettool.so" | awk '$2 != "A" {sub(/@.*/, "", $NF); print $NF}' >"$T_TMP/syms"
+bad=$(grep -v '^nt_[a-z0-9]' "$T_TMP/syms" | grep -v '^_init$\|^_fini$' | head -10)
+count=$(wc -l <"$T_TMP/syms")
+if [ -z "$bad" ] && [ "$count" -gt 50 ] && grep -qx nt_version "$T_TMP/syms" \
+   && grep -qx nt_reactor_new "$T_TMP/syms"; then ok "libnettool.so exports only nt_* ($count symbols, no nt__*, no llhttp_*)"
+else not_ok "libnettool.so exports only nt_*" "other symbols: $bad" "count $count"; fi
+# Every export carries the version node NETTOOL_<soname number> (cmake/nettool.map.in).
+unversioned=$(objdump -T "$LIBDIR/libnettool.so" | awk '/ nt_/ && !/NETTOOL_'"$MAJOR"'/ {print $NF}' | head -5)
+if [ -z "$unversioned" ]; then ok "exports are versioned NETTOOL_$MAJOR"
+else not_ok "exports are versioned NETTOOL_$MAJOR" "$unversioned"; fi
+# ... while libnettool.a carries llhttp inside and the internals for tests.
+if nm "$LIBDIR/libnettool.a" 2>/dev/null | grep -q ' T llhttp_execute$'; then ok "libnettool.a holds llhttp's objects"
+else not_ok "libnettool.a holds llhttp's objects"; fi
+
+# --- the installed program and a server for the consumers -----------------------
+run_p() { LD_LIBRARY_PATH=$LIBDIR "$@"; }
+# The first line starts "nettool VERSION" (more detail may follow).
+first_two() { awk 'NR == 1 {print $1, $2}'; }
+v=$(run_p "$P/bin/nettool" --version 2>&1 | first_two)
+check "installed nettool --version says $VERSION ('$v')" test "$v" = "nettool $VERSION"
+if readelf -d "$P/bin/nettool" | grep -q "NEEDED.*libnettool.so.$MAJOR"; then ok "nettool uses libnettool.so.$MAJOR"
+else not_ok "nettool uses libnettool.so.$MAJOR"; fi
+LD_LIBRARY_PATH=$LIBDIR "$P/bin/nettool" ts-server --tcp 0 --bind 127.0.0.1 >"$T_TMP/srv.out" 2>"$T_TMP/srv.err" &
+SRV=$!
+t_track "$SRV"
+if t_wait_line "$T_TMP/srv.out" '^listening on tcp ' 50; then
+  PORT=$(sed -n 's/^listening on tcp .*:\([0-9][0-9]*\)$/\1/p' "$T_TMP/srv.out")
+  ok "installed nettool ts-server listens (port $PORT)"
+else
+  not_ok "installed nettool ts-server listens" "$(cat "$T_TMP/srv.err")"
+  t_summary; exit 1
+fi
+cd "$T_TMP" || exit 1 # outside the source and build trees from here on
+
+# run_consumer DESC PROGRAM WORD [env...]: a transfer through the consumer.
+run_consumer() {
+  local desc=$1 prog=$2 word=$3
+  shift 3
+  if env "$@" timeout 20 "$prog" "$PORT" "$word" >"$T_TMP/c.out" 2>"$T_TMP/c.err" \
+     && grep -q "^reply: \[.*\]: $word\$" "$T_TMP/c.out"; then ok "$desc"
+  else not_ok "$desc" "$(cat "$T_TMP/c.out" "$T_TMP/c.err")"; fi
+}
+
+# --- C through pkg-config --------------------------------------------------------
+export PKG_CONFIG_PATH=$LIBDIR/pkgconfig
+pcv=$(pkg-config --modversion nettool 2>&1)
+check "pkg-config --modversion nettool = $VERSION ('$pcv')" test "$pcv" = "$VERSION"
+# shellcheck disable=SC2046
+if "$CC" -std=c11 -Wall -Wextra -pedantic -Werror -o c_shared "$HERE/consumer.c" \
+     $(pkg-config --cflags --libs nettool) 2>"$T_TMP/cc.err"; then
+  ok "C: built through pkg-config (shared)"
+  if readelf -d c_shared | grep -q "NEEDED.*libnettool.so.$MAJOR"; then ok "C shared consumer needs libnettool.so.$MAJOR"
+  else not_ok "C shared consumer needs libnettool.so.$MAJOR"; fi
+  run_consumer "C (pkg-config, shared): request to ts-server" ./c_shared c-shared "LD_LIBRARY_PATH=$LIBDIR"
+else not_ok "C: built through pkg-config (shared)" "$(cat "$T_TMP/cc.err")"; fi
+# --static: the private dependencies come along; -l:libnettool.a picks the
+# archive where the shared library is installed next to it (README).
+static_libs=$(pkg-config --static --libs nettool | sed 's/-lnettool\b/-l:libnettool.a/')
+# shellcheck disable=SC2046,SC2086
+if "$CC" -std=c11 -Wall -Wextra -pedantic -Werror -o c_static "$HERE/consumer.c" \
+     $(pkg-config --cflags nettool) $static_libs 2>"$T_TMP/cc.err"; then
+  ok "C: built through pkg-config --static ($static_libs)"
+  if readelf -d c_static | grep -q 'NEEDED.*libnettool'; then not_ok "C static consumer does not need libnettool.so"
+  else ok "C static consumer does not need libnettool.so"; fi
+  run_consumer "C (pkg-config --static): request to ts-server" ./c_static c-static
+else not_ok "C: built through pkg-config --static" "$(cat "$T_TMP/cc.err")"; fi
+
+# --- C++17 through find_package(nettool) -----------------------------------------
+gen=()
+command -v ninja >/dev/null && gen=(-G Ninja)
+if cmake -S "$HERE/consumer" -B cxx "${gen[@]}" -DCMAKE_PREFIX_PATH="$P" -DNT_WANT_VERSION="$VERSION" \
+     -DNT_CONSUMER_SOURCE="$HERE/consumer.cpp" -DCMAKE_CXX_FLAGS="-Wall -Wextra -pedantic -Werror" \
+     >"$T_TMP/cxx.log" 2>&1 && cmake --build cxx >>"$T_TMP/cxx.log" 2>&1; then
+  ok "C++17: built through find_package(nettool $VERSION) (a 99.0 request refused)"
+  run_consumer "C++ (nettool::nettool): request to ts-server" cxx/consumer_shared cxx-shared "LD_LIBRARY_PATH=$LIBDIR"
+  run_consumer "C++ (nettool::nettool_static): request to ts-server" cxx/consumer_static cxx-static
+  if readelf -d cxx/consumer_static | grep -q 'NEEDED.*libnettool'; then not_ok "nettool::nettool_static is the archive"
+  else ok "nettool::nettool_static is the archive"; fi
+else not_ok "C++17: built through find_package(nettool)" "$(tail -20 "$T_TMP/cxx.log")"; fi
+t_stop "$SRV"
+
+# --- Debian packages -----------------------------------------------------------------
+if ! command -v dpkg-deb >/dev/null || ! command -v cpack >/dev/null; then
+  echo "# no dpkg-deb/cpack: Debian packages not checked"
+elif (cd "$BUILD" && cpack -G DEB -B "$T_TMP/deb") >"$T_TMP/cpack.log" 2>&1; then
+  lib_deb=$(ls "$T_TMP"/deb/libnettool"$MAJOR"_*.deb 2>/dev/null)
+  dev_deb=$(ls "$T_TMP"/deb/libnettool-dev_*.deb 2>/dev/null)
+  bin_deb=$(ls "$T_TMP"/deb/nettool_*.deb 2>/dev/null)
+  if [ -n "$lib_deb" ] && [ -n "$dev_deb" ] && [ -n "$bin_deb" ]; then
+    ok "cpack -G DEB: nettool, libnettool$MAJOR, libnettool-dev"
+    # Each package holds its part only.
+    dpkg-deb -c "$lib_deb" | awk '{print $NF}' >"$T_TMP/lib.list"
+    dpkg-deb -c "$dev_deb" | awk '{print $NF}' >"$T_TMP/dev.list"
+    if grep -q "libnettool.so.$MAJOR" "$T_TMP/lib.list" && ! grep -q '\.h$\|\.a$\|bin/nettool' "$T_TMP/lib.list" \
+       && grep -q 'include/nettool/version.h' "$T_TMP/dev.list" && grep -q 'libnettool\.a$' "$T_TMP/dev.list" \
+       && grep -q 'pkgconfig/nettool.pc' "$T_TMP/dev.list"; then ok "packages split: runtime library / development files"
+    else not_ok "packages split" "$(cat "$T_TMP/lib.list" "$T_TMP/dev.list")"; fi
+    dep=$(dpkg-deb -f "$bin_deb" Depends)
+    case "$dep" in *"libnettool$MAJOR (= $VERSION)"*) ok "nettool depends on libnettool$MAJOR (= $VERSION)" ;;
+      *) not_ok "nettool depends on libnettool$MAJOR" "Depends: $dep" ;; esac
+    root=$T_TMP/root
+    for d in "$lib_deb" "$dev_deb" "$bin_deb"; do dpkg-deb -x "$d" "$root"; done
+    dlib=$(dirname "$(find "$root" -name "libnettool.so.$MAJOR" | head -1)")
+    v=$(LD_LIBRARY_PATH=$dlib "$root/usr/bin/nettool" --version 2>&1 | first_two)
+    check "extracted packages: nettool --version says $VERSION ('$v')" test "$v" = "nettool $VERSION"
+  else
+    not_ok "cpack -G DEB: three packages" "$(ls "$T_TMP/deb")" "$(tail -5 "$T_TMP/cpack.log")"
+  fi
+else
+  not_ok "cpack -G DEB" "$(tail -10 "$T_TMP/cpack.log")"
+fi
+t_summary
