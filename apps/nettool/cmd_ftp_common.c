@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_json.h"
 #include "cli_text.h"
 #include "cmd_ftp_common.h"
 #include "nettool/resolve.h"
@@ -24,47 +25,54 @@ void ftp_cli_init(ftp_cli_t *c) {
   c->path_name = "PATH";
 }
 
-int ftp_cli_option(ftp_cli_t *c, int ch, const char *arg) {
-  switch (ch) {
-  case 'P':
-    if ((c->port = cli_port(arg, 0, "--port")) < 0) return NT_EXIT_USAGE;
-    return 0;
-  case 'u':
-    c->user_spec = arg;
-    return 0;
+const char *const ftp_cli_shared_help[CLI_O_END_ - CLI_O_INSECURE] = {
+    [CLI_O_PORT - CLI_O_INSECURE] = "server port (default 21; 990 for ftps:// URLs)",
+    [CLI_O_USER - CLI_O_INSECURE] =
+        "log in as USER (default: the URL's user, else\n"
+        "~/.netrc, else anonymous); without :PASS the\n"
+        "password comes from ~/.netrc or the terminal.\n"
+        "Passwords are never printed.",
+    [CLI_O_CACERT - CLI_O_INSECURE] = "trust this CA bundle (PEM) for TLS (needs --tls\n"
+                                      "or an ftps:// URL)",
+    [CLI_O_VERBOSE - CLI_O_INSECURE] = "show the dialogue on stderr ('> RETR x',\n"
+                                       "'< 150 ...'; PASS ****)",
+    [CLI_O_CONNECT_TIMEOUT - CLI_O_INSECURE] =
+        "resolving, connecting and TLS handshakes (data\n"
+        "connections too) in seconds (default: --timeout)",
+    [CLI_O_TIMEOUT - CLI_O_INSECURE] =
+        "a reply must be complete within S of its command;\n"
+        "a data connection may go S without progress\n"
+        "(default 30)",
+};
+
+int ftp_cli_own(ftp_cli_t *c, const cli_opt_t *o, const cli_val_t *v) {
+  (void)v;
+  switch (o->id) {
   case 'A':
     c->active = 1;
     return 0;
   case 'T':
     c->tls = 1;
     return 0;
-  case 'C':
-    c->cacert = arg;
-    return 0;
-  case 'k':
-    c->insecure = 1;
-    return 0;
   case 'a':
     c->ascii = 1;
     return 0;
-  case 'W':
-    if (cli_seconds(arg, &c->timeout_ms))
-      return cli_usage_error("bad --timeout '%s': expected seconds > 0", arg);
-    return 0;
-  case 'N':
-    if (cli_seconds(arg, &c->connect_timeout_ms))
-      return cli_usage_error("bad --connect-timeout '%s': expected seconds > 0", arg);
-    return 0;
-  case 'X':
-    if (cli_seconds(arg, &c->max_time_ms))
-      return cli_usage_error("bad --max-time '%s': expected seconds > 0", arg);
-    return 0;
-  case 'q':
-    c->quiet = 1;
-    return 0;
   default:
-    return -1;
+    return cli_usage_error("unknown option '--%s'", o->lng);
   }
+}
+
+void ftp_cli_common(ftp_cli_t *c, const cli_common_t *co) {
+  c->insecure = co->insecure;
+  c->cacert = co->cacert;
+  c->quiet = co->quiet;
+  c->verbose = co->verbose;
+  c->json = co->json;
+  c->user_spec = co->user; /* a copy: argv's password is already wiped */
+  c->port = co->port;
+  c->timeout_ms = co->timeout_ms;
+  c->connect_timeout_ms = co->connect_timeout_ms;
+  c->max_time_ms = co->max_time_ms;
 }
 
 static void copy(char *dst, size_t size, const char *src) {
@@ -520,15 +528,15 @@ static int tls_setup(ftp_cli_t *c) {
     cli_error("TLS setup: %s", nt_tls_last_error());
     return rc == NT_ENOENT ? NT_EXIT_FILE : NT_EXIT_TLS;
   }
-  if (c->insecure)
-    cli_error("warning: --insecure: the server's certificate is not checked; anyone on "
-              "the path can read and change this session");
   return 0;
 }
 
-int ftp_cli_run(ftp_cli_t *c) {
-  if ((c->insecure || c->cacert) && !c->tls && !c->implicit_tls)
-    return cli_usage_error("--cacert and --insecure need --tls or an ftps:// URL");
+static int run(ftp_cli_t *c) {
+  if (c->verbose) cli_verbose_on();
+  cli_common_t tls_opts = {.insecure = c->insecure, .cacert = c->cacert};
+  int trc = cli_opts_tls_check(&tls_opts, c->tls || c->implicit_tls,
+                               "--tls or an ftps:// URL");
+  if (trc) return trc;
   /* FTP commands are lines: a CR or LF would end one and start another. */
   if (has_crlf(c->path)) return cli_usage_error("bad %s: a CR or LF in it", c->path_name);
   if (strlen(c->path) > 900) return cli_usage_error("%s too long", c->path_name);
@@ -594,4 +602,31 @@ int ftp_cli_run(ftp_cli_t *c) {
     return NT_EXIT_INTERNAL;
   }
   return c->exit_code;
+}
+
+/* --json: the transfer's object; the file's SHA-256 once it is whole. */
+static void print_json(ftp_cli_t *c, int code, double t0) {
+  cli_json_xfer_t x;
+  char hex[65] = "";
+  cli_json_xfer_init(&x, cli_cmd);
+  x.host = c->host;
+  x.port = port_of(c);
+  x.path = c->path;
+  x.file = c->json_file;
+  x.status = c->json_status ? c->json_status : -1;
+  x.exit_code = code;
+  x.bytes = c->json_bytes;
+  x.seconds = cli_now() - t0;
+  if (c->sha256 && code == NT_EXIT_OK && c->json_file &&
+      strcmp(c->json_file, "-") && cli_sha256_file(c->json_file, hex) == 0)
+    x.sha256 = hex;
+  cli_json_print(&x);
+}
+
+int ftp_cli_run(ftp_cli_t *c) {
+  double t0 = cli_now();
+  c->json_bytes = -1;
+  int code = run(c);
+  if (c->json) print_json(c, code, t0);
+  return code;
 }

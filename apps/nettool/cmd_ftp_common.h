@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stdint.h>
 
+#include "cli_opts.h"
 #include "nettool/ftp.h"
 #include "progress.h"
 
@@ -20,7 +21,7 @@ typedef struct ftp_cli_s ftp_cli_t;
 struct ftp_cli_s {
   /* common options */
   int port; /* 0: from the URL, else 21 (990 for ftps://) */
-  int active, tls, insecure, quiet, ascii;
+  int active, tls, insecure, quiet, ascii, verbose, json, sha256;
   const char *cacert;
   const char *user_spec; /* -u USER[:PASS]; never printed */
   unsigned long long timeout_ms;         /* --timeout; 0: 30 s */
@@ -50,46 +51,33 @@ struct ftp_cli_s {
   char part_hint[PATH_MAX + 128]; /* a kept part file, for the closing message */
   char fail_what[NT_FTP_URL_MAX]; /* what the deferred failure was about */
   progress_t progress;
+  /* --json: what the command's transfer reported */
+  const char *json_file;
+  int64_t json_bytes;
+  int json_status;
 };
 
-#define FTP_CLI_LONGOPTS                                                     \
-  {"port", required_argument, NULL, 'P'},                                    \
-      {"user", required_argument, NULL, 'u'},                                \
-      {"active", no_argument, NULL, 'A'},                                    \
-      {"tls", no_argument, NULL, 'T'},                                       \
-      {"cacert", required_argument, NULL, 'C'},                              \
-      {"insecure", no_argument, NULL, 'k'},                                  \
-      {"ascii", no_argument, NULL, 'a'},                                     \
-      {"timeout", required_argument, NULL, 'W'},                             \
-      {"connect-timeout", required_argument, NULL, 'N'},                     \
-      {"max-time", required_argument, NULL, 'X'},                            \
-      {"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'}
-#define FTP_CLI_SHORTOPTS "u:kqh"
-#define FTP_CLI_HELP                                                         \
-  "  --port N              server port (default 21; 990 for ftps:// URLs)\n" \
-  "  -u, --user USER[:PASS] log in as USER (default: the URL's user, else\n" \
-  "                        ~/.netrc, else anonymous); without :PASS the\n"   \
-  "                        password comes from ~/.netrc or the terminal.\n"  \
-  "                        Passwords are never printed.\n"                   \
-  "  --active              active mode (EPRT/PORT: the server connects back)\n" \
-  "                        instead of passive (EPSV/PASV)\n"                 \
-  "  --tls                 explicit FTPS: AUTH TLS, then PROT P (data\n"     \
-  "                        encrypted too); ftps:// URLs use implicit TLS\n"  \
-  "  --cacert FILE         trust this CA bundle (PEM) for TLS\n"             \
-  "  -k, --insecure        do not verify the server's certificate (warns)\n" \
-  "  --ascii               TYPE A: line ends converted (CRLF on the wire)\n" \
-  "  --connect-timeout S   resolving, connecting and TLS handshakes (data\n" \
-  "                        connections too) in seconds (default: --timeout)\n" \
-  "  --timeout S           a reply must be complete within S of its command;\n" \
-  "                        a data connection may go S without progress\n"   \
-  "                        (default 30)\n"                                  \
-  "  --max-time S          give up after S in all (default: no limit)\n"   \
-  "  -q, --quiet           no progress bar\n"
+/* FTP's own options besides the shared ones (cli_opts.h), for the
+ * commands' cli_opt_t tables; handled by ftp_cli_own. */
+#define FTP_CLI_ROWS                                                         \
+  {"active", 0, CLI_T_BOOL, 0, 'A', NULL,                                    \
+   "active mode (EPRT/PORT: the server connects back)\n"                     \
+   "instead of passive (EPSV/PASV)", 0},                                     \
+      {"tls", 0, CLI_T_BOOL, 0, 'T', NULL,                                   \
+       "explicit FTPS: AUTH TLS, then PROT P (data\n"                        \
+       "encrypted too); ftps:// URLs use implicit TLS", 0},                  \
+      {"ascii", 0, CLI_T_BOOL, 0, 'a', NULL,                                 \
+       "TYPE A: line ends converted (CRLF on the wire)", 0}
+#define FTP_CLI_SHARED                                                       \
+  (CLI_S_TLS | CLI_S_TIMES | CLI_S(CLI_O_QUIET) | CLI_S(CLI_O_VERBOSE) |     \
+   CLI_S(CLI_O_USER) | CLI_S(CLI_O_PORT))
+extern const char *const ftp_cli_shared_help[];
 
 void ftp_cli_init(ftp_cli_t *c);
-/* Handles a common option: 0 done, -1 not a common one, else an exit code
- * (message printed). */
-int ftp_cli_option(ftp_cli_t *c, int ch, const char *arg);
+/* Handles an option of FTP_CLI_ROWS: 0 or an exit code. */
+int ftp_cli_own(ftp_cli_t *c, const cli_opt_t *o, const cli_val_t *v);
+/* Takes the shared options' values (after cli_opts_parse). */
+void ftp_cli_common(ftp_cli_t *c, const cli_common_t *co);
 /* Takes HOST or an ftp:// / ftps:// URL; a URL's path goes to c->path and
  * its password, if any, is wiped from arg (argv shows in ps).
  * Returns 0 or an exit code (message printed). */

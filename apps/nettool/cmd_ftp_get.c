@@ -12,22 +12,34 @@
 #include "cmd_ftp_common.h"
 #include "commands.h"
 
-static const char usage_text[] =
+static const cli_opt_t own_opts[] = {
+    {"output", 'o', CLI_T_FILE, 0, 'o', "OUT",
+     "the local file (default: the last part of PATH;\n"
+     "a directory: the file goes into it; '-': stdout)", 0},
+    {"resume", 0, CLI_T_BOOL, 0, 'R', NULL,
+     "continue OUT.part where it stopped (REST)", 0},
+    {"sha256", 0, CLI_T_BOOL, 0, 'Z', NULL,
+     "with --json: the SHA-256 of the file received", 0},
+    FTP_CLI_ROWS,
+    {NULL, 0, 0, 0, 0, NULL, NULL, 0},
+};
+
+const cli_cmd_spec_t cli_spec_ftp_get = {
+    "ftp-get",
     "usage: nettool ftp-get HOST PATH [-o OUT] [--resume] [options]\n"
     "       nettool ftp-get ftp[s]://[USER[:PASS]@]HOST[:PORT]/PATH [options]\n"
     "\n"
     "Downloads PATH from the FTP server HOST (passive mode unless --active).\n"
     "Bytes go to OUT.part as they arrive; OUT appears only once the server\n"
     "confirmed the transfer (226) and the size matches, so a failed transfer\n"
-    "never truncates an existing OUT and leaves a part file to --resume.\n"
-    "\n"
-    "  -o, --output OUT      the local file (default: the last part of PATH;\n"
-    "                        a directory: the file goes into it; '-': stdout)\n"
-    "  --resume              continue OUT.part where it stopped (REST)\n" FTP_CLI_HELP
-    "\n"
+    "never truncates an existing OUT and leaves a part file to --resume.\n",
+    FTP_CLI_SHARED | CLI_S(CLI_O_JSON),
+    own_opts,
+    ftp_cli_shared_help,
     "Exit status: 0 done, 2 usage, 4 connect, 5 resolve, 6 TLS, 7 protocol or\n"
     "transfer cut short, 8 the server refused (its reply is shown), 9 local\n"
-    "file, 10 timeout, 130 interrupted (docs/EXIT-CODES.md).\n";
+    "file, 10 timeout, 130 interrupted (docs/EXIT-CODES.md).\n",
+};
 
 typedef struct {
   ftp_cli_t c;
@@ -58,6 +70,8 @@ static void get_done(nt_ftp_t *f, void *arg, const nt_ftp_result_t *res) {
   (void)f;
   progress_stop(&g->c.progress);
   nt_ftp_result_t r = *res;
+  g->c.json_bytes = (int64_t)res->bytes;
+  g->c.json_status = res->code;
   if (g->stdout_err) {
     r.status = g->stdout_err;
     r.local = 1;
@@ -129,48 +143,44 @@ static int local_name(get_t *g) {
   return 0;
 }
 
+static int own(void *ctx, const cli_opt_t *o, const cli_val_t *v) {
+  get_t *x = ctx;
+  switch (o->id) {
+  case 'o':
+    x->out = v->str;
+    return 0;
+  case 'R':
+    x->resume = 1;
+    return 0;
+  case 'Z':
+    x->c.sha256 = 1;
+    return 0;
+  default:
+    return ftp_cli_own(&x->c, o, v);
+  }
+}
+
 int cmd_ftp_get(int argc, char **argv) {
-  static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
-                                       {"resume", no_argument, NULL, 'R'},
-                                       FTP_CLI_LONGOPTS,
-                                       {NULL, 0, NULL, 0}};
   get_t g;
   memset(&g, 0, sizeof g);
   ftp_cli_init(&g.c);
   g.c.data = &g;
   g.c.work = work;
-  int ch;
-  opterr = 0;
-  while ((ch = getopt_long(argc, argv, ":o:" FTP_CLI_SHORTOPTS, opts, NULL)) != -1) {
-    int rc = ftp_cli_option(&g.c, ch, optarg);
-    if (rc > 0) return rc;
-    if (rc == 0) continue;
-    switch (ch) {
-    case 'o':
-      g.out = optarg;
-      break;
-    case 'R':
-      g.resume = 1;
-      break;
-    case 'h':
-      fputs(usage_text, stdout);
-      return NT_EXIT_OK;
-    case ':':
-      return cli_usage_error("option '%s' needs a value", argv[optind - 1]);
-    default:
-      return cli_usage_error("unknown option '%s'", argv[optind - 1]);
-    }
-  }
-  int nargs = argc - optind;
+  cli_common_t co;
+  int first;
+  int prc = cli_opts_parse(&cli_spec_ftp_get, argc, argv, &co, own, &g, &first);
+  if (prc) return prc == CLI_OPTS_HELP ? NT_EXIT_OK : prc;
+  ftp_cli_common(&g.c, &co);
+  int nargs = argc - first;
   if (nargs < 1) return cli_usage_error("expected HOST PATH or an ftp:// URL");
-  int rc = ftp_cli_target(&g.c, argv[optind]);
+  int rc = ftp_cli_target(&g.c, argv[first]);
   if (rc) return rc;
   if (g.c.url) {
     if (nargs != 1) return cli_usage_error("a URL names the file: no PATH after it");
   } else {
     if (nargs != 2) return cli_usage_error("expected HOST and PATH");
-    if (strlen(argv[optind + 1]) >= sizeof g.c.path) return cli_usage_error("PATH too long");
-    snprintf(g.c.path, sizeof g.c.path, "%s", argv[optind + 1]);
+    if (strlen(argv[first + 1]) >= sizeof g.c.path) return cli_usage_error("PATH too long");
+    snprintf(g.c.path, sizeof g.c.path, "%s", argv[first + 1]);
   }
   if (!g.c.path[0]) return cli_usage_error("no PATH to download");
   if ((rc = local_name(&g))) return rc;
@@ -185,6 +195,8 @@ int cmd_ftp_get(int argc, char **argv) {
       return NT_EXIT_FILE;
     }
   }
+  g.c.json_file = g.to_stdout ? "-" : g.local;
+  if (g.c.sha256 && !g.c.json) return cli_usage_error("--sha256 goes with --json");
   if (g.to_stdout) signal(SIGPIPE, SIG_IGN); /* a closed pipe is an error, not a kill */
   return ftp_cli_run(&g.c);
 }

@@ -9,20 +9,29 @@
 #include "cmd_ftp_common.h"
 #include "commands.h"
 
-static const char usage_text[] =
+static const cli_opt_t own_opts[] = {
+    {"long", 'l', CLI_T_BOOL, 0, 'l', NULL,
+     "type, size, modification time (UTC) and name", 0},
+    FTP_CLI_ROWS,
+    {NULL, 0, 0, 0, 0, NULL, NULL, 0},
+};
+
+const cli_cmd_spec_t cli_spec_ftp_ls = {
+    "ftp-ls",
     "usage: nettool ftp-ls HOST [PATH] [--long] [options]\n"
     "       nettool ftp-ls ftp[s]://[USER[:PASS]@]HOST[:PORT]/[PATH] [options]\n"
     "\n"
     "Lists PATH (default: the login directory) on the FTP server HOST, one\n"
     "name per line (the last part of each name, control characters shown\n"
     "as '?'). With MLSD (RFC 3659) when the server lists it in FEAT, else\n"
-    "NLST (names) or LIST (--long: the server's own lines).\n"
-    "\n"
-    "  -l, --long            type, size, modification time (UTC) and name\n" FTP_CLI_HELP
-    "\n"
+    "NLST (names) or LIST (--long: the server's own lines).\n",
+    FTP_CLI_SHARED,
+    own_opts,
+    ftp_cli_shared_help,
     "Exit status: 0 done, 2 usage, 4 connect, 5 resolve, 6 TLS, 7 protocol,\n"
     "8 the server refused (its reply is shown), 10 timeout, 130 interrupted\n"
-    "(docs/EXIT-CODES.md).\n";
+    "(docs/EXIT-CODES.md).\n",
+};
 
 typedef struct {
   ftp_cli_t c;
@@ -116,45 +125,39 @@ static void work(ftp_cli_t *c) {
   }
 }
 
+static int own(void *ctx, const cli_opt_t *o, const cli_val_t *v) {
+  ls_t *x = ctx;
+  switch (o->id) {
+  case 'l':
+    x->long_list = 1;
+    return 0;
+  default:
+    return ftp_cli_own(&x->c, o, v);
+  }
+}
+
 int cmd_ftp_ls(int argc, char **argv) {
-  static const struct option opts[] = {{"long", no_argument, NULL, 'l'},
-                                       FTP_CLI_LONGOPTS,
-                                       {NULL, 0, NULL, 0}};
   ls_t l;
   memset(&l, 0, sizeof l);
   ftp_cli_init(&l.c);
   l.c.data = &l;
   l.c.work = work;
-  int ch;
-  opterr = 0;
-  while ((ch = getopt_long(argc, argv, ":l" FTP_CLI_SHORTOPTS, opts, NULL)) != -1) {
-    int rc = ftp_cli_option(&l.c, ch, optarg);
-    if (rc > 0) return rc;
-    if (rc == 0) continue;
-    switch (ch) {
-    case 'l':
-      l.long_list = 1;
-      break;
-    case 'h':
-      fputs(usage_text, stdout);
-      return NT_EXIT_OK;
-    case ':':
-      return cli_usage_error("option '%s' needs a value", argv[optind - 1]);
-    default:
-      return cli_usage_error("unknown option '%s'", argv[optind - 1]);
-    }
-  }
-  int nargs = argc - optind;
+  cli_common_t co;
+  int first;
+  int prc = cli_opts_parse(&cli_spec_ftp_ls, argc, argv, &co, own, &l, &first);
+  if (prc) return prc == CLI_OPTS_HELP ? NT_EXIT_OK : prc;
+  ftp_cli_common(&l.c, &co);
+  int nargs = argc - first;
   if (nargs < 1) return cli_usage_error("expected HOST [PATH] or an ftp:// URL");
-  int rc = ftp_cli_target(&l.c, argv[optind]);
+  int rc = ftp_cli_target(&l.c, argv[first]);
   if (rc) return rc;
   if (l.c.url) {
     if (nargs != 1) return cli_usage_error("a URL names the directory: no PATH after it");
   } else {
     if (nargs > 2) return cli_usage_error("expected HOST [PATH]");
     if (nargs == 2) {
-      if (strlen(argv[optind + 1]) >= sizeof l.c.path) return cli_usage_error("PATH too long");
-      snprintf(l.c.path, sizeof l.c.path, "%s", argv[optind + 1]);
+      if (strlen(argv[first + 1]) >= sizeof l.c.path) return cli_usage_error("PATH too long");
+      snprintf(l.c.path, sizeof l.c.path, "%s", argv[first + 1]);
     }
   }
   return ftp_cli_run(&l.c);

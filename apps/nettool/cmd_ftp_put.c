@@ -13,20 +13,30 @@
 #include "cmd_ftp_common.h"
 #include "commands.h"
 
-static const char usage_text[] =
+static const cli_opt_t own_opts[] = {
+    {"append", 0, CLI_T_BOOL, 0, 'E', NULL, "APPE: add to the end of REMOTE", 0},
+    {"sha256", 0, CLI_T_BOOL, 0, 'Z', NULL,
+     "with --json: the SHA-256 of the file sent", 0},
+    FTP_CLI_ROWS,
+    {NULL, 0, 0, 0, 0, NULL, NULL, 0},
+};
+
+const cli_cmd_spec_t cli_spec_ftp_put = {
+    "ftp-put",
     "usage: nettool ftp-put HOST LOCAL REMOTE [--append] [options]\n"
     "       nettool ftp-put ftp[s]://[USER[:PASS]@]HOST[:PORT]/REMOTE LOCAL [options]\n"
     "\n"
     "Uploads the file LOCAL ('-': standard input) to REMOTE on the FTP server\n"
     "HOST. A REMOTE ending in '/' gets LOCAL's name. After the transfer the\n"
     "server's SIZE of REMOTE must match what was sent (when the server has\n"
-    "SIZE; not in --ascii or --append mode).\n"
-    "\n"
-    "  --append              APPE: add to the end of REMOTE\n" FTP_CLI_HELP
-    "\n"
+    "SIZE; not in --ascii or --append mode).\n",
+    FTP_CLI_SHARED | CLI_S(CLI_O_JSON),
+    own_opts,
+    ftp_cli_shared_help,
     "Exit status: 0 done, 2 usage, 4 connect, 5 resolve, 6 TLS, 7 protocol or\n"
     "transfer cut short, 8 the server refused (its reply is shown), 9 local\n"
-    "file, 10 timeout, 130 interrupted (docs/EXIT-CODES.md).\n";
+    "file, 10 timeout, 130 interrupted (docs/EXIT-CODES.md).\n",
+};
 
 typedef struct {
   ftp_cli_t c;
@@ -39,6 +49,8 @@ static void put_done(nt_ftp_t *f, void *arg, const nt_ftp_result_t *r) {
   put_t *p = arg;
   (void)f;
   progress_stop(&p->c.progress);
+  p->c.json_bytes = (int64_t)r->bytes;
+  p->c.json_status = r->code;
   if (r->status) {
     ftp_cli_fail(&p->c, p->c.path, r, NULL);
     return;
@@ -90,47 +102,44 @@ static int remote_name(put_t *p) {
   return 0;
 }
 
+static int own(void *ctx, const cli_opt_t *o, const cli_val_t *v) {
+  put_t *x = ctx;
+  switch (o->id) {
+  case 'E':
+    x->append = 1;
+    return 0;
+  case 'Z':
+    x->c.sha256 = 1;
+    return 0;
+  default:
+    return ftp_cli_own(&x->c, o, v);
+  }
+}
+
 int cmd_ftp_put(int argc, char **argv) {
-  static const struct option opts[] = {{"append", no_argument, NULL, 'E'},
-                                       FTP_CLI_LONGOPTS,
-                                       {NULL, 0, NULL, 0}};
   put_t p;
   memset(&p, 0, sizeof p);
   ftp_cli_init(&p.c);
   p.c.data = &p;
   p.c.work = work;
   p.c.path_name = "REMOTE";
-  int ch;
-  opterr = 0;
-  while ((ch = getopt_long(argc, argv, ":" FTP_CLI_SHORTOPTS, opts, NULL)) != -1) {
-    int rc = ftp_cli_option(&p.c, ch, optarg);
-    if (rc > 0) return rc;
-    if (rc == 0) continue;
-    switch (ch) {
-    case 'E':
-      p.append = 1;
-      break;
-    case 'h':
-      fputs(usage_text, stdout);
-      return NT_EXIT_OK;
-    case ':':
-      return cli_usage_error("option '%s' needs a value", argv[optind - 1]);
-    default:
-      return cli_usage_error("unknown option '%s'", argv[optind - 1]);
-    }
-  }
-  int nargs = argc - optind;
+  cli_common_t co;
+  int first;
+  int prc = cli_opts_parse(&cli_spec_ftp_put, argc, argv, &co, own, &p, &first);
+  if (prc) return prc == CLI_OPTS_HELP ? NT_EXIT_OK : prc;
+  ftp_cli_common(&p.c, &co);
+  int nargs = argc - first;
   if (nargs < 2) return cli_usage_error("expected HOST LOCAL REMOTE, or URL LOCAL");
-  int rc = ftp_cli_target(&p.c, argv[optind]);
+  int rc = ftp_cli_target(&p.c, argv[first]);
   if (rc) return rc;
   if (p.c.url) {
     if (nargs != 2) return cli_usage_error("expected URL LOCAL");
-    p.local = argv[optind + 1];
+    p.local = argv[first + 1];
   } else {
     if (nargs != 3) return cli_usage_error("expected HOST LOCAL REMOTE");
-    p.local = argv[optind + 1];
-    if (strlen(argv[optind + 2]) >= sizeof p.c.path) return cli_usage_error("REMOTE too long");
-    snprintf(p.c.path, sizeof p.c.path, "%s", argv[optind + 2]);
+    p.local = argv[first + 1];
+    if (strlen(argv[first + 2]) >= sizeof p.c.path) return cli_usage_error("REMOTE too long");
+    snprintf(p.c.path, sizeof p.c.path, "%s", argv[first + 2]);
   }
   p.from_stdin = !strcmp(p.local, "-");
   if ((rc = remote_name(&p))) return rc;
@@ -145,5 +154,7 @@ int cmd_ftp_put(int argc, char **argv) {
     }
     close(fd);
   }
+  p.c.json_file = p.local;
+  if (p.c.sha256 && !p.c.json) return cli_usage_error("--sha256 goes with --json");
   return ftp_cli_run(&p.c);
 }

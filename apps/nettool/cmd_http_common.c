@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_json.h"
 #include "cli_text.h"
 #include "cmd_http_common.h"
 #include "nettool/http.h"
@@ -23,20 +24,27 @@ void http_cli_init(http_cli_t *h) {
   h->out_fd = -1;
 }
 
-static int count_arg(const char *s, const char *what, int max, int *out) {
-  char *end;
-  long v = strtol(s, &end, 10);
-  if (!*s || *end || v < 0 || v > max) {
-    cli_usage_error("bad %s '%s': expected a number from 0 to %d", what, s,
-                    max);
-    return NT_EXIT_USAGE;
-  }
-  *out = (int)v;
-  return 0;
-}
+const char *const http_cli_shared_help[CLI_O_END_ - CLI_O_INSECURE] = {
+    [CLI_O_TIMEOUT - CLI_O_INSECURE] = "the older name of --max-time (HTTP's reply limit\n"
+                                       "is --idle-timeout)",
+    [CLI_O_CONNECT_TIMEOUT - CLI_O_INSECURE] =
+        "each connection (DNS, TCP, TLS handshake) within\n"
+        "S seconds (default: the idle timeout)",
+    [CLI_O_MAX_TIME - CLI_O_INSECURE] =
+        "give up after S seconds in all, retries included\n"
+        "(default: none)",
+    [CLI_O_USER - CLI_O_INSECURE] =
+        "Basic authentication (never sent to another host\n"
+        "after a redirect, never printed, hidden from ps)",
+    [CLI_O_VERBOSE - CLI_O_INSECURE] =
+        "show the request ('> ', Authorization masked) and\n"
+        "the response head ('< ') on stderr",
+};
 
-int http_cli_option(http_cli_t *h, int ch, const char *arg) {
-  switch (ch) {
+int http_cli_own(void *ctx, const cli_opt_t *o, const cli_val_t *v) {
+  http_cli_t *h = ctx;
+  const char *arg = v->str;
+  switch (o->id) {
   case 'H':
     if (h->nheaders >= HTTP_MAX_HEADERS)
       return cli_usage_error("too many -H headers (at most %d)",
@@ -45,49 +53,49 @@ int http_cli_option(http_cli_t *h, int ch, const char *arg) {
       return cli_usage_error("bad header '%s': expected 'Name: value'", arg);
     h->headers[h->nheaders++] = arg;
     return 0;
-  case 'u':
-    h->userpass = arg;
-    return 0;
   case 'o':
-    if (!*arg) return cli_usage_error("empty -o file name");
     h->out_path = arg;
     return 0;
-  case 'C':
-    h->cacert = arg;
-    return 0;
-  case 'k':
-    h->insecure = 1;
-    return 0;
-  case 'T': /* --max-time, and --timeout, its older name */
-    if (cli_seconds(arg, &h->timeout_ms))
-      return cli_usage_error("bad --max-time '%s': expected seconds > 0", arg);
-    return 0;
   case 'I':
-    if (cli_seconds(arg, &h->idle_ms))
-      return cli_usage_error("bad --idle-timeout '%s': expected seconds > 0",
-                             arg);
+    h->idle_ms = v->ms;
     h->idle_given = 1;
     return 0;
   case 'N':
-    if (cli_seconds(arg, &h->connect_ms))
-      return cli_usage_error(
-          "bad --connect-timeout '%s': expected seconds > 0", arg);
+    h->connect_ms = v->ms;
     h->connect_given = 1;
     return 0;
   case 'R':
-    return count_arg(arg, "--max-redirs", 100, &h->max_redirs);
-  case 'r':
-    return count_arg(arg, "--retry", 100, &h->retries);
-  case 'D':
-    if (cli_seconds(arg, &h->retry_delay_ms))
-      return cli_usage_error("bad --retry-delay '%s': expected seconds > 0",
-                             arg);
+    h->max_redirs = (int)v->num;
     return 0;
-  case 'q':
-    h->quiet = 1;
+  case 'r':
+    h->retries = (int)v->num;
+    return 0;
+  case 'D':
+    h->retry_delay_ms = v->ms;
+    return 0;
+  case 'Z':
+    h->sha256 = 1;
     return 0;
   default:
-    return -1;
+    return cli_usage_error("unknown option '--%s'", o->lng);
+  }
+}
+
+void http_cli_common(http_cli_t *h, cli_common_t *co) {
+  h->common = *co;
+  co->user = NULL; /* h->common owns it now */
+  h->insecure = co->insecure;
+  h->cacert = co->cacert;
+  h->quiet = co->quiet;
+  h->verbose = co->verbose;
+  h->json = co->json;
+  h->userpass = h->common.user; /* already wiped from argv */
+  /* --timeout is --max-time's older name for HTTP (DESIGN.md) */
+  if (co->given & CLI_S(CLI_O_TIMEOUT)) h->timeout_ms = co->timeout_ms;
+  if (co->given & CLI_S(CLI_O_MAX_TIME)) h->timeout_ms = co->max_time_ms;
+  if (co->given & CLI_S(CLI_O_CONNECT_TIMEOUT)) {
+    h->connect_ms = co->connect_timeout_ms;
+    h->connect_given = 1;
   }
 }
 
@@ -187,6 +195,79 @@ static int open_output(http_cli_t *h) {
 
 /* --- request callbacks ---------------------------------------------------- */
 
+/* The response head as text, "HTTP/1.1 200 OK\r\n" and the fields, then
+ * an empty line (curl -i's format); malloc'ed. The fields cannot hold CR
+ * or LF (the parser refuses them). */
+static char *head_text(http_cli_t *h, const nt_http_response_t *r) {
+  size_t cap = 64 + strlen(h->reason);
+  for (size_t i = 0; i < r->nheaders; i++)
+    cap += strlen(r->headers[i].name) + strlen(r->headers[i].value) + 4;
+  char *s = malloc(cap);
+  if (!s) return NULL;
+  size_t n = (size_t)snprintf(s, cap, "HTTP/%d.%d %d %s\r\n", r->version_major,
+                              r->version_minor, r->status, h->reason);
+  for (size_t i = 0; i < r->nheaders; i++)
+    n += (size_t)snprintf(s + n, cap - n, "%s: %s\r\n", r->headers[i].name,
+                          r->headers[i].value);
+  snprintf(s + n, cap - n, "\r\n");
+  return s;
+}
+
+/* -v: the head on stderr, one "< " line each, through cli_text. */
+static void show_head(http_cli_t *h, const nt_http_response_t *r, FILE *out,
+                      const char *prefix, int clean) {
+  (void)clean;
+  fprintf(out, "%sHTTP/%d.%d %d %s\n", prefix, r->version_major,
+          r->version_minor, r->status, h->reason);
+  for (size_t i = 0; i < r->nheaders; i++) {
+    const char *nm = r->headers[i].name, *v = r->headers[i].value;
+    fprintf(out, "%s%s: ", prefix, cli_text(nm, strlen(nm)));
+    fprintf(out, "%s\n", cli_text(v, strlen(v)));
+  }
+  fprintf(out, "%s\n", prefix);
+}
+
+/* -D FILE: the head of the final response ("-": stdout). */
+static int dump_head(http_cli_t *h, const nt_http_response_t *r) {
+  char *head = head_text(h, r);
+  if (!head) {
+    h->out_errno = ENOMEM;
+    return -1;
+  }
+  int fd = !strcmp(h->dump_path, "-")
+               ? dup(STDOUT_FILENO)
+               : open(h->dump_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                      0666);
+  int rc = fd < 0 ? -errno : write_all(fd, head, strlen(head));
+  if (fd >= 0 && close(fd) != 0 && !rc) rc = -errno;
+  free(head);
+  if (rc) {
+    h->dump_errno = -rc;
+    return -1;
+  }
+  return 0;
+}
+
+/* -v: the request as nettool sends it: the request line, the -H headers and
+ * Authorization masked. (The library does not hand out the head it writes;
+ * Host, User-Agent, Content-* are its own.) */
+static void show_request(http_cli_t *h, const nt_url_t *u) {
+  fprintf(stderr, "> %s %s HTTP/1.1\n", h->method ? h->method
+                                        : h->body ? "POST" : "GET",
+          cli_text(u->target, strlen(u->target)));
+  fprintf(stderr, "> Host: %s\n", cli_text(u->host, strlen(u->host)));
+  if (h->userpass || u->user) fprintf(stderr, "> Authorization: Basic ****\n");
+  for (size_t i = 0; i < h->nheaders; i++) {
+    const char *l = h->headers[i];
+    if (!strncasecmp(l, "Authorization:", 14))
+      fprintf(stderr, "> Authorization: ****\n");
+    else
+      fprintf(stderr, "> %s\n", cli_text(l, strlen(l)));
+  }
+  fprintf(stderr, ">\n");
+}
+
+
 static void on_response(nt_http_request_t *q, const nt_http_response_t *r,
                         void *arg) {
   (void)q;
@@ -197,10 +278,17 @@ static void on_response(nt_http_request_t *q, const nt_http_response_t *r,
   cli_text_clean(h->reason, sizeof h->reason, r->reason, strlen(r->reason),
                  CLI_TEXT_LF_SPACE | CLI_TEXT_TRIM);
   snprintf(h->final_url, sizeof h->final_url, "%s", r->url);
-  if (!h->quiet) {
+  if (h->verbose) {
+    http_progress_clear(h);
+    show_head(h, r, stderr, "< ", 1);
+  } else if (!h->quiet) {
     http_progress_clear(h);
     fprintf(stderr, "HTTP/%d.%d %d %s\n", r->version_major, r->version_minor,
             r->status, h->reason);
+  }
+  if (h->dump_path && dump_head(h, r)) {
+    nt_http_request_cancel(q);
+    return;
   }
   if (h->out_path) {
     if (r->status < 200 || r->status > 299) {
@@ -208,7 +296,20 @@ static void on_response(nt_http_request_t *q, const nt_http_response_t *r,
       return;
     }
     int rc = open_output(h);
-    if (rc) nt_http_request_cancel(q);
+    if (rc) {
+      nt_http_request_cancel(q);
+      return;
+    }
+  }
+  if (h->include_headers) { /* -i, --head: the head goes where the body goes */
+    char *head = head_text(h, r);
+    int fd = h->out_path ? h->out_fd : STDOUT_FILENO;
+    int wrc = head ? write_all(fd, head, strlen(head)) : NT_ENOMEM;
+    if (wrc) {
+      h->out_errno = wrc == NT_ENOMEM ? ENOMEM : -wrc;
+      nt_http_request_cancel(q);
+    }
+    free(head);
   }
 }
 
@@ -216,6 +317,8 @@ static int on_body(nt_http_request_t *q, const char *data, size_t len,
                    void *arg) {
   (void)q;
   http_cli_t *h = arg;
+  h->body_bytes += len;
+  cli_sha256_update(h->sha, data, len);
   if (h->discard) return 0;
   int fd = h->out_path ? h->out_fd : STDOUT_FILENO;
   if (fd < 0) return NT_EBADF;
@@ -229,7 +332,11 @@ static void on_redirect(nt_http_request_t *q, int status, const char *to,
                         void *arg) {
   (void)q;
   http_cli_t *h = arg;
-  if (!h->quiet) {
+  if (h->verbose) {
+    http_progress_clear(h);
+    fprintf(stderr, "< HTTP %d, following Location: %s\n", status,
+            cli_text(to, strlen(to)));
+  } else if (!h->quiet) {
     http_progress_clear(h);
     fprintf(stderr, "redirected (%d) to %s\n", status, cli_text(to, strlen(to)));
   }
@@ -237,10 +344,7 @@ static void on_redirect(nt_http_request_t *q, int status, const char *to,
    * so once, like for an https URL given on the command line. */
   if (h->insecure && !h->warned_insecure && !strncmp(to, "https://", 8)) {
     http_progress_clear(h);
-    fprintf(stderr,
-            "nettool: %s: warning: --insecure: the server's TLS "
-            "certificate is not verified (redirected to https)\n",
-            cli_cmd);
+    cli_warn_insecure(" (redirected to https)");
     h->warned_insecure = 1;
   }
 }
@@ -272,6 +376,7 @@ static void on_done(nt_http_request_t *q, int status, void *arg) {
   h->connected = p.connected;
   h->body_error = p.body_error;
   h->limit = p.limit;
+  h->sent_bytes = p.sent;
   snprintf(h->error, sizeof h->error, "%s", nt_http_request_error(q));
   /* Errors name the target that failed, after redirects. */
   snprintf(h->final_url, sizeof h->final_url, "%s", nt_http_request_url(q));
@@ -299,6 +404,7 @@ __attribute__((format(printf, 2, 3))) static void fail_line(http_cli_t *h,
   vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
   cli_error("%s%s", buf, h->part_note);
+  snprintf(h->json_error, sizeof h->json_error, "%s", buf);
 }
 
 /* Host and port of the target that failed (after redirects). */
@@ -350,6 +456,10 @@ static int report(http_cli_t *h) {
   if (h->interrupted) {
     fail_line(h, "interrupted");
     return HTTP_EXIT_INTERRUPTED;
+  }
+  if (h->dump_errno) {
+    fail_line(h, "writing %s: %s", h->dump_path, strerror(h->dump_errno));
+    return NT_EXIT_FILE;
   }
   if (h->out_errno) {
     fail_line(h, "writing %s: %s",
@@ -455,17 +565,19 @@ static int run(http_cli_t *h) {
     return cli_usage_error("bad URL: %s", nt_strerror(rc));
   }
   int https = u.https;
+  if (h->verbose) show_request(h, &u);
   nt_url_free(&u);
   if (h->cacert && access(h->cacert, R_OK) != 0) {
     cli_error("cannot read --cacert %s: %s", h->cacert, strerror(errno));
     return NT_EXIT_FILE;
   }
   if (h->insecure && https) {
-    fprintf(stderr,
-            "nettool: %s: warning: --insecure: the server's TLS "
-            "certificate is not verified\n",
-            cli_cmd);
+    cli_warn_insecure(NULL);
     h->warned_insecure = 1;
+  }
+  if (h->sha256 && !(h->sha = cli_sha256_new())) {
+    cli_error("cannot start SHA-256");
+    return NT_EXIT_INTERNAL;
   }
   char *user = NULL;
   const char *pass = NULL;
@@ -564,7 +676,8 @@ static int run(http_cli_t *h) {
   if (run_rc) {
     cli_error("reactor failed: %s", nt_strerror(run_rc));
     code = NT_EXIT_INTERNAL;
-  } else if (h->status || h->interrupted || !h->done || h->out_errno) {
+  } else if (h->status || h->interrupted || !h->done || h->out_errno ||
+             h->dump_errno) {
     if (!h->done) h->status = NT_ECANCELED;
     if (keep_part(h, 0))
       snprintf(h->part_note, sizeof h->part_note,
@@ -586,12 +699,45 @@ static int run(http_cli_t *h) {
   return code;
 }
 
+/* --json: the transfer's object on stdout. */
+static void print_json(http_cli_t *h, int code, double t0) {
+  cli_json_xfer_t x;
+  char hex[65] = "";
+  cli_json_xfer_init(&x, cli_cmd);
+  char url[NT_URL_MAX + 300] = "";
+  nt_url_t u;
+  if (h->url && nt_url_parse(h->url, &u) == 0) { /* no password */
+    nt_url_format(&u, url, sizeof url);
+    nt_url_free(&u);
+  }
+  x.url = url[0] ? url : NULL;
+  x.final_url = h->final_url[0] ? h->final_url : NULL;
+  x.status = h->http_status ? h->http_status : -1;
+  x.exit_code = code;
+  x.bytes = (int64_t)(h->upload ? h->sent_bytes : h->body_bytes);
+  x.seconds = cli_now() - t0;
+  x.file = h->out_path ? h->out_path : "-";
+  if (h->sha) {
+    cli_sha256_final(h->sha, hex);
+    h->sha = NULL;
+    x.sha256 = code == NT_EXIT_OK ? hex : NULL; /* of a whole body only */
+  }
+  x.error = code && h->json_error[0] ? h->json_error : NULL;
+  cli_json_print(&x);
+}
+
 int http_cli_run(http_cli_t *h) {
+  double t0 = cli_now();
   int code = run(h);
+  if (h->json) print_json(h, code, t0);
+  if (h->sha) cli_sha256_final(h->sha, (char[65]){0});
+  h->sha = NULL;
+  cli_common_free(&h->common);
   if (h->cleanup) h->cleanup(h); /* when run stopped before the reactor */
   h->cleanup = NULL;
   free_secret(&h->userpass_copy);
   free_secret(&h->url_copy);
   h->userpass = h->url = NULL;
+  h->common.user = NULL;
   return code;
 }

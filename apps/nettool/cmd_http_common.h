@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <stdint.h>
 
+#include "cli_opts.h"
 #include "nettool/http.h"
 
 /* Exit status of a transfer stopped by SIGINT/SIGTERM (128 + SIGINT, the
@@ -26,7 +27,14 @@ struct http_cli_s {
   char *url_copy, *userpass_copy; /* ours: argv's password is wiped */
   const char *headers[HTTP_MAX_HEADERS + 1];
   size_t nheaders;
-  int insecure, quiet;
+  int insecure, quiet, verbose, json, sha256;
+  int include_headers;   /* -i: the response head before the body */
+  const char *dump_path; /* -D FILE: the response head goes there */
+  cli_common_t common;   /* the shared options (owns the -u copy) */
+  struct cli_sha256_s *sha; /* --sha256 with --json */
+  uint64_t body_bytes, sent_bytes;
+  int dump_errno;
+  char json_error[2048];
   unsigned long long timeout_ms, idle_ms, connect_ms, retry_delay_ms;
   int idle_given, connect_given;
   int max_redirs; /* -2: default */
@@ -61,54 +69,40 @@ struct http_cli_s {
   int bar_drawn;
 };
 
-/* getopt_long entries shared by both commands, their letters, and help. */
-#define HTTP_CLI_LONGOPTS                                                      \
-  {"header", required_argument, NULL, 'H'},                                    \
-      {"user", required_argument, NULL, 'u'},                                  \
-      {"output", required_argument, NULL, 'o'},                                \
-      {"cacert", required_argument, NULL, 'C'},                                \
-      {"insecure", no_argument, NULL, 'k'},                                    \
-      {"timeout", required_argument, NULL, 'T'},                               \
-      {"max-time", required_argument, NULL, 'T'},                              \
-      {"idle-timeout", required_argument, NULL, 'I'},                          \
-      {"connect-timeout", required_argument, NULL, 'N'},                       \
-      {"max-redirs", required_argument, NULL, 'R'},                            \
-      {"retry", required_argument, NULL, 'r'},                                 \
-      {"retry-delay", required_argument, NULL, 'D'},                           \
-      {"quiet", no_argument, NULL, 'q'}, {                                     \
-    "help", no_argument, NULL, 'h'                                             \
-  }
-#define HTTP_CLI_SHORTOPTS "H:u:o:kqh"
-#define HTTP_CLI_HELP                                                          \
-  "  -H, --header 'Name: value'  extra request header ('Name:' removes one)\n" \
-  "  -u, --user USER:PASS   Basic authentication (never sent to another "      \
-  "host\n"                                                                     \
-  "                         after a redirect, never printed, hidden from "   \
-  "ps)\n"                                                                      \
-  "  -o, --output OUT       write the body to OUT (through OUT.part, "         \
-  "renamed\n"                                                                  \
-  "                         on success; an existing OUT is never truncated;\n" \
-  "                         a transfer cut short keeps OUT.part)\n"           \
-  "  --cacert FILE          trust this CA bundle (PEM) for https\n"            \
-  "  -k, --insecure         do not verify the server's certificate (warns)\n"  \
-  "  --connect-timeout S    each connection (DNS, TCP, TLS handshake) within\n" \
-  "                         S seconds (default: the idle timeout)\n"          \
-  "  --idle-timeout S       give up when no byte moves for S seconds, from\n"  \
-  "                         the first connect attempt on (default 30)\n"      \
-  "  --max-time S           give up after S seconds in all, retries included\n"\
-  "                         (default: none); --timeout S is the same\n"       \
-  "  --max-redirs N         follow at most N redirects (default 10; 0: do "    \
-  "not\n"                                                                      \
-  "                         follow, the 3xx is the answer)\n"                  \
-  "  --retry N              retry transient failures N times (default 0)\n"    \
-  "  --retry-delay S        wait S seconds between retries (default 1, "       \
-  "doubling)\n"                                                                \
-  "  -q, --quiet            no progress bar and no status line\n"
+/* The options both commands have besides the shared ones (cli_opts.h):
+ * rows for their cli_opt_t tables, handled by http_cli_own. */
+#define HTTP_CLI_ROWS                                                          \
+  {"header", 'H', CLI_T_STR, CLI_F_REPEAT, 'H', "'Name: value'",               \
+   "extra request header ('Name:' removes one)", 0},                          \
+      {"output", 'o', CLI_T_FILE, 0, 'o', "OUT",                               \
+       "write the body to OUT (through OUT.part, renamed\n"                    \
+       "on success; an existing OUT is never truncated;\n"                     \
+       "a transfer cut short keeps OUT.part)", 0},                             \
+      {"idle-timeout", 0, CLI_T_SECS, 0, 'I', "S",                             \
+       "give up when no byte moves for S seconds, from\n"                      \
+       "the first connect attempt on (default 30)", 0},                        \
+      {"max-redirs", 0, CLI_T_UINT, 0, 'R', "N",                               \
+       "follow at most N redirects (default 10; 0: do not\n"                   \
+       "follow, the 3xx is the answer)", 100},                                 \
+      {"retry", 0, CLI_T_UINT, 0, 'r', "N",                                    \
+       "retry transient failures N times (default 0)", 100},                   \
+      {"retry-delay", 0, CLI_T_SECS, 0, 'D', "S",                              \
+       "wait S seconds between retries (default 1, doubling)", 0},             \
+      {"sha256", 0, CLI_T_BOOL, 0, 'Z', NULL,                                  \
+       "with --json: the SHA-256 of the body received", 0}
+/* The shared options both commands accept. */
+#define HTTP_CLI_SHARED                                                        \
+  (CLI_S_TLS | CLI_S_TIMES | CLI_S(CLI_O_QUIET) | CLI_S(CLI_O_VERBOSE) |       \
+   CLI_S(CLI_O_USER) | CLI_S(CLI_O_JSON))
+/* What the shared options mean for HTTP (cli_cmd_spec_t.shared_help). */
+extern const char *const http_cli_shared_help[];
+
+/* Handles an option of HTTP_CLI_ROWS (cli_own_fn; ctx is the http_cli_t). */
+int http_cli_own(void *ctx, const cli_opt_t *o, const cli_val_t *v);
+/* Takes the shared options' values (after cli_opts_parse). */
+void http_cli_common(http_cli_t *h, cli_common_t *co);
 
 void http_cli_init(http_cli_t *h);
-/* Handles a common option: 0 done, -1 not a common one, else an exit code
- * (message printed). */
-int http_cli_option(http_cli_t *h, int ch, const char *arg);
 /* Runs the request; returns the exit code (messages printed). */
 int http_cli_run(http_cli_t *h);
 

@@ -13,13 +13,35 @@
 #include "commands.h"
 #include "nettool/http.h"
 
-static const char usage_text[] =
+static const cli_opt_t own_opts[] = {
+    {"form", 'F', CLI_T_STR, CLI_F_REPEAT, 'F', "name=value",
+     "a text field (the value as it is, ';' included);\n"
+     "-F name=@path[;type=T][;filename=N]: a file part;\n"
+     "the type is guessed from the name unless given;\n"
+     "path and T may be \"quoted\" (a type with parameters\n"
+     "must be: ;type=\"text/plain; charset=utf-8\");\n"
+     "-F name=<path: the file's contents as a text field", 0},
+    {"form-string", 0, CLI_T_STR, CLI_F_REPEAT, 'S', "name=value",
+     "a text field taken literally (for values that\n"
+     "start with @ or <)", 0},
+    {"field", 0, CLI_T_STR, 0, 'f', "NAME",
+     "the field FILE goes in (default 'file')", 0},
+    {"type", 0, CLI_T_STR, 0, 't', "T",
+     "content type of FILE (default: guessed)", 0},
+    {"filename", 0, CLI_T_STR, 0, 'n', "N",
+     "file name sent for FILE (default: its own)", 0},
+    HTTP_CLI_ROWS,
+    {NULL, 0, 0, 0, 0, NULL, NULL, 0},
+};
+
+const cli_cmd_spec_t cli_spec_http_upload = {
+    "http-upload",
     "usage: nettool http-upload URL FILE [-F name=value]...\n"
     "         [-F name=@path[;type=T][;filename=N]]... [-F name=<path]...\n"
     "         [--form-string name=value]... [--field NAME]\n"
     "         [-H 'Name: value']... [-u user:pass] [-o OUT] [--cacert F]\n"
-    "         [--insecure] [--connect-timeout S] [--idle-timeout S]\n"
-    "         [--max-time S] [--max-redirs N] [--retry N] [--quiet]\n"
+    "         [-k] [--connect-timeout S] [--idle-timeout S]\n"
+    "         [--max-time S] [--max-redirs N] [--retry N] [-q] [-v] [--json]\n"
     "\n"
     "POSTs a multipart/form-data body (RFC 7578) to URL (http:// or "
     "https://):\n"
@@ -27,26 +49,14 @@ static const char usage_text[] =
     "(default 'file'). Files are streamed from disk, never read whole; FILE\n"
     "'-' reads stdin (sent with chunked encoding). The response body goes to\n"
     "stdout (or OUT), the status line to stderr, and a progress bar to stderr\n"
-    "when it is a terminal.\n"
-    "\n"
-    "  -F name=value          a text field (the value as it is, ';' included)\n"
-    "  -F name=@path[;type=T][;filename=N]\n"
-    "                         a file part; the type is guessed from the name\n"
-    "                         unless given; path and T may be \"quoted\" (a\n"
-    "                         type with parameters must be: "
-    ";type=\"text/plain;\n"
-    "                         charset=utf-8\")\n"
-    "  -F name=<path          the file's contents as a text field\n"
-    "  --form-string name=value\n"
-    "                         a text field taken literally (for values that\n"
-    "                         start with @ or <)\n"
-    "  --field NAME           the field FILE goes in (default 'file')\n"
-    "  --type T               content type of FILE (default: guessed)\n"
-    "  --filename N           file name sent for FILE (default: its "
-    "own)\n" HTTP_CLI_HELP "\n"
+    "when it is a terminal.\n",
+    HTTP_CLI_SHARED,
+    own_opts,
+    http_cli_shared_help,
     "Exit status: 0 for a 2xx answer, 8 for any other answer, 2 usage,\n"
     "4 connect, 5 resolve, 6 TLS, 7 protocol, 9 local file, 10 timeout,\n"
-    "130 interrupted (docs/EXIT-CODES.md).\n";
+    "130 interrupted (docs/EXIT-CODES.md).\n",
+};
 
 #define MAX_FORMS 256
 
@@ -253,61 +263,66 @@ static void cleanup(http_cli_t *h) {
   h->body = NULL;
 }
 
+typedef struct upload_opts_s {
+  http_cli_t *h;
+  const char *forms[MAX_FORMS];
+  int literal[MAX_FORMS];
+  size_t nforms;
+  const char *field, *ftype, *fname;
+} upload_opts_t;
+
+static int own(void *ctx, const cli_opt_t *o, const cli_val_t *v) {
+  upload_opts_t *u = ctx;
+  switch (o->id) {
+  case 'F':
+  case 'S':
+    if (u->nforms >= MAX_FORMS)
+      return cli_usage_error("too many -F parts (at most %d)", MAX_FORMS);
+    u->literal[u->nforms] = o->id == 'S';
+    u->forms[u->nforms++] = v->str;
+    return 0;
+  case 'f':
+    u->field = v->str;
+    return 0;
+  case 't':
+    u->ftype = v->str;
+    return 0;
+  case 'n':
+    u->fname = v->str;
+    return 0;
+  default:
+    return http_cli_own(u->h, o, v);
+  }
+}
+
 int cmd_http_upload(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"form", required_argument, NULL, 'F'},
-      {"form-string", required_argument, NULL, 'S'},
-      {"field", required_argument, NULL, 'f'},
-      {"type", required_argument, NULL, 't'},
-      {"filename", required_argument, NULL, 'n'},
-      HTTP_CLI_LONGOPTS,
-      {NULL, 0, NULL, 0}};
   http_cli_t h;
   http_cli_init(&h);
   h.upload = 1;
-  const char *forms[MAX_FORMS];
-  int literal[MAX_FORMS];
-  size_t nforms = 0;
-  const char *field = "file", *ftype = NULL, *fname = NULL;
-  int ch;
-  opterr = 0;
-  while ((ch = getopt_long(argc, argv, ":F:" HTTP_CLI_SHORTOPTS, opts, NULL)) !=
-         -1) {
-    switch (ch) {
-    case 'F':
-    case 'S':
-      if (nforms >= MAX_FORMS)
-        return cli_usage_error("too many -F parts (at most %d)", MAX_FORMS);
-      literal[nforms] = ch == 'S';
-      forms[nforms++] = optarg;
-      break;
-    case 'f':
-      field = optarg;
-      break;
-    case 't':
-      ftype = optarg;
-      break;
-    case 'n':
-      fname = optarg;
-      break;
-    case 'h':
-      fputs(usage_text, stdout);
-      return NT_EXIT_OK;
-    case ':':
-      return cli_usage_error("option '%s' needs a value", argv[optind - 1]);
-    case '?':
-      return cli_usage_error("unknown option '%s'", argv[optind - 1]);
-    default: {
-      int rc = http_cli_option(&h, ch, optarg);
-      if (rc)
-        return rc < 0 ? cli_usage_error("unknown option '%s'", argv[optind - 1])
-                      : rc;
-    }
-    }
+  upload_opts_t uo;
+  memset(&uo, 0, sizeof uo);
+  uo.h = &h;
+  uo.field = "file";
+  cli_common_t co;
+  int first;
+  int prc =
+      cli_opts_parse(&cli_spec_http_upload, argc, argv, &co, own, &uo, &first);
+  if (prc) return prc == CLI_OPTS_HELP ? NT_EXIT_OK : prc;
+  http_cli_common(&h, &co);
+  if (h.sha256) {
+    cli_common_free(&h.common);
+    return cli_usage_error("--sha256 is for downloads (http-get)");
   }
-  if (argc - optind != 2) return cli_usage_error("expected URL and FILE");
-  h.url = argv[optind];
-  const char *file = argv[optind + 1];
+  if (argc - first != 2) {
+    cli_common_free(&h.common);
+    return cli_usage_error("expected URL and FILE");
+  }
+  h.url = argv[first];
+  const char *file = argv[first + 1];
+  const char **forms = uo.forms;
+  const int *literal = uo.literal;
+  size_t nforms = uo.nforms;
+  const char *field = uo.field, *ftype = uo.ftype, *fname = uo.fname;
   if (!*field) return cli_usage_error("empty --field name");
   int hc = check_content_type(&h);
   if (hc) return hc;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_opts.h"
 #include "cli_text.h"
 #include "commands.h"
 #include "nettool/nntp.h"
@@ -36,7 +37,17 @@ int nntp_cli_option(nntp_cli_t *s, int ch, const char *arg) {
     s->cacert = arg;
     return 0;
   case 'K':
+  case 'k':
     s->insecure = 1;
+    return 0;
+  case 'q':
+    s->quiet = 1;
+    return 0;
+  case 'v':
+    s->verbose = 1;
+    return 0;
+  case 'P':
+    if ((s->port_opt = cli_port(arg, 0, "--port")) < 0) return NT_EXIT_USAGE;
     return 0;
   case 'W':
     if (cli_seconds(arg, &s->timeout_ms))
@@ -190,10 +201,14 @@ static int settle(nntp_cli_t *s) {
     int rc = set_server(s, env, strlen(env), "NNTPSERVER");
     if (rc) return rc;
   }
+  if (s->port_opt) s->port = s->port_opt; /* --port wins over HOST:PORT */
   if (s->port == NT_NNTPS_PORT) s->implicit_tls = 1;
   if (!s->port) s->port = s->implicit_tls ? NT_NNTPS_PORT : NT_NNTP_PORT;
-  if (!s->implicit_tls && !s->tls && (s->cacert || s->insecure))
-    return cli_usage_error("--cacert and --insecure go with --tls");
+  cli_common_t tls_opts = {.insecure = s->insecure, .cacert = s->cacert};
+  if (!s->implicit_tls && !s->tls) {
+    int rc = cli_opts_tls_check(&tls_opts, 0, "--tls, port 563 or an nntps:// URL");
+    if (rc) return rc;
+  }
   return credentials(s);
 }
 
@@ -372,10 +387,9 @@ int nntp_cli_run(nntp_cli_t *s) {
       cli_error("TLS: %s", nt_tls_last_error());
       return rc == NT_ENOENT || rc == NT_EACCES ? NT_EXIT_FILE : NT_EXIT_TLS;
     }
-    if (s->insecure)
-      cli_error("warning: --insecure: the server's certificate is not checked; "
-                "anyone on the path can read and change this session");
+    if (s->insecure) cli_warn_insecure(NULL);
   }
+  if (s->verbose) cli_verbose_on();
   int rc = nt_reactor_new(&s->reactor, NULL);
   if (rc) {
     nt_tls_ctx_free(ctx);

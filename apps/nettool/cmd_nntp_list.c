@@ -88,7 +88,7 @@ int cmd_nntp_list(int argc, char **argv) {
   nntp_cli_init(&l.s);
   int ch;
   opterr = 0;
-  while ((ch = getopt_long(argc, argv, ":hu:", opts, NULL)) != -1) {
+  while ((ch = getopt_long(argc, argv, ":h" NNTP_CLI_SHORTOPTS, opts, NULL)) != -1) {
     int rc = nntp_cli_option(&l.s, ch, optarg);
     if (rc > 0) return rc;
     if (rc == 0) continue;

@@ -436,7 +436,7 @@ int cmd_nntp_post(int argc, char **argv) {
   nntp_cli_init(&p.s);
   int ch;
   opterr = 0;
-  while ((ch = getopt_long(argc, argv, ":hu:", opts, NULL)) != -1) {
+  while ((ch = getopt_long(argc, argv, ":h" NNTP_CLI_SHORTOPTS, opts, NULL)) != -1) {
     int rc = nntp_cli_option(&p.s, ch, optarg);
     if (rc > 0) return rc;
     if (rc == 0) continue;

@@ -407,7 +407,7 @@ int cmd_nntp_read(int argc, char **argv) {
   r.lines = 20;
   int ch;
   opterr = 0;
-  while ((ch = getopt_long(argc, argv, ":hu:", opts, NULL)) != -1) {
+  while ((ch = getopt_long(argc, argv, ":h" NNTP_CLI_SHORTOPTS, opts, NULL)) != -1) {
     int rc = nntp_cli_option(&r.s, ch, optarg);
     if (rc > 0) return rc;
     if (rc == 0) continue;

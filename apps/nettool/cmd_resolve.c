@@ -23,6 +23,7 @@ static const char usage_text[] =
     "                      comma-separated list\n"
     "  --family 4|6        only IPv4 or only IPv6 addresses\n"
     "  --timeout S         give up on a name after S seconds (default 5)\n"
+    "  -q, --quiet         accepted as in every command (answers go to stdout)\n"
     "\n"
     "Exit status: 0 if every name resolved, 5 if any did not (the reason per\n"
     "name is on stderr), 2 for a bad command line.\n";
@@ -103,6 +104,7 @@ int cmd_resolve(int argc, char **argv) {
   static const struct option opts[] = {{"server", required_argument, NULL, 's'},
                                        {"family", required_argument, NULL, 'f'},
                                        {"timeout", required_argument, NULL, 't'},
+                                       {"quiet", no_argument, NULL, 'q'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   const char *server = NULL;
@@ -110,8 +112,10 @@ int cmd_resolve(int argc, char **argv) {
   unsigned long long timeout_ms = 5000;
   int ch;
   opterr = 0;
-  while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+  while ((ch = getopt_long(argc, argv, ":hq", opts, NULL)) != -1) {
     switch (ch) {
+    case 'q': /* accepted as in every command: the answers are stdout */
+      break;
     case 's':
       server = optarg;
       break;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_opts.h"
 #include "cli_text.h"
 #include "commands.h"
 #include "nettool/framing.h"
@@ -35,7 +36,8 @@ static const char usage_text[] =
     "  --tls         speak TLS over TCP; the server's certificate and name\n"
     "                are verified against the system's CAs\n"
     "  --cacert FILE trust the CAs in FILE (PEM) instead\n"
-    "  --insecure    do not verify the server's certificate (warns)\n"
+    "  -k, --insecure do not verify the server's certificate (warns)\n"
+    "  -q, --quiet   accepted as in every command (only errors go to stderr)\n"
     "  --timeout S   each reply must be complete within S seconds of its\n"
     "                line being sent (default 10); time spent waiting for\n"
     "                input does not count\n"
@@ -268,6 +270,7 @@ int cmd_ts_client(int argc, char **argv) {
                                        {"timeout", required_argument, NULL, 't'},
                                        {"connect-timeout", required_argument, NULL, 'c'},
                                        {"max-time", required_argument, NULL, 'm'},
+                                       {"quiet", no_argument, NULL, 'q'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   client_t c;
@@ -277,10 +280,12 @@ int cmd_ts_client(int argc, char **argv) {
   const char *cacert = NULL;
   int ch;
   opterr = 0;
-  while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+  while ((ch = getopt_long(argc, argv, ":hkq", opts, NULL)) != -1) {
     switch (ch) {
     case 'u':
       c.udp = 1;
+      break;
+    case 'q': /* nothing but errors goes to stderr anyway (cli_opts.h) */
       break;
     case 'T':
       tls = 1;
@@ -317,8 +322,9 @@ int cmd_ts_client(int argc, char **argv) {
   }
   if (argc - optind != 2)
     return cli_usage_error("expected HOST and PORT");
+  cli_common_t tls_opts = {.insecure = insecure, .cacert = cacert};
   if (!tls && (cacert || insecure))
-    return cli_usage_error("--cacert and --insecure go with --tls");
+    return cli_opts_tls_check(&tls_opts, 0, "--tls");
   if (tls && c.udp) return cli_usage_error("--tls is for TCP only; drop --udp");
   c.host = argv[optind];
   if ((c.port = cli_port(argv[optind + 1], 0, "port")) < 0) return NT_EXIT_USAGE;
@@ -351,9 +357,7 @@ int cmd_ts_client(int argc, char **argv) {
       nt_line_reader_free(&c.reader);
       return rc == NT_ENOENT ? NT_EXIT_FILE : NT_EXIT_TLS;
     }
-    if (insecure)
-      cli_error("warning: --insecure: the server's certificate is not verified; "
-                "anyone on the path can read and change this session");
+    if (insecure) cli_warn_insecure(NULL);
   }
   if (!connect_ms) connect_ms = timeout_ms;
   nt_ts_client_options_t o = {.udp = c.udp,

@@ -20,7 +20,7 @@ struct nt_nntp_result_s;
 typedef struct nntp_cli_s {
   /* common options (nntp_cli_option) */
   const char *server, *user_spec, *cacert;
-  int tls, insecure;
+  int tls, insecure, quiet, verbose, port_opt;
   /* DESIGN.md "Time and timeouts": connect (default: timeout_ms), reply,
    * total (0: none) */
   unsigned long long connect_timeout_ms, timeout_ms, max_time_ms;
@@ -45,7 +45,13 @@ typedef struct nntp_cli_s {
       {"insecure", no_argument, NULL, 'K'},                                   \
       {"timeout", required_argument, NULL, 'W'},                              \
       {"connect-timeout", required_argument, NULL, 'Q'},                      \
-      {"max-time", required_argument, NULL, 'M'}
+      {"max-time", required_argument, NULL, 'M'},                             \
+      {"port", required_argument, NULL, 'P'},                                 \
+      {"quiet", no_argument, NULL, 'q'},                                      \
+      {"verbose", no_argument, NULL, 'v'}
+/* The short letters of the common options (-u, -k, -q, -v: as in every
+ * command, cli_opts.h). */
+#define NNTP_CLI_SHORTOPTS "u:kqv"
 #define NNTP_CLI_HELP                                                         \
   "  --server HOST[:PORT]  news server (default: the URL's, else $NNTPSERVER;\n" \
   "                        port 119, 563 = NNTPS)\n"                          \
@@ -53,7 +59,11 @@ typedef struct nntp_cli_s {
   "                        password comes from $NNTPPASS or the terminal\n"   \
   "  --tls                 STARTTLS (NNTPS on port 563 or nntps:// URLs)\n"   \
   "  --cacert FILE         trust this CA bundle (PEM) for TLS\n"              \
-  "  --insecure            do not verify the server's certificate\n"          \
+  "  -k, --insecure        do not verify the server's certificate (warns)\n"  \
+  "  --port N              server port (default 119; 563 = NNTPS)\n"        \
+  "  -q, --quiet           no status lines on stderr\n"                      \
+  "  -v, --verbose         show the dialogue on stderr ('> GROUP x',\n"      \
+  "                        '< 211 ...'; AUTHINFO PASS ****)\n"          \
   "  --connect-timeout S   connecting and TLS handshakes (default: --timeout)\n" \
   "  --timeout S           each reply must be complete within S seconds\n"  \
   "                        (inside an article, each line restarts it;\n"    \

@@ -1,6 +1,11 @@
 /* nettool: one program, one subcommand per file (cmd_*.c). */
+#include <ares.h>
+#include <llhttp.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
+
+#include <nettool/version.h>
 
 #include "cli.h"
 #include "commands.h"
@@ -28,10 +33,22 @@ static void usage(FILE *out) {
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
     fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
   fprintf(out,
-          "\n'nettool COMMAND --help' describes one command.\n"
+          "\n'nettool COMMAND --help' describes one command; 'nettool -V'\n"
+          "prints the versions.\n"
           "Exit codes: 0 ok, 1 internal, 2 usage, 3 local resource, 4 connect,\n"
           "5 resolve, 6 TLS, 7 protocol, 8 refused by server, 9 file,\n"
           "10 timeout, 11 bad input (docs/EXIT-CODES.md).\n");
+}
+
+/* -V, like curl -V: the program's version, the library's (they differ when
+ * a newer libnettool is installed under an old program), and the libraries
+ * doing the work. */
+static void version(void) {
+  printf("nettool %s (libnettool %s) %s c-ares/%s llhttp/%d.%d.%d\n",
+         NT_VERSION_STRING, nt_version(), OpenSSL_version(OPENSSL_VERSION),
+         ares_version(NULL), LLHTTP_VERSION_MAJOR, LLHTTP_VERSION_MINOR,
+         LLHTTP_VERSION_PATCH);
+  printf("Protocols: http https ftp ftps nntp nntps timestamp\n");
 }
 
 int main(int argc, char **argv) {
@@ -44,8 +61,8 @@ int main(int argc, char **argv) {
     usage(stdout);
     return NT_EXIT_OK;
   }
-  if (!strcmp(name, "--version")) {
-    printf("nettool 0.1.0\n");
+  if (!strcmp(name, "--version") || !strcmp(name, "-V")) {
+    version();
     return NT_EXIT_OK;
   }
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
