@@ -28,6 +28,8 @@ for f in bin/nettool include/nettool/version.h include/nettool/errno.h include/n
          share/doc/nettool/EXIT-CODES.md share/doc/nettool/ABI.md share/doc/nettool/examples/embed_echo.c; do
   [ -e "$P/$f" ] || missing="$missing $f"
 done
+# The API guide when the tree has one.
+[ -f "$HERE/../../docs/API.md" ] && { [ -e "$P/share/doc/nettool/API.md" ] || missing="$missing share/doc/nettool/API.md"; }
 for f in libnettool.a libnettool.so "libnettool.so.$MAJOR" "libnettool.so.$VERSION" \
          pkgconfig/nettool.pc cmake/nettool/nettoolConfig.cmake cmake/nettool/nettoolConfigVersion.cmake \
          cmake/nettool/nettoolTargets.cmake cmake/nettool/nettoolStaticTargets.cmake; do
