@@ -49,6 +49,22 @@ count=$(wc -l <"$T_TMP/syms")
 if [ -z "$bad" ] && [ "$count" -gt 50 ] && grep -qx nt_version "$T_TMP/syms" \
    && grep -qx nt_reactor_new "$T_TMP/syms"; then ok "libnettool.so exports only nt_* ($count symbols, no nt__*, no llhttp_*)"
 else not_ok "libnettool.so exports only nt_*" "other symbols: $bad" "count $count"; fi
+# The exports are exactly the installed headers' functions (gcc -aux-info
+# lists every declaration; static inline ones are not exported) plus the
+# data objects the headers declare extern.
+{ for h in "$P"/include/nettool/*.h; do echo "#include <nettool/${h##*/}>"; done; } >"$T_TMP/allh.c"
+if "$CC" -std=c11 -I"$P/include" -aux-info "$T_TMP/aux" -fsyntax-only "$T_TMP/allh.c" 2>/dev/null; then
+  grep '/include/nettool/.*\*/ extern' "$T_TMP/aux" | sed -E 's/.*[ *]([a-z_0-9]+) \(.*/\1/' | sort -u >"$T_TMP/decl"
+  sort -u "$T_TMP/syms" >"$T_TMP/exp"
+  unexported=$(comm -23 "$T_TMP/decl" "$T_TMP/exp" | head -10)
+  undeclared=$(comm -13 "$T_TMP/decl" "$T_TMP/exp" | while read -r sym; do
+    grep -qE "^extern .*\b$sym\b" "$P"/include/nettool/*.h || echo "$sym"; done | head -10)
+  if [ -z "$unexported" ] && [ -z "$undeclared" ] && [ "$(wc -l <"$T_TMP/decl")" -gt 50 ]; then
+    ok "libnettool.so exports exactly the headers' API ($(wc -l <"$T_TMP/decl") functions)"
+  else not_ok "exports = the headers' API" "declared, not exported: $unexported" "exported, not declared: $undeclared"; fi
+else
+  echo "# $CC has no -aux-info: exports not compared with the headers"
+fi
 # Every export carries the version node NETTOOL_<soname number> (cmake/nettool.map.in).
 unversioned=$(objdump -T "$LIBDIR/libnettool.so" | awk '/ nt_/ && !/NETTOOL_'"$MAJOR"'/ {print $NF}' | head -5)
 if [ -z "$unversioned" ]; then ok "exports are versioned NETTOOL_$MAJOR"
