@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# consumer.sh BUILD_DIR VERSION [C_COMPILER] -- the library as installed.
+# consumer.sh BUILD_DIR VERSION [C_COMPILER [SOVERSION]] -- the library as installed.
 # Installs the build into a temporary prefix, then OUTSIDE the source tree:
 #   - a C program built through pkg-config (shared, and --static against
 #     libnettool.a) and a C++17 program through find_package(nettool)
@@ -14,7 +14,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 BUILD=${1:?build dir}
 VERSION=${2:?version}
 CC=${3:-cc}
-MAJOR=${VERSION%%.*}
+MAJOR=${4:-${VERSION%%.*}} # the soname's number (NT_SOVERSION)
 P=$T_TMP/prefix
 export PKG_CONFIG_PATH=
 unset PKG_CONFIG_LIBDIR CMAKE_PREFIX_PATH
