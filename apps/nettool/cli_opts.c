@@ -28,8 +28,8 @@ const cli_opt_t cli_shared_opts[] = {
      "a reply must be complete within S seconds of its command; inside a\n"
      "transfer, no progress for S (default 30)", 0},
     {"connect-timeout", 0, CLI_T_SECS, 0, CLI_O_CONNECT_TIMEOUT, "S",
-     "resolving, connecting and TLS handshakes within S seconds\n"
-     "(default: --timeout)", 0},
+     "resolving, connecting and TLS handshakes within\n"
+     "S seconds (default: --timeout)", 0},
     {"max-time", 0, CLI_T_SECS, 0, CLI_O_MAX_TIME, "S",
      "give up after S seconds in all (default: no limit)", 0},
     {"user", 'u', CLI_T_STR, CLI_F_SECRET, CLI_O_USER, "USER[:PASS]",
@@ -202,7 +202,8 @@ int cli_opts_parse(const cli_cmd_spec_t *spec, int argc, char **argv,
     rc = NT_EXIT_INTERNAL;
     goto out;
   }
-  optind = 1;
+  optind = 0; /* glibc: a full restart, even after a parse that stopped
+                 inside a group of short options */
   opterr = 0;
   int ch;
   while ((ch = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {

@@ -5,7 +5,6 @@
 #ifndef NETTOOL_CMD_FTP_COMMON_H
 #define NETTOOL_CMD_FTP_COMMON_H
 
-#include <getopt.h>
 #include <limits.h>
 #include <stdint.h>
 

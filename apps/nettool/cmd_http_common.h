@@ -4,7 +4,6 @@
 #ifndef NETTOOL_CMD_HTTP_COMMON_H
 #define NETTOOL_CMD_HTTP_COMMON_H
 
-#include <getopt.h>
 #include <stdint.h>
 
 #include "cli_opts.h"

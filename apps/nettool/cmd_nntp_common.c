@@ -1,7 +1,6 @@
 /* Shared by nntp-read, nntp-list and nntp-post: the common options, the
  * server (--server, a news:// URL, $NNTPSERVER), credentials (never
  * printed), TLS, running the session, and errors in the server's words. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,48 +21,47 @@ void nntp_cli_init(nntp_cli_t *s) {
   s->timeout_ms = 30000;
 }
 
-int nntp_cli_option(nntp_cli_t *s, int ch, const char *arg) {
-  switch (ch) {
+const char *const nntp_cli_shared_help[CLI_O_END_ - CLI_O_INSECURE] = {
+    [CLI_O_PORT - CLI_O_INSECURE] = "server port (default 119; 563 = NNTPS); wins over\n"
+                                    "--server HOST:PORT and the URL's",
+    [CLI_O_USER - CLI_O_INSECURE] =
+        "authenticate (AUTHINFO); without :PASS the\n"
+        "password comes from $NNTPPASS or the terminal",
+    [CLI_O_CACERT - CLI_O_INSECURE] = "trust this CA bundle (PEM) for TLS (needs --tls,\n"
+                                      "port 563 or an nntps:// URL)",
+    [CLI_O_VERBOSE - CLI_O_INSECURE] = "show the dialogue on stderr ('> GROUP x',\n"
+                                       "'< 211 ...'; AUTHINFO PASS ****)",
+    [CLI_O_QUIET - CLI_O_INSECURE] = "accepted as in every command (nntp commands\n"
+                                     "print no status lines)",
+    [CLI_O_TIMEOUT - CLI_O_INSECURE] =
+        "each reply must be complete within S seconds\n"
+        "(inside an article, each line restarts it;\n"
+        "default 30)",
+};
+
+int nntp_cli_own(nntp_cli_t *s, const cli_opt_t *o, const cli_val_t *v) {
+  switch (o->id) {
   case 'S':
-    s->server = arg;
-    return 0;
-  case 'u':
-    s->user_spec = arg;
+    s->server = v->str;
     return 0;
   case 'T':
     s->tls = 1;
     return 0;
-  case 'C':
-    s->cacert = arg;
-    return 0;
-  case 'K':
-  case 'k':
-    s->insecure = 1;
-    return 0;
-  case 'q':
-    s->quiet = 1;
-    return 0;
-  case 'v':
-    s->verbose = 1;
-    return 0;
-  case 'P':
-    if ((s->port_opt = cli_port(arg, 0, "--port")) < 0) return NT_EXIT_USAGE;
-    return 0;
-  case 'W':
-    if (cli_seconds(arg, &s->timeout_ms))
-      return cli_usage_error("bad --timeout '%s': expected seconds > 0", arg);
-    return 0;
-  case 'Q':
-    if (cli_seconds(arg, &s->connect_timeout_ms))
-      return cli_usage_error("bad --connect-timeout '%s': expected seconds > 0", arg);
-    return 0;
-  case 'M':
-    if (cli_seconds(arg, &s->max_time_ms))
-      return cli_usage_error("bad --max-time '%s': expected seconds > 0", arg);
-    return 0;
   default:
-    return -1;
+    return cli_usage_error("unknown option '--%s'", o->lng);
   }
+}
+
+void nntp_cli_common(nntp_cli_t *s, const cli_common_t *co) {
+  s->user_spec = co->user; /* a copy: argv's password is already wiped */
+  s->cacert = co->cacert;
+  s->insecure = co->insecure;
+  s->quiet = co->quiet;
+  s->verbose = co->verbose;
+  s->port_opt = co->port;
+  if (co->given & CLI_S(CLI_O_TIMEOUT)) s->timeout_ms = co->timeout_ms;
+  s->connect_timeout_ms = co->connect_timeout_ms;
+  s->max_time_ms = co->max_time_ms;
 }
 
 /* HOST, HOST:PORT, [V6]:PORT, or a bare IPv6 address. */

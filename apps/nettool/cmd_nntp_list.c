@@ -1,6 +1,5 @@
 /* nettool nntp-list: the server's newsgroups (LIST ACTIVE [PATTERN]) with
  * their article counts and posting status. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,18 +9,27 @@
 #include "commands.h"
 #include "nettool/nntp.h"
 
-static const char usage_text[] =
+static const cli_opt_t own_opts[] = {
+
+    NNTP_CLI_ROWS,
+    {NULL, 0, 0, 0, 0, NULL, NULL, 0},
+};
+
+const cli_cmd_spec_t cli_spec_nntp_list = {
+    "nntp-list",
     "usage: nettool nntp-list [PATTERN] [--server HOST[:PORT]] [-u USER[:PASS]]\n"
     "                         [--tls]\n"
     "\n"
     "Lists the newsgroups matching PATTERN (a wildmat such as 'comp.lang.*';\n"
     "default: all) as 'GROUP COUNT LOW-HIGH STATUS' lines, COUNT estimated\n"
     "from the range as servers report it; an alias shows its target\n"
-    "('alias of GROUP').\n"
-    "\n" NNTP_CLI_HELP
-    "\n"
+    "('alias of GROUP').\n",
+    NNTP_CLI_SHARED,
+    own_opts,
+    nntp_cli_shared_help,
     "Exit status: 0 ok, 2 usage, 4 connect, 5 resolve, 6 TLS, 7 protocol,\n"
-    "8 the server said no, 10 timeout, 130 interrupted.\n";
+    "8 the server said no, 10 timeout, 130 interrupted.\n",
+};
 
 typedef struct {
   nntp_cli_t s;
@@ -79,32 +87,27 @@ static void start(nntp_cli_t *s) {
   }
 }
 
+static int own(void *ctx, const cli_opt_t *o, const cli_val_t *v) {
+  list_t *x = ctx;
+  switch (o->id) {
+
+  default:
+    return nntp_cli_own(&x->s, o, v);
+  }
+}
+
 int cmd_nntp_list(int argc, char **argv) {
-  static const struct option opts[] = {NNTP_CLI_LONGOPTS,
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
   list_t l;
   memset(&l, 0, sizeof l);
   nntp_cli_init(&l.s);
-  int ch;
-  opterr = 0;
-  while ((ch = getopt_long(argc, argv, ":h" NNTP_CLI_SHORTOPTS, opts, NULL)) != -1) {
-    int rc = nntp_cli_option(&l.s, ch, optarg);
-    if (rc > 0) return rc;
-    if (rc == 0) continue;
-    switch (ch) {
-    case 'h':
-      fputs(usage_text, stdout);
-      return NT_EXIT_OK;
-    case ':':
-      return cli_usage_error("option '%s' needs a value", argv[optind - 1]);
-    default:
-      return cli_usage_error("unknown option '%s'", argv[optind - 1]);
-    }
-  }
-  if (argc - optind > 1) return cli_usage_error("expected at most one PATTERN");
-  if (argc - optind == 1) {
-    l.pattern = argv[optind];
+  cli_common_t co;
+  int first;
+  int prc = cli_opts_parse(&cli_spec_nntp_list, argc, argv, &co, own, &l, &first);
+  if (prc) return prc == CLI_OPTS_HELP ? NT_EXIT_OK : prc;
+  nntp_cli_common(&l.s, &co);
+  if (argc - first > 1) return cli_usage_error("expected at most one PATTERN");
+  if (argc - first == 1) {
+    l.pattern = argv[first];
     for (const char *p = l.pattern; *p; p++)
       if ((unsigned char)*p <= ' ' || *p == 0x7f)
         return cli_usage_error("bad PATTERN: no spaces or control characters");

@@ -4,7 +4,6 @@
  * --subject; Newsgroups is GROUP. Non-ASCII header text becomes RFC 2047
  * encoded words, and a non-ASCII body gets a UTF-8 Content-Type. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +16,15 @@
 
 #define MAX_ARTICLE (1024 * 1024)
 
-static const char usage_text[] =
+static const cli_opt_t own_opts[] = {
+    {"from", 0, CLI_T_STR, 0, 'f', "ADDR", "the From header, e.g. 'Ann <ann@example.org>'", 0},
+    {"subject", 0, CLI_T_STR, 0, 's', "TEXT", "the Subject header", 0},
+    NNTP_CLI_ROWS,
+    {NULL, 0, 0, 0, 0, NULL, NULL, 0},
+};
+
+const cli_cmd_spec_t cli_spec_nntp_post = {
+    "nntp-post",
     "usage: nettool nntp-post GROUP FILE|- [--from ADDR] [--subject TEXT]\n"
     "                         [--server HOST[:PORT]] [-u USER[:PASS]] [--tls]\n"
     "\n"
@@ -26,16 +33,16 @@ static const char usage_text[] =
     "the headers and the rest is the body; otherwise all of FILE is the body.\n"
     "--from and --subject set or replace From and Subject. Non-ASCII (UTF-8)\n"
     "header text is sent as RFC 2047 encoded words. At most 1 MiB; an empty\n"
-    "body is refused. Prints the server's answer.\n"
-    "\n"
-    "  --from ADDR           the From header, e.g. 'Ann <ann@example.org>'\n"
-    "  --subject TEXT        the Subject header\n" NNTP_CLI_HELP
-    "\n"
+    "body is refused. Prints the server's answer.\n",
+    NNTP_CLI_SHARED,
+    own_opts,
+    nntp_cli_shared_help,
     "Exit status: 0 posted, 2 usage, 4 connect, 6 TLS, 7 protocol, 8 the\n"
     "server said no (440 posting not allowed, 441 posting failed, 480/481\n"
     "authentication), 9 unreadable FILE, 10 timeout, 11 bad article (NUL\n"
     "byte, too big, no body, 8-bit text that cannot be encoded), 130\n"
-    "interrupted.\n";
+    "interrupted.\n",
+};
 
 typedef struct {
   nntp_cli_t s;
@@ -425,40 +432,32 @@ static void start(nntp_cli_t *s) {
   }
 }
 
+static int own(void *ctx, const cli_opt_t *o, const cli_val_t *v) {
+  post_t *x = ctx;
+  switch (o->id) {
+  case 'f':
+    x->from = v->str;
+    return 0;
+  case 's':
+    x->subject = v->str;
+    return 0;
+  default:
+    return nntp_cli_own(&x->s, o, v);
+  }
+}
+
 int cmd_nntp_post(int argc, char **argv) {
-  static const struct option opts[] = {NNTP_CLI_LONGOPTS,
-                                       {"from", required_argument, NULL, 'f'},
-                                       {"subject", required_argument, NULL, 's'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
   post_t p;
   memset(&p, 0, sizeof p);
   nntp_cli_init(&p.s);
-  int ch;
-  opterr = 0;
-  while ((ch = getopt_long(argc, argv, ":h" NNTP_CLI_SHORTOPTS, opts, NULL)) != -1) {
-    int rc = nntp_cli_option(&p.s, ch, optarg);
-    if (rc > 0) return rc;
-    if (rc == 0) continue;
-    switch (ch) {
-    case 'f':
-      p.from = optarg;
-      break;
-    case 's':
-      p.subject = optarg;
-      break;
-    case 'h':
-      fputs(usage_text, stdout);
-      return NT_EXIT_OK;
-    case ':':
-      return cli_usage_error("option '%s' needs a value", argv[optind - 1]);
-    default:
-      return cli_usage_error("unknown option '%s'", argv[optind - 1]);
-    }
-  }
-  if (argc - optind != 2) return cli_usage_error("expected GROUP and FILE (or -)");
+  cli_common_t co;
+  int first;
+  int prc = cli_opts_parse(&cli_spec_nntp_post, argc, argv, &co, own, &p, &first);
+  if (prc) return prc == CLI_OPTS_HELP ? NT_EXIT_OK : prc;
+  nntp_cli_common(&p.s, &co);
+  if (argc - first != 2) return cli_usage_error("expected GROUP and FILE (or -)");
   /* GROUP may list several groups: a,b */
-  const char *groups = argv[optind];
+  const char *groups = argv[first];
   char one[450];
   for (const char *g = groups;; g++) { /* no empty name: "a,", ",a", "a,,b" */
     size_t n = strcspn(g, ",");
@@ -471,7 +470,7 @@ int cmd_nntp_post(int argc, char **argv) {
   }
   char *in;
   size_t len;
-  int rc = read_input(argv[optind + 1], &in, &len);
+  int rc = read_input(argv[first + 1], &in, &len);
   if (rc) return rc;
   p.group = strdup(groups);
   rc = p.group ? build(&p, in, len) : NT_EXIT_INTERNAL;

@@ -2,7 +2,6 @@
  * its first meaningful body lines, as the classic getLatestNNTP script
  * showed them), one article by number or message-id, or an overview table
  * of the last N articles. */
-#include <getopt.h>
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +20,17 @@
  * costs a few round trips. */
 #define FIRST_WINDOW 16
 
-static const char usage_text[] =
+static const cli_opt_t own_opts[] = {
+    {"article", 0, CLI_T_STR, 0, 'a', "N|<id>", "this article instead of the latest", 0},
+    {"lines", 0, CLI_T_UINT, 0, 'l', "N", "show N meaningful lines (default 20)", 1000000},
+    {"all", 0, CLI_T_BOOL, 0, 'A', NULL, "show the whole body, unfiltered", 0},
+    {"overview", 0, CLI_T_UINT, 0, 'o', "N", "a table of the last N articles instead", 10000000},
+    NNTP_CLI_ROWS,
+    {NULL, 0, 0, 0, 0, NULL, NULL, 0},
+};
+
+const cli_cmd_spec_t cli_spec_nntp_read = {
+    "nntp-read",
     "usage: nettool nntp-read GROUP|URL [--server HOST[:PORT]] [-u USER[:PASS]]\n"
     "                         [--tls] [--article N|<msgid>] [--lines N] [--all]\n"
     "                         [--overview N]\n"
@@ -31,16 +40,14 @@ static const char usage_text[] =
     "attributions and repeated blank lines left out; of a MIME article, its\n"
     "first text/plain part, decoded). If the newest numbers were cancelled,\n"
     "the newest article left is shown. GROUP may be a URL:\n"
-    "news://HOST[:PORT]/GROUP, nntp://HOST[:PORT]/GROUP[/N], nntps://...\n"
-    "\n"
-    "  --article N|<id>      this article instead of the latest\n"
-    "  --lines N             show N meaningful lines (default 20)\n"
-    "  --all                 show the whole body, unfiltered\n"
-    "  --overview N          a table of the last N articles instead\n" NNTP_CLI_HELP
-    "\n"
+    "news://HOST[:PORT]/GROUP, nntp://HOST[:PORT]/GROUP[/N], nntps://...\n",
+    NNTP_CLI_SHARED,
+    own_opts,
+    nntp_cli_shared_help,
     "Exit status: 0 ok, 2 usage, 4 connect, 5 resolve, 6 TLS, 7 protocol,\n"
     "8 the server said no (411 no such group, 423/430 no such article, 480/481\n"
-    "authentication), 10 timeout, 130 interrupted.\n";
+    "authentication), 10 timeout, 130 interrupted.\n",
+};
 
 typedef struct {
   nntp_cli_t s;
@@ -385,64 +392,46 @@ static void start(nntp_cli_t *s) {
   }
 }
 
-static int number_arg(const char *s, long *out, long max) {
-  char *end;
-  long v = strtol(s, &end, 10);
-  if (!*s || *end || v < 0 || v > max) return -1;
-  *out = v;
-  return 0;
+static int own(void *ctx, const cli_opt_t *o, const cli_val_t *v) {
+  read_t *x = ctx;
+  switch (o->id) {
+  case 'a':
+    x->article = v->str;
+    return 0;
+  case 'l':
+    x->lines = v->num;
+    return 0;
+  case 'A':
+    x->all = 1;
+    return 0;
+  case 'o':
+    if (v->num == 0)
+      return cli_usage_error("bad --overview '%s': expected a number > 0", v->str);
+    x->overview = v->num;
+    return 0;
+  default:
+    return nntp_cli_own(&x->s, o, v);
+  }
 }
 
 int cmd_nntp_read(int argc, char **argv) {
-  static const struct option opts[] = {NNTP_CLI_LONGOPTS,
-                                       {"article", required_argument, NULL, 'a'},
-                                       {"lines", required_argument, NULL, 'l'},
-                                       {"all", no_argument, NULL, 'A'},
-                                       {"overview", required_argument, NULL, 'o'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
   read_t r;
   memset(&r, 0, sizeof r);
   nntp_cli_init(&r.s);
   r.lines = 20;
-  int ch;
-  opterr = 0;
-  while ((ch = getopt_long(argc, argv, ":h" NNTP_CLI_SHORTOPTS, opts, NULL)) != -1) {
-    int rc = nntp_cli_option(&r.s, ch, optarg);
-    if (rc > 0) return rc;
-    if (rc == 0) continue;
-    switch (ch) {
-    case 'a':
-      r.article = optarg;
-      break;
-    case 'l':
-      if (number_arg(optarg, &r.lines, 1000000))
-        return cli_usage_error("bad --lines '%s': expected a number >= 0", optarg);
-      break;
-    case 'A':
-      r.all = 1;
-      break;
-    case 'o':
-      if (number_arg(optarg, &r.overview, 10000000) || r.overview == 0)
-        return cli_usage_error("bad --overview '%s': expected a number > 0", optarg);
-      break;
-    case 'h':
-      fputs(usage_text, stdout);
-      return NT_EXIT_OK;
-    case ':':
-      return cli_usage_error("option '%s' needs a value", argv[optind - 1]);
-    default:
-      return cli_usage_error("unknown option '%s'", argv[optind - 1]);
-    }
-  }
-  if (argc - optind != 1) return cli_usage_error("expected one GROUP (or URL)");
+  cli_common_t co;
+  int first;
+  int prc = cli_opts_parse(&cli_spec_nntp_read, argc, argv, &co, own, &r, &first);
+  if (prc) return prc == CLI_OPTS_HELP ? NT_EXIT_OK : prc;
+  nntp_cli_common(&r.s, &co);
+  if (argc - first != 1) return cli_usage_error("expected one GROUP (or URL)");
   if (r.article && r.overview)
     return cli_usage_error("--article and --overview do not go together");
   if (r.article && !nt_nntp_valid_message_id(r.article) &&
       (!nt_nntp_valid_range(r.article) || strchr(r.article, '-')))
     return cli_usage_error("bad --article '%s': expected a number or <message-id>",
                            r.article);
-  int rc = nntp_cli_target(&r.s, argv[optind], &r.group);
+  int rc = nntp_cli_target(&r.s, argv[first], &r.group);
   if (rc) return rc;
   char urlnum[32];
   if (r.s.url_article && !r.article) {

@@ -1,32 +1,61 @@
 /* nettool resolve: looks up any number of names at once through the
  * reactor-driven resolver and prints "name address" lines in input order. */
 #include <arpa/inet.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "cli_opts.h"
 #include "commands.h"
 #include "nettool/resolve.h"
 #include "nettool/transport.h"
 
-static const char usage_text[] =
+static const cli_opt_t own_opts[] = {
+    {"server", 0, CLI_T_STR, 0, 's', "IP[:PORT]",
+     "ask this DNS server (IPv6 as [IP]:PORT); may be a\n"
+     "comma-separated list", 0},
+    {"family", 0, CLI_T_STR, 0, 'f', "4|6", "only IPv4 or only IPv6 addresses", 0},
+    {NULL, 0, 0, 0, 0, NULL, NULL, 0},
+};
+
+static const char *const shared_help[CLI_O_END_ - CLI_O_INSECURE] = {
+    [CLI_O_TIMEOUT - CLI_O_INSECURE] = "give up on a name after S seconds (default 5)",
+    [CLI_O_QUIET - CLI_O_INSECURE] = "accepted as in every command (answers go to\n"
+                                     "stdout, failures to stderr)",
+};
+
+const cli_cmd_spec_t cli_spec_resolve = {
+    "resolve",
     "usage: nettool resolve NAME... [--server IP[:PORT]] [--family 4|6] "
     "[--timeout S]\n"
     "\n"
     "Resolves every NAME concurrently and prints one 'name address' line per\n"
     "address, names in the order given, addresses in RFC 6724 order.\n"
-    "Honours /etc/hosts and /etc/resolv.conf unless --server is given.\n"
-    "\n"
-    "  --server IP[:PORT]  ask this DNS server (IPv6 as [IP]:PORT); may be a\n"
-    "                      comma-separated list\n"
-    "  --family 4|6        only IPv4 or only IPv6 addresses\n"
-    "  --timeout S         give up on a name after S seconds (default 5)\n"
-    "  -q, --quiet         accepted as in every command (answers go to stdout)\n"
-    "\n"
+    "Honours /etc/hosts and /etc/resolv.conf unless --server is given.\n",
+    CLI_S(CLI_O_TIMEOUT) | CLI_S(CLI_O_QUIET),
+    own_opts,
+    shared_help,
     "Exit status: 0 if every name resolved, 5 if any did not (the reason per\n"
-    "name is on stderr), 2 for a bad command line.\n";
+    "name is on stderr), 2 for a bad command line.\n",
+};
+
+typedef struct {
+  const char *server;
+  int family;
+} resolve_opts_t;
+
+static int own(void *ctx, const cli_opt_t *o, const cli_val_t *v) {
+  resolve_opts_t *r = ctx;
+  if (o->id == 's') {
+    r->server = v->str;
+  } else if (o->id == 'f') {
+    if (!strcmp(v->str, "4")) r->family = AF_INET;
+    else if (!strcmp(v->str, "6")) r->family = AF_INET6;
+    else return cli_usage_error("bad --family '%s': expected 4 or 6", v->str);
+  }
+  return 0;
+}
 
 typedef struct {
   const char *name;
@@ -101,45 +130,17 @@ static const char *tag(int status) {
 }
 
 int cmd_resolve(int argc, char **argv) {
-  static const struct option opts[] = {{"server", required_argument, NULL, 's'},
-                                       {"family", required_argument, NULL, 'f'},
-                                       {"timeout", required_argument, NULL, 't'},
-                                       {"quiet", no_argument, NULL, 'q'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
-  const char *server = NULL;
-  int family = AF_UNSPEC;
-  unsigned long long timeout_ms = 5000;
-  int ch;
-  opterr = 0;
-  while ((ch = getopt_long(argc, argv, ":hq", opts, NULL)) != -1) {
-    switch (ch) {
-    case 'q': /* accepted as in every command: the answers are stdout */
-      break;
-    case 's':
-      server = optarg;
-      break;
-    case 'f':
-      if (!strcmp(optarg, "4")) family = AF_INET;
-      else if (!strcmp(optarg, "6")) family = AF_INET6;
-      else return cli_usage_error("bad --family '%s': expected 4 or 6", optarg);
-      break;
-    case 't':
-      if (cli_seconds(optarg, &timeout_ms))
-        return cli_usage_error("bad --timeout '%s': expected seconds > 0", optarg);
-      break;
-    case 'h':
-      fputs(usage_text, stdout);
-      return NT_EXIT_OK;
-    case ':':
-      return cli_usage_error("option '%s' needs a value", argv[optind - 1]);
-    default:
-      return cli_usage_error("unknown option '%s'", argv[optind - 1]);
-    }
-  }
-  if (optind >= argc) return cli_usage_error("expected at least one NAME");
+  resolve_opts_t opt = {NULL, AF_UNSPEC};
+  cli_common_t co;
+  int first;
+  int prc = cli_opts_parse(&cli_spec_resolve, argc, argv, &co, own, &opt, &first);
+  if (prc) return prc == CLI_OPTS_HELP ? NT_EXIT_OK : prc;
+  const char *server = opt.server;
+  int family = opt.family;
+  unsigned long long timeout_ms = co.given & CLI_S(CLI_O_TIMEOUT) ? co.timeout_ms : 5000;
+  if (first >= argc) return cli_usage_error("expected at least one NAME");
   /* Every name is checked before any packet is sent. */
-  for (int i = optind; i < argc; i++) {
+  for (int i = first; i < argc; i++) {
     const char *why;
     struct sockaddr_storage ss;
     socklen_t len;
@@ -168,7 +169,7 @@ int cmd_resolve(int argc, char **argv) {
     cli_error("cannot start the resolver: %s", nt_strerror(rc));
     return NT_EXIT_INTERNAL;
   }
-  run.n = (size_t)(argc - optind);
+  run.n = (size_t)(argc - first);
   run.e = calloc(run.n, sizeof *run.e);
   if (!run.e) {
     cli_error("out of memory");
@@ -176,7 +177,7 @@ int cmd_resolve(int argc, char **argv) {
   }
   for (size_t i = 0; i < run.n; i++) {
     entry_t *e = &run.e[i];
-    e->name = argv[optind + (int)i];
+    e->name = argv[first + (int)i];
     rc = nt_resolve(res, e->name, 0, family, resolved, e, &e->lookup);
     if (rc) {
       e->done = 1;

@@ -2,7 +2,6 @@
  * each reply, one at a time (tsTclnt/tsUclnt). An empty line or EOF ends the
  * session. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,33 +20,46 @@
 #define MAX_LINE (60 * 1024)
 #define MAX_QUEUED 64 /* lines read ahead of the replies */
 
-static const char usage_text[] =
+static const cli_opt_t own_opts[] = {
+    {"udp", 0, CLI_T_BOOL, 0, 'u', NULL, "use UDP datagrams instead of TCP", 0},
+    {"tls", 0, CLI_T_BOOL, 0, 'T', NULL,
+     "speak TLS over TCP; the server's certificate and name\n"
+     "are verified against the system's CAs", 0},
+    {NULL, 0, 0, 0, 0, NULL, NULL, 0},
+};
+
+static const char *const shared_help[CLI_O_END_ - CLI_O_INSECURE] = {
+    [CLI_O_CACERT - CLI_O_INSECURE] = "trust the CAs in FILE (PEM) instead (needs --tls)",
+    [CLI_O_QUIET - CLI_O_INSECURE] = "accepted as in every command (only errors go to\n"
+                                     "stderr)",
+    [CLI_O_TIMEOUT - CLI_O_INSECURE] =
+        "each reply must be complete within S seconds of its\n"
+        "line being sent (default 10); time spent waiting for\n"
+        "input does not count",
+    [CLI_O_CONNECT_TIMEOUT - CLI_O_INSECURE] =
+        "name resolution, TCP connect and TLS handshake\n"
+        "together (default: --timeout)",
+    [CLI_O_MAX_TIME - CLI_O_INSECURE] = "the whole session (default: no limit)",
+};
+
+const cli_cmd_spec_t cli_spec_ts_client = {
+    "ts-client",
     "usage: nettool ts-client HOST PORT [--udp] [--timeout S]\n"
     "                         [--connect-timeout S] [--max-time S]\n"
-    "                         [--tls [--cacert FILE] [--insecure]]\n"
+    "                         [--tls [--cacert FILE] [-k]] [-q]\n"
     "\n"
     "Sends each line read from stdin to the timestamp server at HOST:PORT\n"
     "and prints each reply. An empty line or end of input ends the session.\n"
     "HOST is a name or a numeric IPv4/IPv6 address; over TCP its addresses\n"
     "are raced (happy eyeballs). Replies are printed as they come; on a\n"
-    "terminal, control characters in them are shown as '?'.\n"
-    "\n"
-    "  --udp         use UDP datagrams instead of TCP\n"
-    "  --tls         speak TLS over TCP; the server's certificate and name\n"
-    "                are verified against the system's CAs\n"
-    "  --cacert FILE trust the CAs in FILE (PEM) instead\n"
-    "  -k, --insecure do not verify the server's certificate (warns)\n"
-    "  -q, --quiet   accepted as in every command (only errors go to stderr)\n"
-    "  --timeout S   each reply must be complete within S seconds of its\n"
-    "                line being sent (default 10); time spent waiting for\n"
-    "                input does not count\n"
-    "  --connect-timeout S  name resolution, TCP connect and TLS handshake\n"
-    "                together (default: --timeout)\n"
-    "  --max-time S  the whole session (default: no limit)\n"
-    "\n"
+    "terminal, control characters in them are shown as '?'.\n",
+    CLI_S_TLS | CLI_S_TIMES | CLI_S(CLI_O_QUIET),
+    own_opts,
+    shared_help,
     "Exit codes: 0 ok, 2 usage, 4 connect, 5 resolve, 6 TLS, 7 protocol,\n"
     "9 file (--cacert), 10 timeout (any of the three limits), 11 bad input,\n"
-    "130 interrupted by SIGINT/SIGTERM (docs/EXIT-CODES.md).\n";
+    "130 interrupted by SIGINT/SIGTERM (docs/EXIT-CODES.md).\n",
+};
 
 typedef struct {
   nt_reactor_t *reactor;
@@ -73,6 +85,7 @@ typedef struct {
   const char *host;
   int port;
   int udp;
+  int tls_opt; /* --tls */
 } client_t;
 
 static void stdin_set(client_t *c, int on);
@@ -262,72 +275,33 @@ static void on_max_time(nt_timer_t *t) {
   nt_reactor_stop(c->reactor);
 }
 
+static int own(void *ctx, const cli_opt_t *o, const cli_val_t *v) {
+  client_t *c = ctx;
+  (void)v;
+  if (o->id == 'u') c->udp = 1;
+  else if (o->id == 'T') c->tls_opt = 1;
+  return 0;
+}
+
 int cmd_ts_client(int argc, char **argv) {
-  static const struct option opts[] = {{"udp", no_argument, NULL, 'u'},
-                                       {"tls", no_argument, NULL, 'T'},
-                                       {"cacert", required_argument, NULL, 'C'},
-                                       {"insecure", no_argument, NULL, 'k'},
-                                       {"timeout", required_argument, NULL, 't'},
-                                       {"connect-timeout", required_argument, NULL, 'c'},
-                                       {"max-time", required_argument, NULL, 'm'},
-                                       {"quiet", no_argument, NULL, 'q'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
   client_t c;
   memset(&c, 0, sizeof c);
-  unsigned long long timeout_ms = 10000, connect_ms = 0, max_ms = 0;
-  int tls = 0, insecure = 0;
-  const char *cacert = NULL;
-  int ch;
-  opterr = 0;
-  while ((ch = getopt_long(argc, argv, ":hkq", opts, NULL)) != -1) {
-    switch (ch) {
-    case 'u':
-      c.udp = 1;
-      break;
-    case 'q': /* nothing but errors goes to stderr anyway (cli_opts.h) */
-      break;
-    case 'T':
-      tls = 1;
-      break;
-    case 'C':
-      cacert = optarg;
-      break;
-    case 'k':
-      insecure = 1;
-      break;
-    case 't':
-      if (cli_seconds(optarg, &timeout_ms))
-        return cli_usage_error("bad --timeout '%s': expected seconds > 0",
-                               optarg);
-      break;
-    case 'c':
-      if (cli_seconds(optarg, &connect_ms))
-        return cli_usage_error("bad --connect-timeout '%s': expected seconds > 0",
-                               optarg);
-      break;
-    case 'm':
-      if (cli_seconds(optarg, &max_ms))
-        return cli_usage_error("bad --max-time '%s': expected seconds > 0",
-                               optarg);
-      break;
-    case 'h':
-      fputs(usage_text, stdout);
-      return NT_EXIT_OK;
-    case ':':
-      return cli_usage_error("option '%s' needs a value", argv[optind - 1]);
-    default:
-      return cli_usage_error("unknown option '%s'", argv[optind - 1]);
-    }
-  }
-  if (argc - optind != 2)
+  cli_common_t co;
+  int first;
+  int prc = cli_opts_parse(&cli_spec_ts_client, argc, argv, &co, own, &c, &first);
+  if (prc) return prc == CLI_OPTS_HELP ? NT_EXIT_OK : prc;
+  unsigned long long timeout_ms = co.given & CLI_S(CLI_O_TIMEOUT) ? co.timeout_ms : 10000;
+  unsigned long long connect_ms = co.connect_timeout_ms, max_ms = co.max_time_ms;
+  int tls = c.tls_opt, insecure = co.insecure;
+  const char *cacert = co.cacert;
+  if (argc - first != 2)
     return cli_usage_error("expected HOST and PORT");
   cli_common_t tls_opts = {.insecure = insecure, .cacert = cacert};
   if (!tls && (cacert || insecure))
     return cli_opts_tls_check(&tls_opts, 0, "--tls");
   if (tls && c.udp) return cli_usage_error("--tls is for TCP only; drop --udp");
-  c.host = argv[optind];
-  if ((c.port = cli_port(argv[optind + 1], 0, "port")) < 0) return NT_EXIT_USAGE;
+  c.host = argv[first];
+  if ((c.port = cli_port(argv[first + 1], 0, "port")) < 0) return NT_EXIT_USAGE;
 
   int rc = nt_reactor_new(&c.reactor, NULL);
   if (rc) {

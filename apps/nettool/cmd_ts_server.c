@@ -1,12 +1,12 @@
 /* nettool ts-server: the timestamp echo server, with N reactors in N threads
  * sharing the ports through SO_REUSEPORT; over TLS with --tls. */
-#include <getopt.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "cli_opts.h"
 #include "commands.h"
 #include "nettool/tcp.h"
 #include "nettool/timestamp.h"
@@ -16,31 +16,87 @@
 #define DEFAULT_PORT 21567
 #define MAX_WORKERS 64
 
-static const char usage_text[] =
+static const cli_opt_t own_opts[] = {
+    {"tcp", 0, CLI_T_STR, 0, 't', "PORT",
+     "listen on TCP PORT (0: any free port). Default: TCP 21567\n"
+     "when neither --tcp nor --udp is given", 0},
+    {"udp", 0, CLI_T_STR, 0, 'u', "PORT",
+     "answer datagrams on UDP PORT (0: any free port)", 0},
+    {"bind", 0, CLI_T_STR, 0, 'b', "ADDR",
+     "numeric IPv4/IPv6 address to listen on (default: all)", 0},
+    {"workers", 0, CLI_T_STR, 0, 'w', "N",
+     "run N reactors in N threads sharing the ports (1-64)", 0},
+    {"tls", 0, CLI_T_BOOL, 0, 'T', NULL,
+     "speak TLS (1.2 or 1.3) on the TCP port; needs --cert", 0},
+    {"cert", 0, CLI_T_FILE, 0, 'c', "FILE", "certificate chain, PEM, leaf first", 0},
+    {"key", 0, CLI_T_FILE, 0, 'k', "FILE",
+     "its private key, PEM (default: in the --cert file)", 0},
+    {"handshake-timeout", 0, CLI_T_SECS, 0, 'H', "S",
+     "a TLS client must finish its handshake within\n"
+     "S seconds of connecting, or is dropped (default 10)", 0},
+    {NULL, 0, 0, 0, 0, NULL, NULL, 0},
+};
+
+const cli_cmd_spec_t cli_spec_ts_server = {
+    "ts-server",
     "usage: nettool ts-server [--tcp PORT] [--udp PORT] [--bind ADDR] "
     "[--workers N]\n"
     "                         [--tls --cert FILE [--key FILE]] "
     "[--handshake-timeout S]\n"
     "\n"
-    "Answers every chunk it receives with \"[<ctime>]: <data>\".\n"
-    "\n"
-    "  --tcp PORT    listen on TCP PORT (0: any free port). Default: TCP "
-    "21567\n"
-    "                when neither --tcp nor --udp is given\n"
-    "  --udp PORT    answer datagrams on UDP PORT (0: any free port)\n"
-    "  --bind ADDR   numeric IPv4/IPv6 address to listen on (default: all)\n"
-    "  --workers N   run N reactors in N threads sharing the ports (1-64)\n"
-    "  --tls         speak TLS (1.2 or 1.3) on the TCP port; needs --cert\n"
-    "  --cert FILE   certificate chain, PEM, leaf first\n"
-    "  --key FILE    its private key, PEM (default: in the --cert file)\n"
-    "  --handshake-timeout S  a TLS client must finish its handshake within\n"
-    "                S seconds of connecting, or is dropped (default 10)\n"
-    "\n"
+    "Answers every chunk it receives with \"[<ctime>]: <data>\".\n",
+    0,
+    own_opts,
+    NULL,
     "Prints one 'listening on tcp|tls|udp ADDRESS' line per port, then serves\n"
     "until SIGINT or SIGTERM, which stop it cleanly (exit 0).\n"
     "A client that sends without reading the replies is not read from while\n"
     "more than 64 KiB of replies wait for it, so it cannot make the server\n"
-    "hold more; other clients are served meanwhile.\n";
+    "hold more; other clients are served meanwhile.\n",
+};
+
+typedef struct {
+  int tcp_port, udp_port, nworkers, tls;
+  const char *bind_addr, *cert_file, *key_file;
+  unsigned long long hs_ms;
+} server_opts_t;
+
+static int own(void *ctx, const cli_opt_t *o, const cli_val_t *v) {
+  server_opts_t *so = ctx;
+  switch (o->id) {
+  case 't':
+    if ((so->tcp_port = cli_port(v->str, 1, "TCP port")) < 0) return NT_EXIT_USAGE;
+    return 0;
+  case 'u':
+    if ((so->udp_port = cli_port(v->str, 1, "UDP port")) < 0) return NT_EXIT_USAGE;
+    return 0;
+  case 'b':
+    so->bind_addr = v->str;
+    return 0;
+  case 'w': {
+    char *end;
+    long n = strtol(v->str, &end, 10);
+    if (!*v->str || *end || n < 1 || n > MAX_WORKERS)
+      return cli_usage_error("bad --workers '%s': expected 1 to %d", v->str, MAX_WORKERS);
+    so->nworkers = (int)n;
+    return 0;
+  }
+  case 'T':
+    so->tls = 1;
+    return 0;
+  case 'c':
+    so->cert_file = v->str;
+    return 0;
+  case 'k':
+    so->key_file = v->str;
+    return 0;
+  case 'H':
+    so->hs_ms = v->ms;
+    return 0;
+  default:
+    return cli_usage_error("unknown option '--%s'", o->lng);
+  }
+}
 
 typedef struct worker {
   nt_reactor_t *reactor;
@@ -87,69 +143,18 @@ static void workers_free(worker_t *ws, int n) {
 }
 
 int cmd_ts_server(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"tcp", required_argument, NULL, 't'},
-      {"udp", required_argument, NULL, 'u'},
-      {"bind", required_argument, NULL, 'b'},
-      {"workers", required_argument, NULL, 'w'},
-      {"tls", no_argument, NULL, 'T'},
-      {"cert", required_argument, NULL, 'c'},
-      {"key", required_argument, NULL, 'k'},
-      {"handshake-timeout", required_argument, NULL, 'H'},
-      {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0}};
-  int tcp_port = -1, udp_port = -1, nworkers = 1;
-  const char *bind_addr = NULL;
-  int tls = 0;
-  const char *cert_file = NULL, *key_file = NULL;
-  unsigned long long hs_ms = 0;
-  int c;
-  opterr = 0;
-  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-    switch (c) {
-    case 't':
-      if ((tcp_port = cli_port(optarg, 1, "TCP port")) < 0) return NT_EXIT_USAGE;
-      break;
-    case 'u':
-      if ((udp_port = cli_port(optarg, 1, "UDP port")) < 0) return NT_EXIT_USAGE;
-      break;
-    case 'b':
-      bind_addr = optarg;
-      break;
-    case 'w': {
-      char *end;
-      long v = strtol(optarg, &end, 10);
-      if (!*optarg || *end || v < 1 || v > MAX_WORKERS)
-        return cli_usage_error("bad --workers '%s': expected 1 to %d", optarg,
-                               MAX_WORKERS);
-      nworkers = (int)v;
-      break;
-    }
-    case 'T':
-      tls = 1;
-      break;
-    case 'c':
-      cert_file = optarg;
-      break;
-    case 'k':
-      key_file = optarg;
-      break;
-    case 'H':
-      if (cli_seconds(optarg, &hs_ms))
-        return cli_usage_error("bad --handshake-timeout '%s': expected seconds > 0",
-                               optarg);
-      break;
-    case 'h':
-      fputs(usage_text, stdout);
-      return NT_EXIT_OK;
-    case ':':
-      return cli_usage_error("option '%s' needs a value", argv[optind - 1]);
-    default:
-      return cli_usage_error("unknown option '%s'", argv[optind - 1]);
-    }
-  }
-  if (optind < argc)
-    return cli_usage_error("unexpected argument '%s'", argv[optind]);
+  server_opts_t so = {-1, -1, 1, 0, NULL, NULL, NULL, 0};
+  cli_common_t co;
+  int optind_;
+  int prc = cli_opts_parse(&cli_spec_ts_server, argc, argv, &co, own, &so, &optind_);
+  if (prc) return prc == CLI_OPTS_HELP ? NT_EXIT_OK : prc;
+  int tcp_port = so.tcp_port, udp_port = so.udp_port, nworkers = so.nworkers;
+  const char *bind_addr = so.bind_addr;
+  int tls = so.tls;
+  const char *cert_file = so.cert_file, *key_file = so.key_file;
+  unsigned long long hs_ms = so.hs_ms;
+  if (optind_ < argc)
+    return cli_usage_error("unexpected argument '%s'", argv[optind_]);
   if (tls && !cert_file) return cli_usage_error("--tls needs --cert FILE");
   if (!tls && (cert_file || key_file || hs_ms))
     return cli_usage_error("--cert, --key and --handshake-timeout go with --tls");

@@ -2,6 +2,14 @@
 #ifndef NETTOOL_COMMANDS_H
 #define NETTOOL_COMMANDS_H
 
+#include "cli_opts.h"
+
+/* Each command's option table and help (cli_opts.h), in its cmd_*.c. */
+extern const cli_cmd_spec_t cli_spec_ts_server, cli_spec_ts_client,
+    cli_spec_resolve, cli_spec_nntp_read, cli_spec_nntp_list,
+    cli_spec_nntp_post, cli_spec_http_upload, cli_spec_http_get,
+    cli_spec_ftp_get, cli_spec_ftp_put, cli_spec_ftp_ls;
+
 int cmd_ts_server(int argc, char **argv);
 int cmd_ts_client(int argc, char **argv);
 int cmd_resolve(int argc, char **argv);
@@ -18,7 +26,7 @@ struct nt_nntp_result_s;
 
 /* One NNTP session of a command: the common options, the server, the loop. */
 typedef struct nntp_cli_s {
-  /* common options (nntp_cli_option) */
+  /* common options (nntp_cli_own, nntp_cli_common) */
   const char *server, *user_spec, *cacert;
   int tls, insecure, quiet, verbose, port_opt;
   /* DESIGN.md "Time and timeouts": connect (default: timeout_ms), reply,
@@ -36,43 +44,24 @@ typedef struct nntp_cli_s {
   int exit_code, finished;
 } nntp_cli_t;
 
-/* getopt_long entries of the common options, and their short letters. */
-#define NNTP_CLI_LONGOPTS                                                     \
-  {"server", required_argument, NULL, 'S'},                                   \
-      {"user", required_argument, NULL, 'u'},                                 \
-      {"tls", no_argument, NULL, 'T'},                                        \
-      {"cacert", required_argument, NULL, 'C'},                               \
-      {"insecure", no_argument, NULL, 'K'},                                   \
-      {"timeout", required_argument, NULL, 'W'},                              \
-      {"connect-timeout", required_argument, NULL, 'Q'},                      \
-      {"max-time", required_argument, NULL, 'M'},                             \
-      {"port", required_argument, NULL, 'P'},                                 \
-      {"quiet", no_argument, NULL, 'q'},                                      \
-      {"verbose", no_argument, NULL, 'v'}
-/* The short letters of the common options (-u, -k, -q, -v: as in every
- * command, cli_opts.h). */
-#define NNTP_CLI_SHORTOPTS "u:kqv"
-#define NNTP_CLI_HELP                                                         \
-  "  --server HOST[:PORT]  news server (default: the URL's, else $NNTPSERVER;\n" \
-  "                        port 119, 563 = NNTPS)\n"                          \
-  "  -u, --user USER[:PASS] authenticate (AUTHINFO); without :PASS the\n"     \
-  "                        password comes from $NNTPPASS or the terminal\n"   \
-  "  --tls                 STARTTLS (NNTPS on port 563 or nntps:// URLs)\n"   \
-  "  --cacert FILE         trust this CA bundle (PEM) for TLS\n"              \
-  "  -k, --insecure        do not verify the server's certificate (warns)\n"  \
-  "  --port N              server port (default 119; 563 = NNTPS)\n"        \
-  "  -q, --quiet           no status lines on stderr\n"                      \
-  "  -v, --verbose         show the dialogue on stderr ('> GROUP x',\n"      \
-  "                        '< 211 ...'; AUTHINFO PASS ****)\n"          \
-  "  --connect-timeout S   connecting and TLS handshakes (default: --timeout)\n" \
-  "  --timeout S           each reply must be complete within S seconds\n"  \
-  "                        (inside an article, each line restarts it;\n"    \
-  "                        default 30)\n"                                    \
-  "  --max-time S          the whole command (default: no limit)\n"
+/* NNTP's own options besides the shared ones (cli_opts.h), for the
+ * commands' cli_opt_t tables; handled by nntp_cli_own. */
+#define NNTP_CLI_ROWS                                                         \
+  {"server", 0, CLI_T_STR, 0, 'S', "HOST[:PORT]",                             \
+   "news server (default: the URL's, else $NNTPSERVER;\n"                     \
+   "port 119, 563 = NNTPS)", 0},                                              \
+      {"tls", 0, CLI_T_BOOL, 0, 'T', NULL,                                    \
+       "STARTTLS (NNTPS on port 563 or nntps:// URLs)", 0}
+#define NNTP_CLI_SHARED                                                       \
+  (CLI_S_TLS | CLI_S_TIMES | CLI_S(CLI_O_QUIET) | CLI_S(CLI_O_VERBOSE) |      \
+   CLI_S(CLI_O_USER) | CLI_S(CLI_O_PORT))
+extern const char *const nntp_cli_shared_help[];
 
 void nntp_cli_init(nntp_cli_t *s);
-/* Handles a common option: 0 done, -1 not a common one, else an exit code. */
-int nntp_cli_option(nntp_cli_t *s, int ch, const char *arg);
+/* Handles an option of NNTP_CLI_ROWS: 0 or an exit code. */
+int nntp_cli_own(nntp_cli_t *s, const cli_opt_t *o, const cli_val_t *v);
+/* Takes the shared options' values (after cli_opts_parse). */
+void nntp_cli_common(nntp_cli_t *s, const cli_common_t *co);
 /* Takes GROUP or a news://, nntp://, nntps:// URL (or news:GROUP); sets
  * the server (--server, else the URL's, else $NNTPSERVER) and *group
  * (malloc'ed). Returns 0 or an exit code (message printed). */

@@ -8,29 +8,38 @@
 #include <nettool/version.h>
 
 #include "cli.h"
+#include "cli_opts.h"
 #include "commands.h"
 
-static const struct {
-  const char *name;
-  int (*run)(int argc, char **argv);
-  const char *summary;
-} commands[] = {
-    {"ts-server", cmd_ts_server, "timestamp echo server over TCP and/or UDP"},
-    {"ts-client", cmd_ts_client, "send stdin lines to a timestamp server"},
-    {"resolve", cmd_resolve, "resolve host names concurrently"},
-    {"nntp-read", cmd_nntp_read, "show a newsgroup's latest article or overview"},
-    {"nntp-list", cmd_nntp_list, "list newsgroups with their article counts"},
-    {"nntp-post", cmd_nntp_post, "post an article to a newsgroup"},
-    {"http-upload", cmd_http_upload, "upload files as multipart/form-data (HTTP/HTTPS)"},
-    {"http-get", cmd_http_get, "download a URL to stdout or a file (HTTP/HTTPS)"},
-    {"ftp-get", cmd_ftp_get, "download a file over FTP/FTPS (resumable)"},
-    {"ftp-put", cmd_ftp_put, "upload a file over FTP/FTPS"},
-    {"ftp-ls", cmd_ftp_ls, "list an FTP directory (MLSD, else NLST/LIST)"},
+/* The commands, each with its option table (cli_opts.h): generators of
+ * man pages and completions read them through cli_commands(). */
+static const cli_cmd_t commands[] = {
+    {"ts-server", cmd_ts_server, "timestamp echo server over TCP and/or UDP",
+     &cli_spec_ts_server},
+    {"ts-client", cmd_ts_client, "send stdin lines to a timestamp server",
+     &cli_spec_ts_client},
+    {"resolve", cmd_resolve, "resolve host names concurrently", &cli_spec_resolve},
+    {"nntp-read", cmd_nntp_read, "show a newsgroup's latest article or overview",
+     &cli_spec_nntp_read},
+    {"nntp-list", cmd_nntp_list, "list newsgroups with their article counts",
+     &cli_spec_nntp_list},
+    {"nntp-post", cmd_nntp_post, "post an article to a newsgroup", &cli_spec_nntp_post},
+    {"http-upload", cmd_http_upload, "upload files as multipart/form-data (HTTP/HTTPS)",
+     &cli_spec_http_upload},
+    {"http-get", cmd_http_get, "download a URL to stdout or a file (HTTP/HTTPS)",
+     &cli_spec_http_get},
+    {"ftp-get", cmd_ftp_get, "download a file over FTP/FTPS (resumable)", &cli_spec_ftp_get},
+    {"ftp-put", cmd_ftp_put, "upload a file over FTP/FTPS", &cli_spec_ftp_put},
+    {"ftp-ls", cmd_ftp_ls, "list an FTP directory (MLSD, else NLST/LIST)", &cli_spec_ftp_ls},
+    {NULL, NULL, NULL, NULL},
 };
+
+const cli_cmd_t *cli_commands(void) { return commands; }
+
 
 static void usage(FILE *out) {
   fprintf(out, "usage: nettool COMMAND [ARGS...]\n\ncommands:\n");
-  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+  for (size_t i = 0; commands[i].name; i++)
     fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
   fprintf(out,
           "\n'nettool COMMAND --help' describes one command; 'nettool -V'\n"
@@ -65,7 +74,7 @@ int main(int argc, char **argv) {
     version();
     return NT_EXIT_OK;
   }
-  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+  for (size_t i = 0; commands[i].name; i++) {
     if (!strcmp(name, commands[i].name)) {
       cli_cmd = commands[i].name;
       return commands[i].run(argc - 1, argv + 1);
