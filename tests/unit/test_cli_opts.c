@@ -59,10 +59,10 @@ static int own(void *ctx, const cli_opt_t *o, const cli_val_t *v) {
 
 /* Parses a NULL-terminated list of literal arguments (copied: -u writes). */
 static int parse(cli_common_t *co, own_t *t, int *first, char **args) {
-  static char store[16][128];
-  static char *argv[17];
+  static char store[32][128];
+  static char *argv[33];
   int argc = 0;
-  for (; args[argc]; argc++) {
+  for (; args[argc] && argc < 32; argc++) {
     snprintf(store[argc], sizeof store[argc], "%s", args[argc]);
     argv[argc] = store[argc];
   }
