@@ -224,15 +224,18 @@ int main(int argc, char **argv) {
 
   g_main_loop_run(a.loop);
 
-  /* Teardown, nettool side first. An upload still running is cancelled;
-   * its on_done (NT_ECANCELED) comes from the reactor, turned here by hand
-   * now that GLib's loop is over. */
+  /* Teardown, nettool side first. The reactor leaves GLib; an upload still
+   * running is cancelled (its on_done, NT_ECANCELED, comes from the loop);
+   * what we own is closed; then nt_reactor_run() -- allowed now that the
+   * reactor is no longer embedded -- returns once nothing is left, on_done
+   * included. (Not run_once(r, 1) until done: a blocking turn that ran
+   * on_done in its timer phase would go on to wait for I/O.) */
   g_source_destroy(rs);
   g_source_unref(rs);
   if (a.request) nt_http_request_cancel(a.request);
-  for (int i = 0; i < 1000 && !a.done; i++) nt_reactor_run_once(r, 1);
   nt_listener_close(ts);
   nt_reactor_close_all(r); /* timestamp connections still open */
+  nt_reactor_run(r);
   nt_reactor_free(r); /* anything forgotten: one warning, through g_log */
   g_main_loop_unref(a.loop);
   printf("glib: %u timer ticks\n", a.ticks);

@@ -39,7 +39,9 @@ enum {
 typedef void (*nt_log_handler_t)(int level, const char *line, void *arg);
 
 /* Sends the library's log lines to fn(level, line, arg); fn NULL goes back
- * to stderr. */
+ * to stderr. A line another thread is logging at that moment may still
+ * reach the previous handler: keep its arg valid until your reactors'
+ * threads are done. */
 void nt_log_set_handler(nt_log_handler_t fn, void *arg);
 
 /* Lines up to this level are logged (NT_LOG_NONE: none). Returns 0, or

@@ -143,4 +143,40 @@ else
   not_ok "and it exits 1" "still running after 5 s"
 fi
 
+# --- SIGTERM in the middle of an upload: cancelled, torn down cleanly -----------
+# A peer that accepts and never reads: the 8 MiB upload is still sending
+# when the signal comes; the example cancels it and turns the reactor until
+# on_done has run, then frees everything.
+HANG=$(free_port)
+$PY -c 'import socket,sys,time
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(4)
+print("ready", flush=True)
+time.sleep(60)' "$HANG" >"$d/hang.out" 2>&1 &
+t_track $!
+t_wait_line "$d/hang.out" '^ready$' 50
+"$ge" "http://127.0.0.1:$HANG/upload" "$d/upload.bin" "$d/resp3" >"$d/out3" 2>"$d/err3" &
+pid3=$!
+t_track $pid3
+t_wait_line "$d/out3" '^ts-server on ' 50
+sleep 0.5
+kill -TERM $pid3 2>/dev/null
+if t_wait_exit $pid3 50; then
+  wait $pid3
+  rc=$?
+  if [ $rc -eq 1 ] && grep -q '^upload: failed: operation canceled' "$d/out3"; then
+    ok "SIGTERM during an upload: cancelled (on_done runs), exit 1"
+  else
+    not_ok "SIGTERM during an upload: cancelled (on_done runs), exit 1" "exit $rc" "$(head -5 "$d/out3")"
+  fi
+else
+  not_ok "SIGTERM during an upload: cancelled (on_done runs), exit 1" "still running after 5 s"
+fi
+if [ ! -s "$d/err3" ]; then
+  ok "and nothing was left live on the reactor (no warning on stderr)"
+else
+  not_ok "and nothing was left live on the reactor (no warning on stderr)" "$(head -5 "$d/err3")"
+fi
+
 t_summary
