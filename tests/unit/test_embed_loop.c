@@ -183,7 +183,7 @@ static void test_timeout_fresh_clock_and_due_timer(void **state) {
   t.data = &fired;
   nt_timer_start(&t, 30, 0);
   int to = nt_reactor_backend_timeout(r);
-  assert_true(to > 0 && to <= 30);
+  assert_true(to >= 0 && to <= 30); /* 0 only if this thread stalled 30 ms */
   usleep(50 * 1000); /* the host loop does its own work */
   assert_int_equal(nt_reactor_backend_timeout(r), 0);
   assert_int_equal(nt_reactor_run_once(r, 0), 0); /* fired; nothing left */
