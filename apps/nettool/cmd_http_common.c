@@ -37,8 +37,8 @@ const char *const http_cli_shared_help[CLI_O_END_ - CLI_O_INSECURE] = {
         "Basic authentication (never sent to another host\n"
         "after a redirect, never printed, hidden from ps)",
     [CLI_O_VERBOSE - CLI_O_INSECURE] =
-        "show the request ('> ', Authorization masked) and\n"
-        "the response head ('< ') on stderr",
+        "show each request head sent ('> ', credentials\n"
+        "masked) and the response head ('< ') on stderr",
 };
 
 int http_cli_own(void *ctx, const cli_opt_t *o, const cli_val_t *v) {
@@ -247,26 +247,6 @@ static int dump_head(http_cli_t *h, const nt_http_response_t *r) {
   }
   return 0;
 }
-
-/* -v: the request as nettool sends it: the request line, the -H headers and
- * Authorization masked. (The library does not hand out the head it writes;
- * Host, User-Agent, Content-* are its own.) */
-static void show_request(http_cli_t *h, const nt_url_t *u) {
-  fprintf(stderr, "> %s %s HTTP/1.1\n", h->method ? h->method
-                                        : h->body ? "POST" : "GET",
-          cli_text(u->target, strlen(u->target)));
-  fprintf(stderr, "> Host: %s\n", cli_text(u->host, strlen(u->host)));
-  if (h->userpass || u->user) fprintf(stderr, "> Authorization: Basic ****\n");
-  for (size_t i = 0; i < h->nheaders; i++) {
-    const char *l = h->headers[i];
-    if (!strncasecmp(l, "Authorization:", 14))
-      fprintf(stderr, "> Authorization: ****\n");
-    else
-      fprintf(stderr, "> %s\n", cli_text(l, strlen(l)));
-  }
-  fprintf(stderr, ">\n");
-}
-
 
 static void on_response(nt_http_request_t *q, const nt_http_response_t *r,
                         void *arg) {
@@ -565,7 +545,6 @@ static int run(http_cli_t *h) {
     return cli_usage_error("bad URL: %s", nt_strerror(rc));
   }
   int https = u.https;
-  if (h->verbose) show_request(h, &u);
   nt_url_free(&u);
   if (h->cacert && access(h->cacert, R_OK) != 0) {
     cli_error("cannot read --cacert %s: %s", h->cacert, strerror(errno));
@@ -575,6 +554,9 @@ static int run(http_cli_t *h) {
     cli_warn_insecure(NULL);
     h->warned_insecure = 1;
   }
+  /* -v: the library logs each request head as "> " lines, credentials
+   * masked (protocols/http/request_head.c) */
+  if (h->verbose) cli_verbose_on();
   if (h->sha256 && !(h->sha = cli_sha256_new())) {
     cli_error("cannot start SHA-256");
     return NT_EXIT_INTERNAL;

@@ -102,6 +102,32 @@ static int is_credential(const char *line) {
          name_is(line, "Proxy-Authorization");
 }
 
+/* At debug level each line of the head is logged as "> line" (curl -v's
+ * form; nettool -v shows these), credentials masked: "Authorization: Basic
+ * ****", "Cookie: ****". */
+static void log_head(const char *s, size_t len) {
+  const char *p = s, *end = s + len;
+  while (p < end) {
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    size_t n = (size_t)((nl ? nl : end) - p);
+    if (n && p[n - 1] == '\r') n--;
+    if (!n) break; /* the empty line ends the head */
+    if (is_credential(p)) {
+      size_t nlen = name_len(p);
+      const char *v = p + nlen + 1;
+      while (*v == ' ') v++;
+      /* the scheme ("Basic") when a credential follows it; else nothing */
+      size_t keep = name_is(p, "Cookie") ? 0 : strcspn(v, " \r\n");
+      if (v[keep] != ' ') keep = 0;
+      nt__log(NT__LOG_DEBUG, "> %.*s: %.*s%s****", (int)nlen, p, (int)keep, v,
+              keep ? " " : "");
+    } else {
+      nt__log(NT__LOG_DEBUG, "> %.*s", (int)n, p);
+    }
+    p = nl ? nl + 1 : end;
+  }
+}
+
 int nt__http_build_head(const nt__http_head_params_t *hp, char **out,
                         size_t *len) {
   sbuf_t b = {0};
@@ -171,6 +197,7 @@ int nt__http_build_head(const nt__http_head_params_t *hp, char **out,
     nt__free(b.s);
     return NT_ENOMEM;
   }
+  if (nt__log_level >= NT__LOG_DEBUG) log_head(b.s, b.len);
   *out = b.s;
   *len = b.len;
   return 0;

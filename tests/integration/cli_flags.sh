@@ -137,6 +137,12 @@ if peer http; then
      err_has "> X-Test: 1" && err_has "< HTTP/1.1 200 OK" && err_has "< Content-Length: 6" &&
      err_lacks "S3cret" && [ "$(cat "$W/out")" = hello ]'
   c "... the server's header reaches the terminal escaped" eval 'err_has "< X-Esc: a?31mb"'
+  run http-get "$U/redir" -v -q -o body.txt -H 'Authorization: Bearer t0ken-xyz' -H 'Cookie: sid=c00kie'
+  c "http-get -v: the heads as sent (the library's), each hop of a redirect, credentials masked" eval \
+    'rc_is 0 && err_has "> GET /redir HTTP/1.1" && err_has "> User-Agent: nettool/" &&
+     err_has "< HTTP 302, following Location: $U/f" && err_has "> GET /f HTTP/1.1" &&
+     err_has "> Authorization: Bearer ****" && err_has "> Cookie: ****" &&
+     err_lacks "t0ken" && err_lacks "c00kie"'
   run http-get "$U/f" -i -q
   c "http-get -i: the head, an empty line, the body on stdout" eval \
     'rc_is 0 && [ "$(head -n1 "$W/out")" = "$(printf "HTTP/1.1 200 OK\r")" ] &&
