@@ -55,26 +55,16 @@ install(FILES docs/API.md docs/ABI.md docs/DESIGN.md DESTINATION ${NT_DOC_DIR}
         COMPONENT dev OPTIONAL)
 install(DIRECTORY apps/examples/ DESTINATION ${NT_DOC_DIR}/examples COMPONENT dev
         FILES_MATCHING PATTERN "*.c" PATTERN "*.h" PATTERN "*.md" PATTERN "CMakeLists.txt")
-# Hook for the man pages and shell completions (written by another change):
-# whatever exists under docs/man/ and completions/ at configure time is
-# installed with the program.
-file(GLOB NT_MAN1 ${PROJECT_SOURCE_DIR}/docs/man/*.1)
-file(GLOB NT_MAN7 ${PROJECT_SOURCE_DIR}/docs/man/*.7)
-install(FILES ${NT_MAN1} DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 COMPONENT bin)
-install(FILES ${NT_MAN7} DESTINATION ${CMAKE_INSTALL_MANDIR}/man7 COMPONENT bin)
-foreach(c bash:bash-completion/completions/nettool zsh:zsh/vendor-completions/_nettool
-          fish:fish/vendor_completions.d/nettool.fish)
-  string(REPLACE ":" ";" c "${c}")
-  list(GET c 0 shell)
-  list(GET c 1 dest)
-  file(GLOB f ${PROJECT_SOURCE_DIR}/completions/*.${shell} ${PROJECT_SOURCE_DIR}/completions/${shell}/*)
-  if(f)
-    list(GET f 0 f)
-    get_filename_component(dir ${dest} DIRECTORY)
-    get_filename_component(name ${dest} NAME)
-    install(FILES ${f} DESTINATION ${CMAKE_INSTALL_DATADIR}/${dir} RENAME ${name} COMPONENT bin)
-  endif()
-endforeach()
+# Man pages (generated in the build tree when scdoc is there: NT_MAN_PAGES,
+# top-level CMakeLists.txt) and shell completions (completions/: they ask
+# `nettool CMD --help` at completion time, so they follow the program).
+if(NT_MAN_PAGES)
+  install(FILES ${NT_MAN_PAGES} DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 COMPONENT bin)
+endif()
+install(FILES completions/nettool.bash DESTINATION
+        ${CMAKE_INSTALL_DATADIR}/bash-completion/completions RENAME nettool COMPONENT bin)
+install(FILES completions/_nettool DESTINATION
+        ${CMAKE_INSTALL_DATADIR}/zsh/vendor-completions COMPONENT bin)
 
 # cpack -G DEB: one package per component.
 set(CPACK_PACKAGE_NAME nettool)

@@ -28,6 +28,9 @@ case $what in bench) pkgs="$pkgs curl time" ;; esac
 pkgs="$pkgs node-llhttp"
 # apps/examples/glib_embed.c (the reactor in a GLib main loop) and its test.
 pkgs="$pkgs libglib2.0-dev"
+# Man pages (docs/man/mkman.py -> scdoc); the completions test runs zsh.
+pkgs="$pkgs scdoc python3"
+case $what in test|bench) pkgs="$pkgs zsh" ;; esac
 case $what in test|bench) pkgs="$pkgs python3-flask" ;; esac
 
 missing=""
