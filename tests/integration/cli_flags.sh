@@ -188,6 +188,9 @@ if peer ftp; then
   c "ftp-put --json: bytes sent, the local file" eval \
     'rc_is 0 && json_check "o[\"command\"]==\"ftp-put\" and o[\"bytes\"]==6 and o[\"path\"]==\"g.txt\" and o[\"file\"].endswith(\"f.txt\")" &&
      [ "$(cat "$W/srv/up-g.txt")" = hello ]'
+  run ftp-get 127.0.0.1 esc --port "$PORT" -v -q
+  c "ftp-get -v: the server's words in the dialogue reach the terminal escaped" eval \
+    'rc_is 8 && err_has "< 550 no ?]0;pwned? ?31mfile" && ! grep -q "$(printf "\033")" "$W/err"'
   run ftp-get 127.0.0.1 nope --port "$PORT" --json -q
   c "ftp-get --json on a 550: exit 8, the object says so" eval \
     'rc_is 8 && json_check "o[\"exit_code\"]==8"'

@@ -8,7 +8,8 @@ at most 60 s, then exits: a test never leaves it behind.
 
 Modes:
   ftp   a small FTP server: USER/PASS (any), FEAT, PWD, TYPE, EPSV/PASV,
-        SIZE, RETR and STOR of files in DIR, QUIT
+        SIZE, RETR and STOR of files in DIR (RETR esc: a 550 with ESC, OSC
+        and a C1 CSI in it), QUIT
   http  GET/HEAD /f (DIR/f.txt, with a header holding ESC), /redir (302 to
         /f); the header holds a C1 CSI (UTF-8), llhttp refuses ESC
   nntp  a reader server: LIST ACTIVE answers 480 until AUTHINFO USER/PASS
@@ -76,6 +77,8 @@ def ftp_session(conn):
                 c.send("213 %d" % os.path.getsize(path))
             else:
                 c.send("550 no such file")
+        elif verb == "RETR" and arg == "esc":
+            c.send("550 no \x1b]0;pwned\x07 \xc2\x9b31mfile")
         elif verb == "RETR":
             path = os.path.join(root, os.path.basename(arg))
             if not os.path.isfile(path) or data is None:
