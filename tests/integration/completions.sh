@@ -3,8 +3,10 @@
 # `nettool ht<TAB>` to the HTTP commands, `nettool ftp-get --<TAB>` to
 # exactly the long options of `nettool ftp-get --help`, every command's
 # options to those of its --help, a file after -o and nothing after
-# --timeout; zsh's parses without error (zsh -n) and its option specs and
-# command list match --help (skipped when zsh is not installed).
+# --timeout; zsh's parses without error (zsh -n), its option specs and
+# command list match --help, and typing TAB in an interactive zsh (zsh/zpty:
+# zsh_complete.zsh) completes commands, options and files (skipped when zsh
+# is not installed).
 #   completions.sh NETTOOL SRCDIR
 set -u
 nt=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -88,5 +90,21 @@ else
     "zsh -fc 'source \"\$1\"; _nettool_specs nettool ftp-get' _ '$src/completions/_nettool' >'$T_TMP/specs' &&
      grep -q '^--cacert\\[.*\\]:FILE:_files\$' '$T_TMP/specs' && grep -q '^--timeout\\[.*\\]:S: \$' '$T_TMP/specs' &&
      grep -q '^--resume\\[[^]]*\\]\$' '$T_TMP/specs'"
+  # Real completion in an interactive zsh (zsh/zpty; skipped without it).
+  lines=('nettool ht' 'nettool ftp-get --res' 'nettool nntp-read --ser'
+    'nettool http-get -o rep' 'nettool ftp-get --timeout ' 'nettool resolve --fam')
+  timeout 60 zsh -f "$here/zsh_complete.zsh" "$src/completions" "$T_TMP/bin" \
+    "$T_TMP/files" "${lines[@]}" >"$T_TMP/zsh.out" 2>"$T_TMP/zsh.err"
+  rc=$?
+  if [ $rc -eq 77 ]; then
+    echo "# zsh without zsh/zpty: no interactive check"
+  else
+    want=$(printf 'BUF:%s\n' 'nettool http-' 'nettool ftp-get --resume' \
+      'nettool nntp-read --server' 'nettool http-get -o report.pdf' \
+      'nettool ftp-get --timeout' 'nettool resolve --family')
+    expect "zsh (interactive): ht, --res, --ser, -o rep, --timeout, --fam + TAB" \
+      "$(cat "$T_TMP/zsh.out")" "$want"
+    [ $rc -eq 0 ] || not_ok "zsh (interactive) ran" "exit $rc: $(head -5 "$T_TMP/zsh.err")"
+  fi
 fi
 t_summary
