@@ -21,6 +21,8 @@ import sys
 
 ROW = re.compile(r"^  (-[A-Za-z0-9], )?--[A-Za-z0-9][A-Za-z0-9-]*")
 COL = 26  # where cli_opts_help puts the descriptions
+# "Options:", "Common options (the same in every command):", "TLS options:"
+SECTION = re.compile(r"^(?:[A-Z][^:]*\s)?[Oo]ptions\b[^:]*:$")
 
 
 def run_help(nettool, *args):
@@ -56,7 +58,7 @@ def parse_help(text):
     desc, sections, epilog = [], [], []
     para = []
     for line in lines[i:]:
-        if line in ("Options:",) or line.startswith("Common options"):
+        if SECTION.match(line):
             sections.append((line.rstrip(":"), []))
             continue
         if sections and ROW.match(line):
@@ -164,8 +166,13 @@ def command_page(nettool, name, summary, allcmds, extra):
         out += [esc(" ".join(p)), ""]
     if extra.get("DESCRIPTION"):
         out += [extra["DESCRIPTION"], ""]
+    # the paragraphs after the options: exit statuses, or more description
+    exits = [p for p in epilog if re.match(r"^Exit (status|codes)", p[0])]
+    for p in epilog:
+        if p not in exits:
+            out += [esc(" ".join(p)), ""]
     for title, rows in sections:
-        heading = "OPTIONS" if title == "Options" else "COMMON OPTIONS"
+        heading = re.sub(r" \(.*", "", title).upper()
         out += ["# " + heading, ""]
         if heading == "COMMON OPTIONS":
             out += ["The same options mean the same thing in every nettool "
@@ -174,7 +181,9 @@ def command_page(nettool, name, summary, allcmds, extra):
         for left, helps in rows:
             out += [term(left), "\t" + option_text(helps), ""]
     out += ["# EXIT STATUS", ""]
-    for p in epilog:
+    if extra.get("EXIT STATUS"):
+        out += [extra["EXIT STATUS"], ""]
+    for p in exits:
         text = re.sub(r"^Exit (status|codes): ", "", " ".join(p))
         out += [esc(text[:1].upper() + text[1:]), ""]
     out += ["Failures print one line on stderr, _nettool: %s: what "

@@ -34,7 +34,7 @@ help_opts() {
 # Option names in a page (troff from scdoc, stdin): the terms
 # "\fB-k\fR, \fB--insecure\fR \fIFILE\fR" of its option sections.
 man_opts() {
-  awk '/^\.SH / { on = ($0 ~ /^\.SH "?(COMMON )?OPTIONS"?$/); next }
+  awk '/^\.SH / { on = ($0 ~ /^\.SH "?[A-Z ]*OPTIONS"?$/); next }
        on && /^\\fB-/ { print }' |
     grep -oE '\\fB-[^\\ ]+\\fR' | sed -E 's/^\\fB//; s/\\fR$//' | sort -u
 }
@@ -70,6 +70,12 @@ for c in $cmds; do
   else
     not_ok "$c: --help and nettool-$c.1 list the same options" "$out"
   fi
+  missing=""
+  for sec in NAME SYNOPSIS DESCRIPTION OPTIONS "EXIT STATUS" ENVIRONMENT EXAMPLES "SEE ALSO"; do
+    grep -qx "\.SH $sec" "$page" || missing="$missing '$sec'"
+  done
+  if [ -z "$missing" ]; then ok "$c: the page has every section"; else
+    not_ok "$c: the page has every section" "missing:$missing"; fi
   bad=$(comm -23 <(example_opts <"$page") <(help_opts <"$T_TMP/$c.help"))
   if [ -z "$bad" ]; then ok "$c: every option in EXAMPLES exists"; else
     not_ok "$c: every option in EXAMPLES exists" "unknown: $bad"; fi
