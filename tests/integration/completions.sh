@@ -44,7 +44,7 @@ complete_bash() {
 
 expect() { # DESC GOT WANT
   if [ "$2" = "$3" ]; then ok "$1"; else
-    not_ok "$1" "got:  $(echo $2)" "want: $(echo $3)"; fi
+    not_ok "$1" "got:  $(tr '\n' ' ' <<<"$2")" "want: $(tr '\n' ' ' <<<"$3")"; fi
 }
 
 expect "bash: nettool ht<TAB> -> the HTTP commands" \
