@@ -10,7 +10,13 @@
 
 const char *cli_cmd = "nettool";
 
+char cli_last_error[1024];
+
 static void vmsg(const char *fmt, va_list ap) {
+  va_list copy;
+  va_copy(copy, ap);
+  vsnprintf(cli_last_error, sizeof cli_last_error, fmt, copy);
+  va_end(copy);
   fprintf(stderr, "nettool: %s: ", cli_cmd);
   vfprintf(stderr, fmt, ap);
   fputc('\n', stderr);

@@ -10,6 +10,9 @@ extern const char *cli_cmd;
 
 /* Prints "nettool: <cmd>: <message>" on stderr, one line. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The last message cli_error printed (without "nettool: <cmd>: "), for
+ * --json's "error". */
+extern char cli_last_error[1024];
 
 /* Prints a usage error with a pointer to --help; returns NT_EXIT_USAGE. */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

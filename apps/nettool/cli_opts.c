@@ -247,10 +247,12 @@ out:
 /* --- the TLS rule --------------------------------------------------------- */
 
 void cli_warn_insecure(const char *note) {
-  cli_error("warning: --insecure: the server's TLS certificate is not "
-            "verified; anyone on the path can read and change this "
-            "session%s",
-            note ? note : "");
+  /* not cli_error: a warning is not the error --json reports */
+  fprintf(stderr,
+          "nettool: %s: warning: --insecure: the server's TLS certificate is "
+          "not verified; anyone on the path can read and change this "
+          "session%s\n",
+          cli_cmd, note ? note : "");
 }
 
 int cli_opts_tls_check(const cli_common_t *co, int tls, const char *how) {

@@ -617,6 +617,7 @@ static void print_json(ftp_cli_t *c, int code, double t0) {
   x.exit_code = code;
   x.bytes = c->json_bytes;
   x.seconds = cli_now() - t0;
+  x.error = code && cli_last_error[0] ? cli_last_error : NULL;
   if (c->sha256 && code == NT_EXIT_OK && c->json_file &&
       strcmp(c->json_file, "-") && cli_sha256_file(c->json_file, hex) == 0)
     x.sha256 = hex;
@@ -626,6 +627,7 @@ static void print_json(ftp_cli_t *c, int code, double t0) {
 int ftp_cli_run(ftp_cli_t *c) {
   double t0 = cli_now();
   c->json_bytes = -1;
+  cli_last_error[0] = 0;
   int code = run(c);
   if (c->json) print_json(c, code, t0);
   return code;

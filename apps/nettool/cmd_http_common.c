@@ -384,7 +384,6 @@ __attribute__((format(printf, 2, 3))) static void fail_line(http_cli_t *h,
   vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
   cli_error("%s%s", buf, h->part_note);
-  snprintf(h->json_error, sizeof h->json_error, "%s", buf);
 }
 
 /* Host and port of the target that failed (after redirects). */
@@ -704,12 +703,13 @@ static void print_json(http_cli_t *h, int code, double t0) {
     h->sha = NULL;
     x.sha256 = code == NT_EXIT_OK ? hex : NULL; /* of a whole body only */
   }
-  x.error = code && h->json_error[0] ? h->json_error : NULL;
+  x.error = code && cli_last_error[0] ? cli_last_error : NULL;
   cli_json_print(&x);
 }
 
 int http_cli_run(http_cli_t *h) {
   double t0 = cli_now();
+  cli_last_error[0] = 0;
   int code = run(h);
   if (h->json) print_json(h, code, t0);
   if (h->sha) cli_sha256_final(h->sha, (char[65]){0});

@@ -33,7 +33,6 @@ struct http_cli_s {
   struct cli_sha256_s *sha; /* --sha256 with --json */
   uint64_t body_bytes, sent_bytes;
   int dump_errno;
-  char json_error[2048];
   unsigned long long timeout_ms, idle_ms, connect_ms, retry_delay_ms;
   int idle_given, connect_given;
   int max_redirs; /* -2: default */

@@ -167,6 +167,9 @@ if peer http; then
   run http-upload "$U/f" "$W/srv/f.txt" --json -q -o /dev/null
   c "http-upload --json: the object, bytes sent" eval \
     'rc_is 0 && json_check "o[\"command\"]==\"http-upload\" and o[\"status\"]==200 and o[\"bytes\"]>6"'
+  run http-get "$U/redir" --max-redirs 0 --json -q -o /dev/null
+  c "--json on an answer that is not 2xx: exit 8, status and the error line" eval \
+    'rc_is 8 && json_check "o[\"exit_code\"]==8 and o[\"status\"]==302 and \"answered 302\" in o[\"error\"]"'
   run http-get "http://127.0.0.1:9/" --json -q
   c "--json on a failure: exit code and the error line in the object" eval \
     'rc_is 4 && json_check "o[\"exit_code\"]==4 and \"refused\" in o[\"error\"] and \"sha256\" not in o"'
@@ -193,7 +196,7 @@ if peer ftp; then
     'rc_is 8 && err_has "< 550 no ?]0;pwned? ?31mfile" && ! grep -q "$(printf "\033")" "$W/err"'
   run ftp-get 127.0.0.1 nope --port "$PORT" --json -q
   c "ftp-get --json on a 550: exit 8, the object says so" eval \
-    'rc_is 8 && json_check "o[\"exit_code\"]==8"'
+    'rc_is 8 && json_check "o[\"exit_code\"]==8 and o[\"error\"]==\"550 no such file\" and \"sha256\" not in o"'
 else
   not_ok "starting the FTP peer"
 fi
