@@ -264,14 +264,13 @@ int cli_opts_tls_check(const cli_common_t *co, int tls, const char *how) {
 
 /* --- help ------------------------------------------------------------------ */
 
+/* One option's rows: "  -k, --insecure" or "  --cacert FILE", the help
+ * from column 26 (on the next line when the name is longer). */
 static void help_row(const cli_opt_t *o, const char *help, FILE *out) {
-  char left[64];
-  int n = snprintf(left, sizeof left, "  %s%c%s--%s%s%s", o->shrt ? "-" : "",
-                   o->shrt ? o->shrt : ' ', o->shrt ? ", " : "  ", o->lng,
+  char left[64], shrt[8] = "";
+  if (o->shrt) snprintf(shrt, sizeof shrt, "-%c, ", o->shrt);
+  int n = snprintf(left, sizeof left, "  %s--%s%s%s", shrt, o->lng,
                    o->arg ? " " : "", o->arg ? o->arg : "");
-  if (!o->shrt) /* "  --x": no "-k, " column */
-    n = snprintf(left, sizeof left, "  --%s%s%s", o->lng, o->arg ? " " : "",
-                 o->arg ? o->arg : "");
   fputs(left, out);
   const int col = 26;
   if (n >= col - 1) {

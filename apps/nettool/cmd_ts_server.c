@@ -18,8 +18,8 @@
 
 static const cli_opt_t own_opts[] = {
     {"tcp", 0, CLI_T_STR, 0, 't', "PORT",
-     "listen on TCP PORT (0: any free port). Default: TCP 21567\n"
-     "when neither --tcp nor --udp is given", 0},
+     "listen on TCP PORT (0: any free port). Default:\n"
+     "TCP 21567 when neither --tcp nor --udp is given", 0},
     {"udp", 0, CLI_T_STR, 0, 'u', "PORT",
      "answer datagrams on UDP PORT (0: any free port)", 0},
     {"bind", 0, CLI_T_STR, 0, 'b', "ADDR",
