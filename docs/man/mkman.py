@@ -218,12 +218,29 @@ def exit_codes(path):
                        for c, n, m in rows)
 
 
-def main_page(src, allcmds, codes):
+def shared_options(nettool, allcmds):
+    """The "Common options" of every command, each once with the commands
+    that accept it (what it means there is on their pages)."""
+    rows = {}  # term -> commands, in the order the help lists them
+    for name, _ in allcmds:
+        _, _, sections, _ = parse_help(run_help(nettool, name))
+        for title, rs in sections:
+            if title.startswith("Common options"):
+                for left, _ in rs:
+                    rows.setdefault(left, []).append(name)
+    return "\n\n".join(
+        "%s\n\t%s" % (term(left), "every command" if len(cmds) == len(allcmds)
+                       else esc(", ".join(cmds)))
+        for left, cmds in rows.items())
+
+
+def main_page(nettool, src, allcmds, codes):
     with open(os.path.join(src, "nettool.1.scd"), encoding="utf-8") as f:
         text = f.read()
     cmdlist = "\n\n".join("*nettool-%s*(1)\n\t%s" % (c, esc(s))
                           for c, s in allcmds)
     return (text.replace("@COMMANDS@", cmdlist)
+                .replace("@SHARED_OPTIONS@", shared_options(nettool, allcmds))
                 .replace("@EXIT_CODES@", codes)
                 .replace("@ENVIRONMENT@", "\n\n".join(
                     "*%s*\n\t%s" % e for e in ENV_ALL + ENV_NNTP)))
@@ -247,7 +264,8 @@ def main():
     if unknown:
         sys.exit("mkman: commands.scd describes unknown commands: %s"
                  % ", ".join(sorted(unknown)))
-    pages = {"nettool": main_page(a.src, allcmds, exit_codes(a.exit_codes))}
+    pages = {"nettool": main_page(a.nettool, a.src, allcmds,
+                                  exit_codes(a.exit_codes))}
     for name, summary in allcmds:
         pages["nettool-" + name] = command_page(a.nettool, name, summary,
                                                 allcmds, extras.get(name, {}))

@@ -82,6 +82,18 @@ for c in $cmds; do
   if [ -z "$bad" ]; then ok "$c: every option in EXAMPLES exists"; else
     not_ok "$c: every option in EXAMPLES exists" "unknown: $bad"; fi
 done
+# nettool.1 lists the shared options: the union of every "Common options".
+common=$(for c in $cmds; do
+  "$nt" "$c" --help | awk '/^Common options/ { f = 1; next } f && !/^  / && !/^ *$/ { f = 0 } f'
+done | help_opts)
+got=$(awk '/^\.SH / { on = ($0 ~ /^\.SH "?COMMON OPTIONS"?$/); next } on && /^\\fB-/' \
+  "$mandir/nettool.1" | grep -oE '\\fB-[^\\ ]+\\fR' | sed -E 's/^\\fB//; s/\\fR$//' | sort -u)
+if [ -n "$common" ] && [ "$got" = "$common" ]; then
+  ok "nettool.1: the shared options of every command's --help ($(wc -l <<<"$common") names)"
+else
+  not_ok "nettool.1: the shared options of every command's --help" \
+    "$(diff <(echo "$common") <(echo "$got"))"
+fi
 # The overview page's examples, command by command.
 bad=""
 while read -r c rest; do
