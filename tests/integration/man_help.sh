@@ -94,6 +94,12 @@ else
   not_ok "nettool.1: the shared options of every command's --help" \
     "$(diff <(echo "$common") <(echo "$got"))"
 fi
+# Every option nettool.1 names anywhere (prose included) exists somewhere.
+all=$(for c in $cmds; do "$nt" "$c" --help | help_opts; done; printf '%s\n' -V --version)
+bad=$(grep -oE '\\fB--?[A-Za-z][A-Za-z0-9-]*\\fR' "$mandir/nettool.1" |
+  sed -E 's/^\\fB//; s/\\fR$//' | sort -u | comm -23 - <(sort -u <<<"$all"))
+if [ -z "$bad" ]; then ok "nettool.1: every option it names exists"; else
+  not_ok "nettool.1: every option it names exists" "unknown: $bad"; fi
 # The overview page's examples, command by command.
 bad=""
 while read -r c rest; do
