@@ -123,6 +123,11 @@ for v in NETTOOL_LOG NETTOOL_BACKEND NNTPSERVER NNTPPASS; do
 done
 if [ -z "$bad" ]; then ok "nettool.1: ENVIRONMENT names the four variables"; else
   not_ok "nettool.1: ENVIRONMENT names the four variables" "missing:$bad"; fi
+if command -v groff >/dev/null; then
+  warn=$(for f in "$mandir"/*.1; do groff -man -ww -z "$f" 2>&1 | sed "s|^|$(basename "$f"): |"; done)
+  if [ -z "$warn" ]; then ok "groff -man -ww: no warnings in any page"; else
+    not_ok "groff -man -ww: no warnings in any page" "$warn"; fi
+fi
 if command -v man >/dev/null && man --help 2>&1 | grep -q -- '--local-file'; then
   check "man -l renders nettool-ftp-get.1 with its options" bash -c \
     "MANWIDTH=80 man -l '$mandir/nettool-ftp-get.1' 2>/dev/null | grep -q -- '--resume'"
