@@ -150,8 +150,21 @@ def http_session(conn):
         if not d:
             return
         buf += d
-    head = buf.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+    raw, body = buf.split(b"\r\n\r\n", 1)
+    head = raw.decode("latin-1").split("\r\n")
     method, target = head[0].split(" ")[:2]
+    # An upload's body is read whole before answering: answering and closing
+    # first would be a reset the client may meet while still sending.
+    length = 0
+    for h in head[1:]:
+        name, _, value = h.partition(":")
+        if name.strip().lower() == "content-length":
+            length = int(value)
+    while len(body) < length:
+        d = conn.recv(65536)
+        if not d:
+            return
+        body += d
     if target == "/redir":
         conn.sendall(b"HTTP/1.1 302 Found\r\nLocation: /f\r\nContent-Length: 0\r\n"
                      b"Connection: close\r\n\r\n")
