@@ -25,8 +25,8 @@ void http_cli_init(http_cli_t *h) {
 }
 
 const char *const http_cli_shared_help[CLI_O_END_ - CLI_O_INSECURE] = {
-    [CLI_O_TIMEOUT - CLI_O_INSECURE] = "the older name of --max-time (HTTP's reply limit\n"
-                                       "is --idle-timeout)",
+    [CLI_O_TIMEOUT - CLI_O_INSECURE] = "the wait for the server, as in every command:\n"
+                                       "here --idle-timeout's other name",
     [CLI_O_CONNECT_TIMEOUT - CLI_O_INSECURE] =
         "each connection (DNS, TCP, TLS handshake) within\n"
         "S seconds (default: the idle timeout)",
@@ -59,6 +59,7 @@ int http_cli_own(void *ctx, const cli_opt_t *o, const cli_val_t *v) {
   case 'I':
     h->idle_ms = v->ms;
     h->idle_given = 1;
+    h->idle_name = "--idle-timeout";
     return 0;
   case 'N':
     h->connect_ms = v->ms;
@@ -90,8 +91,13 @@ void http_cli_common(http_cli_t *h, cli_common_t *co) {
   h->verbose = co->verbose;
   h->json = co->json;
   h->userpass = h->common.user; /* already wiped from argv */
-  /* --timeout is --max-time's older name for HTTP (DESIGN.md) */
-  if (co->given & CLI_S(CLI_O_TIMEOUT)) h->timeout_ms = co->timeout_ms;
+  /* --timeout is the wait for the peer in every command (DESIGN.md): for
+   * HTTP that is the idle limit, as wget's -T is; --idle-timeout wins
+   * when both are given. */
+  if (co->given & CLI_S(CLI_O_TIMEOUT) && !h->idle_given) {
+    h->idle_ms = co->timeout_ms;
+    h->idle_name = "--timeout";
+  }
   if (co->given & CLI_S(CLI_O_MAX_TIME)) h->timeout_ms = co->max_time_ms;
   if (co->given & CLI_S(CLI_O_CONNECT_TIMEOUT)) {
     h->connect_ms = co->connect_timeout_ms;
@@ -404,14 +410,15 @@ static int timed_out(http_cli_t *h, const char *host, int port,
   switch (h->limit) {
   case NT_HTTP_LIMIT_CONNECT:
     fail_line(h, "connect to %s port %d: timed out: no connection within %s "
-                 "(--connect-timeout%s)",
+                 "(--connect-timeout%s%s)",
               host, port,
               cli_secs(h->connect_given ? h->connect_ms : h->idle_ms),
-              h->connect_given ? "" : ", by default --idle-timeout");
+              h->connect_given ? "" : ", by default ",
+              h->connect_given ? "" : h->idle_name ? h->idle_name : "--idle-timeout");
     break;
   case NT_HTTP_LIMIT_IDLE:
-    fail_line(h, "%s: timed out: no byte moved for %s (--idle-timeout)", url,
-              cli_secs(h->idle_ms));
+    fail_line(h, "%s: timed out: no byte moved for %s (%s)", url,
+              cli_secs(h->idle_ms), h->idle_name ? h->idle_name : "--idle-timeout");
     break;
   case NT_HTTP_LIMIT_TOTAL:
     fail_line(h, "%s: timed out: the transfer took longer than %s "

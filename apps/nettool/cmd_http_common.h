@@ -34,6 +34,7 @@ struct http_cli_s {
   uint64_t body_bytes, sent_bytes;
   int dump_errno;
   unsigned long long timeout_ms, idle_ms, connect_ms, retry_delay_ms;
+  const char *idle_name; /* the option that set idle_ms, for messages */
   int idle_given, connect_given;
   int max_redirs; /* -2: default */
   int retries;

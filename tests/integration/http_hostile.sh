@@ -74,8 +74,11 @@ run http-get "http://127.0.0.1:$SILENT/" --idle-timeout 1 --retry 5 --retry-dela
 check "--max-time 1.5 covers the retries (${el} ms)" eval \
   '[ $rc = 10 ] && [ $el -lt 3000 ] && grep -q "took longer than 1.5 s (--max-time)" "$d/err" || { info; false; }'
 run http-get "http://127.0.0.1:$SILENT/" --timeout 0.5
-check "--timeout is --max-time's other name (${el} ms)" eval \
-  '[ $rc = 10 ] && [ $el -lt 2000 ] && grep -q "took longer than 0.5 s (--max-time)" "$d/err" || { info; false; }'
+check "--timeout is the wait for the server, as in every command: the idle limit (${el} ms)" eval \
+  '[ $rc = 10 ] && [ $el -ge 400 ] && [ $el -lt 2000 ] && grep -q "no byte moved for 0.5 s (--timeout)" "$d/err" || { info; false; }'
+run http-get "http://127.0.0.1:$SILENT/" --timeout 5 --idle-timeout 0.5
+check "--idle-timeout wins over --timeout (${el} ms)" eval \
+  '[ $rc = 10 ] && [ $el -lt 2000 ] && grep -q "no byte moved for 0.5 s (--idle-timeout)" "$d/err" || { info; false; }'
 run http-get "https://127.0.0.1:$SILENT/" --idle-timeout 1
 check "--idle-timeout applies to the TLS handshake (${el} ms)" eval \
   '[ $rc = 10 ] && [ $el -lt 5000 ] && grep -q "connect to 127.0.0.1 port $SILENT: timed out: no connection within 1 s" "$d/err" || { info; false; }'
