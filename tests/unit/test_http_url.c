@@ -12,6 +12,7 @@
 
 #include "http-int.h"
 #include "nettool/http.h"
+#include "nettool/version.h"
 
 static void check_url(const char *in, int https, const char *host, int port,
                       const char *target, const char *user, const char *pass) {
@@ -211,7 +212,7 @@ static void test_request_head(void **state) {
   (void)state;
   char *h = head("GET", "http://h.test:8080/p?q", NULL, 0, NULL, -2, 0);
   assert_string_equal(h, "GET /p?q HTTP/1.1\r\nHost: h.test:8080\r\n"
-                         "User-Agent: nettool/0.1.0\r\nAccept: */*\r\n\r\n");
+                         "User-Agent: nettool/" NT_VERSION_STRING "\r\nAccept: */*\r\n\r\n");
   free(h);
   h = head("POST", "http://h.test/", NULL, 0, "Aladdin", 5, 1);
   assert_non_null(
@@ -236,7 +237,7 @@ static void test_request_head(void **state) {
                          NULL};
   h = head("PUT", "http://h.test/", extra, 0, "u", 3, 0);
   assert_non_null(strstr(h, "user-agent: custom/1\r\n"));
-  assert_null(strstr(h, "nettool/0.1.0"));
+  assert_null(strstr(h, "nettool/" NT_VERSION_STRING));
   assert_null(strstr(h, "Accept"));
   assert_non_null(strstr(h, "X-Thing: v  \r\n"));
   assert_non_null(strstr(h, "Content-Length: 3\r\n"));
