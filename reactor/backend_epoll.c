@@ -53,10 +53,11 @@ static int ep_set(nt_reactor_t *r, int fd, unsigned have, unsigned want) {
 static int ep_wait(nt_reactor_t *r, int timeout_ms) {
   epoll_data_t_ *d = r->backend_data;
   int n = epoll_wait(d->epfd, d->events, MAX_EVENTS, timeout_ms);
-  if (n < 0) return errno == EINTR ? 0 : -errno;
+  int e = errno;
   /* Callbacks start timers: they must count from now, not from before the
    * wait (see the backend contract in reactor-int.h). */
-  if (n > 0) nt_reactor_update_time(r);
+  nt_reactor_update_time(r);
+  if (n < 0) return e == EINTR ? 0 : -e;
   for (int i = 0; i < n; i++) {
     uint32_t e = d->events[i].events;
     unsigned ev = 0;

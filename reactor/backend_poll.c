@@ -82,9 +82,10 @@ static int pl_set(nt_reactor_t *r, int fd, unsigned have, unsigned want) {
 static int pl_wait(nt_reactor_t *r, int timeout_ms) {
   poll_data_t_ *d = r->backend_data;
   int n = poll(d->fds, d->len, timeout_ms);
-  if (n < 0) return errno == EINTR ? 0 : -errno;
-  if (n == 0) return 0;
+  int e = errno;
   nt_reactor_update_time(r); /* before any callback: see reactor-int.h */
+  if (n < 0) return e == EINTR ? 0 : -e;
+  if (n == 0) return 0;
   if (d->ready_cap < (size_t)n) {
     struct pollfd *p = nt__realloc(d->ready, (size_t)n * sizeof *p);
     if (!p) return NT_ENOMEM;

@@ -16,7 +16,8 @@
  * moves an fd from the events the backend has to the events wanted (0 means
  * remove); wait() collects ready fds and calls nt__io_dispatch for each.
  * wait() must call nt_reactor_update_time() after the system call returns
- * and before the first dispatch: the loop's cached time is what timers
+ * (whatever it returned; the loop relies on it and reads no clock of its
+ * own after the wait) and before the first dispatch: the loop's cached time is what timers
  * started inside I/O callbacks count from, and a stale one (from before the
  * wait) makes them fire early by however long the loop slept. */
 struct nt__backend {

@@ -470,11 +470,12 @@ static int turn(nt_reactor_t *r, int block) {
       int rc = r->backend->wait(r, -1);
       if (rc < 0) return rc;
     }
+    nt_reactor_update_time(r); /* the jump above */
   } else {
+    /* The backend refreshed the time when its wait returned. */
     int n = r->backend->wait(r, timeout);
     if (n < 0) return n;
   }
-  nt_reactor_update_time(r);
   nt__timers_run(r);
   return 1;
 }
