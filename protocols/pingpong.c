@@ -314,9 +314,12 @@ static int greeting_queue(nt_pp_t *pp, nt_pp_reply_cb cb, void *arg) {
   return 0;
 }
 
-int nt_pp_init(nt_pp_t *pp, nt_reactor_t *r, const nt_pp_ops_t *ops,
-               const nt_pp_options_t *opts, nt_pp_reply_cb greeting,
-               void *arg) {
+int nt_pp_init_sized(size_t opts_size, nt_pp_t *pp, nt_reactor_t *r,
+                     const nt_pp_ops_t *ops, const nt_pp_options_t *opts,
+                     nt_pp_reply_cb greeting, void *arg) {
+  nt_pp_options_t opts_copy_;
+  if (NT__OPTS_COPY(opts_copy_, opts, opts_size)) return NT_ENOTSUP;
+  if (opts) opts = &opts_copy_;
   memset(pp, 0, sizeof *pp);
   if (!opts || !opts->grammar) return NT_EINVAL;
   nt_pp_options_t o = *opts;
@@ -366,8 +369,11 @@ int nt_pp_command(nt_pp_t *pp, int flags, nt_pp_reply_cb reply,
   return 0;
 }
 
-int nt_pp_start_tls(nt_pp_t *pp, nt_tls_ctx_t *ctx,
-                    const nt_tls_options_t *opts) {
+int nt_pp_start_tls_sized(size_t opts_size, nt_pp_t *pp, nt_tls_ctx_t *ctx,
+                          const nt_tls_options_t *opts) {
+  nt_tls_options_t opts_copy_;
+  if (NT__OPTS_COPY(opts_copy_, opts, opts_size)) return NT_ENOTSUP;
+  if (opts) opts = &opts_copy_;
   nt_transport_t *t = nt_pp_transport(pp);
   if (!t || nt_transport_is_closing(t)) return NT_ENOTCONN;
   /* Nothing after the reply that allowed TLS belongs to the plaintext

@@ -134,6 +134,18 @@ void *nt__realloc(void *p, size_t n);
 void nt__free(void *p);
 char *nt__strdup(const char *s);
 
+/* Options structs that grow (docs/ABI.md "Growing a struct"): a public
+ * function taking one is called through a macro that passes the caller's
+ * sizeof, so a program built against an older, smaller struct is read only
+ * as far as it goes. Copies min(size, dst_size) bytes of src (NULL: none)
+ * into dst and zeroes the rest, so fields the caller does not know have
+ * their zero default. A caller's struct larger than ours (a newer program on
+ * an older library) is accepted only if the bytes we do not know are all
+ * zero: otherwise it asks for something this library cannot do, NT_ENOTSUP.
+ * Returns 0 or NT_ENOTSUP. */
+int nt__opts_copy(void *dst, size_t dst_size, const void *src, size_t size);
+#define NT__OPTS_COPY(dst, src, size) nt__opts_copy(&(dst), sizeof(dst), (src), (size))
+
 /* Logging (log.c): to the program's handler (nettool/log.h), else to
  * stderr; filtered by nt_log_set_level, at first by $NETTOOL_LOG (none,
  * error, warn, info, debug). The values are log.h's NT_LOG_*. */

@@ -28,7 +28,11 @@ static const struct nt__backend *find_backend(const char *name) {
   return NULL;
 }
 
-int nt_reactor_new(nt_reactor_t **out, const nt_reactor_options_t *opts) {
+int nt_reactor_new_sized(size_t opts_size, nt_reactor_t **out,
+                         const nt_reactor_options_t *opts) {
+  nt_reactor_options_t opts_copy_;
+  if (NT__OPTS_COPY(opts_copy_, opts, opts_size)) return NT_ENOTSUP;
+  if (opts) opts = &opts_copy_;
   const struct nt__backend *be = find_backend(opts ? opts->backend : NULL);
   if (!be) return NT_EBACKEND;
   nt_reactor_t *r = nt__calloc(1, sizeof *r);

@@ -210,9 +210,14 @@ static int begin(nt_connector_t *c, nt_connector_t **out) {
   return 0;
 }
 
-int nt_tcp_connect_addrs(nt_reactor_t *r, const nt_address_t *addrs, size_t n,
-                         nt_factory_t *f, const nt_tcp_connect_options_t *opts,
-                         nt_connector_t **out) {
+int nt_tcp_connect_addrs_sized(size_t opts_size, nt_reactor_t *r,
+                               const nt_address_t *addrs, size_t n,
+                               nt_factory_t *f,
+                               const nt_tcp_connect_options_t *opts,
+                               nt_connector_t **out) {
+  nt_tcp_connect_options_t opts_copy_;
+  if (NT__OPTS_COPY(opts_copy_, opts, opts_size)) return NT_ENOTSUP;
+  if (opts) opts = &opts_copy_;
   if (!n) return NT_EINVAL;
   nt_connector_t *c = connector_new(r, f, opts);
   if (!c) return NT_ENOMEM;
@@ -227,10 +232,14 @@ int nt_tcp_connect_addrs(nt_reactor_t *r, const nt_address_t *addrs, size_t n,
   return begin(c, out);
 }
 
-int nt_tcp_connect_addr(nt_reactor_t *r, const struct sockaddr *sa,
-                        socklen_t salen, nt_factory_t *f,
-                        const nt_tcp_connect_options_t *opts,
-                        nt_connector_t **out) {
+int nt_tcp_connect_addr_sized(size_t opts_size, nt_reactor_t *r,
+                              const struct sockaddr *sa, socklen_t salen,
+                              nt_factory_t *f,
+                              const nt_tcp_connect_options_t *opts,
+                              nt_connector_t **out) {
+  nt_tcp_connect_options_t opts_copy_;
+  if (NT__OPTS_COPY(opts_copy_, opts, opts_size)) return NT_ENOTSUP;
+  if (opts) opts = &opts_copy_;
   nt_address_t a;
   memset(&a, 0, sizeof a);
   memcpy(&a.addr, sa, salen);
@@ -238,9 +247,13 @@ int nt_tcp_connect_addr(nt_reactor_t *r, const struct sockaddr *sa,
   return nt_tcp_connect_addrs(r, &a, 1, f, opts, out);
 }
 
-int nt_tcp_connect(nt_reactor_t *r, const char *host, int port,
-                   nt_factory_t *f, const nt_tcp_connect_options_t *opts,
-                   nt_connector_t **out) {
+int nt_tcp_connect_sized(size_t opts_size, nt_reactor_t *r, const char *host,
+                         int port, nt_factory_t *f,
+                         const nt_tcp_connect_options_t *opts,
+                         nt_connector_t **out) {
+  nt_tcp_connect_options_t opts_copy_;
+  if (NT__OPTS_COPY(opts_copy_, opts, opts_size)) return NT_ENOTSUP;
+  if (opts) opts = &opts_copy_;
   if (port <= 0 || port > 65535) return NT_EBADPORT;
   nt_address_t a;
   if (host && nt_addr_parse(host, port, &a.addr, &a.len) == 0)

@@ -383,8 +383,12 @@ void nt_resolve_cancel(nt_resolve_t *q) {
 
 /* --- resolvers ------------------------------------------------------------------------ */
 
-int nt_resolver_new(nt_reactor_t *r, const nt_resolver_options_t *opts,
-                    nt_resolver_t **out) {
+int nt_resolver_new_sized(size_t opts_size, nt_reactor_t *r,
+                          const nt_resolver_options_t *opts,
+                          nt_resolver_t **out) {
+  nt_resolver_options_t opts_copy_;
+  if (NT__OPTS_COPY(opts_copy_, opts, opts_size)) return NT_ENOTSUP;
+  if (opts) opts = &opts_copy_;
   pthread_once(&cares_once, cares_init);
   if (cares_init_status != ARES_SUCCESS) return NT_EDNS_FAIL;
   nt_resolver_t *res = nt__calloc(1, sizeof *res);

@@ -323,8 +323,13 @@ static void listener_cb(nt_io_t *io, unsigned events) {
   }
 }
 
-int nt_tcp_listen(nt_reactor_t *r, const char *addr, int port, nt_factory_t *f,
-                  const nt_tcp_listen_options_t *opts, nt_listener_t **out) {
+int nt_tcp_listen_sized(size_t opts_size, nt_reactor_t *r, const char *addr,
+                        int port, nt_factory_t *f,
+                        const nt_tcp_listen_options_t *opts,
+                        nt_listener_t **out) {
+  nt_tcp_listen_options_t opts_copy_;
+  if (NT__OPTS_COPY(opts_copy_, opts, opts_size)) return NT_ENOTSUP;
+  if (opts) opts = &opts_copy_;
   struct sockaddr_storage ss;
   socklen_t len;
   int rc = nt_addr_parse(addr && *addr ? addr : "::", port, &ss, &len);

@@ -296,7 +296,11 @@ static int ctx_configure(nt_tls_ctx_t *ctx, const nt_tls_ctx_options_t *o) {
   return configure_alpn(ctx, o);
 }
 
-int nt_tls_ctx_new(const nt_tls_ctx_options_t *o, nt_tls_ctx_t **out) {
+int nt_tls_ctx_new_sized(size_t opts_size, const nt_tls_ctx_options_t *o,
+                         nt_tls_ctx_t **out) {
+  nt_tls_ctx_options_t opts_copy_;
+  if (NT__OPTS_COPY(opts_copy_, o, opts_size)) return NT_ENOTSUP;
+  if (o) o = &opts_copy_;
   tl_last_error[0] = 0;
   if (!o || !out) {
     nt__tls_set_last_error("no options");

@@ -1229,8 +1229,12 @@ static const nt_factory_ops_t wrap_ops = {
     .connection_failed = wrap_failed,
 };
 
-int nt_tls_factory_init(nt_tls_factory_t *f, nt_tls_ctx_t *ctx,
-                        nt_factory_t *inner, const nt_tls_options_t *opts) {
+int nt_tls_factory_init_sized(size_t opts_size, nt_tls_factory_t *f,
+                              nt_tls_ctx_t *ctx, nt_factory_t *inner,
+                              const nt_tls_options_t *opts) {
+  nt_tls_options_t opts_copy_;
+  if (NT__OPTS_COPY(opts_copy_, opts, opts_size)) return NT_ENOTSUP;
+  if (opts) opts = &opts_copy_;
   if (!f || !ctx || !inner || !inner->ops || !inner->ops->build_protocol)
     return NT_EINVAL;
   memset(f, 0, sizeof *f);
@@ -1253,9 +1257,12 @@ int nt_tls_factory_init(nt_tls_factory_t *f, nt_tls_ctx_t *ctx,
 
 /* --- STARTTLS ---------------------------------------------------------------------------- */
 
-int nt_tls_start(nt_transport_t *lower, nt_tls_ctx_t *ctx,
-                 nt_protocol_t *upper, const nt_tls_options_t *opts,
-                 nt_transport_t **out) {
+int nt_tls_start_sized(size_t opts_size, nt_transport_t *lower,
+                       nt_tls_ctx_t *ctx, nt_protocol_t *upper,
+                       const nt_tls_options_t *opts, nt_transport_t **out) {
+  nt_tls_options_t opts_copy_;
+  if (NT__OPTS_COPY(opts_copy_, opts, opts_size)) return NT_ENOTSUP;
+  if (opts) opts = &opts_copy_;
   if (!lower || !ctx || !upper) return NT_EINVAL;
   if (nt_transport_is_closing(lower) ||
       (lower->flags & (NT_TRANSPORT_EOF_RECEIVED | NT_TRANSPORT_WRITE_EOF)))

@@ -53,9 +53,12 @@ static void udp_io_cb(nt_io_t *io, unsigned events) {
   }
 }
 
-int nt_udp_bind(nt_reactor_t *r, const char *addr, int port,
-                nt_datagram_protocol_t *p, const nt_udp_options_t *opts,
-                nt_udp_t **out) {
+int nt_udp_bind_sized(size_t opts_size, nt_reactor_t *r, const char *addr,
+                      int port, nt_datagram_protocol_t *p,
+                      const nt_udp_options_t *opts, nt_udp_t **out) {
+  nt_udp_options_t opts_copy_;
+  if (NT__OPTS_COPY(opts_copy_, opts, opts_size)) return NT_ENOTSUP;
+  if (opts) opts = &opts_copy_;
   struct sockaddr_storage ss;
   socklen_t len;
   int rc = nt_addr_parse(addr && *addr ? addr : "::", port, &ss, &len);

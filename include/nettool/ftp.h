@@ -107,13 +107,18 @@ typedef struct nt_ftp_callbacks_s {
 /* Connects to host:port (0: 21, or 990 with implicit TLS) through the
  * connector (happy eyeballs). Returns 0 and *out, or NT_EINVAL (TLS without
  * a context), NT_EBADPORT, NT_EDNS_BADNAME, NT_ENOMEM: then no callback. */
-int nt_ftp_connect(nt_reactor_t *r, const char *host, int port,
-                   const nt_ftp_options_t *opts, const nt_ftp_callbacks_t *cbs,
-                   void *arg, nt_ftp_t **out);
+int nt_ftp_connect_sized(size_t opts_size, nt_reactor_t *r, const char *host,
+                         int port, const nt_ftp_options_t *opts,
+                         const nt_ftp_callbacks_t *cbs, void *arg,
+                         nt_ftp_t **out);
+#define nt_ftp_connect(...) \
+  nt_ftp_connect_sized(sizeof(nt_ftp_options_t), __VA_ARGS__)
 
 /* A client not connected yet: hand nt_ftp_protocol(f) to a transport. */
-int nt_ftp_new(nt_reactor_t *r, const nt_ftp_options_t *opts,
-               const nt_ftp_callbacks_t *cbs, void *arg, nt_ftp_t **out);
+int nt_ftp_new_sized(size_t opts_size, nt_reactor_t *r,
+                     const nt_ftp_options_t *opts,
+                     const nt_ftp_callbacks_t *cbs, void *arg, nt_ftp_t **out);
+#define nt_ftp_new(...) nt_ftp_new_sized(sizeof(nt_ftp_options_t), __VA_ARGS__)
 nt_protocol_t *nt_ftp_protocol(nt_ftp_t *f);
 void nt_ftp_free(nt_ftp_t *f); /* only for a client never attached */
 
@@ -218,13 +223,19 @@ typedef struct nt_ftp_xfer_options_s {
  * that fails with no final reply within 1 s ends the session with its error
  * (nt_ftp_failure_where: NT_FTP_WHERE_DATA or _DATA_TLS). With PROT P the
  * data connection's TLS handshake starts after the server's 1xx reply. */
-int nt_ftp_retrieve(nt_ftp_t *f, const char *path,
-                    const nt_ftp_xfer_options_t *xo, const nt_ftp_sink_t *sink,
-                    nt_ftp_done_cb cb, void *arg);
+int nt_ftp_retrieve_sized(size_t opts_size, nt_ftp_t *f, const char *path,
+                          const nt_ftp_xfer_options_t *xo,
+                          const nt_ftp_sink_t *sink, nt_ftp_done_cb cb,
+                          void *arg);
+#define nt_ftp_retrieve(...) \
+  nt_ftp_retrieve_sized(sizeof(nt_ftp_xfer_options_t), __VA_ARGS__)
 
 /* STOR (or APPE) from xo->fd. */
-int nt_ftp_store(nt_ftp_t *f, const char *path, const nt_ftp_xfer_options_t *xo,
-                 nt_ftp_done_cb cb, void *arg);
+int nt_ftp_store_sized(size_t opts_size, nt_ftp_t *f, const char *path,
+                       const nt_ftp_xfer_options_t *xo, nt_ftp_done_cb cb,
+                       void *arg);
+#define nt_ftp_store(...) \
+  nt_ftp_store_sized(sizeof(nt_ftp_xfer_options_t), __VA_ARGS__)
 
 /* Resumes a data connection paused by a sink returning NT_EAGAIN. */
 void nt_ftp_resume_data(nt_ftp_t *f);
@@ -290,14 +301,18 @@ typedef struct nt_ftp_file_options_s {
  * A failed transfer leaves local untouched and keeps the part file (if it
  * got any bytes) so that resume can continue it. res->path is local.
  */
-int nt_ftp_get_file(nt_ftp_t *f, const char *remote, const char *local,
-                    const nt_ftp_file_options_t *fo, nt_ftp_done_cb cb,
-                    void *arg);
+int nt_ftp_get_file_sized(size_t opts_size, nt_ftp_t *f, const char *remote,
+                          const char *local, const nt_ftp_file_options_t *fo,
+                          nt_ftp_done_cb cb, void *arg);
+#define nt_ftp_get_file(...) \
+  nt_ftp_get_file_sized(sizeof(nt_ftp_file_options_t), __VA_ARGS__)
 
 /* Uploads the regular file local to remote (sendfile on plain TCP). */
-int nt_ftp_put_file(nt_ftp_t *f, const char *local, const char *remote,
-                    const nt_ftp_file_options_t *fo, nt_ftp_done_cb cb,
-                    void *arg);
+int nt_ftp_put_file_sized(size_t opts_size, nt_ftp_t *f, const char *local,
+                          const char *remote, const nt_ftp_file_options_t *fo,
+                          nt_ftp_done_cb cb, void *arg);
+#define nt_ftp_put_file(...) \
+  nt_ftp_put_file_sized(sizeof(nt_ftp_file_options_t), __VA_ARGS__)
 
 /* --- state ------------------------------------------------------------------------- */
 

@@ -194,8 +194,11 @@ typedef struct nt_http_client_options_s {
 } nt_http_client_options_t;
 
 /* Returns 0, NT_ENOMEM. opts may be NULL. */
-int nt_http_client_new(nt_reactor_t *r, const nt_http_client_options_t *opts,
-                       nt_http_client_t **out);
+int nt_http_client_new_sized(size_t opts_size, nt_reactor_t *r,
+                             const nt_http_client_options_t *opts,
+                             nt_http_client_t **out);
+#define nt_http_client_new(...) \
+  nt_http_client_new_sized(sizeof(nt_http_client_options_t), __VA_ARGS__)
 /* Closes idle connections and frees the client. Requests still running are
  * cancelled first (their on_done runs later from the loop with
  * NT_ECANCELED). */
@@ -296,10 +299,12 @@ typedef struct nt_http_callbacks_s {
 /* Starts a request. Returns 0 (on_done will run), or an error and no
  * callback: NT_EHTTP_BAD_URL, NT_EHTTP_SCHEME, NT_EBADPORT, NT_EINVAL (a
  * bad header), NT_ENOMEM. */
-int nt_http_request_start(nt_http_client_t *c,
-                          const nt_http_request_options_t *opts,
-                          const nt_http_callbacks_t *cbs, void *arg,
-                          nt_http_request_t **out);
+int nt_http_request_start_sized(size_t opts_size, nt_http_client_t *c,
+                                const nt_http_request_options_t *opts,
+                                const nt_http_callbacks_t *cbs, void *arg,
+                                nt_http_request_t **out);
+#define nt_http_request_start(...) \
+  nt_http_request_start_sized(sizeof(nt_http_request_options_t), __VA_ARGS__)
 
 /* Stops a request: on_done(NT_ECANCELED) follows from the loop. Safe from
  * inside the request's own callbacks; no effect once on_done has been

@@ -142,17 +142,23 @@ typedef struct nt_nntp_callbacks_s {
  * for NNTPS). Returns 0 (callbacks follow), or NT_EINVAL (tls without a
  * context, a user without a password), NT_EBADPORT, NT_EDNS_BADNAME,
  * NT_ENOMEM (no callback then). */
-int nt_nntp_connect(nt_reactor_t *r, const char *host, int port,
-                    const nt_nntp_options_t *opts,
-                    const nt_nntp_callbacks_t *cbs, void *arg,
-                    nt_nntp_t **out);
+int nt_nntp_connect_sized(size_t opts_size, nt_reactor_t *r, const char *host,
+                          int port, const nt_nntp_options_t *opts,
+                          const nt_nntp_callbacks_t *cbs, void *arg,
+                          nt_nntp_t **out);
+#define nt_nntp_connect(...) \
+  nt_nntp_connect_sized(sizeof(nt_nntp_options_t), __VA_ARGS__)
 
 /* A client not connected anywhere, to run over a transport you provide (the
  * test reactor's): hand nt_nntp_protocol(c) to it. From then on the
  * transport owns c. opts->tls may be STARTTLS (the upgrade runs over that
  * transport), not IMPLICIT. */
-int nt_nntp_new(nt_reactor_t *r, const nt_nntp_options_t *opts,
-                const nt_nntp_callbacks_t *cbs, void *arg, nt_nntp_t **out);
+int nt_nntp_new_sized(size_t opts_size, nt_reactor_t *r,
+                      const nt_nntp_options_t *opts,
+                      const nt_nntp_callbacks_t *cbs, void *arg,
+                      nt_nntp_t **out);
+#define nt_nntp_new(...) \
+  nt_nntp_new_sized(sizeof(nt_nntp_options_t), __VA_ARGS__)
 nt_protocol_t *nt_nntp_protocol(nt_nntp_t *c);
 
 /* Ends the session: QUIT after the commands already queued, then close;

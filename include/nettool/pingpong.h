@@ -154,9 +154,10 @@ typedef struct nt_pp_options_s {
  * the protocol (nt_pp_protocol) to hand to a transport, which destroys it
  * after connection_lost; one never handed over is released with
  * nt_pp_dispose(). */
-int nt_pp_init(nt_pp_t *pp, nt_reactor_t *r, const nt_pp_ops_t *ops,
-               const nt_pp_options_t *opts, nt_pp_reply_cb greeting,
-               void *arg);
+int nt_pp_init_sized(size_t opts_size, nt_pp_t *pp, nt_reactor_t *r,
+                     const nt_pp_ops_t *ops, const nt_pp_options_t *opts,
+                     nt_pp_reply_cb greeting, void *arg);
+#define nt_pp_init(...) nt_pp_init_sized(sizeof(nt_pp_options_t), __VA_ARGS__)
 
 /* Releases an engine that never got a transport (runs ops->destroy). */
 void nt_pp_dispose(nt_pp_t *pp);
@@ -195,8 +196,10 @@ void nt_pp_touch(nt_pp_t *pp);
  * TLS error. Returns 0, NT_ENOTCONN, or nt_tls_start's error (the engine
  * then reads again; the caller usually ends the connection).
  */
-int nt_pp_start_tls(nt_pp_t *pp, nt_tls_ctx_t *ctx,
-                    const nt_tls_options_t *opts);
+int nt_pp_start_tls_sized(size_t opts_size, nt_pp_t *pp, nt_tls_ctx_t *ctx,
+                          const nt_tls_options_t *opts);
+#define nt_pp_start_tls(...) \
+  nt_pp_start_tls_sized(sizeof(nt_tls_options_t), __VA_ARGS__)
 
 /* Text and code of the last complete reply ("" and 0 before any). */
 const char *nt_pp_last_reply(const nt_pp_t *pp);

@@ -51,7 +51,10 @@ typedef struct nt_reactor_options_s {
 
 /* Creates a reactor. opts may be NULL. Returns 0 or NT_EBACKEND (unknown
  * backend name), NT_ENOMEM, or the error of the backend's setup syscall. */
-int nt_reactor_new(nt_reactor_t **out, const nt_reactor_options_t *opts);
+int nt_reactor_new_sized(size_t opts_size, nt_reactor_t **out,
+                         const nt_reactor_options_t *opts);
+#define nt_reactor_new(...) \
+  nt_reactor_new_sized(sizeof(nt_reactor_options_t), __VA_ARGS__)
 
 /* Frees the reactor. Handles still registered are forgotten, not closed:
  * close transports and listeners first; anything still live is reported in

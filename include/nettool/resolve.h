@@ -50,8 +50,11 @@ typedef struct nt_resolver_options_s {
 
 /* Creates a resolver. Returns 0, NT_EINVAL for a bad server list,
  * NT_ENOMEM, or NT_EDNS_FAIL if c-ares cannot start. */
-int nt_resolver_new(nt_reactor_t *r, const nt_resolver_options_t *opts,
-                    nt_resolver_t **out);
+int nt_resolver_new_sized(size_t opts_size, nt_reactor_t *r,
+                          const nt_resolver_options_t *opts,
+                          nt_resolver_t **out);
+#define nt_resolver_new(...) \
+  nt_resolver_new_sized(sizeof(nt_resolver_options_t), __VA_ARGS__)
 
 /* Frees the resolver; lookups still waiting for an answer get NT_ECANCELED
  * before it returns (answers already queued are delivered from the loop). */

@@ -32,8 +32,12 @@ typedef struct nt_tcp_listen_options_s {
  * listener in *out, or NT_EBADADDR, NT_EBADPORT, NT_EADDRINUSE, NT_EACCES...
  * The listener is owned by the caller until nt_listener_close().
  */
-int nt_tcp_listen(nt_reactor_t *r, const char *addr, int port, nt_factory_t *f,
-                  const nt_tcp_listen_options_t *opts, nt_listener_t **out);
+int nt_tcp_listen_sized(size_t opts_size, nt_reactor_t *r, const char *addr,
+                        int port, nt_factory_t *f,
+                        const nt_tcp_listen_options_t *opts,
+                        nt_listener_t **out);
+#define nt_tcp_listen(...) \
+  nt_tcp_listen_sized(sizeof(nt_tcp_listen_options_t), __VA_ARGS__)
 
 /* The port actually bound, and the full local address. */
 int nt_listener_port(const nt_listener_t *l);
@@ -74,18 +78,28 @@ typedef struct nt_tcp_connect_options_s {
  * Returns 0, or NT_EBADPORT / NT_EDNS_BADNAME / NT_ENOMEM, in which case no
  * callback is called.
  */
-int nt_tcp_connect(nt_reactor_t *r, const char *host, int port,
-                   nt_factory_t *f, const nt_tcp_connect_options_t *opts,
-                   nt_connector_t **out);
+int nt_tcp_connect_sized(size_t opts_size, nt_reactor_t *r, const char *host,
+                         int port, nt_factory_t *f,
+                         const nt_tcp_connect_options_t *opts,
+                         nt_connector_t **out);
+#define nt_tcp_connect(...) \
+  nt_tcp_connect_sized(sizeof(nt_tcp_connect_options_t), __VA_ARGS__)
 
 /* The same race over addresses the caller already has (ports set). */
-int nt_tcp_connect_addrs(nt_reactor_t *r, const nt_address_t *addrs, size_t n,
-                         nt_factory_t *f, const nt_tcp_connect_options_t *opts,
-                         nt_connector_t **out);
-int nt_tcp_connect_addr(nt_reactor_t *r, const struct sockaddr *sa,
-                        socklen_t salen, nt_factory_t *f,
-                        const nt_tcp_connect_options_t *opts,
-                        nt_connector_t **out);
+int nt_tcp_connect_addrs_sized(size_t opts_size, nt_reactor_t *r,
+                               const nt_address_t *addrs, size_t n,
+                               nt_factory_t *f,
+                               const nt_tcp_connect_options_t *opts,
+                               nt_connector_t **out);
+#define nt_tcp_connect_addrs(...) \
+  nt_tcp_connect_addrs_sized(sizeof(nt_tcp_connect_options_t), __VA_ARGS__)
+int nt_tcp_connect_addr_sized(size_t opts_size, nt_reactor_t *r,
+                              const struct sockaddr *sa, socklen_t salen,
+                              nt_factory_t *f,
+                              const nt_tcp_connect_options_t *opts,
+                              nt_connector_t **out);
+#define nt_tcp_connect_addr(...) \
+  nt_tcp_connect_addr_sized(sizeof(nt_tcp_connect_options_t), __VA_ARGS__)
 
 /* Abandons a pending connect: connection_failed(NT_ECANCELED) follows from
  * the loop. */

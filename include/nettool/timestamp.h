@@ -78,19 +78,25 @@ typedef struct nt_ts_client_options_s {
  * is one datagram, resent once per second until the reply timeout.
  * Returns 0 (callbacks follow), or a negative code (no callback).
  */
-int nt_ts_client_connect(nt_reactor_t *r, const char *host, int port,
-                         const nt_ts_client_options_t *opts,
-                         const nt_ts_client_callbacks_t *cbs, void *arg,
-                         nt_ts_client_t **out);
+int nt_ts_client_connect_sized(size_t opts_size, nt_reactor_t *r,
+                               const char *host, int port,
+                               const nt_ts_client_options_t *opts,
+                               const nt_ts_client_callbacks_t *cbs, void *arg,
+                               nt_ts_client_t **out);
+#define nt_ts_client_connect(...) \
+  nt_ts_client_connect_sized(sizeof(nt_ts_client_options_t), __VA_ARGS__)
 
 /* A TCP-mode client not connected anywhere yet, for running over a stream
  * transport you provide (the test reactor's in-memory one, or TLS): hand
  * nt_ts_client_protocol(c) to it; connected() follows its connection_made.
  * Once the protocol is handed over, the transport owns c (it is freed after
  * closed()). */
-int nt_ts_client_new(nt_reactor_t *r, const nt_ts_client_options_t *opts,
-                     const nt_ts_client_callbacks_t *cbs, void *arg,
-                     nt_ts_client_t **out);
+int nt_ts_client_new_sized(size_t opts_size, nt_reactor_t *r,
+                           const nt_ts_client_options_t *opts,
+                           const nt_ts_client_callbacks_t *cbs, void *arg,
+                           nt_ts_client_t **out);
+#define nt_ts_client_new(...) \
+  nt_ts_client_new_sized(sizeof(nt_ts_client_options_t), __VA_ARGS__)
 nt_protocol_t *nt_ts_client_protocol(nt_ts_client_t *c);
 
 /* Inside closed(): non-zero if TCP had connected and the TLS handshake was

@@ -165,7 +165,10 @@ typedef struct nt_tls_ctx_options_s {
  * NT_ENOENT (a file is missing), NT_ETLS_CONFIG (unreadable certificate or
  * key, key not matching the certificate, bad CA bundle), NT_ENOMEM; then
  * nt_tls_last_error() says which file and why. */
-int nt_tls_ctx_new(const nt_tls_ctx_options_t *opts, nt_tls_ctx_t **out);
+int nt_tls_ctx_new_sized(size_t opts_size, const nt_tls_ctx_options_t *opts,
+                         nt_tls_ctx_t **out);
+#define nt_tls_ctx_new(...) \
+  nt_tls_ctx_new_sized(sizeof(nt_tls_ctx_options_t), __VA_ARGS__)
 
 /* Takes one more reference to ctx, for another owner (a worker thread, a
  * client object) that drops it with nt_tls_ctx_free. Returns ctx (NULL is
@@ -231,8 +234,11 @@ typedef struct nt_tls_factory_s {
 
 /* Initialises f. Client or server follows the context. Returns 0, or
  * NT_EINVAL (NULL argument, server_name longer than 255 bytes). */
-int nt_tls_factory_init(nt_tls_factory_t *f, nt_tls_ctx_t *ctx,
-                        nt_factory_t *inner, const nt_tls_options_t *opts);
+int nt_tls_factory_init_sized(size_t opts_size, nt_tls_factory_t *f,
+                              nt_tls_ctx_t *ctx, nt_factory_t *inner,
+                              const nt_tls_options_t *opts);
+#define nt_tls_factory_init(...) \
+  nt_tls_factory_init_sized(sizeof(nt_tls_options_t), __VA_ARGS__)
 
 /*
  * STARTTLS: upgrades `lower` (a stream transport, open, e.g. the TCP
@@ -256,9 +262,11 @@ int nt_tls_factory_init(nt_tls_factory_t *f, nt_tls_ctx_t *ctx,
  * NT_ETLS_CONFIG; on error nothing changed and upper is still the caller's.
  * It may be called from inside the lower protocol's data_received.
  */
-int nt_tls_start(nt_transport_t *lower, nt_tls_ctx_t *ctx,
-                 nt_protocol_t *upper, const nt_tls_options_t *opts,
-                 nt_transport_t **out);
+int nt_tls_start_sized(size_t opts_size, nt_transport_t *lower,
+                       nt_tls_ctx_t *ctx, nt_protocol_t *upper,
+                       const nt_tls_options_t *opts, nt_transport_t **out);
+#define nt_tls_start(...) \
+  nt_tls_start_sized(sizeof(nt_tls_options_t), __VA_ARGS__)
 
 /* --- queries on a TLS transport (NULL / 0 / NT_EINVAL on other transports) */
 

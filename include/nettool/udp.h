@@ -56,9 +56,11 @@ typedef struct nt_udp_options_s {
  * and starts p on it (connection_made runs before this returns). The endpoint
  * is the caller's until nt_udp_close(). Returns 0 or a negative code.
  */
-int nt_udp_bind(nt_reactor_t *r, const char *addr, int port,
-                nt_datagram_protocol_t *p, const nt_udp_options_t *opts,
-                nt_udp_t **out);
+int nt_udp_bind_sized(size_t opts_size, nt_reactor_t *r, const char *addr,
+                      int port, nt_datagram_protocol_t *p,
+                      const nt_udp_options_t *opts, nt_udp_t **out);
+#define nt_udp_bind(...) \
+  nt_udp_bind_sized(sizeof(nt_udp_options_t), __VA_ARGS__)
 
 /* Connected UDP: only datagrams from host:port are received, nt_udp_send
  * needs no address, and ICMP errors come back as error_received. */

@@ -222,8 +222,12 @@ static const nt_pp_ops_t pp_ops = {
 
 /* --- making and connecting ------------------------------------------------------------------- */
 
-int nt_ftp_new(nt_reactor_t *r, const nt_ftp_options_t *opts,
-               const nt_ftp_callbacks_t *cbs, void *arg, nt_ftp_t **out) {
+int nt_ftp_new_sized(size_t opts_size, nt_reactor_t *r,
+                     const nt_ftp_options_t *opts,
+                     const nt_ftp_callbacks_t *cbs, void *arg, nt_ftp_t **out) {
+  nt_ftp_options_t opts_copy_;
+  if (NT__OPTS_COPY(opts_copy_, opts, opts_size)) return NT_ENOTSUP;
+  if (opts) opts = &opts_copy_;
   nt_ftp_options_t o;
   memset(&o, 0, sizeof o);
   if (opts) o = *opts;
@@ -298,9 +302,13 @@ static const nt_factory_ops_t factory_ops = {
     .connection_failed = connect_failed,
 };
 
-int nt_ftp_connect(nt_reactor_t *r, const char *host, int port,
-                   const nt_ftp_options_t *opts, const nt_ftp_callbacks_t *cbs,
-                   void *arg, nt_ftp_t **out) {
+int nt_ftp_connect_sized(size_t opts_size, nt_reactor_t *r, const char *host,
+                         int port, const nt_ftp_options_t *opts,
+                         const nt_ftp_callbacks_t *cbs, void *arg,
+                         nt_ftp_t **out) {
+  nt_ftp_options_t opts_copy_;
+  if (NT__OPTS_COPY(opts_copy_, opts, opts_size)) return NT_ENOTSUP;
+  if (opts) opts = &opts_copy_;
   if (!host || !*host) return NT_EDNS_BADNAME;
   nt_ftp_options_t o;
   memset(&o, 0, sizeof o);
@@ -461,9 +469,13 @@ static int xfer(nt__ftp_xcmd_t x, const char *path,
   return 0;
 }
 
-int nt_ftp_retrieve(nt_ftp_t *f, const char *path,
-                    const nt_ftp_xfer_options_t *xo, const nt_ftp_sink_t *sink,
-                    nt_ftp_done_cb cb, void *arg) {
+int nt_ftp_retrieve_sized(size_t opts_size, nt_ftp_t *f, const char *path,
+                          const nt_ftp_xfer_options_t *xo,
+                          const nt_ftp_sink_t *sink, nt_ftp_done_cb cb,
+                          void *arg) {
+  nt_ftp_xfer_options_t opts_copy_;
+  if (NT__OPTS_COPY(opts_copy_, xo, opts_size)) return NT_ENOTSUP;
+  if (xo) xo = &opts_copy_;
   if (!sink || !sink->data) return NT_EINVAL;
   nt__ftp_op_t *op;
   int rc = xfer(NT__X_RETR, path, xo, cb, arg, &op);
@@ -472,8 +484,12 @@ int nt_ftp_retrieve(nt_ftp_t *f, const char *path,
   return queue_op(f, op);
 }
 
-int nt_ftp_store(nt_ftp_t *f, const char *path, const nt_ftp_xfer_options_t *xo,
-                 nt_ftp_done_cb cb, void *arg) {
+int nt_ftp_store_sized(size_t opts_size, nt_ftp_t *f, const char *path,
+                       const nt_ftp_xfer_options_t *xo, nt_ftp_done_cb cb,
+                       void *arg) {
+  nt_ftp_xfer_options_t opts_copy_;
+  if (NT__OPTS_COPY(opts_copy_, xo, opts_size)) return NT_ENOTSUP;
+  if (xo) xo = &opts_copy_;
   if (!xo || xo->fd < 0) return NT_EINVAL;
   nt__ftp_op_t *op;
   int rc = xfer(xo->append ? NT__X_APPE : NT__X_STOR, path, xo, cb, arg, &op);

@@ -103,9 +103,12 @@ static void get_done(nt_ftp_t *f, void *arg, const nt_ftp_result_t *res) {
   get_free(g);
 }
 
-int nt_ftp_get_file(nt_ftp_t *f, const char *remote, const char *local,
-                    const nt_ftp_file_options_t *fo, nt_ftp_done_cb cb,
-                    void *arg) {
+int nt_ftp_get_file_sized(size_t opts_size, nt_ftp_t *f, const char *remote,
+                          const char *local, const nt_ftp_file_options_t *fo,
+                          nt_ftp_done_cb cb, void *arg) {
+  nt_ftp_file_options_t opts_copy_;
+  if (NT__OPTS_COPY(opts_copy_, fo, opts_size)) return NT_ENOTSUP;
+  if (fo) fo = &opts_copy_;
   nt_ftp_file_options_t o;
   memset(&o, 0, sizeof o);
   if (fo) o = *fo;
@@ -169,9 +172,12 @@ static void put_done(nt_ftp_t *f, void *arg, const nt_ftp_result_t *res) {
   if (cb) cb(f, cb_arg, res);
 }
 
-int nt_ftp_put_file(nt_ftp_t *f, const char *local, const char *remote,
-                    const nt_ftp_file_options_t *fo, nt_ftp_done_cb cb,
-                    void *arg) {
+int nt_ftp_put_file_sized(size_t opts_size, nt_ftp_t *f, const char *local,
+                          const char *remote, const nt_ftp_file_options_t *fo,
+                          nt_ftp_done_cb cb, void *arg) {
+  nt_ftp_file_options_t opts_copy_;
+  if (NT__OPTS_COPY(opts_copy_, fo, opts_size)) return NT_ENOTSUP;
+  if (fo) fo = &opts_copy_;
   nt_ftp_file_options_t o;
   memset(&o, 0, sizeof o);
   if (fo) o = *fo;

@@ -9,8 +9,12 @@
 #define DEFAULT_MAX_IDLE 4
 #define DEFAULT_IDLE_KEEP_MS 30000
 
-int nt_http_client_new(nt_reactor_t *r, const nt_http_client_options_t *o,
-                       nt_http_client_t **out) {
+int nt_http_client_new_sized(size_t opts_size, nt_reactor_t *r,
+                             const nt_http_client_options_t *o,
+                             nt_http_client_t **out) {
+  nt_http_client_options_t opts_copy_;
+  if (NT__OPTS_COPY(opts_copy_, o, opts_size)) return NT_ENOTSUP;
+  if (o) o = &opts_copy_;
   nt_http_client_t *c = nt__calloc(1, sizeof *c);
   if (!c) return NT_ENOMEM;
   c->reactor = r;

@@ -236,10 +236,13 @@ static int apply_extras(nt_http_request_t *q, nt_http_body_t *body) {
   return 0;
 }
 
-int nt_http_request_start(nt_http_client_t *c,
-                          const nt_http_request_options_t *o,
-                          const nt_http_callbacks_t *cbs, void *arg,
-                          nt_http_request_t **out) {
+int nt_http_request_start_sized(size_t opts_size, nt_http_client_t *c,
+                                const nt_http_request_options_t *o,
+                                const nt_http_callbacks_t *cbs, void *arg,
+                                nt_http_request_t **out) {
+  nt_http_request_options_t opts_copy_;
+  if (NT__OPTS_COPY(opts_copy_, o, opts_size)) return NT_ENOTSUP;
+  if (o) o = &opts_copy_;
   if (!c || !o || !o->url) return NT_EINVAL;
   const char *method = o->method ? o->method : o->body ? "POST" : "GET";
   if (!token(method)) return NT_EINVAL;

@@ -359,8 +359,13 @@ static char *dup_opt(const char *s, int *err) {
 
 static int has_crlf(const char *s) { return s && strpbrk(s, "\r\n") != NULL; }
 
-int nt_nntp_new(nt_reactor_t *r, const nt_nntp_options_t *opts,
-                const nt_nntp_callbacks_t *cbs, void *arg, nt_nntp_t **out) {
+int nt_nntp_new_sized(size_t opts_size, nt_reactor_t *r,
+                      const nt_nntp_options_t *opts,
+                      const nt_nntp_callbacks_t *cbs, void *arg,
+                      nt_nntp_t **out) {
+  nt_nntp_options_t opts_copy_;
+  if (NT__OPTS_COPY(opts_copy_, opts, opts_size)) return NT_ENOTSUP;
+  if (opts) opts = &opts_copy_;
   nt_nntp_options_t o;
   memset(&o, 0, sizeof o);
   if (opts) o = *opts;
@@ -417,10 +422,13 @@ int nt_nntp_new(nt_reactor_t *r, const nt_nntp_options_t *opts,
 
 nt_protocol_t *nt_nntp_protocol(nt_nntp_t *c) { return nt_pp_protocol(&c->pp); }
 
-int nt_nntp_connect(nt_reactor_t *r, const char *host, int port,
-                    const nt_nntp_options_t *opts,
-                    const nt_nntp_callbacks_t *cbs, void *arg,
-                    nt_nntp_t **out) {
+int nt_nntp_connect_sized(size_t opts_size, nt_reactor_t *r, const char *host,
+                          int port, const nt_nntp_options_t *opts,
+                          const nt_nntp_callbacks_t *cbs, void *arg,
+                          nt_nntp_t **out) {
+  nt_nntp_options_t opts_copy_;
+  if (NT__OPTS_COPY(opts_copy_, opts, opts_size)) return NT_ENOTSUP;
+  if (opts) opts = &opts_copy_;
   int tls = opts ? opts->tls : 0;
   if (!host) return NT_EINVAL;
   if (port == 0) port = tls == NT_NNTP_TLS_IMPLICIT ? NT_NNTPS_PORT : NT_NNTP_PORT;

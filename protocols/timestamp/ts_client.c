@@ -293,9 +293,13 @@ static nt_ts_client_t *client_alloc(nt_reactor_t *r,
   return c;
 }
 
-int nt_ts_client_new(nt_reactor_t *r, const nt_ts_client_options_t *opts,
-                     const nt_ts_client_callbacks_t *cbs, void *arg,
-                     nt_ts_client_t **out) {
+int nt_ts_client_new_sized(size_t opts_size, nt_reactor_t *r,
+                           const nt_ts_client_options_t *opts,
+                           const nt_ts_client_callbacks_t *cbs, void *arg,
+                           nt_ts_client_t **out) {
+  nt_ts_client_options_t opts_copy_;
+  if (NT__OPTS_COPY(opts_copy_, opts, opts_size)) return NT_ENOTSUP;
+  if (opts) opts = &opts_copy_;
   if (opts && opts->udp) return NT_EINVAL;
   nt_ts_client_t *c = client_alloc(r, opts, cbs, arg);
   if (!c) return NT_ENOMEM;
@@ -342,10 +346,14 @@ static void udp_resolved_cb(void *arg, int status, const nt_address_t *addrs,
   client_free(c);
 }
 
-int nt_ts_client_connect(nt_reactor_t *r, const char *host, int port,
-                         const nt_ts_client_options_t *opts,
-                         const nt_ts_client_callbacks_t *cbs, void *arg,
-                         nt_ts_client_t **out) {
+int nt_ts_client_connect_sized(size_t opts_size, nt_reactor_t *r,
+                               const char *host, int port,
+                               const nt_ts_client_options_t *opts,
+                               const nt_ts_client_callbacks_t *cbs, void *arg,
+                               nt_ts_client_t **out) {
+  nt_ts_client_options_t opts_copy_;
+  if (NT__OPTS_COPY(opts_copy_, opts, opts_size)) return NT_ENOTSUP;
+  if (opts) opts = &opts_copy_;
   if (port <= 0 || port > 65535) return NT_EBADPORT;
   struct sockaddr_storage ss;
   socklen_t sslen;
