@@ -82,6 +82,7 @@ extern "C" {
   XX(EBADPORT, -3004, "port out of range")                                   \
   XX(EBACKEND, -3005, "unknown reactor backend")                             \
   XX(EUNEXPECTEDEOF, -3006, "connection closed before the reply was complete") \
+  XX(EDIGEST, -3007, "the data does not match the checksum the server gave") \
   /* name resolution (resolve.h) */                                          \
   XX(EDNS_NXDOMAIN, -3100, "name does not exist")                            \
   XX(EDNS_NODATA, -3101, "name has no address of the requested family")      \
@@ -130,7 +131,27 @@ extern "C" {
   XX(ENNTP_UNSUPPORTED, -3509, "command not supported by the server")        \
   XX(ENNTP_UNAVAILABLE, -3510, "news service unavailable")                   \
   XX(ENNTP_REFUSED, -3511, "the news server refused the command")            \
-  XX(ENNTP_BADREPLY, -3512, "malformed NNTP reply")
+  XX(ENNTP_BADREPLY, -3512, "malformed NNTP reply")                          \
+  /* proxies (proxy.h); nt_proxy_last_error() has the proxy's words */       \
+  XX(EPROXY_BADURL, -3600, "malformed or unsupported proxy URL")             \
+  XX(EPROXY_AUTH, -3601, "proxy authentication failed")                      \
+  XX(EPROXY_DENIED, -3602, "the proxy refused the connection")               \
+  XX(EPROXY_TARGET, -3603, "the proxy could not connect to the destination") \
+  XX(EPROXY_PROTO, -3604, "malformed reply from the proxy")                  \
+  XX(EPROXY_CLOSED, -3605, "the proxy closed the connection during its handshake") \
+  /* binaries: yEnc (yenc.h) and NZB (nzb.h) */                              \
+  XX(EYENC_FORMAT, -3700, "malformed yEnc data (=ybegin/=ypart/=yend)")      \
+  XX(EYENC_CRC, -3701, "yEnc CRC32 mismatch")                                \
+  XX(EYENC_SIZE, -3702, "yEnc size does not match the data")                 \
+  XX(ENZB_PARSE, -3703, "malformed NZB file")                                \
+  XX(ENZB_INCOMPLETE, -3704, "some NZB segments are missing or damaged")      \
+  /* journals and resumable uploads (journal.h, tus.h) */                     \
+  XX(EJOURNAL, -3800, "journal file is damaged or not nettool's")             \
+  XX(EUPLOAD_PROTOCOL, -3810, "the server does not speak the resumable upload protocol") \
+  XX(EUPLOAD_OFFSET, -3811, "the server's upload offset does not match")      \
+  XX(EUPLOAD_CHECKSUM, -3812, "the server rejected the upload's checksum")    \
+  XX(EUPLOAD_REFUSED, -3813, "the server refused the resumable upload")       \
+  XX(EUPLOAD_EXPIRED, -3814, "the server no longer has the upload")
 
 typedef enum {
 #define NT__ERR_ENUM(name, value, msg) NT_##name = (value),
