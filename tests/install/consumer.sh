@@ -47,7 +47,7 @@ nm -D --defined-only "$LIBDIR/libnettool.so" | awk '$2 != "A" {sub(/@.*/, "", $N
 bad=$(grep -v '^nt_[a-z0-9]' "$T_TMP/syms" | grep -v '^_init$\|^_fini$' | head -10)
 count=$(wc -l <"$T_TMP/syms")
 if [ -z "$bad" ] && [ "$count" -gt 50 ] && grep -qx nt_version "$T_TMP/syms" \
-   && grep -qx nt_reactor_new "$T_TMP/syms"; then ok "libnettool.so exports only nt_* ($count symbols, no nt__*, no llhttp_*)"
+   && grep -qx nt_reactor_new_sized "$T_TMP/syms"; then ok "libnettool.so exports only nt_* ($count symbols, no nt__*, no llhttp_*)"
 else not_ok "libnettool.so exports only nt_*" "other symbols: $bad" "count $count"; fi
 # The exports are exactly the installed headers' functions (gcc -aux-info
 # lists every declaration; static inline ones are not exported) plus the
@@ -125,6 +125,35 @@ if "$CC" -std=c11 -Wall -Wextra -pedantic -Werror -o c_static "$HERE/consumer.c"
   else ok "C static consumer does not need libnettool.so"; fi
   run_consumer "C (pkg-config --static): request to ts-server" ./c_static c-static
 else not_ok "C: built through pkg-config --static" "$(cat "$T_TMP/cc.err")"; fi
+
+# --- an options struct grows: binaries built against another release ------------
+# Two copies of the installed headers stand for an older release (the ts
+# client's options without their last field) and a newer one (one more
+# field); abi_grow.c, built against each, runs on the installed library.
+abi_headers() { # DIR SED-SCRIPT
+  rm -rf "$1" && cp -r "$P/include" "$1" && sed -i "$2" "$1/nettool/timestamp.h"
+}
+abi_headers "$T_TMP/inc_older" '/^  nt_tls_ctx_t \*tls;$/d'
+abi_headers "$T_TMP/inc_newer" 's/^} nt_ts_client_options_t;$/  int nt_future;\n} nt_ts_client_options_t;/'
+if ! cmp -s "$T_TMP/inc_older/nettool/timestamp.h" "$P/include/nettool/timestamp.h" \
+   && ! cmp -s "$T_TMP/inc_newer/nettool/timestamp.h" "$P/include/nettool/timestamp.h"; then
+  for kind in older newer; do
+    up=$(echo "$kind" | tr a-z A-Z)
+    # shellcheck disable=SC2046
+    if "$CC" -std=c11 -Wall -Wextra -pedantic -Werror -DNT_ABI_"$up" -o "abi_$kind" "$HERE/abi_grow.c" \
+         -I"$T_TMP/inc_$kind" $(pkg-config --libs nettool) 2>"$T_TMP/cc.err"; then
+      if LD_LIBRARY_PATH=$LIBDIR timeout 20 "./abi_$kind" "$PORT" "abi-$kind" >"$T_TMP/abi.out" 2>&1 \
+         && grep -q "abi-$kind\$" "$T_TMP/abi.out"; then
+        ok "ABI: a program built with the $kind struct ($(sed -n 's/options struct: //p' "$T_TMP/abi.out")) runs on this library"
+      else not_ok "ABI: $kind struct on this library" "$(cat "$T_TMP/abi.out")"; fi
+    else not_ok "ABI: built against the $kind header" "$(cat "$T_TMP/cc.err")"; fi
+  done
+  if LD_LIBRARY_PATH=$LIBDIR timeout 20 ./abi_newer "$PORT" abi-set set >"$T_TMP/abi.out" 2>&1; then
+    ok "ABI: a field this library does not know, set, is refused ($(sed -n 's/connect: //p' "$T_TMP/abi.out"))"
+  else not_ok "ABI: an unknown field set is refused" "$(cat "$T_TMP/abi.out")"; fi
+else
+  not_ok "ABI: older/newer headers made" "timestamp.h's options struct changed shape: update consumer.sh"
+fi
 
 # --- C++17 through find_package(nettool) -----------------------------------------
 gen=()
