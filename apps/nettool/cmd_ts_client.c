@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_json.h"
 #include "cli_opts.h"
 #include "cli_text.h"
 #include "commands.h"
@@ -40,20 +41,25 @@ static const char *const shared_help[CLI_O_END_ - CLI_O_INSECURE] = {
         "name resolution, TCP connect and TLS handshake\n"
         "together (default: --timeout)",
     [CLI_O_MAX_TIME - CLI_O_INSECURE] = "the whole session (default: no limit)",
+    [CLI_O_JSON - CLI_O_INSECURE] =
+        "print a JSON object per reply instead of the reply\n"
+        "({\"event\":\"reply\",\"request\",\"reply\",\"seconds\"}),\n"
+        "and one at the end ({\"event\":\"end\",\"replies\",\n"
+        "\"exit_code\",\"error\",\"seconds\"})",
 };
 
 const cli_cmd_spec_t cli_spec_ts_client = {
     "ts-client",
     "usage: nettool ts-client HOST PORT [--udp] [--timeout S]\n"
     "                         [--connect-timeout S] [--max-time S]\n"
-    "                         [--tls [--cacert FILE] [-k]] [-q]\n"
+    "                         [--tls [--cacert FILE] [-k]] [-q] [--json]\n"
     "\n"
     "Sends each line read from stdin to the timestamp server at HOST:PORT\n"
     "and prints each reply. An empty line or end of input ends the session.\n"
     "HOST is a name or a numeric IPv4/IPv6 address; over TCP its addresses\n"
     "are raced (happy eyeballs). Replies are printed as they come; on a\n"
     "terminal, control characters in them are shown as '?'.\n",
-    CLI_S_TLS | CLI_S_TIMES | CLI_S(CLI_O_QUIET),
+    CLI_S_TLS | CLI_S_TIMES | CLI_S(CLI_O_QUIET) | CLI_S(CLI_O_JSON),
     own_opts,
     shared_help,
     "Exit codes: 0 ok, 2 usage, 4 connect, 5 resolve, 6 TLS, 7 protocol,\n"
@@ -86,7 +92,40 @@ typedef struct {
   int port;
   int udp;
   int tls_opt; /* --tls */
+  char *inflight; /* --json: the line awaiting its reply */
+  double sent_at; /* --json: when it was sent */
 } client_t;
+
+/* --json: what the closing object needs, kept outside the session so that
+ * every way out of cmd_ts_client prints it. */
+static struct {
+  int on;
+  const char *host;
+  int port;
+  long replies;
+  double t0;
+} js;
+
+static void json_head(const char *event) {
+  fputs("{\"command\":\"ts-client\",\"event\":", stdout);
+  cli_json_string(stdout, event);
+  fputs(",\"host\":", stdout);
+  cli_json_string(stdout, js.host ? js.host : "");
+  fprintf(stdout, ",\"port\":%d", js.port);
+}
+
+/* The reply's bytes as a JSON string (a NUL in them cannot be one: U+FFFD). */
+static void json_bytes(const char *data, size_t len) {
+  char *z = malloc(len + 1);
+  if (!z) {
+    cli_json_string(stdout, "");
+    return;
+  }
+  for (size_t i = 0; i < len; i++) z[i] = data[i] ? data[i] : (char)0xff;
+  z[len] = 0;
+  cli_json_string(stdout, z);
+  free(z);
+}
 
 static void stdin_set(client_t *c, int on);
 
@@ -119,7 +158,14 @@ static void pump(client_t *c) {
     return;
   }
   int rc = nt_ts_client_send(c->client, line, strlen(line));
-  free(line);
+  free(c->inflight);
+  c->inflight = NULL;
+  if (js.on && !rc) {
+    c->inflight = line;
+    c->sent_at = cli_now();
+  } else {
+    free(line);
+  }
   if (rc) {
     cli_error("send: %s", nt_strerror(rc));
     c->status = rc;
@@ -237,7 +283,17 @@ static void on_reply(nt_ts_client_t *tc, const char *data, size_t len,
   /* The server's bytes reach a terminal only with controls made visible
    * (no escape sequences); to a file or pipe they go as they are: they are
    * the echo service's data. */
-  if (c->tty_out)
+  if (js.on) {
+    js.replies++;
+    json_head("reply");
+    fputs(",\"request\":", stdout);
+    cli_json_string(stdout, c->inflight ? c->inflight : "");
+    fputs(",\"reply\":", stdout);
+    json_bytes(data, len);
+    fprintf(stdout, ",\"seconds\":%.6f}", cli_now() - c->sent_at);
+    free(c->inflight);
+    c->inflight = NULL;
+  } else if (c->tty_out)
     cli_text_put(stdout, data, len, CLI_TEXT_KEEP_LF);
   else
     fwrite(data, 1, len, stdout);
@@ -283,7 +339,27 @@ static int own(void *ctx, const cli_opt_t *o, const cli_val_t *v) {
   return 0;
 }
 
+static int ts_client(int argc, char **argv);
+
 int cmd_ts_client(int argc, char **argv) {
+  memset(&js, 0, sizeof js);
+  js.t0 = cli_now();
+  cli_last_error[0] = 0;
+  int code = ts_client(argc, argv);
+  if (js.on) {
+    json_head("end");
+    fprintf(stdout, ",\"replies\":%ld,\"exit_code\":%d", js.replies, code);
+    if (code && cli_last_error[0]) {
+      fputs(",\"error\":", stdout);
+      cli_json_string(stdout, cli_last_error);
+    }
+    fprintf(stdout, ",\"seconds\":%.6f}\n", cli_now() - js.t0);
+    fflush(stdout);
+  }
+  return code;
+}
+
+static int ts_client(int argc, char **argv) {
   client_t c;
   memset(&c, 0, sizeof c);
   cli_common_t co;
@@ -302,6 +378,9 @@ int cmd_ts_client(int argc, char **argv) {
   if (tls && c.udp) return cli_usage_error("--tls is for TCP only; drop --udp");
   c.host = argv[first];
   if ((c.port = cli_port(argv[first + 1], 0, "port")) < 0) return NT_EXIT_USAGE;
+  js.on = co.json;
+  js.host = c.host;
+  js.port = c.port;
 
   int rc = nt_reactor_new(&c.reactor, NULL);
   if (rc) {
@@ -310,7 +389,7 @@ int cmd_ts_client(int argc, char **argv) {
   }
   nt_line_reader_init(&c.reader, MAX_LINE);
   c.tty_out = isatty(STDOUT_FILENO);
-  c.prompt = isatty(STDIN_FILENO) && c.tty_out;
+  c.prompt = isatty(STDIN_FILENO) && c.tty_out && !js.on;
   nt_io_init(c.reactor, &c.in_io, STDIN_FILENO, stdin_io_cb);
   c.in_io.data = &c;
   struct stat st;
@@ -382,7 +461,8 @@ int cmd_ts_client(int argc, char **argv) {
     c.count--;
   }
   free(c.lines);
-  if (c.prompt) fputc('\n', stdout);
+  free(c.inflight);
+  if (c.prompt && !js.on) fputc('\n', stdout);
 
   if (rc) {
     cli_error("reactor failed: %s", nt_strerror(rc));

@@ -680,6 +680,35 @@ fi
 
 # --- the first server is still fine, then stops cleanly on SIGTERM ------------------------------------------------
 
+# --- --json: an object per reply and one at the end, parsed back -------------------
+json_ok() { # DESC NAME WANT-EXIT PYTHON-EXPR (on the list of objects, o)
+  local desc=$1 name=$2 want=$3 expr=$4 why
+  if [ "$RC" -ne "$want" ]; then
+    not_ok "$desc" "exit $RC, want $want" "$(cat "$T_TMP/$name.err")"; return
+  fi
+  if why=$(/usr/bin/python3 -c '
+import json, sys
+o = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8").read().splitlines()]
+assert eval("(" + sys.argv[2] + ")"), "failed on %r" % o
+' "$T_TMP/$name.out" "$expr" 2>&1); then ok "$desc"; else not_ok "$desc" "$why"; fi
+}
+printf 'one\nq"b\\s\001x\n' >"$T_TMP/in_json"
+client json_tcp "$T_TMP/in_json" 127.0.0.1 "$S1_TCP" --json
+json_ok "ts-client --json: one object per reply (request, reply, seconds), then the end" json_tcp 0 \
+  'len(o) == 3 and [x["event"] for x in o] == ["reply", "reply", "end"]
+   and o[0]["request"] == "one" and o[0]["reply"].endswith("]: one") and o[0]["reply"].startswith("[")
+   and o[1]["request"] == "q\"b\\s\x01x" and o[1]["reply"].endswith("]: q\"b\\s\x01x")
+   and all(x["command"] == "ts-client" and x["port"] == '"$S1_TCP"' and x["seconds"] >= 0 for x in o)
+   and o[2]["replies"] == 2 and o[2]["exit_code"] == 0 and "error" not in o[2]'
+client json_udp "$T_TMP/in5" 127.0.0.1 "$S1_UDP" --udp --json
+json_ok "ts-client --udp --json: five replies and the end" json_udp 0 \
+  'len(o) == 6 and o[-1]["event"] == "end" and o[-1]["replies"] == 5
+   and [x["request"] for x in o[:5]] == [l for l in open("'"$T_TMP/in5"'").read().splitlines() if l][:5]'
+client json_refused "$T_TMP/in5" 127.0.0.1 1 --json
+json_ok "ts-client --json, connection refused: exit 4, the end object with the error line" json_refused 4 \
+  'len(o) == 1 and o[0]["event"] == "end" and o[0]["exit_code"] == 4 and o[0]["replies"] == 0
+   and "refused" in o[0]["error"]'
+
 client last "$T_TMP/in5" 127.0.0.1 "$S1_TCP"
 replies_ok "the first server still answers after all that" last ': ' "${LINES5[@]}"
 kill -TERM "$S1_PID"
