@@ -8,6 +8,18 @@
 # the prefix from their own place, so `cmake --install --prefix DIR` works.
 include(CMakePackageConfigHelpers)
 
+# Debian and its derivatives keep libraries in the multiarch folder
+# (lib/x86_64-linux-gnu), under /usr as under /usr/local, and ld.so and
+# pkg-config look there; GNUInstallDirs picks it only for the /usr prefix.
+# nettool uses it whatever the prefix (-DNT_MULTIARCH_LIBDIR=OFF: plain lib;
+# an explicit -DCMAKE_INSTALL_LIBDIR other than lib is always kept).
+if(EXISTS /etc/debian_version AND CMAKE_LIBRARY_ARCHITECTURE)
+  option(NT_MULTIARCH_LIBDIR "Install libraries in lib/<multiarch> (Debian)" ON)
+  if(NT_MULTIARCH_LIBDIR AND CMAKE_INSTALL_LIBDIR STREQUAL "lib")
+    set(CMAKE_INSTALL_LIBDIR lib/${CMAKE_LIBRARY_ARCHITECTURE})
+  endif()
+endif()
+
 set(NT_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/nettool)
 set(NT_DOC_DIR ${CMAKE_INSTALL_DATADIR}/doc/nettool)
 
@@ -85,10 +97,23 @@ set(CPACK_DEBIAN_BIN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_LIB_PACKAGE_SECTION libs)
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
 set(NT_DEB_LIB "libnettool${NT_SOVERSION} (= ${PROJECT_VERSION})")
-# Explicit (Debian 12 names) rather than dpkg-shlibdeps, which cannot see
-# libnettool0 before it is installed.
-set(CPACK_DEBIAN_LIB_PACKAGE_DEPENDS "libc6 (>= 2.34), libc-ares2 (>= 1.18), libssl3 (>= 3.0)")
-set(CPACK_DEBIAN_BIN_PACKAGE_DEPENDS "${NT_DEB_LIB}, libc6 (>= 2.34), libc-ares2 (>= 1.18), libssl3 (>= 3.0)")
+# Dependencies on system libraries: dpkg-shlibdeps (Debian's dpkg-dev) reads
+# them off the binaries, as debhelper would; libnettool itself is found in
+# the build tree and named explicitly (it is not installed yet). The library
+# package carries a shlibs file, so packages built against it get their
+# dependency from dpkg-shlibdeps too. Without dpkg-shlibdeps: Debian 12's
+# names, written by hand.
+find_program(NT_DPKG_SHLIBDEPS dpkg-shlibdeps)
+if(NT_DPKG_SHLIBDEPS)
+  set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+  set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS ${CMAKE_BINARY_DIR})
+  set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
+  set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS_POLICY ">=")
+  set(CPACK_DEBIAN_BIN_PACKAGE_DEPENDS "${NT_DEB_LIB}")
+else()
+  set(CPACK_DEBIAN_LIB_PACKAGE_DEPENDS "libc6 (>= 2.34), libc-ares2 (>= 1.18), libssl3 (>= 3.0)")
+  set(CPACK_DEBIAN_BIN_PACKAGE_DEPENDS "${NT_DEB_LIB}, libc6 (>= 2.34), libc-ares2 (>= 1.18), libssl3 (>= 3.0)")
+endif()
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS "${NT_DEB_LIB}, libc-ares-dev, libssl-dev (>= 3.0)")
 set(CPACK_COMPONENT_BIN_DESCRIPTION "command-line client/server for HTTP, FTP, NNTP and the timestamp service")
 set(CPACK_COMPONENT_LIB_DESCRIPTION "nettool networking library (shared library)")

@@ -31,6 +31,8 @@ pkgs="$pkgs libglib2.0-dev"
 # Man pages (docs/man/mkman.py -> scdoc); the completions test runs zsh.
 pkgs="$pkgs scdoc python3"
 case $what in test|bench) pkgs="$pkgs zsh" ;; esac
+# cpack -G DEB reads the packages' Depends with dpkg-shlibdeps (install test).
+case $what in test|bench) pkgs="$pkgs dpkg-dev" ;; esac
 case $what in test|bench) pkgs="$pkgs python3-flask" ;; esac
 
 missing=""

@@ -7,7 +7,8 @@
 #     request to the installed `nettool ts-server` on 127.0.0.1;
 #   - the shared library exports nt_* only (nm -D), soname libnettool.so.0;
 #   - with dpkg-deb: cpack -G DEB makes nettool, libnettool0, libnettool-dev,
-#     and the extracted packages run `nettool --version`.
+#     dpkg installs them into a root of its own (Depends checked against
+#     this machine's package database) and `nettool --version` runs.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../integration/lib.sh"
@@ -188,11 +189,41 @@ elif (cd "$BUILD" && cpack -G DEB -B "$T_TMP/deb") >"$T_TMP/cpack.log" 2>&1; the
     dep=$(dpkg-deb -f "$bin_deb" Depends)
     case "$dep" in *"libnettool$MAJOR (= $VERSION)"*) ok "nettool depends on libnettool$MAJOR (= $VERSION)" ;;
       *) not_ok "nettool depends on libnettool$MAJOR" "Depends: $dep" ;; esac
+    # System dependencies read off the binaries by dpkg-shlibdeps (when the
+    # build machine has it), the library's own shlibs file for packages built
+    # against it.
+    if command -v dpkg-shlibdeps >/dev/null; then
+      ldep=$(dpkg-deb -f "$lib_deb" Depends)
+      case "$ldep" in *libc6*libssl3*|*libssl3*libc6*)
+        case "$ldep" in *libc-ares2*) ok "libnettool$MAJOR Depends from dpkg-shlibdeps ($ldep)" ;;
+          *) not_ok "libnettool$MAJOR Depends from dpkg-shlibdeps" "$ldep" ;; esac ;;
+        *) not_ok "libnettool$MAJOR Depends from dpkg-shlibdeps" "$ldep" ;; esac
+      rm -rf "$T_TMP/ctl" && dpkg-deb -e "$lib_deb" "$T_TMP/ctl"
+      if grep -q "^libnettool $MAJOR libnettool$MAJOR " "$T_TMP/ctl/shlibs" 2>/dev/null; then
+        ok "libnettool$MAJOR ships a shlibs file ($(cat "$T_TMP/ctl/shlibs"))"
+      else not_ok "libnettool$MAJOR ships a shlibs file" "$(ls "$T_TMP/ctl")"; fi
+    fi
+    if [ -e /etc/debian_version ]; then
+      arch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
+      if grep -q "^\./usr/lib/$arch/libnettool.so.$MAJOR" "$T_TMP/lib.list"; then ok "the library goes to /usr/lib/$arch (multiarch)"
+      else not_ok "the library goes to /usr/lib/$arch" "$(cat "$T_TMP/lib.list")"; fi
+    fi
+    # dpkg itself installs the three packages into a root of our own whose
+    # package database is a copy of this machine's: their Depends must be
+    # met by Debian's packages, their files must not clash, and the installed
+    # program must run.
     root=$T_TMP/root
-    for d in "$lib_deb" "$dev_deb" "$bin_deb"; do dpkg-deb -x "$d" "$root"; done
-    dlib=$(dirname "$(find "$root" -name "libnettool.so.$MAJOR" | head -1)")
+    mkdir -p "$root/var/lib/dpkg/info" "$root/var/lib/dpkg/updates"
+    cp /var/lib/dpkg/status "$root/var/lib/dpkg/status" 2>/dev/null || : >"$root/var/lib/dpkg/status"
+    : >"$root/var/lib/dpkg/available"
+    if dpkg --root="$root" --log=/dev/null --force-not-root --force-script-chrootless \
+         -i "$lib_deb" "$bin_deb" "$dev_deb" >"$T_TMP/dpkg.log" 2>&1 \
+       && [ "$(dpkg --root="$root" -s nettool 2>/dev/null | sed -n 's/^Status: //p')" = "install ok installed" ]; then
+      ok "dpkg --root installs libnettool$MAJOR, nettool, libnettool-dev with their Depends met"
+    else not_ok "dpkg --root installs the packages" "$(tail -8 "$T_TMP/dpkg.log")"; fi
+    dlib=$(dirname "$(find "$root/usr/lib" -name "libnettool.so.$MAJOR" | head -1)")
     v=$(LD_LIBRARY_PATH=$dlib "$root/usr/bin/nettool" --version 2>&1 | first_two)
-    check "extracted packages: nettool --version says $VERSION ('$v')" test "$v" = "nettool $VERSION"
+    check "installed packages: nettool --version says $VERSION ('$v')" test "$v" = "nettool $VERSION"
   else
     not_ok "cpack -G DEB: three packages" "$(ls "$T_TMP/deb")" "$(tail -5 "$T_TMP/cpack.log")"
   fi
