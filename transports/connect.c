@@ -7,6 +7,7 @@
 #include "nettool/tcp.h"
 #include "reactor-int.h"
 #include "tcp-int.h"
+#include "unix-int.h"
 
 #define DEFAULT_TIMEOUT_MS 30000
 #define DEFAULT_ATTEMPT_DELAY_MS 250
@@ -98,8 +99,13 @@ static void attempt_cb(void *arg, nt__attempt_t *a, int status, int fd) {
   c->reported = 1;
   stop_everything(c);
   const nt_address_t *peer = &c->addrs[i];
-  nt__tcp_adopt(c->reactor, fd, c->factory, (const struct sockaddr *)&peer->addr,
-                peer->len, c->opts.nodelay, c->opts.keepalive_s);
+  if (peer->addr.ss_family == AF_UNIX) /* nt_unix_connect */
+    nt__unix_adopt(c->reactor, fd, c->factory,
+                   (const struct sockaddr *)&peer->addr, peer->len);
+  else
+    nt__tcp_adopt(c->reactor, fd, c->factory,
+                  (const struct sockaddr *)&peer->addr, peer->len,
+                  c->opts.nodelay, c->opts.keepalive_s);
   maybe_free(c);
 }
 

@@ -9,6 +9,7 @@
 #include "nettool/transport.h"
 #include "nettool/udp.h"
 #include "reactor-int.h"
+#include "unix-int.h"
 
 /* Datagrams read per readiness event, for fairness with other fds. */
 #define RECVS_PER_EVENT 32
@@ -17,6 +18,9 @@ struct nt_udp_s {
   nt_io_t io;
   nt_datagram_protocol_t *protocol;
   int closed;
+  /* unix.c: removes its socket file once the fd is closed. */
+  void (*on_close)(void *arg);
+  void *close_arg;
 };
 
 static void udp_io_cb(nt_io_t *io, unsigned events) {
@@ -53,6 +57,30 @@ static void udp_io_cb(nt_io_t *io, unsigned events) {
   }
 }
 
+int nt__udp_start_fd(nt_reactor_t *r, int fd, nt_datagram_protocol_t *p,
+                     void (*on_close)(void *), void *close_arg,
+                     nt_udp_t **out) {
+  nt_udp_t *u = nt__calloc(1, sizeof *u);
+  if (!u) {
+    close(fd);
+    return NT_ENOMEM;
+  }
+  u->protocol = p;
+  u->on_close = on_close;
+  u->close_arg = close_arg;
+  nt_io_init(r, &u->io, fd, udp_io_cb);
+  int rc = nt_io_start(&u->io, NT_READABLE);
+  if (rc) {
+    close(fd);
+    nt__free(u);
+    return rc;
+  }
+  p->udp = u;
+  *out = u;
+  if (p->ops->connection_made) p->ops->connection_made(p, u);
+  return 0;
+}
+
 int nt_udp_bind_sized(size_t opts_size, nt_reactor_t *r, const char *addr,
                       int port, nt_datagram_protocol_t *p,
                       const nt_udp_options_t *opts, nt_udp_t **out) {
@@ -74,23 +102,7 @@ int nt_udp_bind_sized(size_t opts_size, nt_reactor_t *r, const char *addr,
     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
   }
   if (bind(fd, (struct sockaddr *)&ss, len) < 0) goto fail;
-  nt_udp_t *u = nt__calloc(1, sizeof *u);
-  if (!u) {
-    close(fd);
-    return NT_ENOMEM;
-  }
-  u->protocol = p;
-  nt_io_init(r, &u->io, fd, udp_io_cb);
-  rc = nt_io_start(&u->io, NT_READABLE);
-  if (rc) {
-    close(fd);
-    nt__free(u);
-    return rc;
-  }
-  p->udp = u;
-  *out = u;
-  if (p->ops->connection_made) p->ops->connection_made(p, u);
-  return 0;
+  return nt__udp_start_fd(r, fd, p, NULL, NULL, out);
 fail:
   rc = -errno;
   close(fd);
@@ -194,6 +206,7 @@ void nt_udp_close(nt_udp_t *u) {
   nt_io_stop(&u->io);
   close(u->io.fd);
   u->io.fd = -1;
+  if (u->on_close) u->on_close(u->close_arg);
   nt_reactor_ref(u->io.reactor); /* until connection_lost is delivered */
   if (nt_call_soon(u->io.reactor, udp_lost_cb, u)) udp_lost_cb(u);
 }
