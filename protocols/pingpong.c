@@ -19,6 +19,7 @@ struct nt__pp_cmd {
   void *arg;
   int flags;
   int sent;
+  uint64_t sent_at; /* nt_reactor_now when it went out (nt_pp_sent_at) */
   size_t len;
   char text[]; /* with CRLF */
 };
@@ -58,25 +59,47 @@ static void log_command(const nt__pp_cmd_t *c) {
   nt__log(NT__LOG_DEBUG, "> %.*s ****", (int)keep, c->text);
 }
 
+/* The next command to go out, or NULL. Sent commands are a prefix of the
+ * queue (head .. last_sent). A command goes out when nothing is awaited,
+ * or when it and every awaited one are NT_PP_PIPELINE (RFC 3977 3.5): a
+ * command that is not is sent alone and nothing follows it until its
+ * reply is complete. */
+static nt__pp_cmd_t *next_to_send(const nt_pp_t *pp) {
+  if (!pp->head) return NULL;
+  if (!pp->head->sent) return pp->head;
+  nt__pp_cmd_t *c = pp->last_sent ? pp->last_sent->next : NULL;
+  if (!c || c->sent) return NULL;
+  if (!(c->flags & NT_PP_PIPELINE) || !(pp->head->flags & NT_PP_PIPELINE))
+    return NULL;
+  return c;
+}
+
 static void send_next(nt_pp_t *pp) {
-  nt__pp_cmd_t *c = pp->head;
   nt_transport_t *t = nt_pp_transport(pp);
-  if (!c || c->sent || !t || nt_transport_is_closing(t)) return;
+  if (!t || nt_transport_is_closing(t)) return;
   if (pp->tls_starting) return; /* it goes over TLS, once TLS is up */
-  c->sent = 1;
-  if (nt__log_level >= NT__LOG_DEBUG) log_command(c);
-  int rc = nt_transport_write(t, c->text, c->len);
-  if (rc) {
-    nt_transport_abort_error(t, rc);
-    return;
+  int first = !awaiting(pp);
+  nt__pp_cmd_t *c;
+  while ((c = next_to_send(pp)) != NULL) {
+    c->sent = 1;
+    c->sent_at = nt_reactor_now(pp->reactor);
+    pp->last_sent = c;
+    if (nt__log_level >= NT__LOG_DEBUG) log_command(c);
+    int rc = nt_transport_write(t, c->text, c->len);
+    if (rc) {
+      nt_transport_abort_error(t, rc);
+      return;
+    }
+    if (nt_transport_is_closing(t)) return;
   }
-  arm_timer(pp);
+  if (first) arm_timer(pp); /* a reply is awaited from now on */
 }
 
 static void pop_head(nt_pp_t *pp) {
   nt__pp_cmd_t *c = pp->head;
   pp->head = c->next;
   if (!pp->head) pp->tail = NULL;
+  if (pp->last_sent == c) pp->last_sent = NULL;
   nt__free(c);
   pp->in_block = 0;
   pp->block_bytes = 0;
@@ -278,10 +301,12 @@ static void on_lost(nt_line_receiver_t *lr, int status) {
   while (pp->head) {
     nt__pp_cmd_t *c = pp->head;
     pp->head = c->next;
+    if (pp->last_sent == c) pp->last_sent = NULL;
     if (c->reply) c->reply(pp, c->arg, err, "", 0);
     nt__free(c);
   }
   pp->tail = NULL;
+  pp->last_sent = NULL;
   if (pp->ops->closed) pp->ops->closed(pp, status);
 }
 
@@ -293,6 +318,7 @@ static void on_destroy(nt_line_receiver_t *lr) {
     pp->head = c->next;
     nt__free(c);
   }
+  pp->last_sent = NULL;
   nt__free(pp->reply);
   pp->reply = NULL;
   if (pp->ops->destroy) pp->ops->destroy(pp);
@@ -310,7 +336,8 @@ static int greeting_queue(nt_pp_t *pp, nt_pp_reply_cb cb, void *arg) {
   c->reply = cb;
   c->arg = arg;
   c->sent = 1; /* the server speaks first */
-  pp->head = pp->tail = c;
+  c->sent_at = UINT64_MAX; /* no round trip to measure */
+  pp->head = pp->tail = pp->last_sent = c;
   return 0;
 }
 
@@ -388,6 +415,37 @@ int nt_pp_start_tls_sized(size_t opts_size, nt_pp_t *pp, nt_tls_ctx_t *ctx,
     arm_timer(pp);
   }
   return rc;
+}
+
+int nt_pp_start_layer(nt_pp_t *pp,
+                      int (*start)(nt_transport_t *lower, nt_protocol_t *upper,
+                                   void *arg),
+                      void *arg) {
+  nt_transport_t *t = nt_pp_transport(pp);
+  if (!start) return NT_EINVAL;
+  if (!t || nt_transport_is_closing(t)) return NT_ENOTCONN;
+  /* As for TLS: what follows the reply that allowed the layer is the
+   * layer's (RFC 8054 2.2.2: nothing may follow it), so reading stops. */
+  nt_line_receiver_stop(&pp->lr);
+  pp->tls_starting = 1;
+  nt_timer_stop(&pp->timer);
+  int rc = start(t, &pp->lr.base, arg);
+  if (rc) {
+    pp->tls_starting = 0;
+    nt_line_receiver_resume(&pp->lr);
+    arm_timer(pp);
+  }
+  return rc;
+}
+
+uint64_t nt_pp_reply_sent_at(const nt_pp_t *pp) {
+  return pp->head && pp->head->sent ? pp->head->sent_at : UINT64_MAX;
+}
+
+size_t nt_pp_awaited(const nt_pp_t *pp) {
+  size_t n = 0;
+  for (const nt__pp_cmd_t *c = pp->head; c && c->sent; c = c->next) n++;
+  return n;
 }
 
 void nt_pp_touch(nt_pp_t *pp) {

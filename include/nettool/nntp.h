@@ -56,7 +56,24 @@ extern "C" {
  *   -> MODE_READER (only when CAPABILITIES lacks READER)
  *   -> STARTTLS -> TLS_HANDSHAKE -> CAPABILITIES again (tls = STARTTLS)
  *   -> AUTH_USER -> AUTH_PASS -> CAPABILITIES again (credentials given)
- *   -> READY: queued commands go out, one at a time.
+ *   -> COMPRESS (RFC 8054, when CAPABILITIES lists "COMPRESS DEFLATE" and
+ *      no_compress is not set; 206: both directions are raw deflate from
+ *      then on, over TLS when TLS is used; a refusal: go on without)
+ *   -> READY: queued commands go out. (COMPRESS is listed last in the enum
+ *      only so the values of the others stay as they were.)
+ *
+ * Pipelining (RFC 3977 3.5): ARTICLE, HEAD, BODY, STAT, OVER, HDR, GROUP,
+ * LISTGROUP, NEXT, LAST, LIST and DATE go out without waiting for the
+ * replies before them, up to a window of requests in flight; replies, and
+ * so done() callbacks, come in the order the commands were queued. The
+ * window starts at 8 and adapts to the measured round trip (about twice
+ * the bandwidth-delay product in replies, between 2 and options.pipeline).
+ * POST, QUIT, and a command that may have to be sent again (OVER/HDR
+ * before the server is known to have them: XOVER/XHDR; anything while
+ * credentials are given and not yet accepted: 480) are sent alone. A
+ * server that cannot pipeline usually closes the connection: the client
+ * cannot send the lost commands again by itself (see nt_nntp_peak_in_flight
+ * and the pool in nntp_pool.h, which falls back to one at a time).
  * A 480 (authentication required) to any command, with credentials given,
  * runs AUTHINFO and then sends that command again, once. nt_nntp_close
  * sends QUIT (QUITTING) and the session ends (CLOSED).
@@ -76,7 +93,8 @@ typedef struct nt_nntp_s nt_nntp_t;
   X(AUTH_PASS, "AUTHINFO PASS sent")                                       \
   X(READY, "commands flow")                                                \
   X(QUITTING, "QUIT sent")                                                 \
-  X(CLOSED, "the session is over")
+  X(CLOSED, "the session is over")                                         \
+  X(COMPRESS, "COMPRESS DEFLATE sent (after AUTH, before READY)")
 
 #define NT__NNTP_STATE_ENUM(name, doc) NT_NNTP_##name,
 typedef enum nt_nntp_state_e {
@@ -123,6 +141,11 @@ typedef struct nt_nntp_options_s {
   int no_mode_reader;          /* never send MODE READER */
   int auth_when_asked;         /* with user/pass: log in only when a
                                   command gets 480, not at set-up */
+  unsigned pipeline;           /* most commands in flight at once (the
+                                  window's ceiling); 0: 64; 1: no
+                                  pipelining (one command at a time) */
+  int no_compress;             /* never send COMPRESS DEFLATE (it is used
+                                  when the server lists it) */
 } nt_nntp_options_t;
 
 typedef struct nt_nntp_callbacks_s {
@@ -173,6 +196,18 @@ int nt_nntp_authenticated(const nt_nntp_t *c);
  * "HDR", "STARTTLS", "READER"), 0 if not, -1 if it does not support
  * CAPABILITIES. */
 int nt_nntp_has_capability(const nt_nntp_t *c, const char *name);
+
+/* COMPRESS DEFLATE is active (RFC 8054). */
+int nt_nntp_is_compressed(const nt_nntp_t *c);
+/* Pipelining: the window now (commands allowed in flight), the smoothed
+ * round trip in ms (0 before a measurement; loopback rounds to 0), and the
+ * most commands that were ever in flight at once on this connection (a
+ * connection closed with this > 1 may have been refused pipelining). */
+unsigned nt_nntp_pipeline_window(const nt_nntp_t *c);
+uint64_t nt_nntp_rtt_ms(const nt_nntp_t *c);
+size_t nt_nntp_peak_in_flight(const nt_nntp_t *c);
+/* Requests sent and not yet answered. */
+size_t nt_nntp_in_flight(const nt_nntp_t *c);
 
 /* The last complete reply's code and text (without the code), e.g. for an
  * error message in the server's words; "" and 0 before any. */

@@ -131,6 +131,7 @@ struct nt_pp_s {
   int multi; /* inside a multi-line reply (the grammar said MORE) */
   int last_code;
   int close_status;
+  nt__pp_cmd_t *last_sent; /* the newest command sent (pipelining) */
 };
 
 /* Give it field by field (designated initialisers): fields may be added. */
@@ -165,7 +166,15 @@ void nt_pp_dispose(nt_pp_t *pp);
 /* Flags for nt_pp_command. A secret command is never logged as it is
  * (passwords): NT_PP_SECRET shows its first word ("PASS ****"),
  * NT_PP_SECRET_SHOW(n) its first n bytes ("AUTHINFO PASS ****" with 13). */
-enum { NT_PP_SECRET = 1 };
+enum {
+  NT_PP_SECRET = 1,
+  /* May go out while earlier commands await their replies, when those are
+   * NT_PP_PIPELINE too (RFC 3977 3.5 pipelining); replies still come back
+   * in order. A command without it is sent alone: only once every earlier
+   * reply is complete, and nothing is sent after it until its own is. The
+   * caller bounds how many it queues (the window). */
+  NT_PP_PIPELINE = 2,
+};
 #define NT_PP_SECRET_SHOW(n) (NT_PP_SECRET | ((int)((n) + 1) << 8))
 
 /*
@@ -200,6 +209,27 @@ int nt_pp_start_tls_sized(size_t opts_size, nt_pp_t *pp, nt_tls_ctx_t *ctx,
                           const nt_tls_options_t *opts);
 #define nt_pp_start_tls(...) \
   nt_pp_start_tls_sized(sizeof(nt_tls_options_t), __VA_ARGS__)
+
+/*
+ * Inserts a layer between the engine and its transport (NNTP COMPRESS
+ * DEFLATE, RFC 8054): like nt_pp_start_tls, reading stops at once and the
+ * reply timeout stops; start(lower, upper, arg) must build the new
+ * transport over `lower` and later call upper's connection_made on it
+ * (from the loop, not from inside start), which resumes reading and sends
+ * what was queued meanwhile. Returns 0, NT_EINVAL, NT_ENOTCONN, or
+ * start's error (the engine then reads again).
+ */
+int nt_pp_start_layer(nt_pp_t *pp,
+                      int (*start)(nt_transport_t *lower, nt_protocol_t *upper,
+                                   void *arg),
+                      void *arg);
+
+/* When the command whose reply is awaited went out (nt_reactor_now);
+ * UINT64_MAX if none is, or for the greeting: round-trip measurements for
+ * pipelining. */
+uint64_t nt_pp_reply_sent_at(const nt_pp_t *pp);
+/* Commands sent and not yet answered (1 without pipelining). */
+size_t nt_pp_awaited(const nt_pp_t *pp);
 
 /* Text and code of the last complete reply ("" and 0 before any). */
 const char *nt_pp_last_reply(const nt_pp_t *pp);

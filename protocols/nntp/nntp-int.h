@@ -29,6 +29,7 @@ struct nt__nntp_req {
   int alt_sent;   /* the XOVER/XHDR fallback was sent */
   int auth_tried; /* a 480 already ran AUTHINFO for this request */
   int posted;     /* POST: the article went out after 340 */
+  int alone;      /* sent while nothing else was awaited: a round trip */
   nt_nntp_done_cb done;
   nt_nntp_line_cb line;
   nt_nntp_over_cb over;
@@ -62,7 +63,8 @@ struct nt_nntp_s {
   char *tls_name;
   uint64_t connect_timeout_ms, timeout_ms;
   size_t max_line, max_block, max_block_line;
-  int no_mode_reader, auth_when_asked;
+  int no_mode_reader, auth_when_asked, no_compress;
+  unsigned max_window; /* options.pipeline: 1 = no pipelining */
   /* what set-up learned */
   int posting;
   int caps_known;   /* -1 unknown (no CAPABILITIES), 0 not asked, 1 known */
@@ -72,10 +74,20 @@ struct nt_nntp_s {
   int tls_active;
   int authed, auth_failed;
   int over_missing, hdr_missing; /* OVER/HDR answered 500: use XOVER/XHDR */
+  int compress_done, compress_active;
   int ready_told;
-  /* requests: head is in flight when `in_flight` */
-  nt__nntp_req_t *head, *tail;
-  int in_flight;
+  /* requests: head .. (unsent exclusive) are with pingpong (in flight),
+   * unsent .. tail wait */
+  nt__nntp_req_t *head, *tail, *unsent;
+  size_t nflight;
+  int barrier; /* the one in flight is not pipelined: nothing joins it */
+  /* pipelining (nntp_window.c) */
+  unsigned window;         /* requests in flight at most, now */
+  size_t peak_flight;      /* the most that were ever in flight */
+  uint64_t rtt_ms;         /* smoothed round trip (0: not measured) */
+  int rtt_known;
+  uint64_t round_start;    /* the window's measuring round */
+  unsigned round_replies;
   nt__nntp_req_t *retry; /* waiting for AUTHINFO to finish (a 480) */
   int close_asked;
   int status; /* what closed() will say */
@@ -95,6 +107,7 @@ enum {
   NT__CAP_LIST = 1u << 7,
   NT__CAP_NEWNEWS = 1u << 8,
   NT__CAP_VERSION2 = 1u << 9,
+  NT__CAP_COMPRESS = 1u << 10, /* COMPRESS DEFLATE */
 };
 
 /* nntp_client.c: the state machine and the request queue */
@@ -112,6 +125,13 @@ void nt__nntp_auth_start(nt_nntp_t *c);
 void nt__nntp_finish_head(nt_nntp_t *c, int status, int code);
 void nt__nntp_submit(nt_nntp_t *c);
 void nt__nntp_fail_queue(nt_nntp_t *c, int status);
+/* nntp_window.c: the pipelining window, adapted to the round trip */
+void nt__nntp_window_init(nt_nntp_t *c);
+/* A reply's status line arrived; sent_at: when its command went out,
+ * alone: nothing else was awaited then (a clean round-trip sample). */
+void nt__nntp_window_reply(nt_nntp_t *c, uint64_t sent_at, int alone);
+/* A set-up reply: a round-trip sample only. */
+void nt__nntp_window_rtt(nt_nntp_t *c, uint64_t sent_at);
 /* nntp_caps.c */
 void nt__nntp_caps_line(nt_nntp_t *c, const char *line, size_t len);
 /* Maps an NNTP error reply code to NT_ENNTP_*. */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "nettool/compress.h"
 #include "nntp-int.h"
 #include "reactor-int.h"
 
@@ -104,7 +105,21 @@ void nt__nntp_setup_next(nt_nntp_t *c) {
     setup_cmd(c, NT_NNTP_AUTH_USER, 0, "AUTHINFO USER %s", c->user);
     return;
   }
+  /* RFC 8054: after STARTTLS and AUTHINFO (a server may list it only
+   * then); never twice */
+  if (!c->compress_done && !c->no_compress && known &&
+      (c->caps & NT__CAP_COMPRESS)) {
+    c->compress_done = 1;
+    setup_cmd(c, NT_NNTP_COMPRESS, 0, "%s", "COMPRESS DEFLATE");
+    return;
+  }
   go_ready(c);
+}
+
+static int compress_layer(nt_transport_t *lower, nt_protocol_t *upper,
+                          void *arg) {
+  (void)arg;
+  return nt_compress_start(lower, upper, NULL);
 }
 
 /* A 480 to a queued command: authenticate, then send it again. */
@@ -158,6 +173,8 @@ static int on_setup_reply(nt_pp_t *pp, void *arg, int code, const char *text,
   nt_nntp_t *c = (nt_nntp_t *)pp;
   (void)arg, (void)text, (void)len;
   if (code < 0) return NT_PP_DONE; /* the connection is gone: closed() */
+  /* set-up commands go out alone: round-trip samples for the window */
+  nt__nntp_window_rtt(c, nt_pp_reply_sent_at(pp));
   switch (c->state) {
   case NT_NNTP_GREETING:
     if (code == 200 || code == 201) {
@@ -210,6 +227,14 @@ static int on_setup_reply(nt_pp_t *pp, void *arg, int code, const char *text,
   case NT_NNTP_AUTH_PASS:
     auth_done(c, code == 281 ? 0 : auth_status(code));
     break;
+  case NT_NNTP_COMPRESS:
+    if (code == 206) {
+      int rc = nt_pp_start_layer(&c->pp, compress_layer, c);
+      if (rc) fail(c, rc);
+    } else {
+      nt__nntp_setup_next(c); /* 403, 502...: go on uncompressed */
+    }
+    break;
   default:
     fail(c, NT_EPROTO);
   }
@@ -220,6 +245,11 @@ static int on_setup_reply(nt_pp_t *pp, void *arg, int code, const char *text,
 
 static void on_connected(nt_pp_t *pp) {
   nt_nntp_t *c = (nt_nntp_t *)pp;
+  if (c->state == NT_NNTP_COMPRESS) { /* the deflate layer is in place */
+    c->compress_active = 1;
+    nt__nntp_setup_next(c);
+    return;
+  }
   if (c->state == NT_NNTP_TLS_HANDSHAKE) { /* TLS is up; reading resumed */
     c->tls_active = 1;
     c->caps_fresh = 0; /* RFC 4642 2.2.2: ask again over TLS */
@@ -401,6 +431,10 @@ int nt_nntp_new_sized(size_t opts_size, nt_reactor_t *r,
   c->max_block = o.max_block ? o.max_block : (size_t)1 << 30;
   c->no_mode_reader = o.no_mode_reader;
   c->auth_when_asked = o.auth_when_asked;
+  c->no_compress = o.no_compress;
+  c->max_window = o.pipeline ? o.pipeline : 64;
+  if (c->max_window > 1024) c->max_window = 1024;
+  nt__nntp_window_init(c);
   c->state = NT_NNTP_CONNECTING;
   /* status lines keep the short max_line, lines inside a multi-line
    * response (articles) get max_block_line */

@@ -242,6 +242,10 @@ void nt__nntp_caps_line(nt_nntp_t *c, const char *line, size_t len) {
     nt_nntp_str_t v = nt__nntp_token(&p, end);
     if (v.n == 1 && v.p[0] == '2') c->caps |= NT__CAP_VERSION2;
   }
+  if (w.n == 8 && !strncasecmp(w.p, "COMPRESS", 8)) { /* RFC 8054 */
+    for (nt_nntp_str_t a = nt__nntp_token(&p, end); a.n; a = nt__nntp_token(&p, end))
+      if (a.n == 7 && !strncasecmp(a.p, "DEFLATE", 7)) c->caps |= NT__CAP_COMPRESS;
+  }
 }
 
 int nt_nntp_has_capability(const nt_nntp_t *c, const char *name) {
@@ -250,7 +254,7 @@ int nt_nntp_has_capability(const nt_nntp_t *c, const char *name) {
       {"OVER", NT__CAP_OVER},         {"HDR", NT__CAP_HDR},
       {"POST", NT__CAP_POST},         {"STARTTLS", NT__CAP_STARTTLS},
       {"AUTHINFO", NT__CAP_AUTHINFO}, {"LIST", NT__CAP_LIST},
-      {"NEWNEWS", NT__CAP_NEWNEWS}};
+      {"NEWNEWS", NT__CAP_NEWNEWS}, {"COMPRESS", NT__CAP_COMPRESS}};
   if (c->caps_known < 0) return -1;
   for (size_t i = 0; i < sizeof caps / sizeof caps[0]; i++)
     if (!strcasecmp(name, caps[i].name)) return (c->caps & caps[i].bit) != 0;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "nettool/compress.h"
 #include "nntp-int.h"
 #include "reactor-int.h"
 
@@ -59,6 +60,7 @@ int nt__nntp_enqueue(nt_nntp_t *c, nt__nntp_req_t *q) {
   else
     c->head = q;
   c->tail = q;
+  if (!c->unsent) c->unsent = q;
   nt__nntp_submit(c);
   return 0;
 }
@@ -82,7 +84,8 @@ static void req_line(nt_pp_t *pp, void *arg, const char *line, size_t len);
  * ACK now; the mode is not sticky, so it is done for each reply. */
 static void quick_ack(nt_transport_t *t) {
 #ifdef TCP_QUICKACK
-  if (nt_tls_is_tls(t)) t = nt_tls_lower(t);
+  if (nt_compress_is(t)) t = nt_compress_lower(t);
+  if (t && nt_tls_is_tls(t)) t = nt_tls_lower(t);
   int fd = t ? nt_tcp_fileno(t) : -1, on = 1;
   if (fd >= 0) setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &on, sizeof on);
 #else
@@ -90,35 +93,80 @@ static void quick_ack(nt_transport_t *t) {
 #endif
 }
 
-void nt__nntp_submit(nt_nntp_t *c) {
-  if (c->state != NT_NNTP_READY || c->in_flight || !c->head) return;
-  nt_transport_t *t = nt_pp_transport(&c->pp);
-  if (!t || nt_transport_is_closing(t)) return; /* closed() fails the rest */
-  nt__nntp_req_t *q = c->head;
-  /* XOVER/XHDR straight away when the server is known to lack OVER/HDR */
-  if (q->alt && !q->alt_sent) {
-    int known = c->caps_known == 1;
-    if (q->kind == NT__NNTP_REQ_OVER &&
-        (c->over_missing || (known && !(c->caps & NT__CAP_OVER))))
-      q->alt_sent = 1;
-    if (q->kind == NT__NNTP_REQ_HDR &&
-        (c->hdr_missing || (known && !(c->caps & NT__CAP_HDR))))
-      q->alt_sent = 1;
+/* Whether q may join other requests in flight (RFC 3977 3.5): not when
+ * its reply could make us send it again (a 480 while credentials wait to
+ * be used; OVER/HDR on a server not known to have them), nor POST (340
+ * then the article) or QUIT. */
+static int pipelinable(const nt_nntp_t *c, const nt__nntp_req_t *q) {
+  if (c->max_window <= 1) return 0;
+  if (c->user && !c->authed) return 0;
+  int known = c->caps_known == 1;
+  switch (q->kind) {
+  case NT__NNTP_REQ_FETCH:
+  case NT__NNTP_REQ_GROUP:
+  case NT__NNTP_REQ_LISTGROUP:
+  case NT__NNTP_REQ_MOVE:
+  case NT__NNTP_REQ_LIST:
+  case NT__NNTP_REQ_DATE:
+    return 1;
+  case NT__NNTP_REQ_OVER:
+    return q->alt_sent || (known && (c->caps & NT__CAP_OVER));
+  case NT__NNTP_REQ_HDR:
+    return q->alt_sent || (known && (c->caps & NT__CAP_HDR));
+  default:
+    return 0;
   }
-  if (q->kind == NT__NNTP_REQ_QUIT) nt__nntp_set_state(c, NT_NNTP_QUITTING);
-  c->in_flight = 1;
-  int rc = nt_pp_command(&c->pp, 0, req_reply, req_line, q, "%s",
-                         q->alt_sent ? q->alt : q->cmd);
-  if (rc) nt__nntp_finish_head(c, rc, 0);
 }
 
-/* Takes the head off the queue, tells its caller, sends the next one. */
+/* Hands waiting requests to pingpong while the window allows. */
+void nt__nntp_submit(nt_nntp_t *c) {
+  if (c->state != NT_NNTP_READY) return;
+  nt_transport_t *t = nt_pp_transport(&c->pp);
+  if (!t || nt_transport_is_closing(t)) return; /* closed() fails the rest */
+  while (c->unsent && c->state == NT_NNTP_READY) {
+    nt__nntp_req_t *q = c->unsent;
+    /* XOVER/XHDR straight away when the server is known to lack OVER/HDR */
+    if (q->alt && !q->alt_sent) {
+      int known = c->caps_known == 1;
+      if (q->kind == NT__NNTP_REQ_OVER &&
+          (c->over_missing || (known && !(c->caps & NT__CAP_OVER))))
+        q->alt_sent = 1;
+      if (q->kind == NT__NNTP_REQ_HDR &&
+          (c->hdr_missing || (known && !(c->caps & NT__CAP_HDR))))
+        q->alt_sent = 1;
+    }
+    int pipe = pipelinable(c, q);
+    if (c->nflight && (!pipe || c->barrier || c->nflight >= c->window)) return;
+    q->alone = c->nflight == 0;
+    c->unsent = q->next;
+    c->nflight++;
+    if (c->nflight > c->peak_flight) c->peak_flight = c->nflight;
+    c->barrier = !pipe;
+    if (q->kind == NT__NNTP_REQ_QUIT) nt__nntp_set_state(c, NT_NNTP_QUITTING);
+    int rc = nt_pp_command(&c->pp, pipe ? NT_PP_PIPELINE : 0, req_reply, req_line,
+                           q, "%s", q->alt_sent ? q->alt : q->cmd);
+    if (rc) {
+      /* Not with pingpong: it waits again, and the connection ends (every
+       * request then hears why, in order, from closed()). */
+      c->unsent = q;
+      c->nflight--;
+      if (!nt_transport_is_closing(t)) nt_transport_abort_error(t, rc);
+      return;
+    }
+  }
+}
+
+/* Takes the head off the queue, tells its caller, sends what may follow. */
 void nt__nntp_finish_head(nt_nntp_t *c, int status, int code) {
   nt__nntp_req_t *q = c->head;
   if (!q) return;
   c->head = q->next;
   if (!c->head) c->tail = NULL;
-  c->in_flight = 0;
+  if (c->unsent == q)
+    c->unsent = q->next; /* failed before it was sent */
+  else if (c->nflight)
+    c->nflight--;
+  if (!c->nflight) c->barrier = 0;
   if (c->retry == q) c->retry = NULL;
   q->res.status = status;
   if (code) q->res.code = code;
@@ -229,20 +277,28 @@ static int req_reply(nt_pp_t *pp, void *arg, int code, const char *text,
     nt__nntp_finish_head(c, code, 0);
     return NT_PP_DONE;
   }
+  nt__nntp_window_reply(c, nt_pp_reply_sent_at(pp), q->alone);
+  /* Sending q again is only possible when it went out alone: a request
+   * pipelined behind it would take the reply meant for the retry. */
+  int alone = c->nflight == 1 && c->head == q;
   if (code == 480 && c->user && !q->auth_tried && !c->auth_failed &&
-      q->kind != NT__NNTP_REQ_QUIT) {
+      q->kind != NT__NNTP_REQ_QUIT && alone) {
     q->auth_tried = 1;
-    c->in_flight = 0;
+    c->nflight = 0;
+    c->barrier = 0;
+    c->unsent = q;
     c->retry = q;
     nt__nntp_auth_start(c);
     return NT_PP_DONE;
   }
-  if ((code == 500 || code == 501) && q->alt && !q->alt_sent) {
+  if ((code == 500 || code == 501) && q->alt && !q->alt_sent && alone) {
     /* the server lacks OVER/HDR: XOVER/XHDR, for this session */
     q->alt_sent = 1;
     if (q->kind == NT__NNTP_REQ_OVER) c->over_missing = 1;
     if (q->kind == NT__NNTP_REQ_HDR) c->hdr_missing = 1;
-    c->in_flight = 0;
+    c->nflight = 0;
+    c->barrier = 0;
+    c->unsent = q;
     nt__nntp_submit(c);
     return NT_PP_DONE;
   }
