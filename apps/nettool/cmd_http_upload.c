@@ -10,8 +10,10 @@
 
 #include "cli.h"
 #include "cmd_http_common.h"
+#include "cmd_http_tus.h"
 #include "commands.h"
 #include "nettool/http.h"
+#include "nettool/tus.h"
 
 static const cli_opt_t own_opts[] = {
     {"form", 'F', CLI_T_STR, CLI_F_REPEAT, 'F', "name=value",
@@ -30,6 +32,23 @@ static const cli_opt_t own_opts[] = {
      "content type of FILE (default: guessed)", 0},
     {"filename", 0, CLI_T_STR, 0, 'n', "N",
      "file name sent for FILE (default: its own)", 0},
+    {"resumable", 0, CLI_T_BOOL, 0, 'U', NULL,
+     "resumable upload (tus 1.0): URL is the tus\n"
+     "endpoint; FILE goes in pieces the server confirms,\n"
+     "-F text fields, the file name and type as tus\n"
+     "metadata; a journal (FILE.nettool-upload) lets the\n"
+     "same command continue after a kill, --retry after\n"
+     "network errors; the upload's URL goes to stdout", 0},
+    {"chunk-size", 0, CLI_T_UINT, 0, 'C', "BYTES",
+     "--resumable: bytes per request (default: the rest\n"
+     "of the file, 8 MiB with a checksum)", 0x7fffffffL},
+    {"checksum", 0, CLI_T_STR, 0, 'K', "auto|off|require",
+     "--resumable: checksum each piece (tus checksum\n"
+     "extension, sha1) when the server offers it (auto,\n"
+     "the default), never, or fail without it", 0},
+    {"journal", 0, CLI_T_FILE, 0, 'J', "FILE",
+     "--resumable: the journal's path (default\n"
+     "FILE.nettool-upload)", 0},
     HTTP_CLI_ROWS,
     {NULL, 0, 0, 0, 0, NULL, NULL, 0},
 };
@@ -42,6 +61,9 @@ const cli_cmd_spec_t cli_spec_http_upload = {
     "         [-H 'Name: value']... [-u user:pass] [-o OUT] [--cacert F]\n"
     "         [-k] [--connect-timeout S] [--idle-timeout S]\n"
     "         [--max-time S] [--max-redirs N] [--retry N] [-q] [-v] [--json]\n"
+    "       nettool http-upload --resumable URL FILE [-F name=value]...\n"
+    "         [--chunk-size BYTES] [--checksum auto|off|require]\n"
+    "         [--journal FILE] [--retry N] [...]\n"
     "\n"
     "POSTs a multipart/form-data body (RFC 7578) to URL (http:// or "
     "https://):\n"
@@ -49,7 +71,14 @@ const cli_cmd_spec_t cli_spec_http_upload = {
     "(default 'file'). Files are streamed from disk, never read whole; FILE\n"
     "'-' reads stdin (sent with chunked encoding). The response body goes to\n"
     "stdout (or OUT), the status line to stderr, and a progress bar to stderr\n"
-    "when it is a terminal.\n",
+    "when it is a terminal.\n"
+    "\n"
+    "With --resumable, URL is a tus 1.0 endpoint (tus.io): FILE is created\n"
+    "there (POST, Upload-Metadata) and sent in pieces (PATCH); the journal\n"
+    "next to FILE records the upload's URL and the confirmed offset, so\n"
+    "the same command run again after a kill, a crash or a lost connection\n"
+    "asks the server where it stopped (HEAD) and continues from there.\n"
+    "The progress line counts the bytes the server confirmed.\n",
     HTTP_CLI_SHARED,
     own_opts,
     http_cli_shared_help,
@@ -269,7 +298,69 @@ typedef struct upload_opts_s {
   int literal[MAX_FORMS];
   size_t nforms;
   const char *field, *ftype, *fname;
+  int resumable;
+  tus_cli_t tus;
 } upload_opts_t;
+
+/* --resumable: the text fields, the file name and its type become tus
+ * metadata (filename, filetype: the keys tus-js-client and Uppy send). */
+static int resumable(http_cli_t *h, upload_opts_t *uo, const char *file) {
+  if (!strcmp(file, "-"))
+    return cli_usage_error("--resumable needs a file: stdin cannot be read again to resume");
+  if (h->out_path)
+    return cli_usage_error("--resumable prints the upload's URL; -o is not used");
+  const char *keys[NT_UPLOAD_MAX_METADATA], *vals[NT_UPLOAD_MAX_METADATA];
+  char *owned[NT_UPLOAD_MAX_METADATA];
+  size_t n = 0, nown = 0;
+  int code = 0;
+  const char *base = strrchr(file, '/');
+  base = base ? base + 1 : file;
+  const char *fname = uo->fname ? uo->fname : base;
+  keys[n] = "filename", vals[n++] = fname;
+  keys[n] = "filetype", vals[n++] = uo->ftype ? uo->ftype : nt_http_guess_type(fname);
+  for (size_t i = 0; i < uo->nforms && !code; i++) {
+    const char *spec = uo->forms[i], *eq = strchr(spec, '=');
+    if (!eq || eq == spec) {
+      code = cli_usage_error("bad -F '%s': expected name=value", spec);
+    } else if (!uo->literal[i] && (eq[1] == '@' || eq[1] == '<')) {
+      code = cli_usage_error("-F '%s': --resumable sends one file; other -F "
+                             "parts can only be text fields (--form-string "
+                             "for a value starting with @ or <)", spec);
+    } else if (n == NT_UPLOAD_MAX_METADATA) {
+      code = cli_usage_error("too many -F fields for --resumable (at most %d)",
+                             NT_UPLOAD_MAX_METADATA - 2);
+    } else {
+      char *name = strndup(spec, (size_t)(eq - spec));
+      if (!name) {
+        code = NT_EXIT_INTERNAL;
+        break;
+      }
+      owned[nown++] = name;
+      for (size_t k = 0; k < n && !code; k++)
+        if (!strcmp(keys[k], name))
+          code = cli_usage_error("-F '%s': the metadata key '%s' is given twice%s",
+                                 spec, name, k < 2 ? " (nettool sends the file's "
+                                 "name and type as filename and filetype)" : "");
+      keys[n] = name, vals[n++] = eq + 1;
+    }
+  }
+  if (!code) {
+    for (size_t i = 0; i < n && !code; i++) {
+      size_t kl = strlen(keys[i]);
+      int ok = kl > 0 && kl <= 64;
+      for (size_t k = 0; k < kl && ok; k++)
+        ok = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-",
+                    keys[i][k]) != NULL;
+      if (!ok)
+        code = cli_usage_error("-F '%s': a tus metadata key is 1 to 64 letters, "
+                               "digits, '.', '_' or '-'", keys[i]);
+    }
+  }
+  if (!code) code = http_tus_run(h, file, &uo->tus, keys, vals, n);
+  else cli_common_free(&h->common);
+  for (size_t i = 0; i < nown; i++) free(owned[i]);
+  return code;
+}
 
 static int own(void *ctx, const cli_opt_t *o, const cli_val_t *v) {
   upload_opts_t *u = ctx;
@@ -289,6 +380,26 @@ static int own(void *ctx, const cli_opt_t *o, const cli_val_t *v) {
     return 0;
   case 'n':
     u->fname = v->str;
+    return 0;
+  case 'U':
+    u->resumable = 1;
+    return 0;
+  case 'C':
+    if (v->num <= 0) return cli_usage_error("--chunk-size must be at least 1");
+    u->tus.chunk_size = (uint64_t)v->num;
+    return 0;
+  case 'K':
+    if (!strcmp(v->str, "auto"))
+      u->tus.checksum = NT_UPLOAD_CHECKSUM_AUTO;
+    else if (!strcmp(v->str, "off"))
+      u->tus.checksum = NT_UPLOAD_CHECKSUM_OFF;
+    else if (!strcmp(v->str, "require"))
+      u->tus.checksum = NT_UPLOAD_CHECKSUM_REQUIRE;
+    else
+      return cli_usage_error("--checksum takes auto, off or require, not '%s'", v->str);
+    return 0;
+  case 'J':
+    u->tus.journal = v->str;
     return 0;
   default:
     return http_cli_own(u->h, o, v);
@@ -324,6 +435,9 @@ int cmd_http_upload(int argc, char **argv) {
   size_t nforms = uo.nforms;
   const char *field = uo.field, *ftype = uo.ftype, *fname = uo.fname;
   if (!*field) return cli_usage_error("empty --field name");
+  if (uo.resumable) return resumable(&h, &uo, file);
+  if (uo.tus.chunk_size || uo.tus.journal || uo.tus.checksum)
+    return cli_usage_error("--chunk-size, --checksum and --journal go with --resumable");
   int hc = check_content_type(&h);
   if (hc) return hc;
 
