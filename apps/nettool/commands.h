@@ -7,7 +7,7 @@
 /* Each command's option table and help (cli_opts.h), in its cmd_*.c. */
 extern const cli_cmd_spec_t cli_spec_ts_server, cli_spec_ts_client,
     cli_spec_resolve, cli_spec_nntp_read, cli_spec_nntp_list,
-    cli_spec_nntp_post, cli_spec_nntp_get, cli_spec_http_upload, cli_spec_http_get,
+    cli_spec_nntp_post, cli_spec_http_upload, cli_spec_http_get,
     cli_spec_ftp_get, cli_spec_ftp_put, cli_spec_ftp_ls;
 
 int cmd_ts_server(int argc, char **argv);
@@ -19,8 +19,6 @@ int cmd_resolve(int argc, char **argv);
 int cmd_nntp_read(int argc, char **argv);
 int cmd_nntp_list(int argc, char **argv);
 int cmd_nntp_post(int argc, char **argv);
-/* NZB download (issue 13): cmd_nntp_get.c on nettool/nzb.h. */
-int cmd_nntp_get(int argc, char **argv);
 
 struct nt_reactor_s;
 struct nt_nntp_s;
