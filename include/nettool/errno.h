@@ -74,6 +74,8 @@ extern "C" {
   XX(ENOSYS, -ENOSYS, "function not implemented")                            \
   XX(ENOTSUP, -ENOTSUP, "operation not supported")                           \
   XX(EPROTO, -EPROTO, "protocol error")                                      \
+  XX(ESRCH, -ESRCH, "no such process")                                       \
+  XX(ENOEXEC, -ENOEXEC, "exec format error")                                 \
   /* nettool's own codes */                                                  \
   XX(ECLOSED, -3000, "transport is closing or closed")                       \
   XX(ELINETOOLONG, -3001, "line exceeds the maximum length")                 \
