@@ -1,0 +1,683 @@
+/* The NZB downloader: every segment fetched with BODY <message-id> over N
+ * connections per server, decoded (yenc.c) into a per-command buffer,
+ * checked, and written with pwrite at the part's offset; NAME.part is
+ * renamed to NAME when every segment of the file checked (and the whole
+ * file's CRC32, when the post gave one).
+ *
+ * Work moves through servers in the order they were added: a segment that
+ * is missing (430/423), damaged (CRC32, size, not yEnc) or refused on
+ * server i is queued on server i+1; on the last one it ends MISSING,
+ * DAMAGED (the damaged copy is written: PAR2 can repair it) or FAILED.
+ * A connection that breaks puts its commands back at the front of its
+ * server's queue and is replaced, up to `retries` times per server; then
+ * the server's queue moves on.
+ *
+ * Each connection keeps `window` BODY commands queued (answers come in
+ * order, so each command owns a slot: decoder and buffer). The download
+ * ends when every segment ended: the connections are closed, the state
+ * files written, done() called, and everything freed. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "nettool/yenc.h"
+#include "nzb-int.h"
+#include "reactor-int.h"
+
+#define MAX_SERVERS 32
+#define STATE_SAVE_MS 250 /* at most 4 state files a second per file */
+
+typedef struct job_s {
+  uint32_t file, seg;
+} job_t;
+
+typedef struct server_s {
+  char *host, *user, *pass, *sni;
+  int port, want;
+  nt_nntp_options_t nntp;
+  job_t *q; /* FIFO: q[head..tail) */
+  size_t head, tail, cap;
+  int nconns, failures, dead;
+  int last_error;
+} server_t;
+
+struct conn_s;
+typedef struct slot_s {
+  struct conn_s *conn;
+  job_t job;
+  int busy, err;
+  nt_yenc_t y;
+  unsigned char *buf;
+  size_t cap;
+} slot_t;
+
+typedef struct conn_s {
+  nt_nzb_get_t *g;
+  size_t sv;
+  nt_nntp_t *c;
+  int inflight, next_slot, closing;
+  slot_t *slots;
+  struct conn_s *prev, *next;
+} conn_t;
+
+typedef struct file_s {
+  nt__nzb_seg_t *segs;
+  char *part, *final, *state;
+  int fd;
+  uint64_t size;
+  int has_crc;
+  uint32_t crc;
+  size_t pending, failed;
+  int ended, dirty;
+  uint64_t saved_at;
+} file_t;
+
+struct nt_nzb_get_s {
+  nt_reactor_t *r;
+  const nt_nzb_t *nzb;
+  nt_nzb_get_options_t o;
+  nt_nzb_callbacks_t cb;
+  void *arg;
+  char *dir;
+  server_t sv[MAX_SERVERS];
+  size_t nsv;
+  file_t *files;
+  conn_t *conns;
+  size_t nconns, pending;
+  nt_nzb_progress_t p;
+  int started, finishing, cancelled, fatal, done_called;
+};
+
+static void maybe_finish(nt_nzb_get_t *g);
+static void kick(nt_nzb_get_t *g, size_t sv);
+
+const char *nt_nzb_seg_status_name(nt_nzb_seg_status_t s) {
+  switch (s) {
+  case NT_NZB_SEG_OK: return "ok";
+  case NT_NZB_SEG_RESUMED: return "resumed";
+  case NT_NZB_SEG_MISSING: return "missing";
+  case NT_NZB_SEG_DAMAGED: return "damaged";
+  case NT_NZB_SEG_FAILED: return "failed";
+  default: return "pending";
+  }
+}
+
+static char *path_join(const char *dir, const char *name, const char *ext) {
+  size_t n = strlen(dir) + strlen(name) + strlen(ext) + 2;
+  char *p = nt__malloc(n);
+  if (p) snprintf(p, n, "%s/%s%s", dir, name, ext);
+  return p;
+}
+
+int nt_nzb_get_new_sized(size_t opts_size, nt_reactor_t *r, const nt_nzb_t *nzb,
+                         const nt_nzb_get_options_t *opts,
+                         const nt_nzb_callbacks_t *cbs, void *arg,
+                         nt_nzb_get_t **out) {
+  *out = NULL;
+  if (!r || !nzb || !nzb->nfiles) return NT_EINVAL;
+  nt_nzb_get_t *g = nt__calloc(1, sizeof *g);
+  if (!g) return NT_ENOMEM;
+  int rc = NT__OPTS_COPY(g->o, opts, opts_size);
+  if (rc) {
+    nt__free(g);
+    return rc;
+  }
+  if (g->o.connections <= 0) g->o.connections = 4;
+  if (g->o.connections > 64) g->o.connections = 64;
+  if (g->o.window <= 0) g->o.window = 2;
+  if (g->o.window > 64) g->o.window = 64;
+  if (g->o.retries <= 0) g->o.retries = 3;
+  g->r = r;
+  g->nzb = nzb;
+  if (cbs) g->cb = *cbs;
+  g->arg = arg;
+  g->dir = nt__strdup(g->o.dir && *g->o.dir ? g->o.dir : ".");
+  g->files = nt__calloc(nzb->nfiles, sizeof *g->files);
+  if (!g->dir || !g->files) {
+    nt_nzb_get_free(g);
+    return NT_ENOMEM;
+  }
+  g->o.dir = g->dir;
+  for (size_t i = 0; i < nzb->nfiles; i++) {
+    file_t *f = &g->files[i];
+    f->fd = -1;
+    const char *name = nzb->files[i].name;
+    f->segs = nt__calloc(nzb->files[i].nsegments, sizeof *f->segs);
+    f->part = path_join(g->dir, name, ".part");
+    f->final = path_join(g->dir, name, "");
+    f->state = path_join(g->dir, name, ".part.state");
+    if (!f->segs || !f->part || !f->final || !f->state) {
+      nt_nzb_get_free(g);
+      return NT_ENOMEM;
+    }
+  }
+  *out = g;
+  return 0;
+}
+
+int nt_nzb_get_add_server_sized(size_t nntp_opts_size, nt_nzb_get_t *g,
+                                const char *host, int port,
+                                const nt_nntp_options_t *nntp,
+                                int connections) {
+  if (!g || g->started || !host || !*host || g->nsv == MAX_SERVERS || port < 0 ||
+      port > 65535)
+    return NT_EINVAL;
+  server_t *s = &g->sv[g->nsv];
+  memset(s, 0, sizeof *s);
+  int rc = NT__OPTS_COPY(s->nntp, nntp, nntp ? nntp_opts_size : 0);
+  if (rc) return rc;
+  s->host = nt__strdup(host);
+  s->user = s->nntp.user ? nt__strdup(s->nntp.user) : NULL;
+  s->pass = s->nntp.pass ? nt__strdup(s->nntp.pass) : NULL;
+  s->sni = s->nntp.tls_server_name ? nt__strdup(s->nntp.tls_server_name) : NULL;
+  if (!s->host || (s->nntp.user && !s->user) || (s->nntp.pass && !s->pass) ||
+      (s->nntp.tls_server_name && !s->sni)) {
+    nt__free(s->host);
+    nt__free(s->user);
+    nt__free(s->pass);
+    nt__free(s->sni);
+    memset(s, 0, sizeof *s);
+    return NT_ENOMEM;
+  }
+  s->nntp.user = s->user;
+  s->nntp.pass = s->pass;
+  s->nntp.tls_server_name = s->sni;
+  s->port = port;
+  s->want = connections > 0 ? (connections > 64 ? 64 : connections) : g->o.connections;
+  g->nsv++;
+  return 0;
+}
+
+static void free_slots(conn_t *k, int n) {
+  for (int i = 0; i < n; i++) nt__free(k->slots[i].buf);
+  nt__free(k->slots);
+}
+
+void nt_nzb_get_free(nt_nzb_get_t *g) {
+  if (!g) return;
+  for (size_t i = 0; i < g->nsv; i++) {
+    server_t *s = &g->sv[i];
+    if (s->pass) memset(s->pass, 0, strlen(s->pass));
+    nt__free(s->host);
+    nt__free(s->user);
+    nt__free(s->pass);
+    nt__free(s->sni);
+    nt__free(s->q);
+  }
+  if (g->files)
+    for (size_t i = 0; i < g->nzb->nfiles; i++) {
+      file_t *f = &g->files[i];
+      if (f->fd >= 0) close(f->fd);
+      nt__free(f->segs);
+      nt__free(f->part);
+      nt__free(f->final);
+      nt__free(f->state);
+    }
+  nt__free(g->files);
+  nt__free(g->dir);
+  nt__free(g);
+}
+
+/* --- queues ------------------------------------------------------------------------ */
+
+static int push(server_t *s, job_t j, int front) {
+  if (front && s->head > 0) {
+    s->q[--s->head] = j;
+    return 0;
+  }
+  if (s->tail == s->cap || (front && s->head == 0)) {
+    size_t live = s->tail - s->head;
+    size_t nc = s->cap ? s->cap * 2 : 64;
+    if (nc < live + 2) nc = live + 2;
+    job_t *q = nt__malloc(nc * sizeof *q);
+    if (!q) return NT_ENOMEM;
+    size_t off = front ? 1 : 0;
+    if (live) memcpy(q + off, s->q + s->head, live * sizeof *q);
+    nt__free(s->q);
+    s->q = q;
+    s->cap = nc;
+    s->head = off;
+    s->tail = off + live;
+  }
+  if (front) s->q[--s->head] = j;
+  else s->q[s->tail++] = j;
+  return 0;
+}
+
+static size_t queued(const server_t *s) { return s->tail - s->head; }
+
+/* --- files -------------------------------------------------------------------------- */
+
+static void save_state(nt_nzb_get_t *g, size_t fi, int force) {
+  file_t *f = &g->files[fi];
+  if (!f->dirty || f->ended == 2) return;
+  uint64_t now = nt_reactor_now(g->r);
+  if (!force && now - f->saved_at < STATE_SAVE_MS) return;
+  if (nt__nzb_state_save(f->state, &g->nzb->files[fi], f->segs, f->size, f->has_crc,
+                         f->crc) == 0) {
+    f->dirty = 0;
+    f->saved_at = now;
+  }
+}
+
+static int seg_order(const void *a, const void *b) {
+  const nt__nzb_seg_t *x = *(nt__nzb_seg_t *const *)a, *y = *(nt__nzb_seg_t *const *)b;
+  return (x->begin > y->begin) - (x->begin < y->begin);
+}
+
+/* Every segment of the file ended: rename it when all are good. */
+static void end_file(nt_nzb_get_t *g, size_t fi) {
+  file_t *f = &g->files[fi];
+  const nt_nzb_file_t *nf = &g->nzb->files[fi];
+  int status = 0;
+  if (f->failed) {
+    status = NT_ENZB_INCOMPLETE;
+  } else {
+    /* the parts must tile 0..size exactly; their CRCs combine in order */
+    nt__nzb_seg_t **v = nt__malloc(nf->nsegments * sizeof *v);
+    if (!v) {
+      status = NT_ENOMEM;
+    } else {
+      for (size_t i = 0; i < nf->nsegments; i++) v[i] = &f->segs[i];
+      qsort(v, nf->nsegments, sizeof *v, seg_order);
+      uint64_t at = 0;
+      uint32_t crc = 0;
+      for (size_t i = 0; i < nf->nsegments && !status; i++) {
+        if (v[i]->begin != at) status = NT_EYENC_SIZE; /* a gap or an overlap */
+        crc = i ? nt_yenc_crc_combine(crc, v[i]->crc, v[i]->len) : v[i]->crc;
+        at += v[i]->len;
+      }
+      nt__free(v);
+      if (!status && at != f->size) status = NT_EYENC_SIZE;
+      if (!status && f->has_crc && crc != f->crc) status = NT_EYENC_CRC;
+    }
+    if (!status && f->fd >= 0 && ftruncate(f->fd, (off_t)f->size) < 0) status = -errno;
+    if (!status && f->fd >= 0 && close(f->fd) < 0) status = -errno;
+    if (!status) f->fd = -1;
+    if (!status && rename(f->part, f->final) < 0) status = -errno;
+  }
+  if (f->fd >= 0) {
+    close(f->fd);
+    f->fd = -1;
+  }
+  if (!status) {
+    unlink(f->state);
+    f->ended = 2; /* renamed: no state any more */
+    g->p.files_done++;
+  } else {
+    f->ended = 1;
+    save_state(g, fi, 1);
+  }
+  if (g->cb.file) g->cb.file(g, fi, status ? f->part : f->final, status, g->arg);
+}
+
+/* A segment ended for good (every server it could go to was asked). */
+static void seg_end(nt_nzb_get_t *g, job_t j, nt_nzb_seg_status_t st, int error) {
+  file_t *f = &g->files[j.file];
+  nt__nzb_seg_t *s = &f->segs[j.seg];
+  s->status = (uint8_t)st;
+  s->error = error;
+  f->pending--;
+  g->pending--;
+  g->p.segments_done++;
+  g->p.bytes_done += g->nzb->files[j.file].segments[j.seg].bytes;
+  if (st != NT_NZB_SEG_OK) {
+    f->failed++;
+    g->p.segments_failed++;
+  } else {
+    f->dirty = 1;
+    save_state(g, j.file, 0);
+  }
+  if (g->cb.segment) g->cb.segment(g, j.file, j.seg, st, error, s->server, g->arg);
+  if (!f->pending) end_file(g, j.file);
+  if (g->cb.progress) g->cb.progress(g, &g->p, g->arg);
+}
+
+/* Server s could not give the segment (why: error): the next server, or
+ * the end of it. */
+static void next_server(nt_nzb_get_t *g, job_t j, nt_nzb_seg_status_t st, int error) {
+  nt__nzb_seg_t *s = &g->files[j.file].segs[j.seg];
+  s->error = error;
+  size_t nx = (size_t)s->server + 1;
+  while (nx < g->nsv && g->sv[nx].dead) nx++;
+  if (nx >= g->nsv || g->cancelled || g->fatal) {
+    seg_end(g, j, st, error);
+    return;
+  }
+  s->server = (uint8_t)nx;
+  s->tries = 0;
+  if (push(&g->sv[nx], j, 0)) {
+    seg_end(g, j, NT_NZB_SEG_FAILED, NT_ENOMEM);
+    return;
+  }
+  kick(g, nx);
+}
+
+static int write_part(nt_nzb_get_t *g, job_t j, const slot_t *sl) {
+  file_t *f = &g->files[j.file];
+  const nt_yenc_info_t *in = &sl->y.info;
+  size_t len = nt_yenc_output_len(&sl->y);
+  uint64_t off = in->begin - 1;
+  if (!f->size) f->size = in->size;
+  if (in->size != f->size || off + len > f->size) return NT_EYENC_SIZE;
+  if (in->part && in->has_crc && !f->has_crc) { /* the whole file's CRC32 */
+    f->has_crc = 1;
+    f->crc = in->crc32;
+  }
+  size_t done = 0;
+  while (done < len) {
+    ssize_t w = pwrite(f->fd, sl->buf + done, len - done, (off_t)(off + done));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return w < 0 ? -errno : NT_EIO;
+    done += (size_t)w;
+  }
+  nt__nzb_seg_t *s = &f->segs[j.seg];
+  s->begin = off;
+  s->len = len;
+  s->crc = sl->y.crc;
+  g->p.decoded += len;
+  return 0;
+}
+
+static void fatal(nt_nzb_get_t *g, int err) {
+  if (!g->fatal) g->fatal = err;
+  nt_nzb_get_cancel(g);
+}
+
+/* --- connections -------------------------------------------------------------------- */
+
+static void on_line(nt_nntp_t *c, const char *line, size_t len, void *arg) {
+  slot_t *sl = arg;
+  (void)c;
+  if (!sl->err) sl->err = nt_yenc_feed_line(&sl->y, line, len);
+}
+
+static int is_refusal(int st) { return st <= -3500 && st > -3600; }
+
+static void fill(conn_t *k);
+
+static void on_done(nt_nntp_t *c, const nt_nntp_result_t *res, void *arg) {
+  slot_t *sl = arg;
+  conn_t *k = sl->conn;
+  nt_nzb_get_t *g = k->g;
+  server_t *s = &g->sv[k->sv];
+  job_t j = sl->job;
+  nt__nzb_seg_t *sg = &g->files[j.file].segs[j.seg];
+  (void)c;
+  sl->busy = 0;
+  k->inflight--;
+  if (g->cancelled) { /* stays pending: resumed next time */
+    maybe_finish(g);
+    return;
+  }
+  if (res->status == 0) {
+    int rc = sl->err ? sl->err : nt_yenc_finish(&sl->y);
+    if (rc == 0) {
+      int w = write_part(g, j, sl);
+      if (w == NT_EYENC_SIZE) {
+        next_server(g, j, NT_NZB_SEG_DAMAGED, w);
+      } else if (w) {
+        fatal(g, w);
+        seg_end(g, j, NT_NZB_SEG_FAILED, w);
+      } else {
+        seg_end(g, j, NT_NZB_SEG_OK, 0);
+      }
+    } else {
+      /* damaged here: another server may have a good copy; the last one
+       * writes what it got when it is placeable (PAR2 repairs blocks) */
+      size_t nx = k->sv + 1;
+      while (nx < g->nsv && g->sv[nx].dead) nx++;
+      if (nx >= g->nsv && (rc == NT_EYENC_CRC || rc == NT_EYENC_SIZE) &&
+          sl->y.info.begin >= 1 && sl->y.decoded == nt_yenc_output_len(&sl->y) &&
+          nt_yenc_output_len(&sl->y) <= sl->y.info.end + 1 - sl->y.info.begin)
+        write_part(g, j, sl); /* best effort; the segment stays DAMAGED */
+      next_server(g, j, NT_NZB_SEG_DAMAGED, rc);
+    }
+  } else if (res->status == NT_ENNTP_NOARTICLE) {
+    next_server(g, j, NT_NZB_SEG_MISSING, res->status);
+  } else if (is_refusal(res->status)) {
+    s->last_error = res->status;
+    next_server(g, j, NT_NZB_SEG_FAILED, res->status);
+  } else { /* the connection broke: again on this server, or the next */
+    s->last_error = res->status;
+    sg->error = res->status;
+    if (++sg->tries > g->o.retries || s->dead) next_server(g, j, NT_NZB_SEG_FAILED, res->status);
+    else if (push(s, j, 1)) seg_end(g, j, NT_NZB_SEG_FAILED, NT_ENOMEM);
+  }
+  if (!k->closing && k->c) fill(k);
+  maybe_finish(g);
+}
+
+static void fill(conn_t *k) {
+  nt_nzb_get_t *g = k->g;
+  server_t *s = &g->sv[k->sv];
+  while (!k->closing && !g->cancelled && k->inflight < g->o.window && queued(s)) {
+    slot_t *sl = &k->slots[k->next_slot];
+    if (sl->busy) break; /* answers come in order: the oldest is still out */
+    job_t j = s->q[s->head];
+    const nt_nzb_segment_t *seg = &g->nzb->files[j.file].segments[j.seg];
+    /* decoded bytes never exceed the encoded ones (bytes=); a little more
+     * for posters that count differently, 64 MiB at most */
+    size_t need = seg->bytes + (seg->bytes >> 3) + 65536;
+    if (need < (1u << 20)) need = 1u << 20;
+    if (need > (64u << 20)) need = 64u << 20;
+    if (sl->cap < need) {
+      unsigned char *b = nt__realloc(sl->buf, need);
+      if (!b) break;
+      sl->buf = b;
+      sl->cap = need;
+    }
+    nt_yenc_init(&sl->y);
+    nt_yenc_set_output(&sl->y, sl->buf, sl->cap);
+    sl->err = 0;
+    sl->job = j;
+    if (nt_nntp_fetch(k->c, NT_NNTP_BODY, seg->message_id, on_line, on_done, sl)) break;
+    s->head++;
+    sl->busy = 1;
+    k->inflight++;
+    k->next_slot = (k->next_slot + 1) % g->o.window;
+  }
+}
+
+static void unlink_conn(nt_nzb_get_t *g, conn_t *k) {
+  if (k->prev) k->prev->next = k->next;
+  else g->conns = k->next;
+  if (k->next) k->next->prev = k->prev;
+  g->nconns--;
+  g->sv[k->sv].nconns--;
+}
+
+static void on_ready(nt_nntp_t *c, void *arg) {
+  conn_t *k = arg;
+  (void)c;
+  k->g->sv[k->sv].failures = 0; /* it works: breakage counts afresh */
+}
+
+static void server_dead(nt_nzb_get_t *g, size_t sv, int why) {
+  server_t *s = &g->sv[sv];
+  s->dead = 1;
+  while (queued(s)) {
+    job_t j = s->q[s->head++];
+    next_server(g, j, NT_NZB_SEG_FAILED, why ? why : s->last_error);
+  }
+}
+
+static void on_closed(nt_nntp_t *c, int status, void *arg) {
+  conn_t *k = arg;
+  nt_nzb_get_t *g = k->g;
+  size_t sv = k->sv;
+  server_t *s = &g->sv[sv];
+  (void)c;
+  k->c = NULL;
+  unlink_conn(g, k);
+  free_slots(k, g->o.window);
+  int unexpected = !k->closing;
+  nt__free(k);
+  if (unexpected && !g->cancelled) {
+    if (!status) status = NT_EUNEXPECTEDEOF;
+    s->last_error = status;
+    if (++s->failures > g->o.retries && !s->nconns) server_dead(g, sv, status);
+    else kick(g, sv);
+  }
+  maybe_finish(g);
+}
+
+static int open_conn(nt_nzb_get_t *g, size_t sv) {
+  server_t *s = &g->sv[sv];
+  conn_t *k = nt__calloc(1, sizeof *k);
+  if (!k) return NT_ENOMEM;
+  k->slots = nt__calloc((size_t)g->o.window, sizeof *k->slots);
+  if (!k->slots) {
+    nt__free(k);
+    return NT_ENOMEM;
+  }
+  k->g = g;
+  k->sv = sv;
+  for (int i = 0; i < g->o.window; i++) k->slots[i].conn = k;
+  nt_nntp_callbacks_t cbs = {.ready = on_ready, .closed = on_closed};
+  int rc = nt_nntp_connect(g->r, s->host, s->port, &s->nntp, &cbs, k, &k->c);
+  if (rc) {
+    free_slots(k, g->o.window);
+    nt__free(k);
+    return rc;
+  }
+  k->next = g->conns;
+  if (g->conns) g->conns->prev = k;
+  g->conns = k;
+  g->nconns++;
+  s->nconns++;
+  fill(k); /* commands wait in the client's queue until READY */
+  return 0;
+}
+
+/* Work arrived on server sv: open connections as needed, fill them. */
+static void kick(nt_nzb_get_t *g, size_t sv) {
+  server_t *s = &g->sv[sv];
+  if (g->cancelled || s->dead) return;
+  for (conn_t *k = g->conns; k; k = k->next)
+    if (k->sv == sv && k->c && !k->closing) fill(k);
+  /* the open connections took what their windows hold; more for the rest */
+  while (queued(s) && s->nconns < s->want) {
+    int rc = open_conn(g, sv);
+    if (rc) {
+      s->last_error = rc;
+      if (!s->nconns) server_dead(g, sv, rc);
+      return;
+    }
+  }
+}
+
+/* --- the end --------------------------------------------------------------------------- */
+
+static void finalize(void *arg) {
+  nt_nzb_get_t *g = arg;
+  if (g->done_called) return;
+  g->done_called = 1;
+  for (size_t i = 0; i < g->nzb->nfiles; i++) save_state(g, i, 1);
+  int status = g->fatal                ? g->fatal
+               : g->cancelled          ? NT_ECANCELED
+               : g->p.segments_failed  ? NT_ENZB_INCOMPLETE
+               : g->p.files_done < g->p.files ? NT_ENZB_INCOMPLETE
+                                              : 0;
+  if (g->cb.done) g->cb.done(g, status, g->arg);
+  nt_nzb_get_free(g);
+}
+
+static void maybe_finish(nt_nzb_get_t *g) {
+  if (g->done_called) return;
+  if (g->pending && !g->cancelled) return;
+  if (!g->finishing) {
+    g->finishing = 1;
+    for (conn_t *k = g->conns; k; k = k->next)
+      if (!k->closing && k->c) {
+        k->closing = 1;
+        nt_nntp_close(k->c);
+      }
+  }
+  if (g->nconns == 0) {
+    if (nt_call_soon(g->r, finalize, g)) finalize(g);
+  }
+}
+
+void nt_nzb_get_cancel(nt_nzb_get_t *g) {
+  if (!g || g->cancelled || g->done_called) return;
+  g->cancelled = 1;
+  maybe_finish(g);
+}
+
+/* --- start ------------------------------------------------------------------------------ */
+
+static int exists(const char *p) {
+  struct stat st;
+  return stat(p, &st) == 0;
+}
+
+int nt_nzb_get_start(nt_nzb_get_t *g) {
+  if (!g || g->started) return NT_EINVAL;
+  if (!g->nsv) return NT_EINVAL;
+  struct stat st;
+  if (stat(g->dir, &st) < 0) return -errno;
+  if (!S_ISDIR(st.st_mode)) return -ENOTDIR;
+  const nt_nzb_t *nzb = g->nzb;
+  g->p.files = nzb->nfiles;
+  for (size_t i = 0; i < nzb->nfiles; i++) {
+    file_t *f = &g->files[i];
+    const nt_nzb_file_t *nf = &nzb->files[i];
+    g->p.segments += nf->nsegments;
+    g->p.bytes += nf->bytes;
+    int have_part = exists(f->part);
+    if (!g->o.no_resume && !have_part && exists(f->final) && !exists(f->state)) {
+      /* done by an earlier run */
+      for (size_t s = 0; s < nf->nsegments; s++) f->segs[s].status = NT_NZB_SEG_RESUMED;
+      f->ended = 2;
+      g->p.files_done++;
+      g->p.segments_done += nf->nsegments;
+      g->p.bytes_done += nf->bytes;
+      continue;
+    }
+    int resumed = 0;
+    if (!g->o.no_resume && have_part)
+      resumed = nt__nzb_state_load(f->state, nf, f->segs, &f->size, &f->has_crc, &f->crc);
+    f->fd = open(f->part, O_RDWR | O_CREAT | O_CLOEXEC | (resumed ? 0 : O_TRUNC), 0644);
+    if (f->fd < 0) return -errno;
+    for (size_t s = 0; s < nf->nsegments; s++) {
+      if (f->segs[s].status == NT_NZB_SEG_RESUMED) {
+        g->p.segments_done++;
+        g->p.bytes_done += nf->segments[s].bytes;
+      } else {
+        f->pending++;
+      }
+    }
+    g->pending += f->pending;
+  }
+  /* every pending segment starts on the first server */
+  for (size_t i = 0; i < nzb->nfiles; i++)
+    for (size_t s = 0; s < nzb->files[i].nsegments; s++)
+      if (g->files[i].segs[s].status == NT_NZB_SEG_PENDING &&
+          push(&g->sv[0], (job_t){(uint32_t)i, (uint32_t)s}, 0))
+        return NT_ENOMEM;
+  g->started = 1;
+  if (g->cb.progress) g->cb.progress(g, &g->p, g->arg);
+  /* files whose every segment was resumed end now (renamed) */
+  for (size_t i = 0; i < nzb->nfiles; i++)
+    if (!g->files[i].ended && !g->files[i].pending) end_file(g, i);
+  kick(g, 0);
+  maybe_finish(g);
+  return 0;
+}
+
+nt_nzb_seg_status_t nt_nzb_get_segment_status(const nt_nzb_get_t *g, size_t file,
+                                              size_t seg) {
+  if (!g || file >= g->nzb->nfiles || seg >= g->nzb->files[file].nsegments)
+    return NT_NZB_SEG_PENDING;
+  return (nt_nzb_seg_status_t)g->files[file].segs[seg].status;
+}
+
+const char *nt_nzb_get_path(const nt_nzb_get_t *g, size_t file) {
+  if (!g || file >= g->nzb->nfiles) return "";
+  return g->files[file].ended == 2 ? g->files[file].final : g->files[file].part;
+}
