@@ -1,10 +1,15 @@
 /* The connector: host name -> connection. Resolves through the reactor's
  * resolver, then races the addresses with happy eyeballs (RFC 8305).
- * States: RESOLVING -> CONNECTING -> DONE. */
+ * States: RESOLVING -> CONNECTING -> DONE; through a proxy (proxy.h):
+ * [RESOLVING_DEST ->] RESOLVING -> CONNECTING (to the proxy) -> PROXY (the
+ * handshake, proxy_glue.c, under the same timeout) -> DONE. */
 #include <string.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+
 #include "nettool/tcp.h"
+#include "proxy-int.h"
 #include "reactor-int.h"
 #include "tcp-int.h"
 #include "unix-int.h"
@@ -13,7 +18,7 @@
 #define DEFAULT_ATTEMPT_DELAY_MS 250
 #define MAX_ADDRESSES 64
 
-enum conn_state { C_RESOLVING, C_CONNECTING, C_DONE };
+enum conn_state { C_RESOLVING_DEST, C_RESOLVING, C_CONNECTING, C_PROXY, C_DONE };
 
 struct nt_connector_s {
   nt__handle_t handle;
@@ -30,10 +35,20 @@ struct nt_connector_s {
   int last_error;
   int status;   /* the failure reported */
   int reported; /* connection_failed has run, or a connection was made */
+  /* Through a proxy: its copy, the destination, and the handshake (the won
+   * connection's protocol until the tunnel is open). */
+  nt_proxy_t *proxy;
+  char *dest;
+  int dest_port, glue_err;
+  nt_protocol_t *glue;
+  nt_factory_t glue_factory;
 };
 
 static void maybe_free(nt_connector_t *c) {
   if (c->state != C_DONE || !c->reported || c->lookup) return;
+  if (c->proxy) explicit_bzero(c->proxy, sizeof *c->proxy);
+  nt__free(c->proxy);
+  nt__free(c->dest);
   nt__free(c->addrs);
   nt__free(c->attempts);
   nt__free(c);
@@ -51,6 +66,11 @@ static void stop_everything(nt_connector_t *c) {
   }
   c->active = 0;
   if (c->lookup) nt_resolve_cancel(c->lookup); /* its callback still comes */
+  if (c->glue) { /* a timeout or a cancel during the proxy's handshake */
+    nt_protocol_t *g = c->glue;
+    c->glue = NULL;
+    nt__proxy_glue_cancel(g, c->status ? c->status : NT_ECANCELED);
+  }
 }
 
 static void report_failure_cb(void *arg) {
@@ -65,6 +85,11 @@ static void report_failure_cb(void *arg) {
 /* Ends the connect with an error, reported from the loop. */
 static void fail(nt_connector_t *c, int status) {
   if (c->state == C_DONE) return;
+  /* Not reaching the proxy is not the destination's fault: say so (a
+   * timeout stays one: the connect limit ran out). */
+  if (c->proxy && (c->state == C_RESOLVING || c->state == C_CONNECTING) &&
+      status != NT_ETIMEDOUT && status != NT_ECANCELED && status != NT_ENOMEM)
+    status = nt__proxy_unreachable(c->proxy, status);
   c->state = C_DONE;
   c->status = status;
   stop_everything(c);
@@ -73,6 +98,7 @@ static void fail(nt_connector_t *c, int status) {
 }
 
 static void start_next(nt_connector_t *c);
+static void proxy_adopt(nt_connector_t *c, size_t i, int fd);
 
 static void attempt_cb(void *arg, nt__attempt_t *a, int status, int fd) {
   nt_connector_t *c = arg;
@@ -92,6 +118,10 @@ static void attempt_cb(void *arg, nt__attempt_t *a, int status, int fd) {
     } else if (!c->active) {
       fail(c, c->last_error);
     }
+    return;
+  }
+  if (c->proxy) {
+    proxy_adopt(c, i, fd);
     return;
   }
   /* The winner: close the losers and hand the socket to the factory. */
@@ -216,6 +246,182 @@ static int begin(nt_connector_t *c, nt_connector_t **out) {
   return 0;
 }
 
+/* --- through a proxy ------------------------------------------------------------------- */
+
+/* The handshake ended (glue callback): the tunnel is up and the factory's
+ * protocol has it, or the connect fails. */
+static void glue_done(void *arg, int status) {
+  nt_connector_t *c = arg;
+  c->glue = NULL;
+  if (status) {
+    fail(c, status);
+    return;
+  }
+  c->state = C_DONE;
+  c->reported = 1;
+  stop_everything(c);
+  maybe_free(c);
+}
+
+static nt_protocol_t *glue_build(nt_factory_t *f, const struct sockaddr *peer,
+                                 socklen_t len) {
+  nt_connector_t *c = f->data;
+  c->glue = nt__proxy_glue_new(c->proxy, c->dest, c->dest_port, c->factory,
+                               peer, len, glue_done, c, &c->glue_err);
+  return c->glue;
+}
+
+static const nt_factory_ops_t glue_factory_ops = {.build_protocol = glue_build};
+
+/* The connection to the proxy is up: the losers go, the timeout and the
+ * handle stay, the handshake starts on it. */
+static void proxy_adopt(nt_connector_t *c, size_t i, int fd) {
+  c->state = C_PROXY;
+  nt_timer_stop(&c->stagger);
+  for (size_t k = 0; k < c->naddrs; k++) {
+    if (c->attempts[k]) {
+      nt__attempt_ops->cancel(c->attempts[k]);
+      c->attempts[k] = NULL;
+    }
+  }
+  c->active = 0;
+  const nt_address_t *peer = &c->addrs[i];
+  int rc = nt__tcp_adopt(c->reactor, fd, &c->glue_factory,
+                         (const struct sockaddr *)&peer->addr, peer->len,
+                         c->opts.nodelay, c->opts.keepalive_s);
+  if (rc && c->state == C_PROXY) {
+    c->glue = NULL; /* destroyed by adopt */
+    fail(c, c->glue_err ? c->glue_err : rc);
+  }
+}
+
+/* Connects to the proxy itself: its address, or its name resolved. */
+static int dial_proxy(nt_connector_t *c) {
+  nt_address_t a;
+  memset(&a, 0, sizeof a);
+  if (nt_addr_parse(c->proxy->host, c->proxy->port, &a.addr, &a.len) == 0) {
+    int rc = set_addresses(c, &a, 1);
+    if (!rc) c->state = C_CONNECTING;
+    return rc;
+  }
+  nt_resolver_t *res = c->opts.resolver ? c->opts.resolver : nt_reactor_resolver(c->reactor);
+  if (!res) return NT_EDNS_FAIL;
+  c->state = C_RESOLVING;
+  return nt_resolve(res, c->proxy->host, c->proxy->port, AF_UNSPEC, resolved_cb,
+                    c, &c->lookup);
+}
+
+/* socks5://: the destination's name was resolved here; the proxy gets its
+ * first address (RFC 6724 order). */
+static void dest_resolved_cb(void *arg, int status, const nt_address_t *addrs,
+                             size_t n) {
+  nt_connector_t *c = arg;
+  c->lookup = NULL;
+  if (c->state != C_RESOLVING_DEST) {
+    maybe_free(c);
+    return;
+  }
+  if (status || !n) {
+    fail(c, status ? status : NT_EDNS_NODATA);
+    return;
+  }
+  char ip[INET6_ADDRSTRLEN];
+  const struct sockaddr *sa = (const struct sockaddr *)&addrs[0].addr;
+  const void *bin = sa->sa_family == AF_INET6
+                        ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
+                        : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
+  char *dest = inet_ntop(sa->sa_family, bin, ip, sizeof ip) ? nt__strdup(ip) : NULL;
+  if (!dest) {
+    fail(c, NT_ENOMEM);
+    return;
+  }
+  nt__free(c->dest);
+  c->dest = dest;
+  int rc = dial_proxy(c);
+  if (rc)
+    fail(c, rc);
+  else if (c->state == C_CONNECTING)
+    start_next(c);
+}
+
+static int proxy_connect(nt_reactor_t *r, const char *host, int port,
+                         nt_factory_t *f, const nt_tcp_connect_options_t *opts,
+                         nt_connector_t **out) {
+  const nt_proxy_t *p = opts->proxy;
+  if (!host || !*host) return NT_EDNS_BADNAME;
+  char dest[256];
+  size_t hl = strlen(host);
+  if (hl >= sizeof dest) return NT_EDNS_BADNAME;
+  memcpy(dest, host, hl + 1);
+  if (hl > 2 && dest[0] == '[' && dest[hl - 1] == ']') { /* "[::1]" */
+    memmove(dest, dest + 1, hl - 2);
+    dest[hl - 2] = 0;
+  }
+  unsigned char bin[16];
+  int numeric = inet_pton(AF_INET, dest, bin) == 1 || inet_pton(AF_INET6, dest, bin) == 1;
+  int rc = numeric ? 0 : nt_hostname_check(dest, NULL);
+  if (rc) return rc;
+  nt__proxy_hs_t *probe = nt__malloc(sizeof *probe); /* the handshake would take it */
+  if (!probe) return NT_ENOMEM;
+  rc = nt__proxy_hs_init(probe, p, dest, port);
+  explicit_bzero(probe, sizeof *probe);
+  nt__free(probe);
+  if (rc) return rc == NT_EINVAL ? NT_EPROXY_BADURL : rc;
+  nt_resolver_t *res = opts->resolver ? opts->resolver : nt_reactor_resolver(r);
+  nt_connector_t *c = connector_new(r, f, opts);
+  if (!c) return NT_ENOMEM;
+  c->opts.proxy = NULL;
+  c->proxy = nt__malloc(sizeof *c->proxy);
+  c->dest = nt__strdup(dest);
+  c->dest_port = port;
+  c->glue_factory.ops = &glue_factory_ops;
+  c->glue_factory.data = c;
+  if (!c->proxy || !c->dest) {
+    rc = NT_ENOMEM;
+  } else {
+    *c->proxy = *p;
+    if (p->type == NT_PROXY_SOCKS5 && !numeric) {
+      c->state = C_RESOLVING_DEST;
+      rc = res ? nt_resolve(res, dest, port, c->opts.family, dest_resolved_cb, c,
+                            &c->lookup)
+               : NT_EDNS_FAIL;
+    } else {
+      rc = dial_proxy(c);
+    }
+  }
+  if (rc) {
+    if (c->proxy) explicit_bzero(c->proxy, sizeof *c->proxy);
+    nt__free(c->proxy);
+    nt__free(c->dest);
+    nt__free(c->addrs);
+    nt__free(c->attempts);
+    nt__free(c);
+    return rc;
+  }
+  return begin(c, out);
+}
+
+static int proxy_connect_addr(nt_reactor_t *r, const nt_address_t *a,
+                              nt_factory_t *f, const nt_tcp_connect_options_t *opts,
+                              nt_connector_t **out) {
+  char ip[INET6_ADDRSTRLEN];
+  const struct sockaddr *sa = (const struct sockaddr *)&a->addr;
+  int port;
+  const void *bin;
+  if (sa->sa_family == AF_INET) {
+    bin = &((const struct sockaddr_in *)sa)->sin_addr;
+    port = ntohs(((const struct sockaddr_in *)sa)->sin_port);
+  } else if (sa->sa_family == AF_INET6) {
+    bin = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+    port = ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+  } else {
+    return NT_EINVAL; /* a proxy tunnels TCP only */
+  }
+  if (!inet_ntop(sa->sa_family, bin, ip, sizeof ip)) return NT_EBADADDR;
+  if (port <= 0) return NT_EBADPORT;
+  return proxy_connect(r, ip, port, f, opts, out);
+}
+
 int nt_tcp_connect_addrs_sized(size_t opts_size, nt_reactor_t *r,
                                const nt_address_t *addrs, size_t n,
                                nt_factory_t *f,
@@ -225,6 +431,8 @@ int nt_tcp_connect_addrs_sized(size_t opts_size, nt_reactor_t *r,
   if (NT__OPTS_COPY(opts_copy_, opts, opts_size)) return NT_ENOTSUP;
   if (opts) opts = &opts_copy_;
   if (!n) return NT_EINVAL;
+  if (opts && opts->proxy && opts->proxy->type != NT_PROXY_NONE)
+    return proxy_connect_addr(r, &addrs[0], f, opts, out);
   nt_connector_t *c = connector_new(r, f, opts);
   if (!c) return NT_ENOMEM;
   int rc = set_addresses(c, addrs, n);
@@ -261,6 +469,8 @@ int nt_tcp_connect_sized(size_t opts_size, nt_reactor_t *r, const char *host,
   if (NT__OPTS_COPY(opts_copy_, opts, opts_size)) return NT_ENOTSUP;
   if (opts) opts = &opts_copy_;
   if (port <= 0 || port > 65535) return NT_EBADPORT;
+  if (opts && opts->proxy && opts->proxy->type != NT_PROXY_NONE)
+    return proxy_connect(r, host, port, f, opts, out);
   nt_address_t a;
   if (host && nt_addr_parse(host, port, &a.addr, &a.len) == 0)
     return nt_tcp_connect_addrs(r, &a, 1, f, opts, out);

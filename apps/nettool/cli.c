@@ -61,7 +61,22 @@ int cli_seconds(const char *s, unsigned long long *ms) {
 int cli_is_dns_error(int err) { return err <= -3100 && err > -3200; }
 int cli_is_tls_error(int err) { return err <= -3200 && err > -3300; }
 
+int cli_exit_for_proxy(int err) {
+  switch (err) {
+  case NT_EPROXY_BADURL:
+    return NT_EXIT_USAGE;
+  case NT_EPROXY_AUTH:
+    return NT_EXIT_PROXY_AUTH;
+  case NT_EPROXY_TARGET: /* through the proxy: could not connect */
+  case NT_EPROXY_CONNECT: /* to the proxy */
+    return NT_EXIT_CONNECT;
+  default:
+    return err <= -3600 && err > -3700 ? NT_EXIT_PROXY : 0;
+  }
+}
+
 int cli_exit_for_connect(int err) {
+  if (cli_exit_for_proxy(err)) return cli_exit_for_proxy(err);
   if (cli_is_dns_error(err)) return NT_EXIT_RESOLVE;
   if (cli_is_tls_error(err)) return NT_EXIT_TLS;
   switch (err) {
@@ -80,6 +95,7 @@ int cli_exit_for_connect(int err) {
 }
 
 int cli_exit_for_session(int err) {
+  if (cli_exit_for_proxy(err)) return cli_exit_for_proxy(err);
   if (cli_is_tls_error(err)) return NT_EXIT_TLS;
   switch (err) {
   case 0:

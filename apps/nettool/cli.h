@@ -31,6 +31,9 @@ int cli_is_tls_error(int err);
 /* Exit code for an NT_E* code met while connecting, or while talking to a
  * peer. */
 int cli_exit_for_connect(int err);
+/* NT_EPROXY_*: the proxy's exit code (usage, proxy, proxy auth, connect);
+ * 0 for any other error. */
+int cli_exit_for_proxy(int err);
 int cli_exit_for_session(int err);
 int cli_exit_for_listen(int err);
 

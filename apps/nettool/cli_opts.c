@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "cli_opts.h"
+#include "cli_proxy.h"
 #include "cli_text.h"
 #include "nettool/log.h"
 #include "nettool/transport.h"
@@ -38,6 +39,12 @@ const cli_opt_t cli_shared_opts[] = {
     {"json", 0, CLI_T_BOOL, 0, CLI_O_JSON, NULL,
      "print one JSON object per transfer on stdout", 0},
     {"port", 0, CLI_T_PORT, 0, CLI_O_PORT, "N", "server port", 0},
+    {"proxy", 'x', CLI_T_STR, CLI_F_SECRET, CLI_O_PROXY, "URL",
+     "connect through a proxy: socks5://, socks5h:// (the\n"
+     "proxy resolves names) or http:// (CONNECT tunnel),\n"
+     "then [USER:PASS@]HOST[:PORT] (port 1080); '' for\n"
+     "none. Default: the environment, as curl reads it\n"
+     "(SCHEME_proxy, all_proxy, no_proxy)", 0},
     {"help", 'h', CLI_T_BOOL, 0, CLI_O_HELP, NULL, "show this help", 0},
     {NULL, 0, 0, 0, 0, NULL, NULL, 0},
 };
@@ -120,6 +127,7 @@ static int shared_value(cli_common_t *co, const cli_opt_t *o,
   case CLI_O_MAX_TIME: co->max_time_ms = v->ms; break;
   case CLI_O_JSON: co->json = 1; break;
   case CLI_O_PORT: co->port = (int)v->num; break;
+  case CLI_O_PROXY: return cli_proxy_option(co, (char *)v->str);
   case CLI_O_USER:
     /* Copied, then wiped in argv before anything slow runs. The copy is
      * the process's (freed at exit), so no early return can leak it. */

@@ -14,6 +14,8 @@
 
 #include <stdio.h>
 
+#include "nettool/proxy.h"
+
 typedef enum {
   CLI_T_BOOL, /* no argument */
   CLI_T_STR,  /* any string */
@@ -44,6 +46,7 @@ enum {
   CLI_O_JSON,
   CLI_O_PORT,
   CLI_O_HELP,
+  CLI_O_PROXY,
   CLI_O_END_
 };
 /* The bit of a shared option in cli_cmd_spec_t.shared. */
@@ -78,6 +81,9 @@ typedef struct cli_common_s {
                  by cli_common_free, which also wipes it */
   unsigned long long timeout_ms, connect_timeout_ms, max_time_ms;
   int port;
+  /* --proxy URL, parsed (type NT_PROXY_NONE for --proxy '': no proxy,
+   * not even the environment's); the password in argv is wiped */
+  nt_proxy_t proxy;
   unsigned given; /* CLI_S bits of the options that were given */
 } cli_common_t;
 

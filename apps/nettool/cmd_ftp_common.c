@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "cli_json.h"
+#include "cli_proxy.h"
 #include "cli_text.h"
 #include "cmd_ftp_common.h"
 #include "nettool/resolve.h"
@@ -73,6 +74,7 @@ void ftp_cli_common(ftp_cli_t *c, const cli_common_t *co) {
   c->timeout_ms = co->timeout_ms;
   c->connect_timeout_ms = co->connect_timeout_ms;
   c->max_time_ms = co->max_time_ms;
+  c->proxy_given = cli_proxy_given(co);
 }
 
 static void copy(char *dst, size_t size, const char *src) {
@@ -225,6 +227,7 @@ int ftp_cli_exit(int status, int local) {
   if (local) return NT_EXIT_FILE;
   if (cli_is_dns_error(status)) return NT_EXIT_RESOLVE;
   if (cli_is_tls_error(status)) return NT_EXIT_TLS;
+  if (cli_exit_for_proxy(status)) return cli_exit_for_proxy(status);
   switch (status) {
   case 0:
     return NT_EXIT_OK;
@@ -444,7 +447,13 @@ static void on_closed(nt_ftp_t *f, void *arg, int status) {
   nt_ftp_where_t where = nt_ftp_failure_where(f);
   const char *words = server_words(nt_ftp_last_code(f), nt_ftp_last_reply(f));
   int port = port_of(c);
-  if (cli_is_dns_error(status)) {
+  if (cli_proxy_detail(status)) {
+    c->exit_code = cli_exit_for_proxy(status);
+    cli_error("%s port %d%s: %s: %s%s", c->host, port,
+              where == NT_FTP_WHERE_DATA || where == NT_FTP_WHERE_DATA_CONNECT
+                  ? " (data connection)" : "",
+              nt_strerror(status), cli_text(cli_proxy_detail(status), strlen(cli_proxy_detail(status))), tail);
+  } else if (cli_is_dns_error(status)) {
     cli_error("resolve %s: %s", c->host, nt_strerror(status));
   } else if (status == NT_ETIMEDOUT) {
     session_timed_out(c, where, tail);
@@ -540,7 +549,14 @@ static int run(ftp_cli_t *c) {
   /* FTP commands are lines: a CR or LF would end one and start another. */
   if (has_crlf(c->path)) return cli_usage_error("bad %s: a CR or LF in it", c->path_name);
   if (strlen(c->path) > 900) return cli_usage_error("%s too long", c->path_name);
-  int rc = credentials(c);
+  const nt_proxy_t *proxy;
+  int rc = cli_proxy_for(c->proxy_given, c->verbose, c->implicit_tls ? "ftps" : "ftp",
+                         c->host, &c->proxy, &proxy);
+  if (rc) return rc;
+  if (proxy && c->active)
+    return cli_usage_error("--active cannot work through a proxy (the server "
+                           "cannot connect back through it); drop --active");
+  rc = credentials(c);
   if (rc) return rc;
   if (has_crlf(c->user) || has_crlf(c->pass)) {
     memset(c->pass, 0, sizeof c->pass);
@@ -566,6 +582,7 @@ static int run(ftp_cli_t *c) {
   o.connect_timeout_ms = connect_ms(c);
   o.reply_timeout_ms = reply_ms(c);
   o.data_timeout_ms = reply_ms(c);
+  o.proxy = proxy;
   nt_timer_init(c->reactor, &c->max_timer, max_time_cb);
   c->max_timer.data = c;
   nt_timer_unref(&c->max_timer); /* the session keeps the loop alive, not this */

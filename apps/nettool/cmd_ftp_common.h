@@ -34,6 +34,8 @@ struct ftp_cli_s {
   int implicit_tls;
   int url_user_only; /* the URL named a user without a password */
   char user[256], pass[256];
+  const nt_proxy_t *proxy_given; /* --proxy (cli_proxy_given) */
+  nt_proxy_t proxy;              /* the one in use */
   /* the session */
   nt_reactor_t *reactor;
   nt_ftp_t *ftp;
@@ -69,7 +71,7 @@ struct ftp_cli_s {
        "TYPE A: line ends converted (CRLF on the wire)", 0}
 #define FTP_CLI_SHARED                                                       \
   (CLI_S_TLS | CLI_S_TIMES | CLI_S(CLI_O_QUIET) | CLI_S(CLI_O_VERBOSE) |     \
-   CLI_S(CLI_O_USER) | CLI_S(CLI_O_PORT))
+   CLI_S(CLI_O_USER) | CLI_S(CLI_O_PORT) | CLI_S(CLI_O_PROXY))
 extern const char *const ftp_cli_shared_help[];
 
 void ftp_cli_init(ftp_cli_t *c);

@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "cli_json.h"
+#include "cli_proxy.h"
 #include "cli_text.h"
 #include "cmd_http_common.h"
 #include "nettool/http.h"
@@ -404,6 +405,20 @@ static void host_of(const char *url, char *host, size_t size, int *port) {
   }
 }
 
+/* The first URL's proxy: a malformed proxy variable is a usage error
+ * before anything starts, and -v names the proxy. Returns 0 or an exit
+ * code (> 0). */
+static int proxy_check(http_cli_t *h, const nt_proxy_t *given) {
+  nt_url_t u;
+  if (nt_url_parse(h->url, &u) != 0) return 0; /* the request says why */
+  nt_proxy_t p;
+  const nt_proxy_t *use;
+  int rc = cli_proxy_for(given, h->verbose, u.https ? "https" : "http", u.host, &p, &use);
+  nt_url_free(&u);
+  explicit_bzero(&p, sizeof p);
+  return rc;
+}
+
 /* A limit ran out: say which, with its value as the user wrote it. */
 static int timed_out(http_cli_t *h, const char *host, int port,
                      const char *url, const char *more) {
@@ -474,8 +489,12 @@ static int report(http_cli_t *h) {
   if (!h->connected && st < 0 && st != NT_ECANCELED &&
       st != NT_EHTTP_REDIRECTS && st != NT_EHTTP_BAD_REDIRECT &&
       st != NT_EHTTP_NO_REPLAY) {
+    const char *px = cli_proxy_detail(st);
     if (cli_is_dns_error(st))
       fail_line(h, "resolve %s: %s", host, nt_strerror(st));
+    else if (px)
+      fail_line(h, "connect to %s port %d: %s: %s", host, port, nt_strerror(st),
+                cli_text(px, strlen(px)));
     else
       fail_line(h, "connect to %s port %d: %s", host, port, nt_strerror(st));
     return cli_exit_for_connect(st);
@@ -593,7 +612,23 @@ static int run(http_cli_t *h) {
   memset(&co, 0, sizeof co);
   co.ca_file = h->cacert;
   co.insecure = h->insecure;
-  rc = nt_http_client_new(h->reactor, &co, &h->client);
+  /* --proxy for every connection (no_proxy still applies), else the
+   * environment's, judged per connection (a redirect may change host) */
+  const nt_proxy_t *given = cli_proxy_given(&h->common);
+  if (given && given->type != NT_PROXY_NONE) {
+    co.proxy = given;
+    co.no_proxy = getenv("no_proxy") && *getenv("no_proxy") ? getenv("no_proxy")
+                                                             : getenv("NO_PROXY");
+  } else if (!given) {
+    co.proxy_from_env = 1;
+  }
+  rc = proxy_check(h, given);
+  if (!rc) rc = nt_http_client_new(h->reactor, &co, &h->client);
+  else if (rc > 0) {
+    free(user);
+    nt_reactor_free(h->reactor);
+    return rc;
+  }
   if (rc) {
     free(user);
     nt_reactor_free(h->reactor);

@@ -92,7 +92,7 @@ struct http_cli_s {
 /* The shared options both commands accept. */
 #define HTTP_CLI_SHARED                                                        \
   (CLI_S_TLS | CLI_S_TIMES | CLI_S(CLI_O_QUIET) | CLI_S(CLI_O_VERBOSE) |       \
-   CLI_S(CLI_O_USER) | CLI_S(CLI_O_JSON))
+   CLI_S(CLI_O_USER) | CLI_S(CLI_O_JSON) | CLI_S(CLI_O_PROXY))
 /* What the shared options mean for HTTP (cli_cmd_spec_t.shared_help). */
 extern const char *const http_cli_shared_help[];
 

@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "cli_opts.h"
+#include "cli_proxy.h"
 #include "cli_text.h"
 #include "commands.h"
 #include "nettool/nntp.h"
@@ -62,6 +63,7 @@ void nntp_cli_common(nntp_cli_t *s, const cli_common_t *co) {
   if (co->given & CLI_S(CLI_O_TIMEOUT)) s->timeout_ms = co->timeout_ms;
   s->connect_timeout_ms = co->connect_timeout_ms;
   s->max_time_ms = co->max_time_ms;
+  s->proxy_given = cli_proxy_given(co);
 }
 
 /* HOST, HOST:PORT, [V6]:PORT, or a bare IPv6 address. */
@@ -338,6 +340,10 @@ static void on_closed(nt_nntp_t *c, int status, void *arg) {
               st == NT_NNTP_GREETING ? "greeting" : "answer", cli_secs(s->timeout_ms));
   } else if (status == NT_EUNEXPECTEDEOF) {
     cli_error("%s port %d: the server closed the connection", s->host, s->port);
+  } else if (cli_proxy_detail(status)) {
+    const char *px = cli_proxy_detail(status);
+    cli_error("connect to %s port %d: %s: %s", s->host, s->port, nt_strerror(status),
+              cli_text(px, strlen(px)));
   } else if (nntp_cli_exit(status) == NT_EXIT_CONNECT ||
              nntp_cli_exit(status) == NT_EXIT_LOCAL) {
     cli_error("connect to %s port %d: %s", s->host, s->port, nt_strerror(status));
@@ -388,7 +394,14 @@ int nntp_cli_run(nntp_cli_t *s) {
     if (s->insecure) cli_warn_insecure(NULL);
   }
   if (s->verbose) cli_verbose_on();
-  int rc = nt_reactor_new(&s->reactor, NULL);
+  const nt_proxy_t *proxy;
+  int rc = cli_proxy_for(s->proxy_given, s->verbose, s->implicit_tls ? "nntps" : "nntp",
+                         s->host, &s->proxy, &proxy);
+  if (rc) {
+    nt_tls_ctx_free(ctx);
+    return rc;
+  }
+  rc = nt_reactor_new(&s->reactor, NULL);
   if (rc) {
     nt_tls_ctx_free(ctx);
     cli_error("cannot start a reactor: %s", nt_strerror(rc));
@@ -403,6 +416,7 @@ int nntp_cli_run(nntp_cli_t *s) {
   if (!s->connect_timeout_ms) s->connect_timeout_ms = s->timeout_ms;
   o.connect_timeout_ms = s->connect_timeout_ms;
   o.timeout_ms = s->timeout_ms;
+  o.proxy = proxy;
   nt_nntp_callbacks_t cbs = {.ready = on_ready, .closed = on_closed};
   rc = nt_nntp_connect(s->reactor, s->host, s->port, &o, &cbs, s, &s->client);
   if (rc) {

@@ -7,7 +7,7 @@
 /* Each command's option table and help (cli_opts.h), in its cmd_*.c. */
 extern const cli_cmd_spec_t cli_spec_ts_server, cli_spec_ts_client,
     cli_spec_resolve, cli_spec_nntp_read, cli_spec_nntp_list,
-    cli_spec_nntp_post, cli_spec_http_upload, cli_spec_http_get,
+    cli_spec_nntp_post, cli_spec_nntp_get, cli_spec_http_upload, cli_spec_http_get,
     cli_spec_ftp_get, cli_spec_ftp_put, cli_spec_ftp_ls;
 
 int cmd_ts_server(int argc, char **argv);
@@ -19,6 +19,8 @@ int cmd_resolve(int argc, char **argv);
 int cmd_nntp_read(int argc, char **argv);
 int cmd_nntp_list(int argc, char **argv);
 int cmd_nntp_post(int argc, char **argv);
+/* NZB download (issue 13): cmd_nntp_get.c on nettool/nzb.h. */
+int cmd_nntp_get(int argc, char **argv);
 
 struct nt_reactor_s;
 struct nt_nntp_s;
@@ -42,6 +44,8 @@ typedef struct nntp_cli_s {
   void (*on_ready)(struct nntp_cli_s *s); /* the command's work starts */
   void *data;
   int exit_code, finished;
+  const nt_proxy_t *proxy_given; /* --proxy (cli_proxy_given) */
+  nt_proxy_t proxy;              /* the one in use */
 } nntp_cli_t;
 
 /* NNTP's own options besides the shared ones (cli_opts.h), for the
@@ -54,7 +58,7 @@ typedef struct nntp_cli_s {
        "STARTTLS (NNTPS on port 563 or nntps:// URLs)", 0}
 #define NNTP_CLI_SHARED                                                       \
   (CLI_S_TLS | CLI_S_TIMES | CLI_S(CLI_O_QUIET) | CLI_S(CLI_O_VERBOSE) |      \
-   CLI_S(CLI_O_USER) | CLI_S(CLI_O_PORT))
+   CLI_S(CLI_O_USER) | CLI_S(CLI_O_PORT) | CLI_S(CLI_O_PROXY))
 extern const char *const nntp_cli_shared_help[];
 
 void nntp_cli_init(nntp_cli_t *s);

@@ -141,6 +141,7 @@ extern "C" {
   XX(EPROXY_TARGET, -3603, "the proxy could not connect to the destination") \
   XX(EPROXY_PROTO, -3604, "malformed reply from the proxy")                  \
   XX(EPROXY_CLOSED, -3605, "the proxy closed the connection during its handshake") \
+  XX(EPROXY_CONNECT, -3606, "cannot connect to the proxy") \
   /* binaries: yEnc (yenc.h) and NZB (nzb.h) */                              \
   XX(EYENC_FORMAT, -3700, "malformed yEnc data (=ybegin/=ypart/=yend)")      \
   XX(EYENC_CRC, -3701, "yEnc CRC32 mismatch")                                \

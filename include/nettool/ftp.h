@@ -91,6 +91,12 @@ typedef struct nt_ftp_options_s {
   size_t max_reply;            /* one (multi-line) reply; 0: 64 KiB */
   size_t max_list_line;        /* one line of a listing; 0: 8 KiB */
   int family;                  /* AF_UNSPEC (0), AF_INET, AF_INET6 */
+  /* Through this proxy (proxy.h; NULL: direct): the control connection
+   * and every data connection, which is then passive whatever `active`
+   * says and goes to the control connection's host (the PASV/EPSV port on
+   * the host given to nt_ftp_connect, as seen by the proxy). Not copied:
+   * it must stay valid until `closed`. */
+  const nt_proxy_t *proxy;
 } nt_ftp_options_t;
 
 typedef struct nt_ftp_callbacks_s {

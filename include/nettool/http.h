@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include <nettool/errno.h>
+#include <nettool/proxy.h>
 #include <nettool/reactor.h>
 
 #ifdef __cplusplus
@@ -191,6 +192,15 @@ typedef struct nt_http_client_options_s {
   uint64_t idle_keep_ms;
   /* "User-Agent" (NULL: "nettool/0.1.0"). Copied. */
   const char *user_agent;
+  /* Every connection through this proxy (proxy.h; NULL: direct), as a
+   * tunnel (SOCKS5, or CONNECT for http:// URLs too), except to the hosts
+   * no_proxy lists (nt_proxy_no_proxy_match). Both copied. */
+  const nt_proxy_t *proxy;
+  const char *no_proxy;
+  /* With proxy NULL: each connection's proxy from the environment
+   * (nt_proxy_from_env with its URL's scheme and host), so a redirect to
+   * another host or scheme is judged afresh. */
+  int proxy_from_env;
 } nt_http_client_options_t;
 
 /* Returns 0, NT_ENOMEM. opts may be NULL. */

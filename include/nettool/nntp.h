@@ -15,6 +15,7 @@
 #include <nettool/errno.h>
 #include <nettool/pingpong.h>
 #include <nettool/protocol.h>
+#include <nettool/proxy.h>
 #include <nettool/reactor.h>
 #include <nettool/tls.h>
 
@@ -146,6 +147,8 @@ typedef struct nt_nntp_options_s {
                                   pipelining (one command at a time) */
   int no_compress;             /* never send COMPRESS DEFLATE (it is used
                                   when the server lists it) */
+  const nt_proxy_t *proxy;     /* connect through this proxy (proxy.h;
+                                  NULL: direct); copied by the connect */
 } nt_nntp_options_t;
 
 typedef struct nt_nntp_callbacks_s {

@@ -4,6 +4,7 @@
 #define NETTOOL_TCP_H
 
 #include <nettool/protocol.h>
+#include <nettool/proxy.h>
 #include <nettool/reactor.h>
 #include <nettool/resolve.h>
 #include <nettool/transport.h>
@@ -58,6 +59,16 @@ typedef struct nt_tcp_connect_options_s {
   uint64_t attempt_delay_ms;
   int family;              /* AF_UNSPEC (0), AF_INET or AF_INET6 */
   nt_resolver_t *resolver; /* NULL: the reactor's (system configuration) */
+  /* Through this proxy (proxy.h; NULL or type NT_PROXY_NONE: direct;
+   * copied, so it may go once the call returns): the connector connects to
+   * the proxy (its name resolved, its addresses raced as above), runs the
+   * SOCKS5 or CONNECT handshake for host:port within timeout_ms, and only
+   * then builds the factory's protocol, whose transport is the tunnel (its
+   * peer address is the proxy's). socks5:// resolves host here (family
+   * applies) and sends the address; socks5h:// and http:// send the name.
+   * Failures: NT_EPROXY_* (nt_proxy_last_error says what the proxy said),
+   * or the connect errors of the proxy's own address. */
+  const nt_proxy_t *proxy;
 } nt_tcp_connect_options_t;
 
 /*

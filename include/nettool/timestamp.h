@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include <nettool/protocol.h>
+#include <nettool/proxy.h>
 #include <nettool/reactor.h>
 #include <nettool/tls.h>
 #include <nettool/udp.h>
@@ -67,6 +68,9 @@ typedef struct nt_ts_client_options_s {
    * given to connect is verified against the certificate and sent as SNI.
    * The context must outlive the connect (until connected or closed). */
   nt_tls_ctx_t *tls;
+  /* TCP through this proxy (proxy.h; NULL: direct; copied by the
+   * connect); not with udp (NT_EINVAL). */
+  const nt_proxy_t *proxy;
 } nt_ts_client_options_t;
 
 /*

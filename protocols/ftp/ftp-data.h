@@ -76,6 +76,10 @@ typedef struct nt__ftp_dchan_config {
   uint64_t handshake_timeout_ms;
   const nt__ftp_dchan_cbs_t *cbs;
   void *arg;
+  /* Passive through a proxy: to proxy_dest (the control connection's
+   * host, not copied) at the port of the address given to connect. */
+  const nt_proxy_t *proxy;
+  const char *proxy_dest;
 } nt__ftp_dchan_config_t;
 
 int nt__ftp_dchan_new(nt_reactor_t *r, const nt__ftp_dchan_config_t *cfg,

@@ -330,6 +330,7 @@ int nt_ftp_connect_sized(size_t opts_size, nt_reactor_t *r, const char *host,
   co.timeout_ms = f->opts.connect_timeout_ms;
   co.family = o.family;
   co.nodelay = 1;
+  co.proxy = o.proxy;
   f->connect_at = nt_reactor_now(r);
   rc = nt_tcp_connect(r, host, port, &f->factory, &co, &f->connector);
   if (rc) {

@@ -541,7 +541,18 @@ int nt__ftp_dchan_connect(nt__ftp_dchan_t *ch, const struct sockaddr *sa,
   memset(&co, 0, sizeof co);
   co.timeout_ms = ch->cfg.connect_timeout_ms;
   ch->dconn = d;
-  int rc = nt__ftp_net_ops->connect(ch->reactor, sa, len, &d->fac, &co, &d->handle);
+  int rc;
+  if (ch->cfg.proxy) { /* the tunnel goes to the server by its name */
+    co.proxy = ch->cfg.proxy;
+    int port = sa->sa_family == AF_INET6
+                   ? ntohs(((const struct sockaddr_in6 *)sa)->sin6_port)
+                   : ntohs(((const struct sockaddr_in *)sa)->sin_port);
+    nt_connector_t *c = NULL;
+    rc = nt_tcp_connect(ch->reactor, ch->cfg.proxy_dest, port, &d->fac, &co, &c);
+    d->handle = c;
+  } else {
+    rc = nt__ftp_net_ops->connect(ch->reactor, sa, len, &d->fac, &co, &d->handle);
+  }
   if (rc) {
     ch->dconn = NULL;
     nt__free(d);

@@ -222,6 +222,8 @@ static int data_new(nt_ftp_t *f) {
   c.handshake_timeout_ms = f->opts.connect_timeout_ms;
   c.cbs = &dchan_cbs;
   c.arg = f;
+  c.proxy = f->host ? f->opts.proxy : NULL;
+  c.proxy_dest = f->host;
   return nt__ftp_dchan_new(f->reactor, &c, &f->data);
 }
 
@@ -402,7 +404,7 @@ static void active_setup(nt_ftp_t *f) {
 }
 
 static void data_setup(nt_ftp_t *f) {
-  if (f->opts.active) {
+  if (f->opts.active && !f->opts.proxy) { /* through a proxy: passive */
     active_setup(f);
   } else if (!f->no_epsv) {
     cmd(f, NT__FTP_EPSV, 0, "EPSV");

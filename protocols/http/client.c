@@ -26,7 +26,17 @@ int nt_http_client_new_sized(size_t opts_size, nt_reactor_t *r,
   if (o && o->ca_file && !(c->ca_file = nt__strdup(o->ca_file))) oom = 1;
   if (o && o->user_agent && !(c->user_agent = nt__strdup(o->user_agent)))
     oom = 1;
+  if (o && o->proxy && o->proxy->type != NT_PROXY_NONE) {
+    if ((c->proxy = nt__malloc(sizeof *c->proxy)))
+      *c->proxy = *o->proxy;
+    else
+      oom = 1;
+  }
+  if (o && o->no_proxy && !(c->no_proxy = nt__strdup(o->no_proxy))) oom = 1;
+  c->proxy_from_env = o ? o->proxy_from_env : 0;
   if (oom) {
+    nt__free(c->proxy);
+    nt__free(c->no_proxy);
     nt__free(c->ca_file);
     nt__free(c->user_agent);
     nt__free(c);
@@ -43,6 +53,9 @@ void nt_http_client_free(nt_http_client_t *c) {
   nt_tls_ctx_free(c->tls);
   nt__free(c->ca_file);
   nt__free(c->user_agent);
+  if (c->proxy) explicit_bzero(c->proxy, sizeof *c->proxy);
+  nt__free(c->proxy);
+  nt__free(c->no_proxy);
   nt__free(c);
 }
 

@@ -58,6 +58,7 @@ static void dial_failed(nt_factory_t *f, nt_connector_t *conn, int status) {
   nt_http_request_t *q = d->req;
   const nt__http_conn_events_t *ev = d->ev;
   const char *detail = d->https && !conn ? nt_tls_last_error() : NULL;
+  if (status <= NT_EPROXY_BADURL && status >= NT_EPROXY_CLOSED) detail = nt_proxy_last_error();
   dial_finish(d);
   if (q) ev->connect_failed(q, status, detail);
 }
@@ -121,7 +122,17 @@ int nt__http_dial(nt_http_client_t *cl, nt_http_request_t *q,
     memset(&o, 0, sizeof o);
     o.timeout_ms = timeout_ms;
     o.nodelay = 1;
-    rc = nt_tcp_connect(cl->reactor, d->host, d->port, f, &o, &d->connector);
+    nt_proxy_t env_proxy; /* copied by the connector */
+    rc = 0;
+    if (cl->proxy) {
+      if (!nt_proxy_no_proxy_match(cl->no_proxy, d->host)) o.proxy = cl->proxy;
+    } else if (cl->proxy_from_env) {
+      rc = nt_proxy_from_env(u->https ? "https" : "http", d->host, &env_proxy);
+      if (rc == 1) o.proxy = &env_proxy;
+    }
+    if (rc >= 0)
+      rc = nt_tcp_connect(cl->reactor, d->host, d->port, f, &o, &d->connector);
+    explicit_bzero(&env_proxy, sizeof env_proxy);
   }
   if (rc) {
     nt__free(d);

@@ -157,6 +157,9 @@ struct nt_http_client_s {
   nt_http_request_t *requests; /* running, to cancel on free */
   nt__http_connect_fn connect_hook;
   void *connect_hook_arg;
+  nt_proxy_t *proxy; /* copies of the options' proxy fields */
+  char *no_proxy;
+  int proxy_from_env;
 };
 
 void nt__http_client_set_connect_hook(nt_http_client_t *c,

@@ -498,6 +498,7 @@ int nt_nntp_connect_sized(size_t opts_size, nt_reactor_t *r, const char *host,
   memset(&co, 0, sizeof co);
   co.timeout_ms = c->connect_timeout_ms;
   co.nodelay = 1;
+  co.proxy = opts ? opts->proxy : NULL;
   rc = nt_tcp_connect(r, host, port, f, &co, &c->connector);
   if (rc) {
     destroy_unconnected(c);

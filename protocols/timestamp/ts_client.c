@@ -361,6 +361,7 @@ int nt_ts_client_connect_sized(size_t opts_size, nt_reactor_t *r,
   if (rc && nt_addr_parse(host, port, &ss, &sslen) != 0) return rc;
   rc = 0; /* a numeric address is fine even though it is not a name */
   if (opts && opts->udp && opts->tls) return NT_EINVAL; /* no DTLS */
+  if (opts && opts->udp && opts->proxy && opts->proxy->type) return NT_EINVAL;
   nt_ts_client_t *c = client_alloc(r, opts, cbs, arg);
   if (!c) return NT_ENOMEM;
   nt_timer_start(&c->connect_timer, c->opts.connect_timeout_ms, 0);
@@ -376,6 +377,7 @@ int nt_ts_client_connect_sized(size_t opts_size, nt_reactor_t *r,
     memset(&copts, 0, sizeof copts);
     copts.timeout_ms = c->opts.connect_timeout_ms;
     copts.nodelay = 1;
+    copts.proxy = c->opts.proxy;
     nt_factory_t *f = &c->factory;
     if (c->opts.tls) {
       nt_tls_options_t to;
