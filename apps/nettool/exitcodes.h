@@ -15,7 +15,10 @@ enum {
   NT_EXIT_REFUSED = 8,    /* the server answered with an error */
   NT_EXIT_FILE = 9,       /* local file error */
   NT_EXIT_TIMEOUT = 10,   /* the peer did not answer in time */
-  NT_EXIT_INPUT = 11,     /* bad input on stdin (e.g. an over-long line) */
+  NT_EXIT_INPUT = 11,     /* bad input on stdin (e.g. an over-long line),
+                             an NZB that does not parse */
+  NT_EXIT_INCOMPLETE = 13, /* nntp-get: segments missing or damaged */
+  NT_EXIT_PAR2 = 14,      /* nntp-get --par2: verification/repair failed */
   NT_EXIT_PROXY = 15,     /* the proxy refused, failed or broke its protocol */
   NT_EXIT_PROXY_AUTH = 16, /* the proxy refused the credentials (or wants some) */
   NT_EXIT_INTERRUPTED = 130, /* SIGINT/SIGTERM (128 + SIGINT, as shells do) */

@@ -24,6 +24,8 @@ static const cli_cmd_t commands[] = {
     {"nntp-list", cmd_nntp_list, "list newsgroups with their article counts",
      &cli_spec_nntp_list},
     {"nntp-post", cmd_nntp_post, "post an article to a newsgroup", &cli_spec_nntp_post},
+    {"nntp-get", cmd_nntp_get, "download the files of an NZB (yEnc binaries)",
+     &cli_spec_nntp_get},
     {"http-upload", cmd_http_upload, "upload files as multipart/form-data (HTTP/HTTPS)",
      &cli_spec_http_upload},
     {"http-get", cmd_http_get, "download a URL to stdout or a file (HTTP/HTTPS)",
