@@ -34,6 +34,8 @@ case $what in test|bench) pkgs="$pkgs zsh" ;; esac
 # cpack -G DEB reads the packages' Depends with dpkg-shlibdeps (install test).
 case $what in test|bench) pkgs="$pkgs dpkg-dev" ;; esac
 case $what in test|bench) pkgs="$pkgs python3-flask" ;; esac
+# UNIX sockets against socat (tests/integration/unix_peers.sh).
+case $what in test|bench) pkgs="$pkgs socat" ;; esac
 
 missing=""
 for p in $pkgs; do

@@ -11,13 +11,14 @@
 #include "cli.h"
 #include "cli_json.h"
 #include "cli_opts.h"
-#include "cli_proxy.h"
 #include "cli_text.h"
 #include "commands.h"
+#include "nettool/endpoint.h"
 #include "nettool/framing.h"
 #include "nettool/resolve.h"
 #include "nettool/timestamp.h"
 #include "nettool/tls.h"
+#include "nettool/unix.h"
 
 #define MAX_LINE (60 * 1024)
 #define MAX_QUEUED 64 /* lines read ahead of the replies */
@@ -51,7 +52,7 @@ static const char *const shared_help[CLI_O_END_ - CLI_O_INSECURE] = {
 
 const cli_cmd_spec_t cli_spec_ts_client = {
     "ts-client",
-    "usage: nettool ts-client HOST PORT [--udp] [--timeout S]\n"
+    "usage: nettool ts-client HOST PORT | ENDPOINT [--udp] [--timeout S]\n"
     "                         [--connect-timeout S] [--max-time S]\n"
     "                         [--tls [--cacert FILE] [-k]] [-q] [--json]\n"
     "\n"
@@ -59,9 +60,11 @@ const cli_cmd_spec_t cli_spec_ts_client = {
     "and prints each reply. An empty line or end of input ends the session.\n"
     "HOST is a name or a numeric IPv4/IPv6 address; over TCP its addresses\n"
     "are raced (happy eyeballs). Replies are printed as they come; on a\n"
-    "terminal, control characters in them are shown as '?'.\n",
-    CLI_S_TLS | CLI_S_TIMES | CLI_S(CLI_O_QUIET) | CLI_S(CLI_O_JSON) |
-        CLI_S(CLI_O_PROXY),
+    "terminal, control characters in them are shown as '?'.\n"
+    "ENDPOINT names the server in one word instead: tcp:HOST:PORT,\n"
+    "tls:HOST:PORT[:cacert=FILE], udp:HOST:PORT, unix:PATH or unix:@NAME\n"
+    "(a Linux abstract socket); --udp and --tls then go unsaid.\n",
+    CLI_S_TLS | CLI_S_TIMES | CLI_S(CLI_O_QUIET) | CLI_S(CLI_O_JSON),
     own_opts,
     shared_help,
     "Exit codes: 0 ok, 2 usage, 4 connect, 5 resolve, 6 TLS, 7 protocol,\n"
@@ -343,6 +346,79 @@ static int own(void *ctx, const cli_opt_t *o, const cli_val_t *v) {
 
 static int ts_client(int argc, char **argv);
 
+/* ts-client ENDPOINT: the endpoint says the transport (tcp, tls, udp or
+ * unix) and the server; the flags that would say it too are refused. The
+ * endpoint (its strings back c->host and js.host) lives until
+ * cmd_ts_client returns. */
+static nt_endpoint_t *g_ep;
+
+static int endpoint_args(client_t *c, const char *spec, cli_common_t *co) {
+  char err[300];
+  if (nt_endpoint_parse(spec, NT_ENDPOINT_CLIENT, &g_ep, err, sizeof err))
+    return cli_usage_error("bad ENDPOINT %s", err);
+  nt_endpoint_t *ep = g_ep;
+  int rc = 0;
+  if (c->udp || c->tls_opt)
+    rc = cli_usage_error("--udp and --tls go with HOST PORT; the endpoint "
+                         "names its transport");
+  else if (nt_endpoint_cacert(ep) && co->cacert)
+    rc = cli_usage_error("--cacert and the endpoint's cacert= both given");
+  if (rc) return rc; /* g_ep is freed by cmd_ts_client */
+  switch (nt_endpoint_kind(ep)) {
+  case NT_ENDPOINT_UDP:
+    c->udp = 1;
+    break;
+  case NT_ENDPOINT_TLS:
+    c->tls_opt = 1;
+    if (nt_endpoint_cacert(ep)) co->cacert = nt_endpoint_cacert(ep);
+    break;
+  default:
+    break;
+  }
+  if (nt_endpoint_kind(ep) == NT_ENDPOINT_UNIX) {
+    c->host = nt_endpoint_path(ep);
+    c->port = 0;
+  } else {
+    c->host = nt_endpoint_host(ep);
+    c->port = nt_endpoint_port(ep);
+  }
+  if (nt_endpoint_timeout_ms(ep) && !(co->given & CLI_S(CLI_O_CONNECT_TIMEOUT))) {
+    co->connect_timeout_ms = nt_endpoint_timeout_ms(ep);
+    co->given |= CLI_S(CLI_O_CONNECT_TIMEOUT);
+  }
+  return 0;
+}
+
+/* unix: a UNIX connect is answered at once (accepted, or refused: ENOENT,
+ * ECONNREFUSED, EAGAIN for a full backlog), so it is made here and the
+ * socket then runs the client (connected() before this returns). */
+static int connect_unix(client_t *c, const char *name,
+                        const nt_ts_client_options_t *o,
+                        const nt_ts_client_callbacks_t *cbs) {
+  struct sockaddr_storage ss;
+  socklen_t len;
+  int rc = nt_unix_addr(name, &ss, &len);
+  if (rc) return rc;
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  if (connect(fd, (struct sockaddr *)&ss, len) != 0) {
+    rc = -errno;
+    close(fd);
+    return rc;
+  }
+  nt_ts_client_options_t uo = *o;
+  uo.udp = 0;
+  uo.tls = NULL;
+  rc = nt_ts_client_new(c->reactor, &uo, cbs, c, &c->client);
+  if (rc) {
+    close(fd);
+    return rc;
+  }
+  /* From here the client is the transport's (closed() reports the end). */
+  return nt_unix_wrap_fd(c->reactor, fd, nt_ts_client_protocol(c->client),
+                         NULL);
+}
+
 int cmd_ts_client(int argc, char **argv) {
   memset(&js, 0, sizeof js);
   js.t0 = cli_now();
@@ -358,6 +434,8 @@ int cmd_ts_client(int argc, char **argv) {
     fprintf(stdout, ",\"seconds\":%.6f}\n", cli_now() - js.t0);
     fflush(stdout);
   }
+  nt_endpoint_free(g_ep); /* c.host and js.host pointed into it */
+  g_ep = NULL;
   return code;
 }
 
@@ -368,31 +446,29 @@ static int ts_client(int argc, char **argv) {
   int first;
   int prc = cli_opts_parse(&cli_spec_ts_client, argc, argv, &co, own, &c, &first);
   if (prc) return prc == CLI_OPTS_HELP ? NT_EXIT_OK : prc;
+  const char *unix_name = NULL;
+  if (argc - first == 1) {
+    int erc = endpoint_args(&c, argv[first], &co);
+    if (erc) return erc;
+    unix_name = nt_endpoint_path(g_ep);
+  }
   unsigned long long timeout_ms = co.given & CLI_S(CLI_O_TIMEOUT) ? co.timeout_ms : 10000;
   unsigned long long connect_ms = co.connect_timeout_ms, max_ms = co.max_time_ms;
   int tls = c.tls_opt, insecure = co.insecure;
   const char *cacert = co.cacert;
-  if (argc - first != 2)
-    return cli_usage_error("expected HOST and PORT");
+  if (!g_ep && argc - first != 2)
+    return cli_usage_error("expected HOST and PORT, or an ENDPOINT");
   cli_common_t tls_opts = {.insecure = insecure, .cacert = cacert};
   if (!tls && (cacert || insecure))
     return cli_opts_tls_check(&tls_opts, 0, "--tls");
   if (tls && c.udp) return cli_usage_error("--tls is for TCP only; drop --udp");
-  c.host = argv[first];
-  if ((c.port = cli_port(argv[first + 1], 0, "port")) < 0) return NT_EXIT_USAGE;
+  if (!g_ep) {
+    c.host = argv[first];
+    if ((c.port = cli_port(argv[first + 1], 0, "port")) < 0) return NT_EXIT_USAGE;
+  }
   js.on = co.json;
   js.host = c.host;
   js.port = c.port;
-  /* TCP only: the environment's proxies are for TCP (as curl's) */
-  nt_proxy_t proxy_buf;
-  const nt_proxy_t *proxy = NULL;
-  const nt_proxy_t *proxy_opt = cli_proxy_given(&co);
-  if (c.udp && proxy_opt && proxy_opt->type != NT_PROXY_NONE)
-    return cli_usage_error("--proxy is for TCP only; drop --udp");
-  if (!c.udp) {
-    int prc = cli_proxy_for(proxy_opt, 0, "ts", c.host, &proxy_buf, &proxy);
-    if (prc) return prc;
-  }
 
   int rc = nt_reactor_new(&c.reactor, NULL);
   if (rc) {
@@ -428,15 +504,19 @@ static int ts_client(int argc, char **argv) {
   nt_ts_client_options_t o = {.udp = c.udp,
                               .connect_timeout_ms = connect_ms,
                               .reply_timeout_ms = timeout_ms,
-                              .tls = tls_ctx,
-                              .proxy = proxy};
+                              .tls = tls_ctx};
   nt_ts_client_callbacks_t cbs = {on_connected, on_reply, on_closed};
-  rc = nt_ts_client_connect(c.reactor, c.host, c.port, &o, &cbs, &c, &c.client);
+  if (unix_name)
+    rc = connect_unix(&c, unix_name, &o, &cbs);
+  else
+    rc = nt_ts_client_connect(c.reactor, c.host, c.port, &o, &cbs, &c, &c.client);
   if (rc) {
     const char *why = NULL;
     if (rc == NT_EDNS_BADNAME) nt_hostname_check(c.host, &why);
     if (rc == NT_EDNS_BADNAME)
       cli_usage_error("bad HOST '%s': %s", c.host, why ? why : "not a host name");
+    else if (unix_name)
+      cli_error("connect to unix:%s: %s", unix_name, nt_strerror(rc));
     else
       cli_error("connect to %s:%d: %s", c.host, c.port, nt_strerror(rc));
     nt_reactor_free(c.reactor);
@@ -493,7 +573,7 @@ static int ts_client(int argc, char **argv) {
   if (c.input_error) return NT_EXIT_INPUT;
   int st_code = c.status;
   if (st_code == 0) return NT_EXIT_OK;
-  const char *proto = c.udp ? "udp" : "tcp";
+  const char *proto = c.udp ? "udp" : unix_name ? "unix" : "tcp";
   if (!c.connected) {
     if (st_code == NT_ETIMEDOUT)
       cli_error("%s %s:%d: not done within %s (--connect-timeout%s)",
@@ -505,9 +585,6 @@ static int ts_client(int argc, char **argv) {
     else if (cli_is_tls_error(st_code))
       cli_error("TLS with %s:%d failed: %s", c.host, c.port,
                 *nt_tls_last_error() ? nt_tls_last_error() : nt_strerror(st_code));
-    else if (cli_proxy_detail(st_code))
-      cli_error("connect to %s:%d: %s: %s", c.host, c.port, nt_strerror(st_code),
-                cli_text(cli_proxy_detail(st_code), strlen(cli_proxy_detail(st_code))));
     else
       cli_error("connect to %s:%d: %s", c.host, c.port,
                 st_code == NT_ETIMEDOUT ? "timed out" : nt_strerror(st_code));

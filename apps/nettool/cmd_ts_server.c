@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "cli_opts.h"
 #include "commands.h"
+#include "nettool/endpoint.h"
 #include "nettool/tcp.h"
 #include "nettool/timestamp.h"
 #include "nettool/tls.h"
@@ -15,8 +16,13 @@
 
 #define DEFAULT_PORT 21567
 #define MAX_WORKERS 64
+#define MAX_LISTEN 16 /* --listen endpoints */
 
 static const cli_opt_t own_opts[] = {
+    {"listen", 0, CLI_T_STR, CLI_F_REPEAT, 'l', "ENDPOINT",
+     "also listen on ENDPOINT: tcp:PORT[:interface=ADDR],\n"
+     "tls:PORT:cert=FILE[:key=FILE], unix:PATH[:mode=0660],\n"
+     "unix:@NAME (abstract) or udp:PORT[:interface=ADDR]", 0},
     {"tcp", 0, CLI_T_STR, 0, 't', "PORT",
      "listen on TCP PORT (0: any free port). Default:\n"
      "TCP 21567 when neither --tcp nor --udp is given", 0},
@@ -39,8 +45,8 @@ static const cli_opt_t own_opts[] = {
 
 const cli_cmd_spec_t cli_spec_ts_server = {
     "ts-server",
-    "usage: nettool ts-server [--tcp PORT] [--udp PORT] [--bind ADDR] "
-    "[--workers N]\n"
+    "usage: nettool ts-server [--listen ENDPOINT]... [--tcp PORT] [--udp PORT]\n"
+    "                         [--bind ADDR] [--workers N]\n"
     "                         [--tls --cert FILE [--key FILE]] "
     "[--handshake-timeout S]\n"
     "\n"
@@ -48,17 +54,21 @@ const cli_cmd_spec_t cli_spec_ts_server = {
     0,
     own_opts,
     NULL,
-    "Prints one 'listening on tcp|tls|udp ADDRESS' line per port, then serves\n"
+    "Prints one 'listening on tcp|tls|udp|unix ADDRESS' line per port, then\n"
+    "serves\n"
     "until SIGINT or SIGTERM, which stop it cleanly (exit 0).\n"
     "A client that sends without reading the replies is not read from while\n"
     "more than 64 KiB of replies wait for it, so it cannot make the server\n"
-    "hold more; other clients are served meanwhile.\n",
+    "hold more; other clients are served meanwhile.\n"
+    "With --workers, UNIX sockets are served by the first worker only.\n",
 };
 
 typedef struct {
   int tcp_port, udp_port, nworkers, tls;
   const char *bind_addr, *cert_file, *key_file;
   unsigned long long hs_ms;
+  nt_endpoint_t *eps[MAX_LISTEN]; /* --listen */
+  int neps;
 } server_opts_t;
 
 static int own(void *ctx, const cli_opt_t *o, const cli_val_t *v) {
@@ -93,6 +103,16 @@ static int own(void *ctx, const cli_opt_t *o, const cli_val_t *v) {
   case 'H':
     so->hs_ms = v->ms;
     return 0;
+  case 'l': {
+    char err[300];
+    if (so->neps == MAX_LISTEN)
+      return cli_usage_error("at most %d --listen", MAX_LISTEN);
+    if (nt_endpoint_parse(v->str, NT_ENDPOINT_SERVER, &so->eps[so->neps], err,
+                          sizeof err))
+      return cli_usage_error("bad --listen %s", err);
+    so->neps++;
+    return 0;
+  }
   default:
     return cli_usage_error("unknown option '--%s'", o->lng);
   }
@@ -102,6 +122,8 @@ typedef struct worker {
   nt_reactor_t *reactor;
   nt_listener_t *listener;
   nt_udp_t *udp;
+  nt_endpoint_listener_t *eps[MAX_LISTEN]; /* --listen: stream endpoints */
+  nt_udp_t *ep_udp[MAX_LISTEN];            /* --listen: udp endpoints */
   nt_factory_t factory;
   nt_tls_factory_t tls_factory; /* wraps factory with --tls */
   pthread_t thread;
@@ -131,6 +153,10 @@ static void workers_free(worker_t *ws, int n) {
   for (int i = 0; i < n; i++) {
     if (ws[i].listener) nt_listener_close(ws[i].listener);
     if (ws[i].udp) nt_udp_close(ws[i].udp);
+    for (int k = 0; k < MAX_LISTEN; k++) {
+      nt_endpoint_listener_close(ws[i].eps[k]);
+      if (ws[i].ep_udp[k]) nt_udp_close(ws[i].ep_udp[k]);
+    }
     if (ws[i].reactor) {
       nt_reactor_close_all(ws[i].reactor);
       /* Let closes finish (connection_lost, destroy), bounded. */
@@ -142,12 +168,47 @@ static void workers_free(worker_t *ws, int n) {
   free(ws);
 }
 
+static int ts_server(server_opts_t *so, int argc, char **argv);
+
 int cmd_ts_server(int argc, char **argv) {
-  server_opts_t so = {-1, -1, 1, 0, NULL, NULL, NULL, 0};
+  server_opts_t so = {-1, -1, 1, 0, NULL, NULL, NULL, 0, {NULL}, 0};
+  int rc = ts_server(&so, argc, argv);
+  for (int i = 0; i < so.neps; i++) nt_endpoint_free(so.eps[i]);
+  return rc;
+}
+
+/* --listen ENDPOINT on worker w (UNIX sockets on the first worker only:
+ * one name, one socket). */
+static int listen_endpoints(worker_t *w, int first, server_opts_t *so,
+                            int nworkers, int *which) {
+  for (int k = 0; k < so->neps; k++) {
+    const nt_endpoint_t *ep = so->eps[k];
+    int rc;
+    *which = k;
+    if (nt_endpoint_kind(ep) == NT_ENDPOINT_UNIX && !first) continue;
+    if (nt_endpoint_kind(ep) == NT_ENDPOINT_UDP) {
+      nt_datagram_protocol_t *p = nt_ts_udp_server_new();
+      if (!p) return NT_ENOMEM;
+      rc = nt_endpoint_bind_datagram(w->reactor, ep, p, nworkers > 1,
+                                     &w->ep_udp[k]);
+      if (rc) free(p);
+    } else {
+      nt_endpoint_listen_options_t lo = {0};
+      lo.reuseport = nworkers > 1;
+      lo.nodelay = 1;
+      rc = nt_endpoint_listen(w->reactor, ep, &w->factory, &lo, &w->eps[k]);
+    }
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+static int ts_server(server_opts_t *sop, int argc, char **argv) {
   cli_common_t co;
   int optind_;
-  int prc = cli_opts_parse(&cli_spec_ts_server, argc, argv, &co, own, &so, &optind_);
+  int prc = cli_opts_parse(&cli_spec_ts_server, argc, argv, &co, own, sop, &optind_);
   if (prc) return prc == CLI_OPTS_HELP ? NT_EXIT_OK : prc;
+  server_opts_t so = *sop;
   int tcp_port = so.tcp_port, udp_port = so.udp_port, nworkers = so.nworkers;
   const char *bind_addr = so.bind_addr;
   int tls = so.tls;
@@ -160,7 +221,7 @@ int cmd_ts_server(int argc, char **argv) {
     return cli_usage_error("--cert, --key and --handshake-timeout go with --tls");
   if (tls && udp_port >= 0)
     return cli_usage_error("--tls is for TCP only; drop --udp");
-  if (tcp_port < 0 && udp_port < 0) tcp_port = DEFAULT_PORT;
+  if (tcp_port < 0 && udp_port < 0 && !so.neps) tcp_port = DEFAULT_PORT;
 
   /* One TLS context for every worker: OpenSSL contexts are thread-safe,
    * and a session resumed on any worker was made with the same keys. */
@@ -193,8 +254,29 @@ int cmd_ts_server(int argc, char **argv) {
       what = "reactor";
       break;
     }
+    nt_ts_server_factory_init(&w->factory);
+    int which = 0;
+    rc = listen_endpoints(w, i == 0, &so, nworkers, &which);
+    if (rc) {
+      char buf[512];
+      if (nt_endpoint_kind(so.eps[which]) == NT_ENDPOINT_TLS &&
+          cli_is_tls_error(rc))
+        cli_error("--listen %s: TLS: %s",
+                  nt_endpoint_format(so.eps[which], buf, sizeof buf),
+                  nt_tls_last_error());
+      else
+        cli_error("cannot listen on %s: %s",
+                  nt_endpoint_format(so.eps[which], buf, sizeof buf),
+                  nt_strerror(rc));
+      workers_free(ws, nworkers);
+      nt_tls_ctx_free(tls_ctx);
+      if (rc == NT_ENOENT || rc == NT_EACCES)
+        return nt_endpoint_kind(so.eps[which]) == NT_ENDPOINT_TLS
+                   ? NT_EXIT_FILE
+                   : cli_exit_for_listen(rc);
+      return cli_is_tls_error(rc) ? NT_EXIT_TLS : cli_exit_for_listen(rc);
+    }
     if (tcp_port >= 0) {
-      nt_ts_server_factory_init(&w->factory);
       nt_factory_t *f = &w->factory;
       if (tls_ctx) {
         nt_tls_factory_init(&w->tls_factory, tls_ctx, &w->factory, NULL);
@@ -251,6 +333,15 @@ int cmd_ts_server(int argc, char **argv) {
            nt_addr_format((struct sockaddr *)&ss, buf, sizeof buf));
   if (ws[0].udp && nt_udp_local_address(ws[0].udp, &ss, &len) == 0)
     printf("listening on udp %s\n", nt_addr_format((struct sockaddr *)&ss, buf, sizeof buf));
+  for (int k = 0; k < so.neps; k++) {
+    char d[200];
+    if (ws[0].eps[k])
+      printf("listening on %s\n",
+             nt_endpoint_listener_describe(ws[0].eps[k], d, sizeof d));
+    if (ws[0].ep_udp[k] && nt_udp_local_address(ws[0].ep_udp[k], &ss, &len) == 0)
+      printf("listening on udp %s\n",
+             nt_addr_format((struct sockaddr *)&ss, buf, sizeof buf));
+  }
   fflush(stdout);
 
   server_t srv = {ws, nworkers};
