@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "cli_json.h"
 #include "cli_opts.h"
+#include "cli_proxy.h"
 #include "cli_text.h"
 #include "commands.h"
 #include "nettool/endpoint.h"
@@ -64,7 +65,8 @@ const cli_cmd_spec_t cli_spec_ts_client = {
     "ENDPOINT names the server in one word instead: tcp:HOST:PORT,\n"
     "tls:HOST:PORT[:cacert=FILE], udp:HOST:PORT, unix:PATH or unix:@NAME\n"
     "(a Linux abstract socket); --udp and --tls then go unsaid.\n",
-    CLI_S_TLS | CLI_S_TIMES | CLI_S(CLI_O_QUIET) | CLI_S(CLI_O_JSON),
+    CLI_S_TLS | CLI_S_TIMES | CLI_S(CLI_O_QUIET) | CLI_S(CLI_O_JSON) |
+        CLI_S(CLI_O_PROXY),
     own_opts,
     shared_help,
     "Exit codes: 0 ok, 2 usage, 4 connect, 5 resolve, 6 TLS, 7 protocol,\n"
@@ -469,6 +471,16 @@ static int ts_client(int argc, char **argv) {
   js.on = co.json;
   js.host = c.host;
   js.port = c.port;
+  /* TCP only: the environment's proxies are for TCP (as curl's) */
+  nt_proxy_t proxy_buf;
+  const nt_proxy_t *proxy = NULL;
+  const nt_proxy_t *proxy_opt = cli_proxy_given(&co);
+  if (c.udp && proxy_opt && proxy_opt->type != NT_PROXY_NONE)
+    return cli_usage_error("--proxy is for TCP only; drop --udp");
+  if (!c.udp) {
+    int prc = cli_proxy_for(proxy_opt, 0, "ts", c.host, &proxy_buf, &proxy);
+    if (prc) return prc;
+  }
 
   int rc = nt_reactor_new(&c.reactor, NULL);
   if (rc) {
@@ -504,7 +516,8 @@ static int ts_client(int argc, char **argv) {
   nt_ts_client_options_t o = {.udp = c.udp,
                               .connect_timeout_ms = connect_ms,
                               .reply_timeout_ms = timeout_ms,
-                              .tls = tls_ctx};
+                              .tls = tls_ctx,
+                              .proxy = proxy};
   nt_ts_client_callbacks_t cbs = {on_connected, on_reply, on_closed};
   if (unix_name)
     rc = connect_unix(&c, unix_name, &o, &cbs);
@@ -585,6 +598,9 @@ static int ts_client(int argc, char **argv) {
     else if (cli_is_tls_error(st_code))
       cli_error("TLS with %s:%d failed: %s", c.host, c.port,
                 *nt_tls_last_error() ? nt_tls_last_error() : nt_strerror(st_code));
+    else if (cli_proxy_detail(st_code))
+      cli_error("connect to %s:%d: %s: %s", c.host, c.port, nt_strerror(st_code),
+                cli_text(cli_proxy_detail(st_code), strlen(cli_proxy_detail(st_code))));
     else
       cli_error("connect to %s:%d: %s", c.host, c.port,
                 st_code == NT_ETIMEDOUT ? "timed out" : nt_strerror(st_code));
