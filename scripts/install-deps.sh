@@ -28,6 +28,14 @@ case $what in bench) pkgs="$pkgs curl time" ;; esac
 pkgs="$pkgs node-llhttp"
 # apps/examples/glib_embed.c (the reactor in a GLib main loop) and its test.
 pkgs="$pkgs libglib2.0-dev"
+# yEnc CRC32 and COMPRESS DEFLATE (zlib), NZB files (libexpat). nntp-get's
+# tests: par2 (--par2), Nyuu from npm (scripts/install-nyuu.sh: node, npm,
+# the Node headers and a compiler for its yencode addon) unless a node is
+# already there; its benchmark compares with NZBGet.
+pkgs="$pkgs zlib1g-dev libexpat1-dev"
+case $what in test|bench) pkgs="$pkgs par2" ;; esac
+case $what in test|bench) command -v node >/dev/null || pkgs="$pkgs nodejs npm libnode-dev make g++" ;; esac
+case $what in bench) pkgs="$pkgs nzbget" ;; esac
 # Man pages (docs/man/mkman.py -> scdoc); the completions test runs zsh.
 pkgs="$pkgs scdoc python3"
 case $what in test|bench) pkgs="$pkgs zsh" ;; esac

@@ -89,6 +89,8 @@ typedef struct {
   unsigned long long max_time_ms;
   nt_timer_t max_timer;
   int last_conn_error, other_failures;
+  size_t fetched, resumed;
+  int seen_progress;
   /* the progress line */
   int tty;
   nt_timer_t timer;
@@ -161,10 +163,15 @@ static void on_segment(nt_nzb_get_t *g, size_t fi, size_t si, nt_nzb_seg_status_
                        int error, size_t server, void *arg) {
   get_t *x = arg;
   (void)g;
-  if (st == NT_NZB_SEG_OK) return;
+  if (st == NT_NZB_SEG_OK) {
+    x->fetched++;
+    return;
+  }
   const nt_nzb_file_t *f = &x->nzb->files[fi];
   const nt_nzb_segment_t *s = &f->segments[si];
-  if (st == NT_NZB_SEG_FAILED && !(error <= -3500 && error > -3600)) x->last_conn_error = error;
+  /* failed = the servers refused or broke: their exit code, unless some
+   * segment is really missing or damaged (13) */
+  if (st == NT_NZB_SEG_FAILED) x->last_conn_error = error;
   else x->other_failures++;
   erase(x);
   const char *why = error == NT_ENNTP_NOARTICLE ? "430 no such article" : nt_strerror(error);
@@ -195,6 +202,8 @@ static void on_file(nt_nzb_get_t *g, size_t fi, const char *path, int status, vo
 static void on_progress(nt_nzb_get_t *g, const nt_nzb_progress_t *p, void *arg) {
   get_t *x = arg;
   (void)g;
+  if (!x->seen_progress) x->resumed = p->segments_done; /* before any fetch */
+  x->seen_progress = 1;
   x->p = *p;
 }
 
@@ -433,11 +442,11 @@ int cmd_nntp_get(int argc, char **argv) {
       nt_timer_unref(&x.max_timer);
     }
     x.tty = !x.co.quiet && isatty(STDERR_FILENO);
+    x.t0 = x.last_ms = nt_reactor_now(x.r);
     if (x.tty) {
       nt_timer_init(x.r, &x.timer, draw);
       x.timer.data = &x;
       nt_timer_unref(&x.timer);
-      x.t0 = x.last_ms = nt_reactor_now(x.r);
       nt_timer_start(&x.timer, 250, 250);
     }
     if (!x.done) nt_reactor_run(x.r);
@@ -447,6 +456,16 @@ int cmd_nntp_get(int argc, char **argv) {
     if (!x.done && x.g) { /* stopped without done(): cancel and let it end */
       nt_nzb_get_cancel(x.g);
       nt_reactor_run(x.r);
+    }
+    if (!x.co.quiet) {
+      double secs = (double)(nt_reactor_now(x.r) - x.t0) / 1000.0;
+      char mb[32], rate[32];
+      progress_human(mb, sizeof mb, (double)x.p.decoded);
+      progress_human(rate, sizeof rate, secs > 0 ? (double)x.p.decoded / secs : 0);
+      printf("%zu/%zu files, %zu segments fetched, %zu resumed, %zu failed; %s in %.1f s (%s/s)\n",
+             x.p.files_done, x.p.files, x.fetched, x.resumed, x.p.segments_failed, mb, secs,
+             rate);
+      fflush(stdout);
     }
     if (x.interrupted) code = NT_EXIT_INTERRUPTED;
     else if (x.timed_out) code = NT_EXIT_TIMEOUT;

@@ -64,6 +64,9 @@ set_conf pathfilter "$dir/etc/filter"; set_conf pathhttp "$dir/tmp"
 set_conf artcutoff 0; set_conf checkincludedtext false
 set_conf doinnwatch false; set_conf htmlstatus false
 set_conf localmaxartsize 2000000; set_conf allownewnews true
+# readers are refused ("400 load at N, try later") above this load average
+# (default 16): a busy test machine is not a busy news server
+set_conf nnrpdloadlimit 0
 printf 'ME:!*/!local::\n' >"$dir/etc/newsfeeds"
 printf 'streaming: true\n' >"$dir/etc/incoming.conf"
 cat >"$dir/db/active" <<'EOF'

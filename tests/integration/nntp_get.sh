@@ -1,0 +1,234 @@
+#!/usr/bin/env bash
+# nntp-get against two real INN 2 servers on loopback (nntp_inn.sh) holding
+# binaries posted by the real Usenet poster Nyuu (npm "nyuu", installed by
+# scripts/install-nyuu.sh into a local folder): files of 1 B, 700 KB and
+# 50 MB as multi-part yEnc articles of 256 KiB with Nyuu's NZB, plus a 0-byte file
+# (Nyuu does not post empty files: that one article is posted here, in
+# Nyuu's format). Checked: every file restored bit for bit (sha256); an
+# article cancelled on the server (430 listed, the rest saved, exit 13);
+# the second server asked for it (exit 0); a forged part whose CRC32 fails
+# (damaged, exit 13; a good copy on the second server: exit 0); SIGKILL in
+# the middle of the 50 MB file, then a resume that fetches only the rest;
+# PAR2 repair through Debian's par2 (--par2); bad input (exit 11, 9, 3);
+# the progress line on a terminal.
+#   nntp_get.sh NETTOOL
+set -u
+nt=$1
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+py=/usr/bin/python3
+skip() { echo "skipped: $1"; echo "0 passed, 0 failed"; exit 77; }
+[ "$(id -u)" = 0 ] && [ -x /usr/lib/news/bin/innd ] || skip "INN needs root and inn2 (scripts/install-deps.sh test)"
+[ -x "$py" ] || skip "no /usr/bin/python3"
+command -v node >/dev/null && command -v npm >/dev/null || skip "no node/npm for Nyuu"
+nyuu=$("$root/scripts/install-nyuu.sh" 2>/tmp/nt-nyuu-install.log) ||
+  skip "Nyuu could not be installed (offline?): $(tail -1 /tmp/nt-nyuu-install.log)"
+
+dir=$(mktemp -d /tmp/nt-nntp-get.XXXXXX)
+chmod 755 "$dir"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  bash "$here/nntp_inn.sh" stop "$dir/inn1"
+  bash "$here/nntp_inn.sh" stop "$dir/inn2"
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+
+free_ports() {
+  "$py" -c '
+import socket, sys
+ss = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in ss: s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in ss))' "$1"
+}
+start_inn() { # NAME -> sets port_NAME
+  local p i
+  for i in 1 2 3; do
+    p=$(free_ports 1)
+    if bash "$here/nntp_inn.sh" start "$dir/$1" "$p" >"$dir/$1.log" 2>&1; then
+      eval "port_$1=$p"; return 0
+    fi
+    bash "$here/nntp_inn.sh" stop "$dir/$1"
+  done
+  cat "$dir/$1.log"; echo "0 passed, 1 failed"; exit 1
+}
+start_inn inn1
+start_inn inn2
+s1=127.0.0.1:$port_inn1 s2=127.0.0.1:$port_inn2
+unset NNTPSERVER
+
+pass=0 fail=0 n=0
+check() {
+  local d=$1; shift
+  n=$((n + 1))
+  if "$@"; then pass=$((pass + 1)); echo "ok $n - $d"; else fail=$((fail + 1)); echo "not ok $n - $d"; fi
+}
+run() { "$nt" "$@" >"$dir/out" 2>"$dir/err"; echo $? >"$dir/rc"; }
+rc() { [ "$(cat "$dir/rc")" = "$1" ] || { echo "#   rc $(cat "$dir/rc"), stderr: $(head -5 "$dir/err")"; return 1; }; }
+has() { grep -qF -- "$1" "$dir/out" || { echo "#   no '$1' in: $(head -c 600 "$dir/out")"; return 1; }; }
+err_has() { grep -qF -- "$1" "$dir/err" || { echo "#   stderr: $(head -c 800 "$dir/err")"; return 1; }; }
+err_lines() { [ "$(grep -c "$1" "$dir/err")" = "$2" ] || { echo "#   want $2 '$1' lines: $(cat "$dir/err")"; return 1; }; }
+same() { # FILE ORIGINAL
+  [ -f "$1" ] && [ "$(sha256sum <"$1")" = "$(sha256sum <"$2")" ] ||
+    { echo "#   $1 differs from $2 ($(stat -c %s "$1" 2>&1) bytes)"; return 1; }
+}
+inn_cancel() { # SERVERDIR MSGID: the article is gone (430 from then on)
+  setpriv --reuid=news --regid=news --init-groups env INNCONF="$dir/$1/etc/inn.conf" \
+    /usr/lib/news/bin/ctlinnd -t 10 cancel "$2" >/dev/null
+}
+seg_id() { # NZB FILENAME NUMBER -> the segment's Message-ID with brackets
+  "$py" - "$@" <<'EOF'
+import sys, xml.etree.ElementTree as ET
+ns = {"n": "http://www.newzbin.com/DTD/2003/nzb"}
+for f in ET.parse(sys.argv[1]).getroot().findall("n:file", ns):
+    if '"%s"' % sys.argv[2] in f.get("subject"):
+        for s in f.findall("n:segments/n:segment", ns):
+            if s.get("number") == sys.argv[3]:
+                print("<%s>" % s.text.strip())
+EOF
+}
+nzb_swap() { # NZB OUT OLDID NEWID: the NZB with one Message-ID replaced
+  local o=${3#<} nw=${4#<}; o=${o%>}; nw=${nw%>}
+  sed "s|>$o<|>$nw<|" "$1" >"$2"
+}
+
+# --- the post: Nyuu on inn1 ------------------------------------------------------------
+src=$dir/src
+mkdir -p "$src"
+head -c 1 /dev/urandom >"$src/one.bin"
+head -c 700000 /dev/urandom >"$src/mid.bin"
+head -c 50M /dev/urandom >"$src/big.bin"
+(cd "$src" && node "$nyuu" -h 127.0.0.1 -P "$port_inn1" -n 4 -a 256K -g local.test \
+   -f 'Nyuu Tester <nyuu@nntp.test>' -o "$dir/post.nzb" -O one.bin mid.bin big.bin) >"$dir/nyuu.log" 2>&1
+check "Nyuu posted 1 B, 700 KB, 50 MB as yEnc multi-part articles with an NZB" \
+  eval '[ -s "$dir/post.nzb" ] && [ "$(grep -c "<segment " "$dir/post.nzb")" = 204 ] || { tail -3 "$dir/nyuu.log"; false; }'
+# the 0-byte file, in Nyuu's format, added to the NZB
+: >"$src/empty.bin"
+"$py" "$here/nntp_get_post.py" zero "$port_inn1" local.test '<empty-0@nntp.test>' empty.bin
+"$py" - "$dir/post.nzb" <<'EOF'
+import sys
+p = sys.argv[1]
+s = open(p).read()
+f = ('\t<file poster="Nyuu Tester &lt;nyuu@nntp.test&gt;" date="1796448214" '
+     'subject="[4/4] - &quot;empty.bin&quot; yEnc (1/1) 0">\n\t\t<groups><group>local.test</group>'
+     '</groups>\n\t\t<segments><segment bytes="120" number="1">empty-0@nntp.test</segment>'
+     '</segments>\n\t</file>\n</nzb>')
+open(p, "w").write(s.replace("</nzb>", f))
+EOF
+
+# --- everything back, bit for bit --------------------------------------------------------
+mkdir "$dir/o1"
+run nntp-get "$dir/post.nzb" -o "$dir/o1" --server "$s1" --connections 4
+check "nntp-get: exit 0, every file ok" eval 'rc 0 && has "o1/big.bin: ok" && has "4/4 files, 205 segments fetched, 0 resumed, 0 failed"'
+check "0 B, 1 B, 700 KB, 50 MB identical (sha256)" eval \
+  'same "$dir/o1/empty.bin" "$src/empty.bin" && same "$dir/o1/one.bin" "$src/one.bin" &&
+   same "$dir/o1/mid.bin" "$src/mid.bin" && same "$dir/o1/big.bin" "$src/big.bin"'
+check "no .part or state file left" eval '[ -z "$(ls "$dir/o1" | grep -E "\.part|\.state")" ]'
+run nntp-get "$dir/post.nzb" -o "$dir/o1" --server "$s1"
+check "run again: nothing fetched (files complete)" eval 'rc 0 && has "0 segments fetched, 205 resumed"'
+
+# --- SIGKILL, then resume ------------------------------------------------------------------
+mkdir "$dir/o5"
+"$nt" nntp-get "$dir/post.nzb" -o "$dir/o5" --server "$s1" --connections 1 --window 1 >"$dir/k.out" 2>&1 &
+kp=$!; pids+=("$kp")
+killed=
+for _ in $(seq 400); do # until the state lists a few segments of big.bin (at most 20 s)
+  if [ "$(grep -c '^seg ' "$dir/o5/big.bin.part.state" 2>/dev/null)" -ge 3 ] 2>/dev/null; then
+    kill -KILL "$kp"; killed=1; break
+  fi
+  kill -0 "$kp" 2>/dev/null || break
+  sleep 0.05
+done
+wait "$kp" 2>/dev/null
+check "SIGKILL in the middle: big.bin.part and its state are there, no big.bin" eval \
+  '[ -n "$killed" ] && [ -f "$dir/o5/big.bin.part" ] && [ ! -e "$dir/o5/big.bin" ] && head -1 "$dir/o5/big.bin.part.state" | grep -q "nettool-nzb-state 1"'
+before=$(grep -c '^seg ' "$dir/o5/big.bin.part.state" 2>/dev/null || echo 0)
+run nntp-get "$dir/post.nzb" -o "$dir/o5" --server "$s1"
+check "resume: exit 0, identical, the $before segments of the state not fetched again" eval \
+  'rc 0 && same "$dir/o5/big.bin" "$src/big.bin" && same "$dir/o5/mid.bin" "$src/mid.bin" &&
+   n_res=$(sed -n "s/.* fetched, \([0-9]*\) resumed.*/\1/p" "$dir/out") && [ "$n_res" -ge "$before" ] &&
+   [ ! -e "$dir/o5/big.bin.part.state" ]'
+
+# --- a cancelled article: 430 listed, the rest saved ----------------------------------
+gone=$(seg_id "$dir/post.nzb" big.bin 3)
+cp "$dir/post.nzb" "$dir/gone.nzb"
+# inn2 gets a copy of it first (same Message-ID), for the two-server case
+"$py" "$here/nntp_get_post.py" copy "$port_inn1" "$port_inn2" "$gone"
+inn_cancel inn1 "$gone"
+mkdir "$dir/o2"
+run nntp-get "$dir/gone.nzb" -o "$dir/o2" --server "$s1"
+check "430: exit 13, exactly that segment listed" eval \
+  'rc 13 && err_has "missing: big.bin segment 3 $gone: 430 no such article (server $s1)" && err_lines "missing:" 1'
+check "430: the other files complete, big.bin.part kept with its state" eval \
+  'same "$dir/o2/mid.bin" "$src/mid.bin" && [ -f "$dir/o2/big.bin.part" ] && [ -f "$dir/o2/big.bin.part.state" ] && [ ! -e "$dir/o2/big.bin" ]'
+check "430: every other byte of big.bin in place, the hole zero" eval '"$py" - "$dir/o2/big.bin.part" "$src/big.bin" <<EOF
+import sys
+a, b = open(sys.argv[1], "rb").read(), open(sys.argv[2], "rb").read()
+s, e = 2 * 262144, 3 * 262144
+sys.exit(0 if len(a) == len(b) and a[:s] == b[:s] and a[e:] == b[e:] and a[s:e] == bytes(e - s) else 1)
+EOF'
+
+# --- two servers: the second one has it -----------------------------------------------
+run nntp-get "$dir/gone.nzb" -o "$dir/o2" --server "$s1" --server "$s2"
+check "second server: exit 0, big.bin complete, only the missing segment fetched" eval \
+  'rc 0 && same "$dir/o2/big.bin" "$src/big.bin" && has "1 segments fetched, 204 resumed" && [ ! -e "$dir/o2/big.bin.part.state" ]'
+mkdir "$dir/o3"
+run nntp-get "$dir/gone.nzb" -o "$dir/o3" --server "$s1" --server "$s2" --connections 2
+check "second server from scratch: all files, nothing reported" eval \
+  'rc 0 && same "$dir/o3/big.bin" "$src/big.bin" && ! grep -q missing "$dir/err"'
+
+# --- a forged part: CRC32 mismatch ----------------------------------------------------
+orig=$(seg_id "$dir/post.nzb" mid.bin 2)
+"$py" "$here/nntp_get_post.py" forge "$port_inn1" "$port_inn1" "$orig" '<forged-2@nntp.test>'
+nzb_swap "$dir/post.nzb" "$dir/forged.nzb" "$orig" '<forged-2@nntp.test>'
+mkdir "$dir/o4"
+run nntp-get "$dir/forged.nzb" -o "$dir/o4" --server "$s1"
+check "forged part: exit 13, listed as damaged (CRC32)" eval \
+  'rc 13 && err_has "damaged: mid.bin segment 2 <forged-2@nntp.test>: yEnc CRC32 mismatch" && err_lines "damaged:" 1 && [ -f "$dir/o4/mid.bin.part" ] && [ ! -e "$dir/o4/mid.bin" ]'
+"$py" "$here/nntp_get_post.py" copy "$port_inn1" "$port_inn2" "$orig" '<forged-2@nntp.test>'
+run nntp-get "$dir/forged.nzb" -o "$dir/o4" --server "$s1" --server "$s2"
+check "forged part: a good copy on the second server -> exit 0, identical" eval \
+  'rc 0 && same "$dir/o4/mid.bin" "$src/mid.bin"'
+
+# --- PAR2 ----------------------------------------------------------------------------------
+if command -v par2 >/dev/null; then
+  mkdir "$dir/p"
+  head -c 2000000 /dev/urandom >"$dir/p/data.bin"
+  (cd "$dir/p" && par2 create -q -q -r30 -n1 data.bin >/dev/null)
+  (cd "$dir/p" && node "$nyuu" -h 127.0.0.1 -P "$port_inn1" -n 2 -a 300K -g local.test \
+     -f 'Nyuu Tester <nyuu@nntp.test>' -o "$dir/par.nzb" -O data.bin *.par2) >"$dir/nyuu2.log" 2>&1
+  inn_cancel inn1 "$(seg_id "$dir/par.nzb" data.bin 4)"
+  mkdir "$dir/o6" "$dir/o7"
+  run nntp-get "$dir/par.nzb" -o "$dir/o6" --server "$s1"
+  check "without --par2: the missing segment -> exit 13" eval 'rc 13 && [ -f "$dir/o6/data.bin.part" ]'
+  run nntp-get "$dir/par.nzb" -o "$dir/o7" --server "$s1" --par2
+  check "--par2: par2 repairs the file from the recovery blocks -> exit 0, identical" eval \
+    'rc 0 && has "par2: repaired" && same "$dir/o7/data.bin" "$dir/p/data.bin" && [ ! -e "$dir/o7/data.bin.part" ]'
+  run nntp-get "$dir/par.nzb" -o "$dir/o7" --server "$s1" --par2
+  check "--par2 on complete files: verified" eval 'rc 0 && has "par2: data.bin.par2 verified"'
+else
+  echo "ok $((n += 1)) - # SKIP par2 not installed (scripts/install-deps.sh test)"; pass=$((pass + 1))
+fi
+
+# --- bad input -----------------------------------------------------------------------------
+printf '<nzb><file subject="x"><segments><segment number="1">a@b</segment></segments></fil></nzb>' >"$dir/bad.nzb"
+run nntp-get "$dir/bad.nzb" --server "$s1" -o "$dir"
+check "malformed NZB: exit 11, expat's words and the line" eval 'rc 11 && err_has "not a usable NZB: mismatched tag (line 1)"'
+run nntp-get "$dir/nope.nzb" --server "$s1" -o "$dir"
+check "missing NZB file: exit 9" eval 'rc 9 && err_has "nope.nzb"'
+run nntp-get "$dir/post.nzb" --server "$s1" -o "$dir/no/such/dir"
+check "-o not a folder: exit 3" eval 'rc 3'
+run nntp-get "$dir/post.nzb" --server "$s1" --connections 0
+check "--connections 0: usage, exit 2" eval 'rc 2'
+
+# --- the progress line on a terminal ---------------------------------------------------------
+if command -v script >/dev/null; then
+  mkdir "$dir/o8"
+  script -q -e -c "$nt nntp-get $dir/post.nzb -o $dir/o8 --server $s1 --server $s2 --connections 1 --window 1" "$dir/tty.log" >/dev/null 2>&1
+  check "on a terminal: a progress line with files, segments and the rate" eval \
+    'grep -aq "files [0-9]/4  segments [0-9]*/205" "$dir/tty.log" && grep -aq "/s" "$dir/tty.log" && same "$dir/o8/big.bin" "$src/big.bin"'
+fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
