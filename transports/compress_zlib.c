@@ -413,7 +413,10 @@ int nt_compress_start(nt_transport_t *lower, nt_protocol_t *upper,
     nt__free(c);
     return NT_ENOMEM;
   }
-  if (deflateInit2(&c->def, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8,
+  /* What we send is mostly short commands: a 4 KiB window and a small
+   * hash table (about 24 KiB instead of 256) suit it; the peer inflates
+   * any window up to 32 KiB (RFC 1951), so this is our choice alone. */
+  if (deflateInit2(&c->def, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -12, 4,
                    Z_DEFAULT_STRATEGY) != Z_OK) {
     inflateEnd(&c->inf);
     nt__free(c);
