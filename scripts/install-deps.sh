@@ -21,6 +21,10 @@ case $what in test|bench) pkgs="$pkgs inn2" ;; esac
 # compares with curl and measures with GNU time.
 case $what in test|bench) pkgs="$pkgs vsftpd" ;; esac
 case $what in bench) pkgs="$pkgs curl time" ;; esac
+# Proxies (tests/integration/proxy.sh): Dante as SOCKS5 and tinyproxy as
+# HTTP CONNECT proxy, both started on loopback with the test's own
+# configuration; nginx serves http and https behind them.
+case $what in test|bench) pkgs="$pkgs dante-server tinyproxy nginx-light" ;; esac
 
 # HTTP client: llhttp's C sources (node-llhttp installs them under
 # /usr/share/llhttp; built by third_party/llhttp); the Flask multipart
@@ -81,9 +85,10 @@ case " $missing " in *" inn2 "*)
   inn_ok || { echo "inn2 did not install" >&2; exit 1; }
   [ -z "${missing// /}" ] && exit 0 ;;
 esac
-# vsftpd's postinst would start it on port 21 of every interface when the
-# machine has no policy-rc.d (no systemd): a temporary one says no.
-case " $missing " in *" vsftpd "*)
+# vsftpd's (and nginx's, tinyproxy's, danted's) postinst would start it on
+# port 21 (80, 8888, 1080) when the machine has no policy-rc.d (no
+# systemd): a temporary one says no.
+case " $missing " in *" vsftpd "*|*" nginx-light "*|*" dante-server "*|*" tinyproxy "*)
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
     chmod 755 /usr/sbin/policy-rc.d

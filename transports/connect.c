@@ -361,11 +361,7 @@ static int proxy_connect(nt_reactor_t *r, const char *host, int port,
   int numeric = inet_pton(AF_INET, dest, bin) == 1 || inet_pton(AF_INET6, dest, bin) == 1;
   int rc = numeric ? 0 : nt_hostname_check(dest, NULL);
   if (rc) return rc;
-  nt__proxy_hs_t *probe = nt__malloc(sizeof *probe); /* the handshake would take it */
-  if (!probe) return NT_ENOMEM;
-  rc = nt__proxy_hs_init(probe, p, dest, port);
-  explicit_bzero(probe, sizeof *probe);
-  nt__free(probe);
+  rc = nt__proxy_check(p, dest, port); /* what the handshake would refuse */
   if (rc) return rc == NT_EINVAL ? NT_EPROXY_BADURL : rc;
   nt_resolver_t *res = opts->resolver ? opts->resolver : nt_reactor_resolver(r);
   nt_connector_t *c = connector_new(r, f, opts);

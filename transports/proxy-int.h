@@ -65,6 +65,10 @@ typedef struct nt__proxy_hs {
 int nt__proxy_hs_init(nt__proxy_hs_t *hs, const nt_proxy_t *p,
                       const char *host, int port);
 
+/* The checks of init without building anything (and without logging):
+ * 0, NT_EINVAL or NT_EPROXY_BADURL. */
+int nt__proxy_check(const nt_proxy_t *p, const char *host, int port);
+
 /* The bytes to write now (*len may be 0). */
 const unsigned char *nt__proxy_hs_output(const nt__proxy_hs_t *hs,
                                          size_t *len);

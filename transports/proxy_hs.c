@@ -69,6 +69,16 @@ static int bad_host(const char *h) {
   return 0;
 }
 
+int nt__proxy_check(const nt_proxy_t *p, const char *host, int port) {
+  if (!p || !host || bad_host(host) || port <= 0 || port > 65535 || !p->host[0] ||
+      p->port <= 0 || p->port > 65535 ||
+      (p->type != NT_PROXY_HTTP && p->type != NT_PROXY_SOCKS5 && p->type != NT_PROXY_SOCKS5H))
+    return NT_EINVAL;
+  if (strnlen(p->user, sizeof p->user) > 255 || strnlen(p->password, sizeof p->password) > 255)
+    return NT_EPROXY_BADURL;
+  return 0;
+}
+
 int nt__proxy_hs_init(nt__proxy_hs_t *hs, const nt_proxy_t *p,
                       const char *host, int port) {
   memset(hs, 0, sizeof *hs);
