@@ -131,10 +131,43 @@ static int exit_code(const tus_run_t *t) {
   return cli_exit_for_connect(st);
 }
 
+static int run_upload(http_cli_t *h, const char *file, const tus_cli_t *tc,
+                      const char *const *meta_keys, const char *const *meta_values,
+                      size_t nmeta, double t0);
+
+/* A copy of the URL for us; a password in it is overwritten in argv, which
+ * ps and /proc/PID/cmdline show (as the other commands do). */
+static char *take_url(const char *arg) {
+  char *copy = strdup(arg);
+  if (!copy) return NULL;
+  char *s = (char *)arg, *p = s, *sep = strstr(s, "://");
+  if (sep && sep < s + strcspn(s, "/?#")) p = sep + 3;
+  size_t alen = strcspn(p, "/?#");
+  char *at = NULL;
+  for (size_t i = 0; i < alen; i++)
+    if (p[i] == '@') at = p + i;
+  char *colon = at ? memchr(p, ':', (size_t)(at - p)) : NULL;
+  if (colon) memset(colon + 1, 'x', (size_t)(at - colon - 1));
+  return copy;
+}
+
 int http_tus_run(http_cli_t *h, const char *file, const tus_cli_t *tc,
                  const char *const *meta_keys, const char *const *meta_values,
                  size_t nmeta) {
   double t0 = cli_now();
+  char *url_copy = take_url(h->url);
+  if (!url_copy) return NT_EXIT_INTERNAL;
+  h->url = url_copy;
+  int code = run_upload(h, file, tc, meta_keys, meta_values, nmeta, t0);
+  memset(url_copy, 0, strlen(url_copy));
+  free(url_copy);
+  h->url = NULL;
+  return code;
+}
+
+static int run_upload(http_cli_t *h, const char *file, const tus_cli_t *tc,
+                      const char *const *meta_keys, const char *const *meta_values,
+                      size_t nmeta, double t0) {
   tus_run_t t;
   memset(&t, 0, sizeof t);
   t.h = h;
@@ -266,7 +299,14 @@ int http_tus_run(http_cli_t *h, const char *file, const tus_cli_t *tc,
   if (h->json) {
     cli_json_xfer_t x;
     cli_json_xfer_init(&x, "http-upload");
-    x.url = h->url;
+    char shown[NT_URL_MAX];
+    nt_url_t pu;
+    shown[0] = 0;
+    if (nt_url_parse(h->url, &pu) == 0) { /* never the credentials */
+      nt_url_format(&pu, shown, sizeof shown);
+      nt_url_free(&pu);
+    }
+    x.url = shown;
     x.final_url = t.url[0] ? t.url : NULL;
     x.file = file;
     x.status = t.http_status ? t.http_status : -1;

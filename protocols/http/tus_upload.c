@@ -68,6 +68,7 @@ struct nt_upload_s {
   /* copied options */
   nt_upload_options_t o;
   char *endpoint, *path, *journal_path, *metadata, *user, *password;
+  char *shown; /* the endpoint without credentials: journal, messages */
   char *user_headers[MAX_USER_HEADERS];
   size_t nuser;
   /* the file */
@@ -153,7 +154,7 @@ static const nt_http_body_ops_t file_body_ops = {
 /* The journal's record of what this upload is: all must match to resume. */
 static int journal_fill(nt_upload_t *u, nt_journal_t *j) {
   int rc = nt_journal_set(j, "dialect", u->d->name);
-  if (!rc) rc = nt_journal_set(j, "endpoint", u->endpoint);
+  if (!rc) rc = nt_journal_set(j, "endpoint", u->shown);
   if (!rc) rc = nt_journal_set(j, "file", u->file_id);
   if (!rc) rc = nt_journal_set(j, "metadata", u->metadata);
   if (!rc) rc = nt_journal_set_u64(j, "length", u->total);
@@ -187,7 +188,7 @@ static void journal_resume(nt_upload_t *u) {
     return;
   }
   static const char *const keys[] = {"dialect", "endpoint", "file", "metadata"};
-  const char *want[] = {u->d->name, u->endpoint, u->file_id, u->metadata};
+  const char *want[] = {u->d->name, u->shown, u->file_id, u->metadata};
   int same = 1;
   for (size_t i = 0; i < 4; i++) {
     const char *v = nt_journal_get(j, keys[i]);
@@ -214,6 +215,7 @@ static void free_upload(nt_upload_t *u) {
   nt__up_request_free(&u->rq);
   if (u->fd >= 0) close(u->fd);
   nt__free(u->endpoint);
+  nt__free(u->shown);
   nt__free(u->path);
   nt__free(u->journal_path);
   nt__free(u->metadata);
@@ -324,7 +326,8 @@ static int send_step(nt_upload_t *u, nt__up_op_t op) {
    * bytes); the default threshold applies */
   rc = nt_http_request_start(u->client, &ro, &req_cbs, u, &u->req);
   if (rc) {
-    snprintf(u->error, sizeof u->error, "%s %s: %s", u->rq.method, ro.url,
+    snprintf(u->error, sizeof u->error, "%s %s: %s", u->rq.method,
+             op == NT__UP_DISCOVER || op == NT__UP_CREATE ? u->shown : u->url,
              nt_strerror(rc));
     return rc;
   }
@@ -429,7 +432,7 @@ static void on_answer(nt_upload_t *u, const nt_http_response_t *resp) {
   u->d->response(&u->call, resp, &u->caps, &res);
   if (res.why[0])
     snprintf(u->error, sizeof u->error, "%s %s: %s", u->rq.method,
-             u->call.op == NT__UP_DISCOVER || u->call.op == NT__UP_CREATE ? u->endpoint
+             u->call.op == NT__UP_DISCOVER || u->call.op == NT__UP_CREATE ? u->shown
                                                                           : u->url,
              res.why);
   switch (res.kind) {
@@ -452,14 +455,14 @@ static void on_answer(nt_upload_t *u, const nt_http_response_t *resp) {
     if (u->o.checksum == NT_UPLOAD_CHECKSUM_REQUIRE && !u->ck) {
       snprintf(u->error, sizeof u->error,
                "%s offers no checksum algorithm nettool has (sha1, sha256, md5)",
-               u->endpoint);
+               u->shown);
       fail(u, NT_EUPLOAD_PROTOCOL);
       return;
     }
     if (u->caps.max_size && u->total > u->caps.max_size) {
       snprintf(u->error, sizeof u->error,
                "%s takes at most %" PRIu64 " bytes (Tus-Max-Size); the file has %" PRIu64,
-               u->endpoint, u->caps.max_size, u->total);
+               u->shown, u->caps.max_size, u->total);
       fail(u, NT_EUPLOAD_REFUSED);
       return;
     }
@@ -560,9 +563,10 @@ static void on_req_done(nt_http_request_t *q, int status, void *arg) {
       fail(u, status);
     } else if (status == NT_EHTTP_BAD_URL || status == NT_EHTTP_SCHEME ||
                status == NT_EINVAL || status == NT_ENOMEM ||
+               status == NT_EDNS_NXDOMAIN || status == NT_EDNS_BADNAME ||
                (status <= NT_ETLS_HANDSHAKE && status > NT_ETLS_HANDSHAKE - 100 &&
                 status != NT_ETLS_TRUNCATED)) {
-      fail(u, status); /* cannot heal: a bad URL, a bad certificate */
+      fail(u, status); /* cannot heal: a bad URL or name, a bad certificate */
     } else {
       retry_or_fail(u, status, 0);
     }
@@ -602,18 +606,32 @@ int nt_upload_start_sized(size_t opts_size, nt_http_client_t *c,
   if (o.dialect == NT_UPLOAD_DIALECT_IETF) return NT_ENOTSUP;
   if (o.dialect != NT_UPLOAD_DIALECT_TUS1) return NT_EINVAL;
   if (o.max_retries < 0) return NT_EINVAL;
-  nt_url_t probe;
-  int rc = nt_url_parse(o.endpoint, &probe);
-  if (rc) return rc;
-  nt_url_free(&probe);
   size_t nuser = 0;
   if (o.headers)
     for (; o.headers[nuser]; nuser++)
       if (nuser == MAX_USER_HEADERS || nt__http_check_header_line(o.headers[nuser]))
         return NT_EINVAL;
-
-  nt_upload_t *u = nt__calloc(1, sizeof *u);
-  if (!u) return NT_ENOMEM;
+  nt_url_t probe;
+  int rc = nt_url_parse(o.endpoint, &probe);
+  if (rc) return rc;
+  char shown[NT_URL_MAX];
+  size_t shown_len = nt_url_format(&probe, shown, sizeof shown);
+  /* credentials in the endpoint's URL: for the upload's URL too (the
+   * Location resolved against it carries none) */
+  nt_url_t creds;
+  memset(&creds, 0, sizeof creds);
+  if (!o.user && probe.user) {
+    creds.user = probe.user, probe.user = NULL;
+    creds.password = probe.password, probe.password = NULL;
+    o.user = creds.user;
+    o.password = creds.password ? creds.password : "";
+  }
+  nt_url_free(&probe);
+  nt_upload_t *u = shown_len < sizeof shown ? nt__calloc(1, sizeof *u) : NULL;
+  if (!u) {
+    nt_url_free(&creds);
+    return shown_len < sizeof shown ? NT_ENOMEM : NT_EHTTP_BAD_URL;
+  }
   u->fd = -1;
   u->r = c->reactor;
   u->client = c;
@@ -627,9 +645,12 @@ int nt_upload_start_sized(size_t opts_size, nt_http_client_t *c,
   u->total_timer.data = u;
   int bad = 0;
   u->endpoint = dup_or_null(o.endpoint, &bad);
+  u->shown = dup_or_null(shown, &bad);
   u->path = dup_or_null(o.path, &bad);
   u->user = dup_or_null(o.user, &bad);
   u->password = dup_or_null(o.password, &bad);
+  if (creds.password) memset(creds.password, 0, strlen(creds.password));
+  nt_url_free(&creds);
   for (size_t i = 0; i < nuser; i++) u->user_headers[u->nuser++] = dup_or_null(o.headers[i], &bad);
   if (!o.journal_path) {
     size_t pl = strlen(o.path);

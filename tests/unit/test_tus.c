@@ -764,6 +764,29 @@ static void test_each_split(void **state) {
   }
 }
 
+/* Credentials in the endpoint: on every request (the upload's URL from the
+ * Location carries none), never in the journal or a message. */
+static void test_credentials(void **state) {
+  (void)state;
+  ctx_t *c = new_ctx();
+  c->o.endpoint = "http://al:s3cret@h.test/files";
+  start(c);
+  const char *auth = "\r\nAuthorization: Basic YWw6czNjcmV0\r\n";
+  serve(c, "OPTIONS", OPTIONS_OK, auth, NULL);
+  serve(c, "POST /files", CREATED("/files/cr"), auth, NULL);
+  journal_has(c, "endpoint", EP);
+  nt_test_transport_t *tt = next_conn(c);
+  size_t n;
+  const char *sent = nt_test_output(tt, &n);
+  assert_non_null(strstr(sent, auth));
+  nt_test_feed_str(tt, STATUS("400"));
+  settle(c->r);
+  assert_int_equal(c->status, NT_EUPLOAD_REFUSED);
+  assert_null(strstr(c->error, "s3cret"));
+  assert_string_equal(c->url, "http://h.test/files/cr");
+  free_ctx(c);
+}
+
 /* --- the API's checks and the parsers ---------------------------------------------- */
 
 static void test_bad_options(void **state) {
@@ -868,6 +891,7 @@ int main(void) {
       cmocka_unit_test(test_file_changed),
       cmocka_unit_test(test_progress_honest),
       cmocka_unit_test(test_each_split),
+      cmocka_unit_test(test_credentials),
       cmocka_unit_test(test_bad_options),
       cmocka_unit_test(test_parsers),
   };
