@@ -41,6 +41,9 @@ static const cli_opt_t own_opts[] = {
      "BODY commands queued per connection (default 2)", 64},
     {"no-resume", 0, CLI_T_BOOL, 0, 'R', NULL,
      "start over: ignore the state of an earlier run", 0},
+    {"compress", 0, CLI_T_BOOL, 0, 'C', NULL,
+     "use COMPRESS DEFLATE when the server offers it (off:\n"
+     "yEnc hardly compresses, and deflate costs CPU at both ends)", 0},
     {"par2", 0, CLI_T_BOOL, 0, 'P', NULL,
      "verify the files with the post's PAR2 files (Debian's\n"
      "par2), and repair them when damaged or incomplete", 0},
@@ -78,7 +81,7 @@ typedef struct {
   cli_common_t co;
   const char *servers[MAX_SERVERS];
   size_t nservers;
-  int tls, par2, no_resume;
+  int tls, par2, no_resume, compress;
   long connections, window;
   const char *dir;
   nt_nzb_t *nzb;
@@ -118,6 +121,7 @@ static int own(void *ctx, const cli_opt_t *o, const cli_val_t *v) {
     return 0;
   case 'R': x->no_resume = 1; return 0;
   case 'P': x->par2 = 1; return 0;
+  case 'C': x->compress = 1; return 0;
   default: return cli_usage_error("unknown option '--%s'", o->lng);
   }
 }
@@ -424,6 +428,7 @@ int cmd_nntp_get(int argc, char **argv) {
     o.tls_ctx = o.tls ? ctx : NULL;
     o.connect_timeout_ms = sv[i].connect_timeout_ms ? sv[i].connect_timeout_ms : sv[i].timeout_ms;
     o.timeout_ms = sv[i].timeout_ms;
+    o.no_compress = !x.compress;
     rc = nt_nzb_get_add_server(x.g, sv[i].host, sv[i].port, &o, 0);
   }
   if (!rc) rc = nt_nzb_get_start(x.g);

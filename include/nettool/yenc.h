@@ -63,12 +63,15 @@ typedef struct nt_yenc_info_s {
 
 typedef struct nt_yenc_s {
   nt_yenc_info_t info;
-  uint32_t crc;     /* CRC32 of the decoded bytes so far */
+  uint32_t crc;     /* CRC32 of the decoded bytes (complete after
+                       nt_yenc_finish: bytes that went to the output
+                       buffer are summed there in one pass) */
   uint64_t decoded; /* bytes decoded so far */
   /* private */
   int stage, escaped;
   unsigned char *out;
   size_t out_cap, out_len;
+  size_t crc_at; /* output bytes already in crc */
 } nt_yenc_t;
 
 /* Zeroes y (no output buffer: bytes are only counted and CRC'd). */

@@ -303,6 +303,30 @@ static void test_single_part(void **state) {
   assert_int_equal(nt_yenc_finish(&y), 0);
   assert_int_equal(y.decoded, 0);
 
+  { /* 200,000 bytes, no line= and no part= anywhere: absent keys are no
+     * limit breach (a leftover value once made this fail) */
+    enum { BIG = 200000 };
+    static unsigned char data[BIG], got[BIG];
+    fill(data, BIG, 3, 0);
+    char *enc = malloc(nt_yenc_encode_bound(BIG, 128));
+    size_t el = nt_yenc_encode(enc, data, BIG, 128);
+    nt_yenc_init(&y);
+    nt_yenc_set_output(&y, got, BIG);
+    char l[128];
+    snprintf(l, sizeof l, "=ybegin size=%d name=big.bin", BIG);
+    assert_int_equal(nt_yenc_feed_line(&y, l, strlen(l)), 0);
+    for (size_t i = 0; i < el;) {
+      char *cr = memchr(enc + i, '\r', el - i);
+      assert_int_equal(nt_yenc_feed_line(&y, enc + i, (size_t)(cr - (enc + i))), 0);
+      i = (size_t)(cr - enc) + 2;
+    }
+    snprintf(l, sizeof l, "=yend size=%d crc32=%08x", BIG, nt_yenc_crc32(0, data, BIG));
+    assert_int_equal(nt_yenc_feed_line(&y, l, strlen(l)), 0);
+    assert_int_equal(nt_yenc_finish(&y), 0);
+    assert_memory_equal(got, data, BIG);
+    free(enc);
+  }
+
   /* "=y" in data position is framing, and a bad one is an error */
   nt_yenc_init(&y);
   nt_yenc_feed_line(&y, "=ybegin size=1 name=a", 21);
