@@ -84,7 +84,9 @@ const cli_cmd_spec_t cli_spec_http_upload = {
     http_cli_shared_help,
     "Exit status: 0 for a 2xx answer, 8 for any other answer, 2 usage,\n"
     "4 connect, 5 resolve, 6 TLS, 7 protocol, 9 local file, 10 timeout,\n"
-    "130 interrupted (docs/EXIT-CODES.md).\n",
+    "130 interrupted (docs/EXIT-CODES.md). With --resumable: 8 the server\n"
+    "refused (a 4xx, over its Tus-Max-Size), 7 not a tus endpoint or a\n"
+    "broken answer, 9 FILE changed or the journal cannot be written.\n",
 };
 
 #define MAX_FORMS 256
