@@ -17,6 +17,7 @@
 #include "cli_text.h"
 #include "cmd_http_common.h"
 #include "nettool/http.h"
+#include "nettool/http_download.h"
 
 void http_cli_init(http_cli_t *h) {
   memset(h, 0, sizeof *h);
@@ -77,6 +78,9 @@ int http_cli_own(void *ctx, const cli_opt_t *o, const cli_val_t *v) {
     return 0;
   case 'Z':
     h->sha256 = 1;
+    return 0;
+  case 'V':
+    h->no_verify = 1;
     return 0;
   default:
     return cli_usage_error("unknown option '--%s'", o->lng);
@@ -255,10 +259,9 @@ static int dump_head(http_cli_t *h, const nt_http_response_t *r) {
   return 0;
 }
 
-static void on_response(nt_http_request_t *q, const nt_http_response_t *r,
-                        void *arg) {
-  (void)q;
-  http_cli_t *h = arg;
+/* What every answer's head shows (status line, -v, -D): 0, or -1 when
+ * the transfer must stop (-D could not be written). */
+static int show_response(http_cli_t *h, const nt_http_response_t *r) {
   h->http_status = r->status;
   /* The reason phrase is the server's text: it reaches the terminal only
    * through cli_text (no ESC, OSC, C1...). */
@@ -273,7 +276,14 @@ static void on_response(nt_http_request_t *q, const nt_http_response_t *r,
     fprintf(stderr, "HTTP/%d.%d %d %s\n", r->version_major, r->version_minor,
             r->status, h->reason);
   }
-  if (h->dump_path && dump_head(h, r)) {
+  if (h->dump_path && dump_head(h, r)) return -1;
+  return 0;
+}
+
+static void on_response(nt_http_request_t *q, const nt_http_response_t *r,
+                        void *arg) {
+  http_cli_t *h = arg;
+  if (show_response(h, r)) {
     nt_http_request_cancel(q);
     return;
   }
@@ -371,12 +381,75 @@ static void on_done(nt_http_request_t *q, int status, void *arg) {
   nt_reactor_stop(h->reactor);
 }
 
+/* --- -o OUT: the resumable download ---------------------------------------- */
+
+static void dl_on_response(nt_http_download_t *d, const nt_http_response_t *r,
+                           void *arg) {
+  http_cli_t *h = arg;
+  if (show_response(h, r)) nt_http_download_cancel(d);
+}
+
+static void dl_on_redirect(nt_http_download_t *d, int status, const char *to,
+                           void *arg) {
+  (void)d;
+  on_redirect(NULL, status, to, arg);
+}
+
+static void dl_on_retry(nt_http_download_t *d, int what, uint64_t delay,
+                        uint64_t resume_at, void *arg) {
+  http_cli_t *h = arg;
+  if (h->quiet) return;
+  http_progress_clear(h);
+  char from[64] = "";
+  if (resume_at)
+    snprintf(from, sizeof from, ", resuming at byte %llu",
+             (unsigned long long)resume_at);
+  if (what > 0) {
+    fprintf(stderr, "got %d, retrying in %s%s\n", what, cli_secs(delay), from);
+    return;
+  }
+  const char *e = nt_http_download_error(d);
+  fprintf(stderr, "%s%s%s, retrying in %s%s\n", nt_strerror(what),
+          *e ? ": " : "", cli_text(e, strlen(e)), cli_secs(delay), from);
+}
+
+static void dl_on_done(nt_http_download_t *d, int status, void *arg) {
+  http_cli_t *h = arg;
+  nt_http_download_info_t i;
+  nt_http_download_info(d, &i);
+  h->done = 1;
+  h->status = status;
+  h->http_status = i.http_status;
+  h->connected = i.request.connected;
+  h->limit = i.request.limit;
+  h->body_bytes = i.received;
+  h->out_bytes = i.offset;
+  h->dl_local = i.local;
+  snprintf(h->verified, sizeof h->verified, "%s", i.verified);
+  snprintf(h->error, sizeof h->error, "%s", nt_http_download_error(d));
+  snprintf(h->final_url, sizeof h->final_url, "%s", nt_http_download_url(d));
+  if ((status || i.http_status < 200 || i.http_status > 299) && i.offset) {
+    const char *part = nt_http_download_part_path(d);
+    snprintf(h->part_note, sizeof h->part_note,
+             status == NT_EDIGEST
+                 ? "; the download is kept in %s"
+                 : "; partial download kept in %s (the same command "
+                   "continues it)",
+             part);
+  }
+  if (!h->quiet && h->verbose && i.verified[0])
+    fprintf(stderr, "verified: %s\n", i.verified);
+  h->dl = NULL;
+  nt_reactor_stop(h->reactor);
+}
+
 static void on_signal(nt_reactor_t *r, int signum, void *arg) {
   (void)r;
   (void)signum;
   http_cli_t *h = arg;
   h->interrupted = 1;
   if (h->req) nt_http_request_cancel(h->req);
+  if (h->dl) nt_http_download_cancel(h->dl);
 }
 
 /* --- exit codes and messages ---------------------------------------------- */
@@ -462,6 +535,10 @@ static int report(http_cli_t *h) {
     fail_line(h, "writing %s: %s", h->dump_path, strerror(h->dump_errno));
     return NT_EXIT_FILE;
   }
+  if (h->dl_local) { /* the download could not write its part file */
+    fail_line(h, "writing %s.part: %s", h->out_path, nt_strerror(st));
+    return NT_EXIT_FILE;
+  }
   if (h->out_errno) {
     fail_line(h, "writing %s: %s",
               h->part_path  ? h->part_path
@@ -469,6 +546,11 @@ static int report(http_cli_t *h) {
                             : "stdout",
               strerror(h->out_errno));
     return NT_EXIT_FILE;
+  }
+  if (st == NT_EDIGEST) {
+    fail_line(h, "%s: %s%s%s", url, nt_strerror(st), more ? ": " : "",
+              more ? more : "");
+    return NT_EXIT_INTEGRITY;
   }
   if (st == NT_EHTTP_FILE_CHANGED || h->body_error) {
     fail_line(h, "%s%s%s", nt_strerror(st), more ? ": " : "",
@@ -600,6 +682,12 @@ static int run(http_cli_t *h) {
     }
   }
   target_of(h);
+  /* -o OUT (a regular file or none yet) with a plain GET: the library's
+   * resumable download (Range + If-Range on retries and on the next run). */
+  struct stat ost;
+  h->use_dl = h->out_path && strcmp(h->out_path, "-") && !h->include_headers &&
+              !h->body && !h->method && !h->upload &&
+              (stat(h->out_path, &ost) != 0 || S_ISREG(ost.st_mode));
 
   tune_malloc();
   rc = nt_reactor_new(&h->reactor, NULL);
@@ -659,7 +747,31 @@ static int run(http_cli_t *h) {
       .on_redirect = on_redirect,
       .on_retry = on_retry,
   };
-  rc = nt_http_request_start(h->client, &o, &cbs, h, &h->req);
+  static const nt_http_download_callbacks_t dl_cbs = {
+      .on_response = dl_on_response,
+      .on_redirect = dl_on_redirect,
+      .on_retry = dl_on_retry,
+      .on_done = dl_on_done,
+  };
+  if (h->use_dl) {
+    nt_http_download_options_t dopt;
+    memset(&dopt, 0, sizeof dopt);
+    dopt.url = o.url;
+    dopt.path = h->out_path;
+    dopt.headers = o.headers;
+    dopt.user = o.user;
+    dopt.password = o.password;
+    dopt.timeout_ms = o.timeout_ms;
+    dopt.idle_timeout_ms = o.idle_timeout_ms;
+    dopt.connect_timeout_ms = o.connect_timeout_ms;
+    dopt.max_redirects = o.max_redirects;
+    dopt.max_retries = h->retries;
+    dopt.retry_delay_ms = h->retry_delay_ms;
+    dopt.no_verify = h->no_verify;
+    rc = nt_http_download_start(h->client, &dopt, &dl_cbs, h, &h->dl);
+  } else {
+    rc = nt_http_request_start(h->client, &o, &cbs, h, &h->req);
+  }
   if (user) {
     memset(user, 0, strlen(h->userpass));
     free(user);
@@ -667,6 +779,17 @@ static int run(http_cli_t *h) {
   if (rc) {
     nt_http_client_free(h->client);
     nt_reactor_free(h->reactor);
+    if (rc == NT_EINVAL && h->use_dl) {
+      for (size_t i = 0; i < h->nheaders; i++)
+        if (!strncasecmp(h->headers[i], "Range:", 6) ||
+            !strncasecmp(h->headers[i], "If-Range:", 9))
+          return cli_usage_error("-H '%s' with -o: nettool asks for ranges "
+                                 "itself to resume", h->headers[i]);
+    }
+    if (rc != NT_EINVAL && rc != NT_ENOMEM && rc < 0 && rc > -3000 && h->use_dl) {
+      cli_error("cannot open %s.part: %s", h->out_path, nt_strerror(rc));
+      return NT_EXIT_FILE;
+    }
     if (rc == NT_EINVAL) {
       for (size_t i = 0; i < h->nheaders; i++)
         if (!strncasecmp(h->headers[i], "Expect:", 7))
@@ -684,6 +807,7 @@ static int run(http_cli_t *h) {
   int run_rc = nt_reactor_run(h->reactor);
   http_progress_stop(h);
   if (h->req) nt_http_request_cancel(h->req); /* the loop failed */
+  if (h->dl) nt_http_download_cancel(h->dl);
   nt_http_client_free(h->client);
   nt_reactor_close_all(h->reactor);
   for (int i = 0; i < 100 && !h->done; i++) nt_reactor_run_once(h->reactor, 0);
@@ -743,7 +867,11 @@ static void print_json(http_cli_t *h, int code, double t0) {
   if (h->sha) {
     cli_sha256_final(h->sha, hex);
     h->sha = NULL;
-    x.sha256 = code == NT_EXIT_OK ? hex : NULL; /* of a whole body only */
+    /* a resumed download received only part of the body: the file's */
+    if (h->use_dl && code == NT_EXIT_OK &&
+        cli_sha256_file(h->out_path, hex) != 0)
+      hex[0] = 0;
+    x.sha256 = code == NT_EXIT_OK && hex[0] ? hex : NULL; /* whole only */
   }
   x.error = code && cli_last_error[0] ? cli_last_error : NULL;
   cli_json_print(&x);

@@ -66,6 +66,10 @@ struct http_cli_s {
   uint64_t bar_start, bar_last_ms, bar_last_bytes;
   double bar_rate;
   int bar_drawn;
+  /* -o OUT with GET: a resumable download (nettool/http_download.h) */
+  struct nt_http_download_s *dl;
+  int use_dl, no_verify, dl_local;
+  char verified[64]; /* the digest the download checked, or "" */
 };
 
 /* The options both commands have besides the shared ones (cli_opts.h):
@@ -84,11 +88,16 @@ struct http_cli_s {
        "follow at most N redirects (default 10; 0: do not\n"                   \
        "follow, the 3xx is the answer)", 100},                                 \
       {"retry", 0, CLI_T_UINT, 0, 'r', "N",                                    \
-       "retry transient failures N times (default 0)", 100},                   \
+       "retry transient failures N times (default 0);\n"                       \
+       "with -o each retry resumes (Range + If-Range)", 1000},                 \
       {"retry-delay", 0, CLI_T_SECS, 0, 'D', "S",                              \
-       "wait S seconds between retries (default 1, doubling)", 0},             \
+       "first wait between retries (default 1; doubling,\n"                    \
+       "with jitter; Retry-After wins)", 0},                                   \
       {"sha256", 0, CLI_T_BOOL, 0, 'Z', NULL,                                  \
-       "with --json: the SHA-256 of the body received", 0}
+       "with --json: the SHA-256 of the body received", 0},                    \
+      {"no-verify", 0, CLI_T_BOOL, 0, 'V', NULL,                               \
+       "-o: do not check the server's Repr-Digest,\n"                           \
+       "Content-Digest or Content-MD5 (checked by default)", 0}
 /* The shared options both commands accept. */
 #define HTTP_CLI_SHARED                                                        \
   (CLI_S_TLS | CLI_S_TIMES | CLI_S(CLI_O_QUIET) | CLI_S(CLI_O_VERBOSE) |       \

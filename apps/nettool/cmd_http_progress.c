@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cmd_http_common.h"
+#include "nettool/http_download.h"
 
 #define BAR_INTERVAL_MS 250
 
@@ -23,11 +24,20 @@ static void human(char *buf, size_t size, double v) {
 }
 
 static void draw(http_cli_t *h) {
-  if (!h->req) return;
-  nt_http_progress_t p;
-  nt_http_request_progress(h->req, &p);
-  uint64_t done = h->upload ? p.sent : p.received;
-  int64_t total = h->upload ? p.send_total : p.receive_total;
+  uint64_t done;
+  int64_t total;
+  if (h->dl) { /* a download: the part file's bytes, resumed ones too */
+    nt_http_download_info_t i;
+    nt_http_download_info(h->dl, &i);
+    done = i.offset;
+    total = i.total;
+  } else {
+    if (!h->req) return;
+    nt_http_progress_t p;
+    nt_http_request_progress(h->req, &p);
+    done = h->upload ? p.sent : p.received;
+    total = h->upload ? p.send_total : p.receive_total;
+  }
   uint64_t now = nt_reactor_now(h->reactor);
   uint64_t dt = now - h->bar_last_ms;
   if (dt >= 200) { /* smoothed rate */

@@ -17,6 +17,7 @@ enum {
   NT_EXIT_TIMEOUT = 10,   /* the peer did not answer in time */
   NT_EXIT_INPUT = 11,     /* bad input on stdin (e.g. an over-long line),
                              an NZB that does not parse */
+  NT_EXIT_INTEGRITY = 12, /* the data does not match the server's checksum */
   NT_EXIT_INCOMPLETE = 13, /* nntp-get: segments missing or damaged */
   NT_EXIT_PAR2 = 14,      /* nntp-get --par2: verification/repair failed */
   NT_EXIT_PROXY = 15,     /* the proxy refused, failed or broke its protocol */
