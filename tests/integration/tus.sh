@@ -78,6 +78,24 @@ fail_info() { echo "rc=$rc"; head -5 "$d/err" 2>/dev/null; head -c 300 "$d/out" 
 had() { sed -n 's/.*the server had \([0-9]*\) at the start.*/\1/p' "$1"; }
 sent() { sed -n 's/.*at the start; \([0-9]*\) sent.*/\1/p' "$1"; }
 
+# kill_mid PID STORE: SIGKILL once the upload is under way (the journal
+# exists and the server holds some bytes; at most 10 s), as a crash would
+kill_mid() {
+  local pid=$1 store=$2 i f
+  for i in $(seq 200); do
+    if [ -e "$d/big.bin.nettool-upload" ]; then
+      for f in "$store"/*; do
+        case $f in *.json) continue ;; esac
+        [ -s "$f" ] && break 2
+      done
+    fi
+    t_alive "$pid" || break
+    sleep 0.05
+  done
+  kill -KILL "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+}
+
 P=$(free_port)
 U=http://127.0.0.1:$P/files
 S1=$d/store1
@@ -141,10 +159,7 @@ rm -f "$S1"/*
 
 # --- the server restarts between attempts (same store) --------------------------
 "$nt" http-upload --resumable --chunk-size $CH "$U" "$d/big.bin" -q >/dev/null 2>&1 &
-pid=$!
-sleep 0.3
-kill -KILL $pid 2>/dev/null
-wait $pid 2>/dev/null
+kill_mid $! "$S1"
 stop_server
 start_server "$P" "$S1" || not_ok "the tus server restarts"
 run "$d/out" "$d/err" http-upload --resumable "$U" "$d/big.bin"
@@ -155,10 +170,7 @@ rm -f "$S1"/*
 
 # --- the server lost the upload: a new one, cleanly -------------------------------
 "$nt" http-upload --resumable --chunk-size $CH "$U" "$d/big.bin" -q >/dev/null 2>&1 &
-pid=$!
-sleep 0.3
-kill -KILL $pid 2>/dev/null
-wait $pid 2>/dev/null
+kill_mid $! "$S1"
 stop_server
 rm -rf "$S1"
 start_server "$P" "$S1" || not_ok "the tus server restarts"
@@ -191,10 +203,7 @@ rm -f "$S1"/*
 
 # --- a changed file is a new upload --------------------------------------------
 "$nt" http-upload --resumable --chunk-size $CH "$U" "$d/big.bin" -q >/dev/null 2>&1 &
-pid=$!
-sleep 0.2
-kill -KILL $pid 2>/dev/null
-wait $pid 2>/dev/null
+kill_mid $! "$S1"
 printf 'changed' | dd of="$d/big.bin" bs=1 seek=100 conv=notrunc 2>/dev/null
 touch -d '+1 second' "$d/big.bin"
 run "$d/out" "$d/err" http-upload --resumable "$U" "$d/big.bin"
