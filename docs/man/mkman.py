@@ -207,7 +207,7 @@ def exit_codes(path):
     rows = []
     with open(path, encoding="utf-8") as f:
         for line in f:
-            m = re.match(r"^\|\s*(\d+)\s*\|\s*([A-Z]+)\s*\|\s*([^|]*)\|", line)
+            m = re.match(r"^\|\s*(\d+)\s*\|\s*([A-Z][A-Z0-9_]*)\s*\|\s*([^|]*)\|", line)
             if m:
                 rows.append(m.groups())
             elif rows:
