@@ -72,6 +72,7 @@ typedef struct nt_yenc_s {
   unsigned char *out;
   size_t out_cap, out_len;
   size_t crc_at; /* output bytes already in crc */
+  uint64_t out_done; /* bytes taken out of the buffer earlier */
 } nt_yenc_t;
 
 /* Zeroes y (no output buffer: bytes are only counted and CRC'd). */
@@ -79,8 +80,13 @@ void nt_yenc_init(nt_yenc_t *y);
 /* Decoded bytes go to buf (up to cap; more is an error at the end, counted
  * but not written). Call before the first data line. */
 void nt_yenc_set_output(nt_yenc_t *y, void *buf, size_t cap);
-/* Bytes written to the output buffer. */
+/* Bytes in the output buffer now. */
 size_t nt_yenc_output_len(const nt_yenc_t *y);
+/* The caller took the bytes in the output buffer (wrote them out): it
+ * starts empty again, so a small buffer streams a large part (empty it
+ * before feeding a line longer than the room left). The CRC32 and the
+ * size checks still count every byte. */
+void nt_yenc_output_taken(nt_yenc_t *y);
 
 /* Feeds one line of an article body (dot-unstuffed, without CRLF; CR/LF
  * inside are ignored). Lines before =ybegin are skipped (text around a

@@ -13,7 +13,9 @@
  * the server's queue moves on.
  *
  * Each connection keeps `window` BODY commands queued (answers come in
- * order, so each command owns a slot: decoder and buffer). The download
+ * order, so each command owns a slot: decoder and a 256 KiB buffer that
+ * is written out whenever it fills; a damaged copy written this way is
+ * overwritten by the next server's good one). The download
  * ends when every segment ended: the connections are closed, the state
  * files written, done() called, and everything freed. */
 #include <errno.h>
@@ -30,6 +32,9 @@
 
 #define MAX_SERVERS 32
 #define STATE_SAVE_MS 250 /* at most 4 state files a second per file */
+/* Decoded bytes per command before they go to disk (pwrite): a part of any
+ * size streams through it, so memory does not grow with article size. */
+#define SLOT_BUF (256u << 10)
 
 typedef struct job_s {
   uint32_t file, seg;
@@ -49,10 +54,9 @@ struct conn_s;
 typedef struct slot_s {
   struct conn_s *conn;
   job_t job;
-  int busy, err;
+  int busy, err, io_err;
   nt_yenc_t y;
-  unsigned char *buf;
-  size_t cap;
+  unsigned char *buf; /* SLOT_BUF bytes: decoded data on its way to disk */
 } slot_t;
 
 typedef struct conn_s {
@@ -357,17 +361,20 @@ static void next_server(nt_nzb_get_t *g, job_t j, nt_nzb_seg_status_t st, int er
   kick(g, nx);
 }
 
-static int write_part(nt_nzb_get_t *g, job_t j, const slot_t *sl) {
-  file_t *f = &g->files[j.file];
+/* The decoded bytes in the slot's buffer go to the file at their place
+ * (the part's =ypart begin, plus what was written before), and the buffer
+ * starts empty again: a part streams through SLOT_BUF bytes. 0,
+ * NT_EYENC_SIZE (the part does not fit the file: nothing written), or a
+ * file error (-errno). */
+static int flush(nt_nzb_get_t *g, slot_t *sl) {
+  file_t *f = &g->files[sl->job.file];
   const nt_yenc_info_t *in = &sl->y.info;
   size_t len = nt_yenc_output_len(&sl->y);
-  uint64_t off = in->begin - 1;
+  if (!len) return 0;
   if (!f->size) f->size = in->size;
-  if (in->size != f->size || off + len > f->size) return NT_EYENC_SIZE;
-  if (in->part && in->has_crc && !f->has_crc) { /* the whole file's CRC32 */
-    f->has_crc = 1;
-    f->crc = in->crc32;
-  }
+  uint64_t off = in->begin - 1 + sl->y.out_done;
+  if (in->begin < 1 || in->size != f->size || in->end > f->size || off + len > in->end)
+    return NT_EYENC_SIZE;
   size_t done = 0;
   while (done < len) {
     ssize_t w = pwrite(f->fd, sl->buf + done, len - done, (off_t)(off + done));
@@ -375,11 +382,26 @@ static int write_part(nt_nzb_get_t *g, job_t j, const slot_t *sl) {
     if (w <= 0) return w < 0 ? -errno : NT_EIO;
     done += (size_t)w;
   }
+  nt_yenc_output_taken(&sl->y);
+  return 0;
+}
+
+/* A part that checked: its last bytes written, its place and CRC32 kept
+ * for the state file and the whole file's CRC32. */
+static int write_part(nt_nzb_get_t *g, job_t j, slot_t *sl) {
+  file_t *f = &g->files[j.file];
+  const nt_yenc_info_t *in = &sl->y.info;
+  int rc = flush(g, sl);
+  if (rc) return rc;
+  if (in->part && in->has_crc && !f->has_crc) { /* the whole file's CRC32 */
+    f->has_crc = 1;
+    f->crc = in->crc32;
+  }
   nt__nzb_seg_t *s = &f->segs[j.seg];
-  s->begin = off;
-  s->len = len;
+  s->begin = in->begin - 1;
+  s->len = sl->y.decoded;
   s->crc = sl->y.crc;
-  g->p.decoded += len;
+  g->p.decoded += sl->y.decoded;
   return 0;
 }
 
@@ -393,7 +415,16 @@ static void fatal(nt_nzb_get_t *g, int err) {
 static void on_line(nt_nntp_t *c, const char *line, size_t len, void *arg) {
   slot_t *sl = arg;
   (void)c;
-  if (!sl->err) sl->err = nt_yenc_feed_line(&sl->y, line, len);
+  if (sl->err) return;
+  if (nt_yenc_output_len(&sl->y) + len > SLOT_BUF) { /* no room: to disk first */
+    int rc = flush(sl->conn->g, sl);
+    if (rc < 0 && rc > -3000) sl->io_err = rc;
+    if (rc) {
+      sl->err = rc;
+      return;
+    }
+  }
+  sl->err = nt_yenc_feed_line(&sl->y, line, len);
 }
 
 static int is_refusal(int st) { return st <= -3500 && st > -3600; }
@@ -414,7 +445,10 @@ static void on_done(nt_nntp_t *c, const nt_nntp_result_t *res, void *arg) {
     maybe_finish(g);
     return;
   }
-  if (res->status == 0) {
+  if (sl->io_err) { /* the disk, not the server */
+    fatal(g, sl->io_err);
+    seg_end(g, j, NT_NZB_SEG_FAILED, sl->io_err);
+  } else if (res->status == 0) {
     int rc = sl->err ? sl->err : nt_yenc_finish(&sl->y);
     if (rc == 0) {
       int w = write_part(g, j, sl);
@@ -431,10 +465,8 @@ static void on_done(nt_nntp_t *c, const nt_nntp_result_t *res, void *arg) {
        * writes what it got when it is placeable (PAR2 repairs blocks) */
       size_t nx = k->sv + 1;
       while (nx < g->nsv && g->sv[nx].dead) nx++;
-      if (nx >= g->nsv && (rc == NT_EYENC_CRC || rc == NT_EYENC_SIZE) &&
-          sl->y.info.begin >= 1 && sl->y.decoded == nt_yenc_output_len(&sl->y) &&
-          nt_yenc_output_len(&sl->y) <= sl->y.info.end + 1 - sl->y.info.begin)
-        write_part(g, j, sl); /* best effort; the segment stays DAMAGED */
+      if (nx >= g->nsv && (rc == NT_EYENC_CRC || rc == NT_EYENC_SIZE))
+        flush(g, sl); /* best effort (what fits its place); stays DAMAGED */
       next_server(g, j, NT_NZB_SEG_DAMAGED, rc);
     }
   } else if (res->status == NT_ENNTP_NOARTICLE) {
@@ -460,20 +492,10 @@ static void fill(conn_t *k) {
     if (sl->busy) break; /* answers come in order: the oldest is still out */
     job_t j = s->q[s->head];
     const nt_nzb_segment_t *seg = &g->nzb->files[j.file].segments[j.seg];
-    /* decoded bytes never exceed the encoded ones (bytes=); a little more
-     * for posters that count differently, 64 MiB at most */
-    size_t need = seg->bytes + (seg->bytes >> 3) + 65536;
-    if (need < (1u << 20)) need = 1u << 20;
-    if (need > (64u << 20)) need = 64u << 20;
-    if (sl->cap < need) {
-      unsigned char *b = nt__realloc(sl->buf, need);
-      if (!b) break;
-      sl->buf = b;
-      sl->cap = need;
-    }
+    if (!sl->buf && !(sl->buf = nt__malloc(SLOT_BUF))) break;
     nt_yenc_init(&sl->y);
-    nt_yenc_set_output(&sl->y, sl->buf, sl->cap);
-    sl->err = 0;
+    nt_yenc_set_output(&sl->y, sl->buf, SLOT_BUF);
+    sl->err = sl->io_err = 0;
     sl->job = j;
     if (nt_nntp_fetch(k->c, NT_NNTP_BODY, seg->message_id, on_line, on_done, sl)) break;
     s->head++;

@@ -16,9 +16,19 @@ void nt_yenc_set_output(nt_yenc_t *y, void *buf, size_t cap) {
   y->out_cap = buf ? cap : 0;
   y->out_len = 0;
   y->crc_at = 0;
+  y->out_done = 0;
 }
 
 size_t nt_yenc_output_len(const nt_yenc_t *y) { return y->out_len; }
+
+static void crc_catch_up(nt_yenc_t *y);
+
+void nt_yenc_output_taken(nt_yenc_t *y) {
+  crc_catch_up(y);
+  y->out_done += y->out_len;
+  y->out_len = 0;
+  y->crc_at = 0;
+}
 
 uint32_t nt_yenc_crc32(uint32_t crc, const void *buf, size_t len) {
   const unsigned char *p = buf;
@@ -227,7 +237,7 @@ int nt_yenc_finish(nt_yenc_t *y) {
   if (in->end_part && in->part && in->end_part != in->part) return NT_EYENC_FORMAT;
   uint64_t want = in->end + 1 - in->begin;
   if (y->decoded != want || in->end_size != y->decoded) return NT_EYENC_SIZE;
-  if (y->out && y->out_len != y->decoded) return NT_EYENC_SIZE;
+  if (y->out && y->out_done + y->out_len != y->decoded) return NT_EYENC_SIZE;
   if (in->has_pcrc && in->pcrc32 != y->crc) return NT_EYENC_CRC;
   /* single-part: crc32= is this article's; multi-part: the whole file's,
    * which only the assembler (all parts) can check */
