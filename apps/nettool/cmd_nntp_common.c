@@ -417,6 +417,9 @@ int nntp_cli_run(nntp_cli_t *s) {
   o.connect_timeout_ms = s->connect_timeout_ms;
   o.timeout_ms = s->timeout_ms;
   o.proxy = proxy;
+  o.pipeline = s->pipeline;
+  o.no_compress = s->no_compress;
+  s->conn_opts = &o;
   nt_nntp_callbacks_t cbs = {.ready = on_ready, .closed = on_closed};
   rc = nt_nntp_connect(s->reactor, s->host, s->port, &o, &cbs, s, &s->client);
   if (rc) {

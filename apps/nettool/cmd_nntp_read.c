@@ -2,17 +2,18 @@
  * its first meaningful body lines, as the classic getLatestNNTP script
  * showed them), one article by number or message-id, or an overview table
  * of the last N articles. */
-#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <wchar.h>
 
 #include "cli.h"
 #include "cli_text.h"
 #include "commands.h"
+#include "cli_json.h"
+#include "nettool/newsrc.h"
 #include "nettool/nntp.h"
+#include "nntp_read_over.h"
 
 /* The newest article when the high-water mark is missing (cancelled,
  * expired): OVER (or, on a server without an overview, LISTGROUP) over
@@ -25,6 +26,20 @@ static const cli_opt_t own_opts[] = {
     {"lines", 0, CLI_T_UINT, 0, 'l', "N", "show N meaningful lines (default 20)", 1000000},
     {"all", 0, CLI_T_BOOL, 0, 'A', NULL, "show the whole body, unfiltered", 0},
     {"overview", 0, CLI_T_UINT, 0, 'o', "N", "a table of the last N articles instead", 10000000},
+    {"new", 0, CLI_T_BOOL, 0, 'n', NULL,
+     "the table of what arrived since the last --new\n"
+     "(read marks in --newsrc), then marks it read", 0},
+    {"newsrc", 0, CLI_T_STR, 0, 'N', "FILE",
+     "read marks in the .newsrc format of tin and slrn\n"
+     "(default ~/.newsrc)", 0},
+    {"threads", 0, CLI_T_BOOL, 0, 'H', NULL,
+     "--overview/--new: threads by References, replies\nindented under what they answer", 0},
+    {"connections", 0, CLI_T_UINT, 0, 'c', "N",
+     "--overview/--new: fetch over N connections (default 1)", 64},
+    {"no-pipelining", 0, CLI_T_BOOL, 0, 'P', NULL,
+     "one command at a time (for servers that cannot\npipeline)", 0},
+    {"no-compress", 0, CLI_T_BOOL, 0, 'Z', NULL,
+     "never use COMPRESS DEFLATE (used when offered)", 0},
     NNTP_CLI_ROWS,
     {NULL, 0, 0, 0, 0, NULL, NULL, 0},
 };
@@ -33,15 +48,19 @@ const cli_cmd_spec_t cli_spec_nntp_read = {
     "nntp-read",
     "usage: nettool nntp-read GROUP|URL [--server HOST[:PORT]] [-u USER[:PASS]]\n"
     "                         [--tls] [--article N|<msgid>] [--lines N] [--all]\n"
-    "                         [--overview N]\n"
+    "                         [--overview N | --new [--newsrc FILE]] [--threads]\n"
+    "                         [--connections N] [--json]\n"
     "\n"
     "Shows GROUP's article count and range, then its latest article: From,\n"
     "Subject, Date and the first 20 meaningful body lines (quoted text,\n"
     "attributions and repeated blank lines left out; of a MIME article, its\n"
     "first text/plain part, decoded). If the newest numbers were cancelled,\n"
     "the newest article left is shown. GROUP may be a URL:\n"
-    "news://HOST[:PORT]/GROUP, nntp://HOST[:PORT]/GROUP[/N], nntps://...\n",
-    NNTP_CLI_SHARED,
+    "news://HOST[:PORT]/GROUP, nntp://HOST[:PORT]/GROUP[/N], nntps://...\n"
+    "Commands are pipelined (RFC 3977) and COMPRESS DEFLATE is used when the\n"
+    "server offers it. --json prints one object: the article, or the group\n"
+    "and its overview rows.\n",
+    NNTP_CLI_SHARED | CLI_S(CLI_O_JSON),
     own_opts,
     nntp_cli_shared_help,
     "Exit status: 0 ok, 2 usage, 4 connect, 5 resolve, 6 TLS, 7 protocol,\n"
@@ -63,6 +82,17 @@ typedef struct {
   nt_nntp_article_t art;
   nt_nntp_filter_t filter;
   int headers_shown;
+  /* --new, --threads, --connections, --json */
+  int new_only, threads, json;
+  unsigned connections;
+  const char *newsrc_path;
+  char *newsrc_default;
+  nt_newsrc_t *newsrc;
+  uint64_t (*runs)[2];
+  size_t nruns;
+  nntp_over_job_t job;
+  char *json_body; /* --json article: the shown lines as JSON strings */
+  size_t json_len, json_cap;
 } read_t;
 
 static void show_header(read_t *r, const char *name) {
@@ -85,8 +115,51 @@ static void show_headers(read_t *r) {
   putchar('\n');
 }
 
+/* --json: the shown lines, each a JSON string, joined with commas. */
+static void json_line(read_t *r, const char *line, size_t len) {
+  char *tmp = malloc(len + 1);
+  if (!tmp) return;
+  memcpy(tmp, line, len);
+  tmp[len] = 0;
+  char *buf = NULL;
+  size_t blen = 0;
+  FILE *m = open_memstream(&buf, &blen);
+  if (m) {
+    if (r->json_len) fputc(',', m);
+    cli_json_string(m, tmp);
+    fclose(m);
+  }
+  free(tmp);
+  if (!buf) return;
+  if (r->json_len + blen + 1 > r->json_cap) {
+    size_t cap = r->json_cap ? r->json_cap * 2 : 4096;
+    while (cap < r->json_len + blen + 1) cap *= 2;
+    char *b = realloc(r->json_body, cap);
+    if (!b) {
+      free(buf);
+      return;
+    }
+    r->json_body = b;
+    r->json_cap = cap;
+  }
+  memcpy(r->json_body + r->json_len, buf, blen);
+  r->json_len += blen;
+  r->json_body[r->json_len] = 0;
+  free(buf);
+}
+
 static void body_line(void *arg, const char *line, size_t len) {
   read_t *r = arg;
+  if (r->json) {
+    if (r->all) {
+      json_line(r, line, len);
+      return;
+    }
+    int k = nt_nntp_filter_line(&r->filter, line, &len);
+    if (k == NT_NNTP_FILTER_BLANK_SHOW) json_line(r, "", 0);
+    if (k != NT_NNTP_FILTER_SKIP) json_line(r, line, len);
+    return;
+  }
   show_headers(r);
   if (r->all) {
     cli_text_put(stdout, line, len, 0);
@@ -132,6 +205,26 @@ static void article_done(nt_nntp_t *c, const nt_nntp_result_t *res, void *arg) {
     return;
   }
   nt_nntp_article_end(&r->art);
+  if (r->json) {
+    static const char *const names[] = {"Message-ID", "From", "Subject", "Date",
+                                        "Newsgroups", "References"};
+    static const char *const keys[] = {"message_id", "from", "subject", "date",
+                                       "newsgroups", "references"};
+    printf("{\"group\":");
+    cli_json_string(stdout, r->group);
+    if (r->spec[0] != '<') printf(",\"number\":%s", r->spec);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+      char *v = nt_nntp_article_header_utf8(&r->art, names[i]);
+      if (!v) continue;
+      printf(",\"%s\":", keys[i]);
+      cli_json_string(stdout, v);
+      free(v);
+    }
+    printf(",\"body\":[%s]}\n", r->json_body ? r->json_body : "");
+    fflush(stdout);
+    nntp_cli_end(&r->s, NT_EXIT_OK);
+    return;
+  }
   show_headers(r);
   if (r->art.mime && !r->art.text_found)
     printf("[a MIME article without a text/plain part: nothing to show]\n");
@@ -234,116 +327,67 @@ static void search_newest(read_t *r, uint64_t below) {
   search_window(r);
 }
 
-/* "Name <addr>" -> Name; "addr (Name)" -> Name; else as it is. */
-static void display_name(const char *from, char *out, size_t size) {
-  const char *lt = strchr(from, '<'), *lp = strchr(from, '(');
-  const char *s = from, *e = from + strlen(from);
-  if (lt && lt > from) {
-    e = lt;
-  } else if (lp && strchr(lp, ')')) {
-    s = lp + 1;
-    e = strchr(lp, ')');
-  }
-  while (s < e && (*s == ' ' || *s == '"')) s++;
-  while (e > s && (e[-1] == ' ' || e[-1] == '"')) e--;
-  if (s == e) s = from, e = from + strlen(from);
-  snprintf(out, size, "%.*s", (int)(e - s), s);
-}
-
-/* Terminal columns of one character: wcwidth() under a UTF-8 LC_CTYPE
- * (set once, only for this), else a table of the wide ranges (CJK, Hangul,
- * fullwidth forms, emoji); combining marks take none. */
-static int char_width(unsigned cp) {
-  static int utf8_locale = -1;
-  if (utf8_locale < 0)
-    utf8_locale = setlocale(LC_CTYPE, "C.UTF-8") || setlocale(LC_CTYPE, "C.utf8") ||
-                  setlocale(LC_CTYPE, "en_US.UTF-8");
-  if (utf8_locale) {
-    int w = wcwidth((wchar_t)cp);
-    return w < 0 ? 1 : w; /* controls were made '?' by the sanitiser */
-  }
-  if (cp >= 0x300 && cp <= 0x36f) return 0;
-  if ((cp >= 0x1100 && cp <= 0x115f) || (cp >= 0x2e80 && cp <= 0xa4cf) ||
-      (cp >= 0xac00 && cp <= 0xd7a3) || (cp >= 0xf900 && cp <= 0xfaff) ||
-      (cp >= 0xfe30 && cp <= 0xfe4f) || (cp >= 0xff00 && cp <= 0xff60) ||
-      (cp >= 0xffe0 && cp <= 0xffe6) || (cp >= 0x1f300 && cp <= 0x1faff) ||
-      (cp >= 0x20000 && cp <= 0x3fffd))
-    return 2;
-  return 1;
-}
-
-/* Prints s cut to `cols` terminal columns (a double-width character that
- * would straddle the edge is left out), padded to them when pad, so the
- * columns of the table line up whatever the script. s is UTF-8 (decoded
- * by nt_nntp_decode_header). */
-static void column(const char *s, size_t cols, int pad) {
-  char clean[1024];
-  cli_text_clean(clean, sizeof clean, s, strlen(s), 0);
-  const unsigned char *p = (const unsigned char *)clean;
-  size_t i = 0, used = 0;
-  while (p[i]) {
-    unsigned cp = p[i];
-    size_t k = 1;
-    if (cp >= 0xc0) {
-      k = cp >= 0xf0 ? 4 : cp >= 0xe0 ? 3 : 2;
-      cp &= k == 2 ? 0x1f : k == 3 ? 0x0f : 0x07;
-      for (size_t j = 1; j < k && p[i + j]; j++) cp = (cp << 6) | (p[i + j] & 0x3f);
-    }
-    int w = char_width(cp);
-    if (used + (size_t)w > cols) break;
-    used += (size_t)w;
-    i += k;
-  }
-  fwrite(clean, 1, i, stdout);
-  if (pad)
-    for (; used < cols; used++) putchar(' ');
-}
-
-static char *decode(nt_nntp_str_t f) {
-  char *out = NULL;
-  if (nt_nntp_decode_header(f.p, f.n, NULL, &out, NULL)) return NULL;
-  for (char *p = out; *p; p++)
-    if (*p == '\t') *p = ' ';
-  return out;
-}
-
-static void over_row(nt_nntp_t *c, const nt_nntp_overview_t *o, void *arg) {
-  (void)c, (void)arg;
-  char date[32] = "";
-  time_t t;
-  struct tm tm;
-  if (nt_nntp_parse_rfc5322_date(o->date.p, o->date.n, &t) == 0 && gmtime_r(&t, &tm))
-    strftime(date, sizeof date, "%Y-%m-%d %H:%M", &tm);
-  else
-    snprintf(date, sizeof date, "%.*s", (int)(o->date.n < 16 ? o->date.n : 16),
-             o->date.p);
-  for (char *p = date; *p; p++)
-    if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f) *p = '?';
-  char *from = decode(o->from), *subject = decode(o->subject);
-  char name[256];
-  display_name(from ? from : "", name, sizeof name);
-  printf("%8llu  %-16s  ", (unsigned long long)o->number, date);
-  column(name, 24, 1);
-  printf("  ");
-  column(subject ? subject : "", 200, 0);
-  putchar('\n');
-  free(from);
-  free(subject);
-}
-
-static void over_done(nt_nntp_t *c, const nt_nntp_result_t *res, void *arg) {
+static void unread_run(uint64_t lo, uint64_t hi, void *arg) {
   read_t *r = arg;
-  (void)c;
-  if (res->status) {
-    nntp_cli_fail(&r->s, "overview", res);
+  uint64_t(*p)[2] = realloc(r->runs, (r->nruns + 1) * sizeof *r->runs);
+  if (!p) return;
+  r->runs = p;
+  r->runs[r->nruns][0] = lo;
+  r->runs[r->nruns][1] = hi;
+  r->nruns++;
+}
+
+/* The table (or JSON) is out: with --new, what was shown is read now. */
+static void overview_done(void *arg, int64_t rows) {
+  read_t *r = arg;
+  if (rows < 0) {
+    nntp_cli_end(&r->s, NT_EXIT_PROTOCOL);
     return;
   }
-  fflush(stdout);
+  if (r->new_only) {
+    int rc = 0;
+    /* below the low mark everything expired; the runs were shown */
+    if (r->low > 1) rc = nt_newsrc_mark_read(r->newsrc, r->group, 1, r->low - 1);
+    for (size_t i = 0; !rc && i < r->nruns; i++)
+      rc = nt_newsrc_mark_read(r->newsrc, r->group, r->runs[i][0], r->runs[i][1]);
+    if (!rc) rc = nt_newsrc_add(r->newsrc, r->group);
+    if (!rc) rc = nt_newsrc_save(r->newsrc, r->newsrc_path);
+    if (rc) {
+      cli_error("%s: %s", r->newsrc_path, nt_strerror(rc));
+      nntp_cli_end(&r->s, NT_EXIT_FILE);
+      return;
+    }
+    if (!r->json && !rows) printf("%s: nothing new\n", r->group);
+  }
   nntp_cli_end(&r->s, NT_EXIT_OK);
+}
+
+static void start_overview(read_t *r) {
+  if (r->new_only) {
+    if (r->high >= r->low && r->high)
+      nt_newsrc_unread(r->newsrc, r->group, r->low, r->high, unread_run, r);
+  } else {
+    uint64_t n = (uint64_t)r->overview;
+    uint64_t from = r->high - r->low + 1 > n ? r->high - n + 1 : r->low;
+    unread_run(from, r->high, r);
+  }
+  r->job.s = &r->s;
+  r->job.group = r->group;
+  r->job.connections = r->connections ? r->connections : 1;
+  r->job.threads = r->threads;
+  r->job.json = r->json;
+  r->job.count = r->count;
+  r->job.low = r->low;
+  r->job.high = r->high;
+  r->job.done = overview_done;
+  r->job.arg = r;
+  int rc = nntp_over_start(&r->job, (const uint64_t(*)[2])r->runs, r->nruns);
+  if (rc) nntp_cli_end(&r->s, rc);
 }
 
 static void group_done(nt_nntp_t *c, const nt_nntp_result_t *res, void *arg) {
   read_t *r = arg;
+  (void)c;
   if (res->status) {
     char what[450];
     snprintf(what, sizeof what, "group %s", r->group);
@@ -352,7 +396,9 @@ static void group_done(nt_nntp_t *c, const nt_nntp_result_t *res, void *arg) {
   }
   r->count = res->count, r->low = res->low, r->high = res->high;
   int empty = res->count == 0 || res->high < res->low;
-  if (empty)
+  if (r->json) {
+    /* the JSON object says it all */
+  } else if (empty)
     printf("%s: no articles\n", r->group);
   else
     printf("%s: %llu article%s, %llu-%llu\n", r->group, (unsigned long long)res->count,
@@ -362,22 +408,14 @@ static void group_done(nt_nntp_t *c, const nt_nntp_result_t *res, void *arg) {
     fetch(r, r->article);
     return;
   }
-  if (empty) {
+  if (empty && !r->new_only) {
+    if (r->json)
+      printf("{\"group\":\"%s\",\"count\":0,\"articles\":[]}\n", r->group);
     nntp_cli_end(&r->s, NT_EXIT_OK);
     return;
   }
-  if (r->overview > 0) {
-    uint64_t n = (uint64_t)r->overview;
-    uint64_t from = r->high - r->low + 1 > n ? r->high - n + 1 : r->low;
-    char range[64];
-    snprintf(range, sizeof range, "%llu-%llu", (unsigned long long)from,
-             (unsigned long long)r->high);
-    printf("  number  date              from                      subject\n");
-    int rc = nt_nntp_over(c, range, over_row, over_done, r);
-    if (rc) {
-      cli_error("overview: %s", nt_strerror(rc));
-      nntp_cli_end(&r->s, NT_EXIT_INTERNAL);
-    }
+  if (r->overview > 0 || r->new_only) {
+    start_overview(r);
     return;
   }
   fetch_number(r, r->high);
@@ -404,6 +442,26 @@ static int own(void *ctx, const cli_opt_t *o, const cli_val_t *v) {
   case 'A':
     x->all = 1;
     return 0;
+  case 'n':
+    x->new_only = 1;
+    return 0;
+  case 'N':
+    x->newsrc_path = v->str;
+    return 0;
+  case 'H':
+    x->threads = 1;
+    return 0;
+  case 'c':
+    if (v->num == 0)
+      return cli_usage_error("bad --connections '%s': expected 1 to 64", v->str);
+    x->connections = (unsigned)v->num;
+    return 0;
+  case 'P':
+    x->s.pipeline = 1;
+    return 0;
+  case 'Z':
+    x->s.no_compress = 1;
+    return 0;
   case 'o':
     if (v->num == 0)
       return cli_usage_error("bad --overview '%s': expected a number > 0", v->str);
@@ -427,6 +485,24 @@ int cmd_nntp_read(int argc, char **argv) {
   if (argc - first != 1) return cli_usage_error("expected one GROUP (or URL)");
   if (r.article && r.overview)
     return cli_usage_error("--article and --overview do not go together");
+  if (r.new_only && (r.article || r.overview))
+    return cli_usage_error("--new goes with neither --article nor --overview");
+  r.json = co.json;
+  if (r.new_only) {
+    if (!r.newsrc_path) {
+      const char *home = getenv("HOME");
+      if (!home || !*home)
+        return cli_usage_error("--new: no $HOME for ~/.newsrc (give --newsrc FILE)");
+      if (asprintf(&r.newsrc_default, "%s/.newsrc", home) < 0) return NT_EXIT_INTERNAL;
+      r.newsrc_path = r.newsrc_default;
+    }
+    int nrc = nt_newsrc_load(r.newsrc_path, &r.newsrc);
+    if (nrc) {
+      cli_error("%s: %s", r.newsrc_path, nt_strerror(nrc));
+      free(r.newsrc_default);
+      return NT_EXIT_FILE;
+    }
+  }
   if (r.article && !nt_nntp_valid_message_id(r.article) &&
       (!nt_nntp_valid_range(r.article) || strchr(r.article, '-')))
     return cli_usage_error("bad --article '%s': expected a number or <message-id>",
@@ -442,6 +518,11 @@ int cmd_nntp_read(int argc, char **argv) {
   r.s.data = &r;
   rc = nntp_cli_run(&r.s);
   nt_nntp_article_free(&r.art);
+  nntp_over_free(&r.job);
+  nt_newsrc_free(r.newsrc);
+  free(r.newsrc_default);
+  free(r.runs);
+  free(r.json_body);
   free(r.group);
   return rc;
 }

@@ -46,6 +46,12 @@ typedef struct nntp_cli_s {
   int exit_code, finished;
   const nt_proxy_t *proxy_given; /* --proxy (cli_proxy_given) */
   nt_proxy_t proxy;              /* the one in use */
+  /* pipelining ceiling (0: the library's; 1: off), COMPRESS off; the
+   * options the session connected with (valid while nntp_cli_run runs:
+   * more connections to the same server, nettool/nntp_pool.h) */
+  unsigned pipeline;
+  int no_compress;
+  const struct nt_nntp_options_s *conn_opts;
 } nntp_cli_t;
 
 /* NNTP's own options besides the shared ones (cli_opts.h), for the

@@ -1,0 +1,493 @@
+/* nntp-read's bulk overview: chunks of OVER over the session's connection
+ * (pipelined by the client) or a pool of connections, rows collected per
+ * chunk (a chunk sent again on another connection starts over), then
+ * sorted, threaded by References and printed. */
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <wchar.h>
+
+#include "cli.h"
+#include "cli_json.h"
+#include "cli_text.h"
+#include "nettool/nntp.h"
+#include "nettool/nntp_pool.h"
+#include "nntp_read_over.h"
+
+#define CHUNK 1000       /* articles per OVER command */
+#define MIN_CHUNK 100    /* with several connections: at least this */
+#define MAX_DEPTH 16     /* indentation of threads stops there */
+
+typedef struct {
+  uint64_t number, bytes, lines;
+  char *subject, *from, *date, *msgid, *refs;
+  int depth;
+  size_t parent, first_child, next_sibling; /* threads; SIZE_MAX: none */
+} row_t;
+
+typedef struct {
+  row_t *rows;
+  size_t n, cap;
+  char range[64];
+  int done;
+} chunk_t;
+
+typedef struct {
+  nntp_over_job_t *job;
+  chunk_t *chunks;
+  size_t nchunks, pending;
+  nt_nntp_pool_t *pool;
+  int failed;
+} over_t;
+
+static char *dup_str(nt_nntp_str_t s) {
+  char *p = malloc(s.n + 1);
+  if (!p) return NULL;
+  memcpy(p, s.p, s.n);
+  p[s.n] = 0;
+  return p;
+}
+
+static void row_free(row_t *r) {
+  free(r->subject);
+  free(r->from);
+  free(r->date);
+  free(r->msgid);
+  free(r->refs);
+}
+
+static void chunk_reset(chunk_t *c) {
+  for (size_t i = 0; i < c->n; i++) row_free(&c->rows[i]);
+  c->n = 0;
+}
+
+static void keep(over_t *o, chunk_t *c, const nt_nntp_overview_t *ov) {
+  (void)o;
+  if (c->n == c->cap) {
+    size_t cap = c->cap ? c->cap * 2 : 64;
+    row_t *r = realloc(c->rows, cap * sizeof *r);
+    if (!r) return; /* the row is lost; the count says so */
+    c->rows = r;
+    c->cap = cap;
+  }
+  row_t *r = &c->rows[c->n];
+  memset(r, 0, sizeof *r);
+  r->number = ov->number;
+  r->bytes = ov->bytes;
+  r->lines = ov->lines;
+  r->subject = dup_str(ov->subject);
+  r->from = dup_str(ov->from);
+  r->date = dup_str(ov->date);
+  r->msgid = dup_str(ov->message_id);
+  r->refs = dup_str(ov->references);
+  if (!r->subject || !r->from || !r->date || !r->msgid || !r->refs) {
+    row_free(r);
+    return;
+  }
+  c->n++;
+}
+
+/* --- output ------------------------------------------------------------------------------ */
+
+/* "Name <addr>" -> Name; "addr (Name)" -> Name; else as it is. */
+static void display_name(const char *from, char *out, size_t size) {
+  const char *lt = strchr(from, '<'), *lp = strchr(from, '(');
+  const char *s = from, *e = from + strlen(from);
+  if (lt && lt > from) {
+    e = lt;
+  } else if (lp && strchr(lp, ')')) {
+    s = lp + 1;
+    e = strchr(lp, ')');
+  }
+  while (s < e && (*s == ' ' || *s == '"')) s++;
+  while (e > s && (e[-1] == ' ' || e[-1] == '"')) e--;
+  if (s == e) s = from, e = from + strlen(from);
+  snprintf(out, size, "%.*s", (int)(e - s), s);
+}
+
+/* Terminal columns of one character (see cmd_nntp_read.c's history):
+ * wcwidth() under a UTF-8 LC_CTYPE, else a table of the wide ranges. */
+static int char_width(unsigned cp) {
+  static int utf8_locale = -1;
+  if (utf8_locale < 0)
+    utf8_locale = setlocale(LC_CTYPE, "C.UTF-8") || setlocale(LC_CTYPE, "C.utf8") ||
+                  setlocale(LC_CTYPE, "en_US.UTF-8");
+  if (utf8_locale) {
+    int w = wcwidth((wchar_t)cp);
+    return w < 0 ? 1 : w;
+  }
+  if (cp >= 0x300 && cp <= 0x36f) return 0;
+  if ((cp >= 0x1100 && cp <= 0x115f) || (cp >= 0x2e80 && cp <= 0xa4cf) ||
+      (cp >= 0xac00 && cp <= 0xd7a3) || (cp >= 0xf900 && cp <= 0xfaff) ||
+      (cp >= 0xfe30 && cp <= 0xfe4f) || (cp >= 0xff00 && cp <= 0xff60) ||
+      (cp >= 0xffe0 && cp <= 0xffe6) || (cp >= 0x1f300 && cp <= 0x1faff) ||
+      (cp >= 0x20000 && cp <= 0x3fffd))
+    return 2;
+  return 1;
+}
+
+/* s cut to `cols` terminal columns, padded when pad. */
+static void column(const char *s, size_t cols, int pad) {
+  char clean[1024];
+  cli_text_clean(clean, sizeof clean, s, strlen(s), 0);
+  const unsigned char *p = (const unsigned char *)clean;
+  size_t i = 0, used = 0;
+  while (p[i]) {
+    unsigned cp = p[i];
+    size_t k = 1;
+    if (cp >= 0xc0) {
+      k = cp >= 0xf0 ? 4 : cp >= 0xe0 ? 3 : 2;
+      cp &= k == 2 ? 0x1f : k == 3 ? 0x0f : 0x07;
+      for (size_t j = 1; j < k && p[i + j]; j++) cp = (cp << 6) | (p[i + j] & 0x3f);
+    }
+    int w = char_width(cp);
+    if (used + (size_t)w > cols) break;
+    used += (size_t)w;
+    i += k;
+  }
+  fwrite(clean, 1, i, stdout);
+  if (pad)
+    for (; used < cols; used++) putchar(' ');
+}
+
+static char *decode(const char *s) {
+  char *out = NULL;
+  if (nt_nntp_decode_header(s, strlen(s), NULL, &out, NULL)) return NULL;
+  for (char *p = out; *p; p++)
+    if (*p == '\t') *p = ' ';
+  return out;
+}
+
+void nntp_over_table_head(void) {
+  printf("  number  date              from                      subject\n");
+}
+
+static void print_row(const row_t *r) {
+  char date[32] = "";
+  time_t t;
+  struct tm tm;
+  if (nt_nntp_parse_rfc5322_date(r->date, strlen(r->date), &t) == 0 && gmtime_r(&t, &tm))
+    strftime(date, sizeof date, "%Y-%m-%d %H:%M", &tm);
+  else
+    snprintf(date, sizeof date, "%.16s", r->date);
+  for (char *p = date; *p; p++)
+    if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f) *p = '?';
+  char *from = decode(r->from), *subject = decode(r->subject);
+  char name[256];
+  display_name(from ? from : "", name, sizeof name);
+  printf("%8llu  %-16s  ", (unsigned long long)r->number, date);
+  column(name, 24, 1);
+  printf("  ");
+  int d = r->depth < MAX_DEPTH ? r->depth : MAX_DEPTH;
+  for (int i = 0; i < d; i++) fputs("  ", stdout);
+  column(subject ? subject : "", 200, 0);
+  putchar('\n');
+  free(from);
+  free(subject);
+}
+
+static void json_field(const char *name, const char *raw, int first) {
+  char *v = decode(raw);
+  printf("%s\"%s\":", first ? "" : ",", name);
+  cli_json_string(stdout, v ? v : raw);
+  free(v);
+}
+
+static void print_json_row(const row_t *r, int first) {
+  printf("%s{\"number\":%llu", first ? "" : ",", (unsigned long long)r->number);
+  json_field("subject", r->subject, 0);
+  json_field("from", r->from, 0);
+  printf(",\"date\":");
+  cli_json_string(stdout, r->date);
+  time_t t;
+  if (nt_nntp_parse_rfc5322_date(r->date, strlen(r->date), &t) == 0)
+    printf(",\"time\":%lld", (long long)t);
+  printf(",\"message_id\":");
+  cli_json_string(stdout, r->msgid);
+  printf(",\"references\":");
+  cli_json_string(stdout, r->refs);
+  printf(",\"bytes\":%llu,\"lines\":%llu,\"depth\":%d}", (unsigned long long)r->bytes,
+         (unsigned long long)r->lines, r->depth);
+}
+
+/* --- threads ------------------------------------------------------------------------------- */
+
+typedef struct {
+  const char *id;
+  size_t row;
+} idx_t;
+
+static int idx_cmp(const void *a, const void *b) {
+  return strcmp(((const idx_t *)a)->id, ((const idx_t *)b)->id);
+}
+static int row_cmp(const void *a, const void *b) {
+  uint64_t x = ((const row_t *)a)->number, y = ((const row_t *)b)->number;
+  return x < y ? -1 : x > y;
+}
+
+/* Parent: the last message-id in References that is among the rows
+ * (older ancestors stand in for an expired parent, as tin and slrn do). */
+static size_t find_parent(const row_t *rows, const idx_t *ix, size_t n, size_t self) {
+  const char *refs = rows[self].refs;
+  const char *end = refs + strlen(refs);
+  while (end > refs) {
+    const char *gt = end;
+    while (gt > refs && gt[-1] != '>') gt--;
+    if (gt == refs) break;
+    const char *lt = gt - 1;
+    while (lt > refs && *lt != '<') lt--;
+    if (*lt != '<') break;
+    char id[512];
+    size_t len = (size_t)(gt - lt);
+    if (len < sizeof id) {
+      memcpy(id, lt, len);
+      id[len] = 0;
+      idx_t key = {id, 0};
+      const idx_t *hit = bsearch(&key, ix, n, sizeof *ix, idx_cmp);
+      if (hit && hit->row != self) return hit->row;
+    }
+    end = lt;
+  }
+  return SIZE_MAX;
+}
+
+/* Orders rows depth-first by thread (roots and siblings by number). */
+static row_t *thread(row_t *rows, size_t n) {
+  idx_t *ix = malloc((n ? n : 1) * sizeof *ix);
+  row_t *out = malloc((n ? n : 1) * sizeof *out);
+  size_t *stack = malloc((n ? n : 1) * sizeof *stack);
+  if (!ix || !out || !stack) {
+    free(ix), free(out), free(stack);
+    return NULL;
+  }
+  for (size_t i = 0; i < n; i++) {
+    ix[i].id = rows[i].msgid;
+    ix[i].row = i;
+    rows[i].parent = rows[i].first_child = rows[i].next_sibling = SIZE_MAX;
+  }
+  qsort(ix, n, sizeof *ix, idx_cmp);
+  for (size_t i = 0; i < n; i++) {
+    size_t p = find_parent(rows, ix, n, i);
+    /* a cycle (A refers to B, B to A) would hang the walk: the later one
+     * becomes a root */
+    for (size_t a = p, k = 0; a != SIZE_MAX && k < n; a = rows[a].parent, k++)
+      if (a == i) {
+        p = SIZE_MAX;
+        break;
+      }
+    rows[i].parent = p;
+  }
+  /* children in number order: link from the last row backwards */
+  for (size_t i = n; i-- > 0;) {
+    size_t p = rows[i].parent;
+    if (p == SIZE_MAX) continue;
+    rows[i].next_sibling = rows[p].first_child;
+    rows[p].first_child = i;
+  }
+  size_t k = 0;
+  for (size_t root = 0; root < n; root++) {
+    if (rows[root].parent != SIZE_MAX) continue;
+    size_t sp = 0;
+    stack[sp++] = root;
+    rows[root].depth = 0;
+    while (sp) {
+      size_t i = stack[--sp];
+      out[k++] = rows[i];
+      size_t kids[64], nk = 0; /* push children so the first comes out first */
+      for (size_t c = rows[i].first_child; c != SIZE_MAX; c = rows[c].next_sibling) {
+        rows[c].depth = rows[i].depth + 1;
+        if (nk < 64) kids[nk++] = c;
+        else stack[sp++] = c; /* beyond 64 children: order among those kept loose */
+      }
+      while (nk) stack[sp++] = kids[--nk];
+    }
+  }
+  free(ix);
+  free(stack);
+  if (k != n) { /* cannot happen (cycles were cut); keep every row anyway */
+    free(out);
+    return NULL;
+  }
+  return out;
+}
+
+/* --- fetching ------------------------------------------------------------------------------- */
+
+static void finish(over_t *o) {
+  nntp_over_job_t *job = o->job;
+  if (o->pool) {
+    nt_nntp_pool_close(o->pool);
+    o->pool = NULL;
+  }
+  if (o->failed) {
+    job->done(job->arg, -1);
+    return;
+  }
+  size_t n = 0;
+  for (size_t i = 0; i < o->nchunks; i++) n += o->chunks[i].n;
+  row_t *rows = malloc((n ? n : 1) * sizeof *rows);
+  if (!rows) {
+    cli_error("out of memory");
+    job->done(job->arg, -1);
+    return;
+  }
+  size_t k = 0;
+  for (size_t i = 0; i < o->nchunks; i++) {
+    memcpy(rows + k, o->chunks[i].rows, o->chunks[i].n * sizeof *rows);
+    k += o->chunks[i].n;
+    o->chunks[i].n = 0; /* the rows moved */
+  }
+  qsort(rows, n, sizeof *rows, row_cmp);
+  for (size_t i = 0; i < n; i++) rows[i].depth = 0;
+  row_t *show = rows;
+  if (job->threads) {
+    row_t *t = thread(rows, n);
+    if (t) show = t;
+  }
+  if (job->json) {
+    printf("{\"group\":");
+    cli_json_string(stdout, job->group);
+    printf(",\"count\":%llu,\"low\":%llu,\"high\":%llu,\"articles\":[",
+           (unsigned long long)job->count, (unsigned long long)job->low,
+           (unsigned long long)job->high);
+    for (size_t i = 0; i < n; i++) print_json_row(&show[i], i == 0);
+    printf("]}\n");
+  } else {
+    if (n) nntp_over_table_head();
+    for (size_t i = 0; i < n; i++) print_row(&show[i]);
+  }
+  fflush(stdout);
+  for (size_t i = 0; i < n; i++) row_free(&rows[i]);
+  if (show != rows) free(show);
+  free(rows);
+  job->done(job->arg, (int64_t)n);
+}
+
+static void chunk_over(nt_nntp_t *c, const nt_nntp_overview_t *ov, void *arg) {
+  chunk_t *ch = arg;
+  (void)c;
+  keep(NULL, ch, ov);
+}
+
+static void chunk_done_common(over_t *o, chunk_t *ch, int status, int code,
+                              const char *text) {
+  ch->done = 1;
+  /* 423: no article in that range (a cancelled stretch): simply none */
+  if (status && status != NT_ENNTP_NOARTICLE && !o->failed) {
+    o->failed = 1;
+    nt_nntp_result_t r;
+    memset(&r, 0, sizeof r);
+    r.status = status;
+    r.code = code;
+    r.text = text;
+    char what[128];
+    snprintf(what, sizeof what, "overview %s", ch->range);
+    nntp_cli_fail(o->job->s, what, &r);
+  }
+  if (--o->pending == 0) finish(o);
+}
+
+static over_t *current; /* the one job of the process */
+
+static void chunk_done(nt_nntp_t *c, const nt_nntp_result_t *r, void *arg) {
+  (void)c;
+  chunk_done_common(current, arg, r->status, r->code, r->text);
+}
+
+static void pool_over(nt_nntp_pool_t *p, const nt_nntp_overview_t *ov, void *arg) {
+  chunk_t *ch = arg;
+  (void)p;
+  if (!ov) { /* sent again elsewhere: start the chunk over */
+    chunk_reset(ch);
+    return;
+  }
+  keep(NULL, ch, ov);
+}
+
+static void pool_done(nt_nntp_pool_t *p, const nt_nntp_pool_result_t *r, void *arg) {
+  (void)p;
+  chunk_done_common(current, arg, r->status, r->code, r->text);
+}
+
+static void pool_closed(nt_nntp_pool_t *p, int status, void *arg) {
+  (void)p, (void)status, (void)arg;
+}
+
+int nntp_over_start(nntp_over_job_t *job, const uint64_t (*ranges)[2], size_t n) {
+  over_t *o = calloc(1, sizeof *o);
+  if (!o) return NT_EXIT_INTERNAL;
+  o->job = job;
+  job->impl = o;
+  current = o;
+  uint64_t total = 0;
+  for (size_t i = 0; i < n; i++) total += ranges[i][1] - ranges[i][0] + 1;
+  uint64_t chunk = CHUNK;
+  if (job->connections > 1) { /* enough chunks to keep every connection busy */
+    uint64_t per = total / ((uint64_t)job->connections * 4);
+    chunk = per < MIN_CHUNK ? MIN_CHUNK : per > CHUNK ? CHUNK : per;
+  }
+  size_t count = 0;
+  for (size_t i = 0; i < n; i++)
+    count += (size_t)((ranges[i][1] - ranges[i][0]) / chunk + 1);
+  o->chunks = calloc(count ? count : 1, sizeof *o->chunks);
+  if (!o->chunks) return NT_EXIT_INTERNAL;
+  for (size_t i = 0; i < n; i++)
+    for (uint64_t lo = ranges[i][0]; lo <= ranges[i][1]; lo += chunk) {
+      uint64_t hi = ranges[i][1] - lo + 1 > chunk ? lo + chunk - 1 : ranges[i][1];
+      chunk_t *ch = &o->chunks[o->nchunks++];
+      snprintf(ch->range, sizeof ch->range, "%llu-%llu", (unsigned long long)lo,
+               (unsigned long long)hi);
+      if (hi == UINT64_MAX) break;
+    }
+  if (!o->nchunks) {
+    o->pending = 1;
+    chunk_done_common(o, &o->chunks[0], 0, 0, "");
+    return 0;
+  }
+  o->pending = o->nchunks;
+  if (job->connections > 1) {
+    nt_nntp_pool_options_t po;
+    memset(&po, 0, sizeof po);
+    po.connections = job->connections;
+    nt_nntp_pool_callbacks_t cbs = {.closed = pool_closed};
+    int rc = nt_nntp_pool_new(job->s->reactor, job->s->host, job->s->port,
+                              job->s->conn_opts, &po, &cbs, o, &o->pool);
+    if (rc) {
+      cli_error("connect to %s port %d: %s", job->s->host, job->s->port, nt_strerror(rc));
+      return nntp_cli_exit(rc);
+    }
+    for (size_t i = 0; i < o->nchunks; i++) {
+      rc = nt_nntp_pool_over(o->pool, job->group, o->chunks[i].range, pool_over,
+                             pool_done, &o->chunks[i]);
+      if (rc) {
+        cli_error("overview: %s", nt_strerror(rc));
+        return NT_EXIT_INTERNAL;
+      }
+    }
+    return 0;
+  }
+  for (size_t i = 0; i < o->nchunks; i++) {
+    int rc = nt_nntp_over(job->s->client, o->chunks[i].range, chunk_over, chunk_done,
+                          &o->chunks[i]);
+    if (rc) {
+      cli_error("overview: %s", nt_strerror(rc));
+      return NT_EXIT_INTERNAL;
+    }
+  }
+  return 0;
+}
+
+void nntp_over_free(nntp_over_job_t *job) {
+  over_t *o = job->impl;
+  if (!o) return;
+  for (size_t i = 0; i < o->nchunks; i++) {
+    chunk_reset(&o->chunks[i]);
+    free(o->chunks[i].rows);
+  }
+  free(o->chunks);
+  free(o);
+  job->impl = NULL;
+  current = NULL;
+}

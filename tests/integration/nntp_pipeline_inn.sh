@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# nntp-read against a real INN 2.7 (nntp_inn.sh; COMPRESS DEFLATE is on in
+# Debian's nnrpd, which lists it): the session compresses (COMPRESS DEFLATE
+# then 206) and the overview rows come back identical with and without
+# compression, with and without pipelining, over 1 and 4 connections;
+# OVER commands go out pipelined (several before the first reply); --new
+# keeps a .newsrc (tin/slrn format) across runs; --threads orders replies
+# under their parents by References; --json is valid JSON with every row.
+#   nntp_pipeline_inn.sh NETTOOL
+set -u
+nt=$1
+here=$(cd "$(dirname "$0")" && pwd)
+[ -x /usr/lib/news/bin/innd ] || { echo "skipped: inn2 not installed"; exit 77; }
+[ "$(id -u)" = 0 ] || { echo "skipped: INN needs root"; exit 77; }
+dir=$(mktemp -d /tmp/nt-nntp-pipe.XXXXXX)
+chmod 755 "$dir" # INN runs as user news
+inn=$dir/inn
+cleanup() { bash "$here/nntp_inn.sh" stop "$inn" >/dev/null 2>&1; [ -n "${KEEP:-}" ] || rm -rf "$dir"; }
+trap cleanup EXIT
+unset NNTPSERVER
+
+free_port() { # a port in 25000-25999 nobody listens on
+  local p
+  for p in $(shuf -i 25000-25999 -n 50); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
+  done
+  return 1
+}
+port=$(free_port) || { echo "no free port"; exit 1; }
+bash "$here/nntp_inn.sh" start "$inn" "$port" >"$dir/inn.log" 2>&1 || {
+  cat "$dir/inn.log"; exit 1; }
+srv=127.0.0.1:$port
+
+pass=0 fail=0 n=0
+check() { # description, command...
+  local d=$1; shift
+  n=$((n + 1))
+  if "$@"; then pass=$((pass + 1)); echo "ok $n - $d"; else fail=$((fail + 1)); echo "not ok $n - $d"; fi
+}
+
+# 150 articles in local.test over one connection: three threads of five
+# (References chains), the rest plain; POST by POST, CRLF, dot-stuffed.
+post_all() {
+  exec 3<>"/dev/tcp/127.0.0.1/$port" || return 1
+  local l i refs
+  read -r l <&3
+  for i in $(seq 1 150); do
+    printf 'POST\r\n' >&3
+    read -r l <&3
+    case $l in 340*) ;; *) echo "# POST: $l"; return 1 ;; esac
+    refs=""
+    if [ "$i" -le 15 ] && [ $(( (i - 1) % 5 )) -ne 0 ]; then
+      refs="References: <p$(( (i - 1) / 5 * 5 + 1 ))@pipe.test> <p$((i - 1))@pipe.test>"$'\r\n'
+    fi
+    printf 'From: Poster %d <p%d@pipe.test>\r\nNewsgroups: local.test\r\nSubject: article %d\r\nMessage-ID: <p%d@pipe.test>\r\n%s\r\nbody of %d\r\n..dot line\r\n.\r\n' \
+      "$i" "$i" "$i" "$i" "$refs" "$i" >&3
+    read -r l <&3
+    case $l in 240*) ;; *) echo "# posted: $l"; return 1 ;; esac
+  done
+  exec 3<&-
+}
+check "150 articles posted to INN" post_all
+
+read_ok() { # OUTFILE args...: nntp-read, exit 0
+  local out=$1; shift
+  "$nt" nntp-read local.test --server "$srv" "$@" >"$out" 2>"$out.err" ||
+    { echo "# exit $?: $(head -3 "$out.err")"; return 1; }
+}
+rows() { grep -cE '^ +[0-9]+  ' "$1"; }
+
+t_compress() {
+  read_ok "$dir/z" --overview 150 -v || return 1
+  grep -q '^> COMPRESS DEFLATE' "$dir/z.err" && grep -q '^< 206' "$dir/z.err" ||
+    { echo "# no COMPRESS in: $(head -12 "$dir/z.err")"; return 1; }
+  [ "$(rows "$dir/z")" = 150 ] || { echo "# rows: $(rows "$dir/z")"; return 1; }
+}
+check "COMPRESS DEFLATE with INN: 150 overview rows" t_compress
+
+t_same() {
+  read_ok "$dir/plain" --overview 150 --no-compress --no-pipelining -v || return 1
+  ! grep -q 'COMPRESS' "$dir/plain.err" || { echo "# COMPRESS sent"; return 1; }
+  read_ok "$dir/c4" --overview 150 --connections 4 || return 1
+  cmp -s "$dir/z" "$dir/plain" && cmp -s "$dir/z" "$dir/c4" ||
+    { diff "$dir/z" "$dir/plain" | head -5; diff "$dir/z" "$dir/c4" | head -5; return 1; }
+}
+check "the same rows uncompressed one at a time and over 4 connections" t_same
+
+# every other article marked read: 75 unread runs, 75 OVER commands
+t_pipelined() {
+  local rc=$dir/newsrc-odd r=""
+  for i in $(seq 2 2 150); do r="$r${r:+,}$i"; done
+  printf 'local.test: %s\n' "$r" >"$rc"
+  read_ok "$dir/odd" --new --newsrc "$rc" -v || return 1
+  [ "$(rows "$dir/odd")" = 75 ] || { echo "# rows: $(rows "$dir/odd")"; return 1; }
+  # commands sent before the first overview reply came back
+  local before
+  before=$(awk '/^< 224/ {exit} /^> OVER/ {n++} END {print n+0}' "$dir/odd.err")
+  [ "$before" -ge 2 ] || { echo "# only $before OVER before the first reply"; return 1; }
+  grep -qx 'local.test: 1-150' "$rc" || { echo "# newsrc: $(cat "$rc")"; return 1; }
+}
+check "pipelined OVER for 75 unread runs; the .newsrc becomes 1-150" t_pipelined
+
+t_new() {
+  local rc=$dir/newsrc
+  printf 'options -r\nalt.test! 1-5\n' >"$rc" # tin/rn lines kept as they are
+  read_ok "$dir/n1" --new --newsrc "$rc" || return 1
+  [ "$(rows "$dir/n1")" = 150 ] || { echo "# first run rows: $(rows "$dir/n1")"; return 1; }
+  read_ok "$dir/n2" --new --newsrc "$rc" || return 1
+  grep -q 'nothing new' "$dir/n2" || { echo "# second run: $(cat "$dir/n2")"; return 1; }
+  printf 'From: late <l@pipe.test>\nSubject: late one\n\nlate\n' |
+    "$nt" nntp-post local.test - --server "$srv" >/dev/null || return 1
+  read_ok "$dir/n3" --new --newsrc "$rc" || return 1
+  [ "$(rows "$dir/n3")" = 1 ] && grep -q 'late one' "$dir/n3" || { cat "$dir/n3"; return 1; }
+  [ "$(cat "$rc")" = $'options -r\nalt.test! 1-5\nlocal.test: 1-151' ] ||
+    { echo "# newsrc: $(cat "$rc")"; return 1; }
+}
+check "--new: all, then nothing, then the one posted since; .newsrc kept" t_new
+
+t_threads() {
+  read_ok "$dir/t" --overview 500 --threads || return 1
+  # thread 1: 1, 2 (reply to 1), 3 (to 2)... each one level deeper
+  local want got
+  want=$(printf '%s\n' 'article 1' '  article 2' '    article 3' '      article 4' \
+    '        article 5' 'article 6')
+  got=$(grep -E '^ +(1|2|3|4|5|6)  ' "$dir/t" | sed -E 's/^.{54}//' | head -6)
+  [ "$got" = "$want" ] || { echo "# got:"; echo "$got" | sed 's/^/#   /'; return 1; }
+}
+check "--threads: replies indented under their parents" t_threads
+
+t_json() {
+  read_ok "$dir/j" --overview 500 --json --connections 2 || return 1
+  /usr/bin/python3 - "$dir/j" <<'EOF' || return 1
+import json, sys
+d = json.load(open(sys.argv[1]))
+a = d["articles"]
+assert d["group"] == "local.test" and len(a) == 151, (d.get("group"), len(a))
+assert [x["number"] for x in a] == sorted(x["number"] for x in a)
+assert a[1]["message_id"] == "<p2@pipe.test>" and a[1]["references"].endswith("<p1@pipe.test>"), a[1]
+EOF
+  read_ok "$dir/ja" --article '<p3@pipe.test>' --json --all || return 1
+  /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["subject"]=="article 3" and d["body"]==["body of 3",".dot line"], d' "$dir/ja"
+}
+check "--json: the overview and an article parse, dot-stuffing undone" t_json
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
