@@ -492,6 +492,20 @@ static int proxy_check(http_cli_t *h, const nt_proxy_t *given) {
   return rc;
 }
 
+int http_cli_proxy_options(http_cli_t *h, nt_http_client_options_t *co) {
+  /* --proxy for every connection (no_proxy still applies), else the
+   * environment's, judged per connection (a redirect may change host) */
+  const nt_proxy_t *given = cli_proxy_given(&h->common);
+  if (given && given->type != NT_PROXY_NONE) {
+    co->proxy = given;
+    co->no_proxy = getenv("no_proxy") && *getenv("no_proxy") ? getenv("no_proxy")
+                                                              : getenv("NO_PROXY");
+  } else if (!given) {
+    co->proxy_from_env = 1;
+  }
+  return proxy_check(h, given);
+}
+
 /* A limit ran out: say which, with its value as the user wrote it. */
 static int timed_out(http_cli_t *h, const char *host, int port,
                      const char *url, const char *more) {
@@ -700,17 +714,7 @@ static int run(http_cli_t *h) {
   memset(&co, 0, sizeof co);
   co.ca_file = h->cacert;
   co.insecure = h->insecure;
-  /* --proxy for every connection (no_proxy still applies), else the
-   * environment's, judged per connection (a redirect may change host) */
-  const nt_proxy_t *given = cli_proxy_given(&h->common);
-  if (given && given->type != NT_PROXY_NONE) {
-    co.proxy = given;
-    co.no_proxy = getenv("no_proxy") && *getenv("no_proxy") ? getenv("no_proxy")
-                                                             : getenv("NO_PROXY");
-  } else if (!given) {
-    co.proxy_from_env = 1;
-  }
-  rc = proxy_check(h, given);
+  rc = http_cli_proxy_options(h, &co);
   if (!rc) rc = nt_http_client_new(h->reactor, &co, &h->client);
   else if (rc > 0) {
     free(user);

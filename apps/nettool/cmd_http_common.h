@@ -109,6 +109,10 @@ extern const char *const http_cli_shared_help[];
 int http_cli_own(void *ctx, const cli_opt_t *o, const cli_val_t *v);
 /* Takes the shared options' values (after cli_opts_parse). */
 void http_cli_common(http_cli_t *h, cli_common_t *co);
+/* The client options' proxy fields from --proxy or the environment (a bad
+ * proxy variable: usage error printed, its exit code returned; -v names
+ * the proxy). */
+int http_cli_proxy_options(http_cli_t *h, nt_http_client_options_t *co);
 
 void http_cli_init(http_cli_t *h);
 /* Runs the request; returns the exit code (messages printed). */

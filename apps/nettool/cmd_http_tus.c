@@ -205,6 +205,13 @@ static int run_upload(http_cli_t *h, const char *file, const tus_cli_t *tc,
   memset(&co, 0, sizeof co);
   co.ca_file = h->cacert;
   co.insecure = h->insecure;
+  rc = http_cli_proxy_options(h, &co); /* -x/--proxy, the environment */
+  if (rc > 0) {
+    free(user);
+    nt_reactor_free(h->reactor);
+    cli_common_free(&h->common);
+    return rc;
+  }
   rc = nt_http_client_new(h->reactor, &co, &h->client);
   if (rc) {
     free(user);
