@@ -33,8 +33,9 @@ extern "C" {
  * into the next call (start with 0). Returns the bytes written. */
 size_t nt_yenc_decode_raw(void *dst, const void *src, size_t len, int *escaped);
 /* The kernel nt_yenc_decode_raw uses on this CPU: "avx2", "sse2" or
- * "scalar". NETTOOL_YENC=scalar|sse2 in the environment forces a lesser
- * one (tests, benchmarks). */
+ * "scalar" (where the CPU has AVX2, the faster of SSE2 and AVX2 on a
+ * quick measurement at first use). NETTOOL_YENC=scalar|sse2|avx2 in the
+ * environment forces one (tests, benchmarks). */
 const char *nt_yenc_kernel(void);
 /* Encodes (for tests and fuzzing; not tuned): line length `line` (0: 128),
  * critical bytes escaped as yEnc 1.3 says (NUL, LF, CR, '=', and TAB,

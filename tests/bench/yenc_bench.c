@@ -37,6 +37,8 @@ int main(int argc, char **argv) {
   size_t el = nt_yenc_encode(enc, src, n, 128);
   printf("input: %zu MiB random, %zu bytes encoded (%.2f%% overhead)\n", mib, el,
          100.0 * (double)(el - n) / (double)n);
+  const char *picked = nt_yenc_kernel();
+  printf("picked at run time on this CPU: %s\n", picked);
   printf("| path | GB/s (encoded in) | GB/s (decoded out) |\n|---|---:|---:|\n");
   static const char *const k[] = {"scalar", "sse2", "avx2"};
   double best_kernel = 0;
@@ -58,6 +60,7 @@ int main(int argc, char **argv) {
            (double)n / best / 1e9);
     if ((double)el / best / 1e9 > best_kernel) best_kernel = (double)el / best / 1e9;
   }
+  nt__yenc_use_kernel(picked);
   /* the article path: lines (no CRLF) through the framing, with CRC32 */
   size_t nl = 0;
   for (size_t i = 0; i < el; i++) nl += enc[i] == '\n';
