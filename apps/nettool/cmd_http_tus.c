@@ -251,6 +251,10 @@ static int run_upload(http_cli_t *h, const char *file, const tus_cli_t *tc,
     h->reactor = NULL;
     cli_common_free(&h->common);
     if (rc == NT_EINVAL) return cli_usage_error("bad -H header, -F field name or file");
+    if (rc == NT_EBUSY) {
+      cli_error("%s: another nettool is uploading this file (its journal is in use)", file);
+      return NT_EXIT_LOCAL;
+    }
     cli_error("%s: %s", file, nt_strerror(rc));
     return rc == NT_ENOMEM ? NT_EXIT_INTERNAL : NT_EXIT_FILE;
   }

@@ -139,7 +139,8 @@ typedef struct nt_upload_callbacks_s {
  * and no callback: NT_EINVAL (missing endpoint or path, bad metadata key,
  * a journal path too long), NT_ENOTSUP (the IETF dialect, or an options
  * struct from a newer nettool), NT_EHTTP_BAD_URL, -errno opening the file
- * (-EISDIR, NT_ENOENT...), NT_ENOMEM. */
+ * (-EISDIR, NT_ENOENT...), NT_EBUSY (another upload with a journal holds the
+ * file: flock(2) on it, released when that upload ends), NT_ENOMEM. */
 int nt_upload_start_sized(size_t opts_size, nt_http_client_t *c,
                           const nt_upload_options_t *opts,
                           const nt_upload_callbacks_t *cbs, void *arg,

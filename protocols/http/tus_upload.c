@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -691,6 +692,13 @@ int nt_upload_start_sized(size_t opts_size, nt_http_client_t *c,
   u->total = (uint64_t)st.st_size;
   if (!nt_journal_file_id(u->fd, u->file_id, sizeof u->file_id)) {
     rc = -errno;
+    free_upload(u);
+    return rc;
+  }
+  /* one process per file and journal: a second run of the same command
+   * would send the same pieces to the same upload (409s at best) */
+  if (u->journal_path && flock(u->fd, LOCK_EX | LOCK_NB) < 0) {
+    rc = errno == EWOULDBLOCK ? NT_EBUSY : -errno;
     free_upload(u);
     return rc;
   }

@@ -157,6 +157,20 @@ check "kill -9: the last run continued where the server was, sending only the re
   [ $(( $(had "$d/err") + $(sent "$d/err") )) = 67108864 ] || { tail -1 "$d/err"; false; }'
 rm -f "$S1"/*
 
+# --- the same command twice at once: the second is refused, nothing mixed -------
+"$nt" http-upload --resumable --chunk-size 262144 "$U" "$d/big.bin" -q >"$d/l1.out" 2>"$d/l1.err" &
+pid=$!
+for _ in $(seq 100); do [ -e "$d/big.bin.nettool-upload" ] && break; sleep 0.05; done
+run "$d/out" "$d/err" http-upload --resumable "$U" "$d/big.bin"
+rc2=$rc
+wait $pid
+rc=$?
+f=$(stored "$S1")
+check "the same upload twice at once: the second exits 3 (file in use), the first completes" eval '[ $rc2 = 3 ] &&
+  grep -q "another nettool is uploading" "$d/err" && [ $rc = 0 ] && [ "$(sha "$f")" = "$(sha "$d/big.bin")" ] ||
+  { echo "rc2=$rc2 rc=$rc"; cat "$d/err"; false; }'
+rm -f "$S1"/*
+
 # --- the server restarts between attempts (same store) --------------------------
 "$nt" http-upload --resumable --chunk-size $CH "$U" "$d/big.bin" -q >/dev/null 2>&1 &
 kill_mid $! "$S1"

@@ -787,6 +787,31 @@ static void test_credentials(void **state) {
   free_ctx(c);
 }
 
+/* Two uploads of one file with journals: the second is refused (NT_EBUSY)
+ * while the first runs; once it ended, the file is free again. */
+static void test_lock(void **state) {
+  (void)state;
+  ctx_t *c = new_ctx();
+  start(c);
+  nt_upload_t *second;
+  assert_int_equal(nt_upload_start(c->client, &c->o, &cbs, c, &second), NT_EBUSY);
+  nt_upload_options_t o = c->o;
+  o.journal_path = ""; /* no journal: no lock either */
+  assert_int_equal(nt_upload_start(c->client, &o, &cbs, c, &second), 0);
+  nt_upload_cancel(second);
+  settle(c->r);
+  serve(c, "OPTIONS", OPTIONS_OK, NULL);
+  serve(c, "POST", CREATED("/files/l"), NULL);
+  serve(c, "PATCH", PATCHED("10"), NULL);
+  settle(c->r);
+  assert_int_equal(c->status, 0);
+  start(c); /* free again */
+  nt_upload_cancel(c->up);
+  settle(c->r);
+  assert_int_equal(c->status, NT_ECANCELED);
+  free_ctx(c);
+}
+
 /* --- the API's checks and the parsers ---------------------------------------------- */
 
 static void test_bad_options(void **state) {
@@ -892,6 +917,7 @@ int main(void) {
       cmocka_unit_test(test_progress_honest),
       cmocka_unit_test(test_each_split),
       cmocka_unit_test(test_credentials),
+      cmocka_unit_test(test_lock),
       cmocka_unit_test(test_bad_options),
       cmocka_unit_test(test_parsers),
   };
