@@ -52,9 +52,11 @@ typedef struct nt_reconnect_options_s {
   uint64_t connect_timeout_ms;
   /* Connects some other way (TLS is a wrapped factory and needs none of
    * this; UNIX sockets, endpoints...): starts one attempt with factory f
-   * and the usual nt_connector_t contract (connection_failed or a protocol
-   * from f, nt_connector_cancel). Returns 0 or an error (counted as a
-   * failed attempt). NULL: nt_tcp_connect(host, port). */
+   * and the usual nt_connector_t contract: the outcome (connection_failed,
+   * or a protocol from f) comes from the loop, and the connector is stored
+   * in *out for nt_connector_cancel. Returns 0 or an error (counted as a
+   * failed attempt). NULL: nt_tcp_connect(host, port); nt_unix_connect
+   * (unix.h) fits in a three-line wrapper. */
   int (*connect)(void *arg, nt_reactor_t *r, nt_factory_t *f,
                  nt_connector_t **out);
   void *connect_arg;

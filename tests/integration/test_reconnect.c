@@ -27,6 +27,7 @@
 #include "nettool/reactor.h"
 #include "nettool/reconnect.h"
 #include "nettool/transport.h"
+#include "nettool/unix.h"
 
 static const char *g_backend = "epoll";
 
@@ -285,6 +286,137 @@ static void test_restarted_server(void **state) {
   assert_int_equal(waitpid(-1, &st, WNOHANG), -1);
 }
 
+/* --- the same over a UNIX socket, through the connect hook -------------------- */
+
+typedef struct ux {
+  nt_reactor_t *r;
+  char name[64];
+  nt_unix_listener_t *l;
+  nt_factory_t sf, cf;
+  nt_transport_t *srv_t; /* the server side of the live connection */
+  nt_reconnect_t *rc;
+  nt_timer_t relisten;
+  int served, greeted, failed, other_failure;
+} ux_t;
+
+static ux_t *g_ux;
+
+static void ux_srv_made(nt_protocol_t *p, nt_transport_t *t) {
+  (void)p;
+  g_ux->srv_t = t;
+  nt_transport_write(t, "hi\n", 3);
+}
+
+static nt_protocol_t *ux_srv_build(nt_factory_t *f, const struct sockaddr *sa,
+                                   socklen_t len);
+
+static void ux_cl_data(nt_protocol_t *p, const char *d, size_t n) {
+  ux_t *u = (ux_t *)((client_t *)p)->t;
+  (void)d, (void)n;
+  u->greeted++;
+  if (u->greeted == 3) {
+    nt_reconnect_stop(u->rc);
+    u->rc = NULL;
+    nt_unix_listener_close(u->l);
+    u->l = NULL;
+    return;
+  }
+  /* The server goes away: listener closed, connection dropped; it comes
+   * back 150 ms later. */
+  nt_unix_listener_close(u->l);
+  u->l = NULL;
+  nt_transport_abort(u->srv_t);
+  nt_timer_start(&u->relisten, 150, 0);
+}
+
+static const nt_protocol_ops_t ux_client_ops = {.data_received = ux_cl_data,
+                                                .destroy = cl_destroy};
+static const nt_protocol_ops_t ux_server_ops = {.connection_made = ux_srv_made,
+                                                .destroy = cl_destroy};
+
+static nt_protocol_t *ux_srv_build(nt_factory_t *f, const struct sockaddr *sa,
+                                   socklen_t len) {
+  (void)sa, (void)len;
+  ux_t *u = f->data;
+  client_t *c = calloc(1, sizeof *c);
+  nt_protocol_init(&c->base, &ux_server_ops);
+  u->served++;
+  return &c->base;
+}
+
+static nt_protocol_t *ux_cl_build(nt_factory_t *f, const struct sockaddr *sa,
+                                  socklen_t len) {
+  (void)sa, (void)len;
+  client_t *c = calloc(1, sizeof *c);
+  nt_protocol_init(&c->base, &ux_client_ops);
+  c->t = f->data;
+  return &c->base;
+}
+
+static const nt_factory_ops_t ux_sfops = {.build_protocol = ux_srv_build};
+static const nt_factory_ops_t ux_cfops = {.build_protocol = ux_cl_build};
+
+static void ux_relisten(nt_timer_t *tm) {
+  ux_t *u = tm->data;
+  assert_int_equal(nt_unix_listen(u->r, u->name, &u->sf, NULL, &u->l), 0);
+}
+
+static int ux_connect(void *arg, nt_reactor_t *r, nt_factory_t *f,
+                      nt_connector_t **out) {
+  ux_t *u = arg;
+  return nt_unix_connect(r, u->name, f, NULL, out);
+}
+
+static void ux_event(nt_reconnect_t *rc, int ev, int status, uint64_t delay,
+                     unsigned n, void *arg) {
+  ux_t *u = arg;
+  (void)rc, (void)delay, (void)n;
+  if (ev == NT_RECONNECT_FAILED) {
+    u->failed++;
+    if (status != NT_ECONNREFUSED) u->other_failure = status;
+  }
+}
+
+static void test_unix_socket_hook(void **state) {
+  (void)state;
+  ux_t *u = calloc(1, sizeof *u);
+  g_ux = u;
+  nt_reactor_options_t ro = {.backend = g_backend};
+  assert_int_equal(nt_reactor_new(&u->r, &ro), 0);
+  snprintf(u->name, sizeof u->name, "@nt-reconnect-%d", (int)getpid());
+  u->sf.ops = &ux_sfops;
+  u->sf.data = u;
+  u->cf.ops = &ux_cfops;
+  u->cf.data = u;
+  nt_timer_init(u->r, &u->relisten, ux_relisten);
+  u->relisten.data = u;
+  assert_int_equal(nt_unix_listen(u->r, u->name, &u->sf, NULL, &u->l), 0);
+  nt_reconnect_options_t o;
+  memset(&o, 0, sizeof o);
+  o.initial_delay_ms = 20;
+  o.max_delay_ms = 100;
+  o.jitter = -1;
+  o.connect = ux_connect;
+  o.connect_arg = u;
+  o.on_event = ux_event;
+  o.event_arg = u;
+  assert_int_equal(nt_reconnect_start(u->r, NULL, 0, &u->cf, &o, &u->rc), 0);
+  nt_timer_t guard;
+  nt_timer_init(u->r, &guard, guard_cb);
+  nt_timer_unref(&guard);
+  nt_timer_start(&guard, 20000, 0);
+  assert_int_equal(nt_reactor_run(u->r), 0); /* returns once all is stopped */
+  nt_timer_stop(&guard);
+  assert_int_equal(u->greeted, 3);
+  assert_int_equal(u->served, 3);
+  assert_true(u->failed >= 2 * 2); /* 20, 40, 80, 100: ~4 per 150 ms outage */
+  assert_int_equal(u->other_failure, 0);
+  assert_null(u->rc);
+  assert_int_equal(nt_reactor_live(u->r, NULL), 0);
+  assert_int_equal(nt_reactor_free(u->r), 0);
+  free(u);
+}
+
 static int setup_epoll(void **s) {
   (void)s;
   g_backend = "epoll";
@@ -299,6 +431,7 @@ static int setup_poll(void **s) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_restarted_server),
+      cmocka_unit_test(test_unix_socket_hook),
   };
   int failed = 0;
   failed += cmocka_run_group_tests_name("reconnect/epoll", tests, setup_epoll, NULL);
