@@ -535,6 +535,7 @@ int nt_unix_take_fds(nt_transport_t *t, int *fds, int n) {
   if (!nt_unix_is_unix(t) || n < 0) return NT_EINVAL;
   unix_conn_t *c = (unix_conn_t *)t;
   int k = (unsigned)n < c->nheld ? n : (int)c->nheld;
+  if (!k) return 0; /* held may still be NULL */
   memcpy(fds, c->held, sizeof(int) * (size_t)k);
   memmove(c->held, c->held + k, sizeof(int) * (c->nheld - (unsigned)k));
   c->nheld -= (unsigned)k;

@@ -6,6 +6,8 @@
  * Throughput mode:
  *   loadgen [--host 127.0.0.1] --port P [--conns N] [--size 64] [--seconds S]
  *           [--warmup S] [--reply-len N] [--probe-ms MS]
+ *   loadgen --unix NAME ...   the same over a UNIX stream socket (a path, or
+ *                             @name for an abstract one; unix_bench.sh)
  *   Each of N connections sends one SIZE-byte message, waits until the whole
  *   reply has arrived, then sends the next one (one message in flight per
  *   connection).  A reply is complete when the bytes received for it reach the
@@ -49,6 +51,8 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <stddef.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -81,7 +85,8 @@ static struct {
   double hold;
   int connect_batch;
   double connect_timeout;
-} opt = {"127.0.0.1", 0, 1, 64, 5.0, 1.0, 0, 50, 0, 30.0, 128, 15.0};
+  const char *unix_name; /* --unix: AF_UNIX instead of host:port */
+} opt = {"127.0.0.1", 0, 1, 64, 5.0, 1.0, 0, 50, 0, 30.0, 128, 15.0, NULL};
 
 static struct sockaddr_storage dst;
 static socklen_t dst_len;
@@ -168,6 +173,21 @@ static void raise_nofile(int need) {
 }
 
 static void resolve(void) {
+  if (opt.unix_name) {
+    struct sockaddr_un *un = (struct sockaddr_un *)&dst;
+    size_t n = strlen(opt.unix_name);
+    if (n < 2 || n >= sizeof un->sun_path) {
+      fprintf(stderr, "loadgen: bad --unix '%s'\n", opt.unix_name);
+      exit(64);
+    }
+    memset(&dst, 0, sizeof dst);
+    un->sun_family = AF_UNIX;
+    memcpy(un->sun_path, opt.unix_name, n);
+    if (un->sun_path[0] == '@') un->sun_path[0] = 0; /* abstract */
+    dst_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n +
+                          (un->sun_path[0] ? 1 : 0));
+    return;
+  }
   struct addrinfo hints, *ai;
   char port[16];
   memset(&hints, 0, sizeof hints);
@@ -491,6 +511,7 @@ int main(int argc, char **argv) {
     const char *v = argv[++i];
     if (!strcmp(a, "--host")) opt.host = v;
     else if (!strcmp(a, "--port")) opt.port = (int)num(v, 1, 65535, a);
+    else if (!strcmp(a, "--unix")) opt.unix_name = v;
     else if (!strcmp(a, "--conns")) opt.conns = (int)num(v, 1, MAX_CONNS, a);
     else if (!strcmp(a, "--size")) opt.size = (int)num(v, 1, MAX_SIZE, a);
     else if (!strcmp(a, "--seconds")) opt.seconds = num(v, 0.01, 3600, a);
@@ -503,7 +524,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--connect-timeout")) opt.connect_timeout = num(v, 0.1, 600, a);
     else usage();
   }
-  if (!opt.port) usage();
+  if (!opt.port && !opt.unix_name) usage();
   if (opt.reply_len && opt.reply_len < opt.size) {
     fprintf(stderr, "loadgen: --reply-len must be >= --size\n");
     return 64;
