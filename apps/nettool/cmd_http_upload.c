@@ -78,6 +78,8 @@ const cli_cmd_spec_t cli_spec_http_upload = {
     "next to FILE records the upload's URL and the confirmed offset, so\n"
     "the same command run again after a kill, a crash or a lost connection\n"
     "asks the server where it stopped (HEAD) and continues from there.\n"
+    "--retry N allows N failures in a row (the count starts again when the\n"
+    "server confirms new bytes); each retry asks the server's offset first.\n"
     "The progress line counts the bytes the server confirmed.\n",
     HTTP_CLI_SHARED,
     own_opts,

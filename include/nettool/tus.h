@@ -27,7 +27,8 @@
  *
  * Errors that can heal (connect errors, resets, timeouts, 5xx, 408, 429, a
  * piece whose checksum the server refused) are retried max_retries times in
- * one run, each after a delay (retry_delay_ms doubling, up to 30 s, with
+ * a row (the count starts again when the server confirms new bytes), each
+ * after a delay (retry_delay_ms doubling, up to 30 s, with
  * jitter; Retry-After is honoured), and every retry asks the offset again
  * before sending: nothing the server has is sent twice except the piece that
  * was in flight.
@@ -90,8 +91,9 @@ typedef struct nt_upload_options_s {
    * checksum, 8 MiB with one). */
   uint64_t chunk_size;
   int checksum; /* NT_UPLOAD_CHECKSUM_* */
-  /* Retries of errors that can heal, over the whole upload (0: none) and
-   * the first delay (0: 1 s). */
+  /* Retries of errors that can heal (0: none), counted since the server
+   * last confirmed a new byte: an upload that moves on between failures
+   * never runs out of them. And the first delay (0: 1 s, doubling). */
   int max_retries;
   uint64_t retry_delay_ms;
   /* Each request's idle and connect limits (0: the HTTP client's
@@ -111,7 +113,7 @@ typedef struct nt_upload_progress_s {
                          confirmed (lost if it fails) */
   uint64_t resumed_from; /* the server's offset when this run first learnt it */
   uint64_t sent;      /* body bytes sent by this run, resent ones included */
-  int retries;        /* retries so far */
+  int retries;        /* retries so far (all of them) */
   int restarts;       /* new uploads made because the server lost one */
   int checksum_rejects; /* pieces the server refused by checksum */
   const char *state;  /* the state machine's state ("patch", "head"...) */

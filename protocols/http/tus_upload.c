@@ -92,6 +92,7 @@ struct nt_upload_s {
   /* progress */
   uint64_t acked, resumed_from, sent;
   int resumed_known, retries, restarts, ck_rejects, http_status;
+  int in_a_row; /* retries since the server last confirmed a new byte */
   /* ending */
   nt_timer_t retry_timer, total_timer;
   int stopping;     /* cancel or total timeout asked: the status to end with */
@@ -357,7 +358,7 @@ static void retry_cb(nt_timer_t *t) { resync(t->data); }
 static uint64_t backoff(nt_upload_t *u) {
   uint64_t base = u->o.retry_delay_ms ? u->o.retry_delay_ms : 1000;
   uint64_t d = base;
-  for (int i = 1; i < u->retries && d < RETRY_CAP_MS; i++) d *= 2;
+  for (int i = 1; i < u->in_a_row && d < RETRY_CAP_MS; i++) d *= 2;
   if (d > RETRY_CAP_MS) d = RETRY_CAP_MS;
   /* jitter: half fixed, half random, so many clients do not come back at
    * once */
@@ -368,14 +369,15 @@ static uint64_t backoff(nt_upload_t *u) {
 
 /* An error that may heal: wait and resync, or fail when no retry is left. */
 static void retry_or_fail(nt_upload_t *u, int status, uint64_t retry_after_ms) {
-  if (u->retries >= u->o.max_retries) {
+  if (u->in_a_row >= u->o.max_retries) {
     fail(u, status);
     return;
   }
   u->retries++;
+  u->in_a_row++;
   uint64_t delay = backoff(u);
   if (retry_after_ms > delay) delay = retry_after_ms;
-  NT__DEBUG("upload: %s; retry %d of %d in %" PRIu64 " ms", u->error, u->retries,
+  NT__DEBUG("upload: %s; retry %d of %d in %" PRIu64 " ms", u->error, u->in_a_row,
             u->o.max_retries, delay);
   if (u->cbs.on_retry) u->cbs.on_retry(u, status, delay, u->arg);
   set_state(u, UP_WAIT);
@@ -402,6 +404,9 @@ static void restart(nt_upload_t *u, const char *why) {
 }
 
 static void got_offset(nt_upload_t *u, uint64_t off) {
+  /* progress: the retries start again, as a connection cut every 100 MiB
+   * must not use up --retry on a long upload */
+  if (off > u->acked || (!u->resumed_known && off > 0)) u->in_a_row = 0;
   u->acked = off;
   if (!u->resumed_known) {
     u->resumed_known = 1;

@@ -556,6 +556,50 @@ static void test_transient(void **state) {
   free_ctx(c);
 }
 
+/* --retry counts failures in a row: progress between them starts again. */
+static void test_retries_reset_on_progress(void **state) {
+  (void)state;
+  ctx_t *c = new_ctx();
+  c->o.chunk_size = 2;
+  c->o.max_retries = 1;
+  c->o.retry_delay_ms = 10;
+  start(c);
+  serve(c, "OPTIONS", OPTIONS_OK, NULL);
+  serve(c, "POST", CREATED("/files/p"), NULL);
+  for (int i = 0; i < 5; i++) { /* each piece: a reset, then HEAD, then ok */
+    char off[8], next[8], head[256], patched[256];
+    snprintf(off, sizeof off, "%d", 2 * i);
+    snprintf(next, sizeof next, "%d", 2 * i + 2);
+    nt_test_reset(next_conn(c));
+    settle(c->r);
+    assert_int_equal(c->done, 0);
+    nt_test_clock_advance(c->r, 10);
+    snprintf(head, sizeof head, HEADOK("%s", "10"), off);
+    serve(c, "HEAD", head, NULL);
+    snprintf(patched, sizeof patched, PATCHED("%s"), next);
+    serve(c, "PATCH", patched, NULL);
+  }
+  settle(c->r);
+  assert_int_equal(c->status, 0);
+  assert_int_equal(c->p.retries, 5); /* 5 in all, never 2 in a row */
+  free_ctx(c);
+  /* two in a row without progress: the end */
+  c = new_ctx();
+  c->o.max_retries = 1;
+  c->o.retry_delay_ms = 10;
+  start(c);
+  serve(c, "OPTIONS", OPTIONS_OK, NULL);
+  serve(c, "POST", CREATED("/files/p"), NULL);
+  nt_test_reset(next_conn(c));
+  nt_test_clock_advance(c->r, 10);
+  serve(c, "HEAD", HEADOK("0", "10"), NULL);
+  nt_test_reset(next_conn(c));
+  settle(c->r);
+  assert_int_equal(c->done, 1);
+  assert_int_equal(c->status, NT_ECONNRESET);
+  free_ctx(c);
+}
+
 /* Answers that end it. */
 static void test_errors(void **state) {
   (void)state;
@@ -911,6 +955,7 @@ int main(void) {
       cmocka_unit_test(test_head_mismatch),
       cmocka_unit_test(test_conflict),
       cmocka_unit_test(test_transient),
+      cmocka_unit_test(test_retries_reset_on_progress),
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_terminate),
       cmocka_unit_test(test_file_changed),
