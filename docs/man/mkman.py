@@ -140,6 +140,15 @@ ENV_ALL = [
     ("NETTOOL\\_BACKEND", "the reactor's I/O backend: epoll (the default) or "
      "poll; any other name makes the commands fail (exit 1)."),
 ]
+ENV_PROXY = [  # the clients (not ts-server, resolve)
+    ("http\\_proxy, https\\_proxy, ftp\\_proxy, nntp\\_proxy, all\\_proxy",
+     "without *--proxy*, the proxy for that URL scheme, else all\\_proxy "
+     "(upper-case forms too, except HTTP\\_PROXY, as curl reads them): "
+     "socks5://, socks5h:// or http:// (CONNECT) [USER[:PASS]@]HOST[:PORT]."),
+    ("no\\_proxy, NO\\_PROXY", "hosts that go direct, with or without "
+     "*--proxy*: names (and their subdomains), addresses, CIDR networks, "
+     "or \\* for all."),
+]
 ENV_NNTP = [
     ("NNTPSERVER", "the news server (HOST[:PORT]) when neither *--server* "
      "nor a URL names one."),
@@ -149,7 +158,8 @@ ENV_NNTP = [
 
 
 def env_section(name):
-    env = ENV_ALL + (ENV_NNTP if name.startswith("nntp-") else [])
+    env = ENV_ALL + ([] if name in ("ts-server", "resolve") else ENV_PROXY) + \
+        (ENV_NNTP if name.startswith("nntp-") else [])
     return "\n\n".join("*%s*\n\t%s" % e for e in env)
 
 
@@ -243,7 +253,7 @@ def main_page(nettool, src, allcmds, codes):
                 .replace("@SHARED_OPTIONS@", shared_options(nettool, allcmds))
                 .replace("@EXIT_CODES@", codes)
                 .replace("@ENVIRONMENT@", "\n\n".join(
-                    "*%s*\n\t%s" % e for e in ENV_ALL + ENV_NNTP)))
+                    "*%s*\n\t%s" % e for e in ENV_ALL + ENV_PROXY + ENV_NNTP)))
 
 
 def main():

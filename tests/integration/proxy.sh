@@ -78,12 +78,13 @@ free_run() {
 }
 
 # --- the peers ------------------------------------------------------------------------
-base=$(free_run 9) || { not_ok "free ports"; t_summary; exit 1; }
+base=$(free_run 10) || { not_ok "free ports"; t_summary; exit 1; }
 SP=$base        # Dante: SP open, SP+1 user/password
 HP=$((base + 2)) # tinyproxy: HP open, HP+1 BasicAuth
 WP=$((base + 4)) # nginx: WP http, WP+1 https, WP+2 https with a wrong-name certificate
 TP=$((base + 7)) # nettool ts-server
 dead=$((base + 8)) # nothing listens there
+silent=$((base + 9)) # a "proxy" that accepts and never answers
 # vsftpd first: its set-up changes /etc/passwd and /etc/shadow, and
 # replacing them detaches the private copies bind-mounted for danted.
 ftp_lock || { not_ok "waiting for another FTP test run (lock)"; t_summary; exit 1; }
@@ -236,6 +237,28 @@ run http-get -x "socks5://127.0.0.1:$dead" "$url" -o -
 c "a dead proxy: exit 4, names the proxy" eval 'rc_is 4 && err_has "cannot connect to the proxy: SOCKS5 proxy 127.0.0.1:$dead"'
 run ftp-get -x "http://127.0.0.1:$dead" "ftp://127.0.0.1:$VP/pub/hello.txt" -o "$W/x"
 c "ftp-get with a dead proxy: exit 4" eval 'rc_is 4 && err_has "cannot connect to the proxy"'
+/usr/bin/python3 -c '
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(16)
+s.settimeout(1)
+held, end = [], time.time() + 120
+while time.time() < end:
+    try:
+        held.append(s.accept()[0])
+    except socket.timeout:
+        pass' "$silent" &
+t_track $!
+proxy_wait_tcp "$silent" $! 2>/dev/null
+start=$(date +%s%N)
+run http-get -x "socks5h://127.0.0.1:$silent" --connect-timeout 1 "$url" -o -
+ms=$((($(date +%s%N) - start) / 1000000))
+c "a proxy that never answers: exit 10 after --connect-timeout (which covers the handshake)" \
+  eval 'rc_is 10 && err_has "connect-timeout" && [ "$ms" -lt 5000 ]'
+run ftp-get -x "http://127.0.0.1:$silent" --connect-timeout 1 "ftp://127.0.0.1:$VP/pub/hello.txt" -o "$W/x"
+c "ftp-get, a silent CONNECT proxy: exit 10" eval 'rc_is 10 && err_has "connect-timeout"'
 run http-get -x "socks4://127.0.0.1:$SP" "$url" -o -
 c "an unsupported proxy scheme: exit 2" eval 'rc_is 2 && err_has "bad --proxy"'
 run ftp-get -x "$S0" --active "ftp://127.0.0.1:$VP/pub/hello.txt" -o "$W/x"
