@@ -28,8 +28,9 @@ extern "C" {
 /* --- the raw kernel ------------------------------------------------------------ */
 
 /* Decodes yEnc data: CR and LF are dropped, '=' escapes the next byte
- * (minus 64), every other byte is minus 42. dst must hold len bytes (it may
- * be src: decoding in place works). *escaped carries an '=' that ended src
+ * (minus 64), every other byte is minus 42. dst must hold len bytes, not
+ * only the bytes decoded: the vector stores may write up to 31 bytes past
+ * the last one (dst may be src: decoding in place works). *escaped carries an '=' that ended src
  * into the next call (start with 0). Returns the bytes written. */
 size_t nt_yenc_decode_raw(void *dst, const void *src, size_t len, int *escaped);
 /* The kernel nt_yenc_decode_raw uses on this CPU: "avx2", "sse2" or

@@ -27,7 +27,7 @@ int main(int argc, char **argv) {
   size_t mib = argc > 1 ? (size_t)atoi(argv[1]) : 64;
   int runs = argc > 2 ? atoi(argv[2]) : 5;
   size_t n = mib << 20;
-  unsigned char *src = malloc(n), *dst = malloc(n + 64);
+  unsigned char *src = malloc(n), *dst = malloc(nt_yenc_encode_bound(n, 128)); /* the input length */
   char *enc = malloc(nt_yenc_encode_bound(n, 128));
   uint64_t x = 0x9e3779b97f4a7c15u;
   for (size_t i = 0; i < n; i++) {
