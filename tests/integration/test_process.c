@@ -276,15 +276,15 @@ static void test_stdout_closed_early(void **state) {
   nt_reactor_t *r = reactor_new();
   rec_t c;
   rec_init(&c, r, &rec_ops);
-  const char *argv[] = {SH, "-c", "echo bye; exec 1>&-; sleep 0.4; exit 5", NULL};
-  uint64_t t0 = mono_ms();
+  const char *argv[] = {SH, "-c", "echo bye; exec 1>&-; sleep 1; exit 5", NULL};
   run_child(r, &c, argv, NULL, 10000);
   assert_ended(&c, 3);
   assert_int_equal(c.exit_status, 5);
   assert_string_equal(c.out[0], "bye\n");
-  assert_true(c.closed_at[1] - t0 < 300);
-  assert_true(c.exited_at - t0 >= 380);
-  assert_true(c.exited_at >= c.closed_at[1] + 100);
+  /* told of stdout at once, of the exit a second later */
+  if (c.exited_at < c.closed_at[1] + 500)
+    fail_msg("pipe_closed(1) %llu ms before child_exited",
+             (unsigned long long)(c.exited_at - c.closed_at[1]));
   reactor_done(r);
   no_children_left();
 }

