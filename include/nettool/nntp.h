@@ -67,8 +67,10 @@ extern "C" {
  * LISTGROUP, NEXT, LAST, LIST and DATE go out without waiting for the
  * replies before them, up to a window of requests in flight; replies, and
  * so done() callbacks, come in the order the commands were queued. The
- * window starts at 8 and adapts to the measured round trip (about twice
- * the bandwidth-delay product in replies, between 2 and options.pipeline).
+ * window starts at 8 and grows with the measured round trip (doubling per
+ * round of replies while the round trip dominates, toward twice the
+ * bandwidth-delay product in replies, up to options.pipeline; it does not
+ * shrink).
  * POST, QUIT, and a command that may have to be sent again (OVER/HDR
  * before the server is known to have them: XOVER/XHDR; anything while
  * credentials are given and not yet accepted: 480) are sent alone. A

@@ -2,14 +2,17 @@
  * may be in flight follows the round trip: with a window of W, a round
  * trip of RTT and replies that come every S ms while the pipe is full,
  * the server idles unless W >= RTT / S (Little's law). Each round of W
- * replies measures S (elapsed / replies); the next window is 2 * RTT / S,
- * within [2, max]. While the round trip dominates, a round of W replies
- * takes about one RTT, so the window doubles per round (slow start); once
- * the server's own time dominates it settles near twice what keeps it
- * busy. RTT samples come only from commands sent while nothing else was
- * awaited (set-up commands, the first request after an idle moment), so
- * queueing behind a full pipe never inflates them. Times are the
- * reactor's (ms; the virtual clock in tests). */
+ * replies measures S (elapsed / replies) and aims at 2 * RTT / S: while
+ * the round trip dominates, a round of W replies takes about one RTT, so
+ * the aim is 2W and the window doubles per round (slow start), up to the
+ * ceiling. It never shrinks: once the server's own time dominates, the aim
+ * falls below W and the window stays (a deeper window costs the server a
+ * fuller socket buffer, nothing more), and a slow round caused by the
+ * path (a delayed ACK, a retransmission) does not undo what was learned.
+ * RTT samples come only from commands sent while nothing else was awaited
+ * (set-up commands, the first request after an idle moment), so queueing
+ * behind a full pipe never inflates them. Times are the reactor's (ms; the
+ * virtual clock in tests). */
 #include "nntp-int.h"
 #include "reactor-int.h"
 
@@ -52,9 +55,12 @@ void nt__nntp_window_reply(nt_nntp_t *c, uint64_t sent_at, int alone) {
     /* a whole round within a millisecond: loopback or a LAN; a deep
      * window costs nothing there and keeps the server busy */
     w = clamp((uint64_t)c->window * 2, c->max_window);
-  else
-    w = clamp((2 * c->rtt_ms * c->round_replies + elapsed - 1) / elapsed,
-              c->max_window);
+  else {
+    uint64_t aim = (2 * c->rtt_ms * c->round_replies + elapsed - 1) / elapsed;
+    uint64_t twice = (uint64_t)c->window * 2;
+    w = clamp(aim > twice ? twice : aim, c->max_window);
+    if (w < c->window) w = c->window; /* never shrinks */
+  }
   if (w != c->window)
     NT__DEBUG("nntp %p: window %u -> %u (rtt %llu ms, %u replies in %llu ms)",
               (void *)c, c->window, w, (unsigned long long)c->rtt_ms,
