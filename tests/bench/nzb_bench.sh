@@ -35,6 +35,7 @@ if [ -z "${NETTOOL:-}" ]; then
 else
   lib=$(dirname "$NETTOOL")/libnettool.a
 fi
+# shellcheck disable=SC2046 # the flags are words
 cc -O2 -std=gnu11 -I"$root/include" "$root/tests/bench/yenc_bench.c" "$lib" \
   $(pkg-config --libs libcares expat zlib) -lssl -lcrypto -lpthread -o "$work/yenc_bench"
 
@@ -110,7 +111,7 @@ measure() { # label, command...: appends "label wall user sys maxrss_kb ok" to $
   [ -n "$f" ] && [ "$(sha256sum <"$f" | cut -d' ' -f1)" = "$want" ] && ok=1
   echo "$label $(tail -n 1 "$work/time.txt") $ok" >>"$work/results"
 }
-for r in $(seq "$runs"); do
+for _ in $(seq "$runs"); do
   rm -rf "$nz/dst" "$nz/inter" "$nz/queue" "$nz/tmp" "$nz/nzb"
   measure nzbget "$nz/dst" nzbget -c "$nz/nzbget.conf" "$work/data.nzb"
   rm -rf "$work/nt"; mkdir "$work/nt"

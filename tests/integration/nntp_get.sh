@@ -43,11 +43,11 @@ for s in ss: s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in ss))' "$1"
 }
 start_inn() { # NAME -> sets port_NAME
-  local p i
-  for i in 1 2 3; do
+  local p
+  for _ in 1 2 3; do
     p=$(free_ports 1)
     if bash "$here/nntp_inn.sh" start "$dir/$1" "$p" >"$dir/$1.log" 2>&1; then
-      eval "port_$1=$p"; return 0
+      printf -v "port_$1" %s "$p"; return 0
     fi
     bash "$here/nntp_inn.sh" stop "$dir/$1"
   done
@@ -55,6 +55,7 @@ start_inn() { # NAME -> sets port_NAME
 }
 start_inn inn1
 start_inn inn2
+# shellcheck disable=SC2154 # set by start_inn through printf -v
 s1=127.0.0.1:$port_inn1 s2=127.0.0.1:$port_inn2
 unset NNTPSERVER
 
@@ -132,10 +133,14 @@ check "run again: nothing fetched (files complete)" eval 'rc 0 && has "0 segment
 mkdir "$dir/o5"
 "$nt" nntp-get "$dir/post.nzb" -o "$dir/o5" --server "$s1" --connections 1 --window 1 >"$dir/k.out" 2>&1 &
 kp=$!; pids+=("$kp")
-killed=
+# shellcheck disable=SC2034 # read inside check's eval
+killed=''
 for _ in $(seq 400); do # until the state lists a few segments of big.bin (at most 20 s)
   if [ "$(grep -c '^seg ' "$dir/o5/big.bin.part.state" 2>/dev/null)" -ge 3 ] 2>/dev/null; then
-    kill -KILL "$kp"; killed=1; break
+    kill -KILL "$kp"
+    # shellcheck disable=SC2034 # read inside check's eval
+    killed=1
+    break
   fi
   kill -0 "$kp" 2>/dev/null || break
   sleep 0.05
