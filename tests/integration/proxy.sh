@@ -13,6 +13,7 @@
 # HTTPS_PROXY, HTTP_PROXY ignored, all_proxy, nntp_proxy, no_proxy with
 # names and CIDR, --proxy '' over the environment. -v masks the password.
 #   proxy.sh NETTOOL
+# shellcheck disable=SC2034 # before, ms: read inside the eval'ed checks
 set -u
 nt=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 here=$(cd "$(dirname "$0")" && pwd)

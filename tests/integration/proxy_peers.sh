@@ -25,8 +25,8 @@ PROXY_PASS=${PROXY_PASS:-nt-proxytest-pw}
 
 # proxy_wait_tcp PORT PID: up to 10 s for 127.0.0.1:PORT to accept.
 proxy_wait_tcp() {
-  local i
-  for i in $(seq 100); do
+  local _
+  for _ in $(seq 100); do
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
     kill -0 "$2" 2>/dev/null || { echo "pid $2 exited" >&2; return 1; }
     sleep 0.1

@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "cli_json.h"
 #include "cli_opts.h"
+#include "cli_proxy.h"
 
 typedef struct {
   int seen_x, seen_n;
@@ -138,6 +139,67 @@ static void test_user_password_wiped_from_argv(void **state) {
   assert_null(co.user);
 }
 
+/* -x/--proxy: parsed once (the password wiped from argv), '' for none,
+ * a bad URL a usage error; then --proxy or the environment, no_proxy
+ * over both (cli_proxy.c). */
+static const cli_cmd_spec_t proxy_spec = {
+    "pdemo", "usage: nettool pdemo ARG\n", CLI_S(CLI_O_PROXY), NULL, NULL, "Exit status: 0.\n",
+};
+
+static void test_proxy_option(void **state) {
+  (void)state;
+  unsetenv("no_proxy");
+  unsetenv("NO_PROXY");
+  unsetenv("all_proxy");
+  unsetenv("ALL_PROXY");
+  unsetenv("http_proxy");
+  char a0[] = "pdemo", a1[] = "-x", a2[] = "socks5h://ann:s3cret@proxy.test:1081", a3[] = "arg";
+  char *argv[] = {a0, a1, a2, a3, NULL};
+  cli_common_t co;
+  own_t t;
+  int first;
+  memset(&t, 0, sizeof t);
+  assert_int_equal(cli_opts_parse(&proxy_spec, 4, argv, &co, own, &t, &first), 0);
+  assert_string_equal(a2, "socks5h://ann:xxxxxx@proxy.test:1081");
+  assert_int_equal(co.proxy.type, NT_PROXY_SOCKS5H);
+  assert_string_equal(co.proxy.password, "s3cret");
+  assert_int_equal(co.proxy.port, 1081);
+  nt_proxy_t out;
+  const nt_proxy_t *use;
+  assert_int_equal(cli_proxy_for(cli_proxy_given(&co), 0, "http", "h", &out, &use), 0);
+  assert_ptr_equal(use, &out);
+  assert_string_equal(out.host, "proxy.test");
+  setenv("no_proxy", "h", 1); /* no_proxy applies to --proxy too */
+  assert_int_equal(cli_proxy_for(cli_proxy_given(&co), 0, "http", "h", &out, &use), 0);
+  assert_null(use);
+  unsetenv("no_proxy");
+
+  char b1[] = "--proxy", b2[] = "";
+  char *argv2[] = {a0, b1, b2, a3, NULL};
+  assert_int_equal(cli_opts_parse(&proxy_spec, 4, argv2, &co, own, &t, &first), 0);
+  setenv("all_proxy", "socks5://env:1", 1);
+  assert_int_equal(cli_proxy_for(cli_proxy_given(&co), 0, "http", "h", &out, &use), 0);
+  assert_null(use); /* --proxy '' wins over the environment */
+
+  char *argv3[] = {a0, a3, NULL};
+  assert_int_equal(cli_opts_parse(&proxy_spec, 2, argv3, &co, own, &t, &first), 0);
+  assert_null(cli_proxy_given(&co));
+  assert_int_equal(cli_proxy_for(cli_proxy_given(&co), 0, "ftp", "h", &out, &use), 0);
+  assert_non_null(use);
+  assert_int_equal(out.port, 1);
+  setenv("all_proxy", "socks4://env:1", 1);
+  assert_int_equal(cli_proxy_for(NULL, 0, "ftp", "h", &out, &use), NT_EXIT_USAGE);
+  unsetenv("all_proxy");
+
+  char c2[] = "https://p.test";
+  char *argv4[] = {a0, a1, c2, a3, NULL};
+  assert_int_equal(cli_opts_parse(&proxy_spec, 4, argv4, &co, own, &t, &first), NT_EXIT_USAGE);
+  /* the demo command does not take it */
+  char d2[] = "socks5://p:1";
+  char *argv5[] = {a0, b1, d2, a3, NULL};
+  assert_int_equal(cli_opts_parse(&spec, 4, argv5, &co, own, &t, &first), NT_EXIT_USAGE);
+}
+
 static void test_help_from_the_tables(void **state) {
   (void)state;
   char a0[] = "demo", a1[] = "--help";
@@ -204,6 +266,7 @@ int main(void) {
       cmocka_unit_test(test_bad_values_are_usage_errors),
       cmocka_unit_test(test_shared_option_only_where_accepted),
       cmocka_unit_test(test_user_password_wiped_from_argv),
+      cmocka_unit_test(test_proxy_option),
       cmocka_unit_test(test_tls_rule),
       cmocka_unit_test(test_json_strings),
       cmocka_unit_test(test_help_from_the_tables),
