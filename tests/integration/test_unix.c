@@ -650,8 +650,40 @@ static void endpoint_echo(const char *server, const char *client) {
   ctx_finish(&c);
   if (!strncmp(server, "unix:", 5))
     assert_string_equal(desc + 5, server + 5);
+  else if (!strncmp(server, "tls:", 4))
+    assert_true(!strncmp(desc, "tls 127.0.0.1:", 14));
   else
     assert_true(!strncmp(desc, "tcp 127.0.0.1:", 14));
+}
+
+/* tls: endpoints, with the test PKI (tests/tls/make-certs.sh, found next to
+ * this file): the listener makes its context from cert= and key=, the
+ * connector from cacert= and checks the name. */
+static void test_endpoint_tls(void **state) {
+  (void)state;
+  char dir[160], cmd[600], s[400], cl[400];
+  snprintf(dir, sizeof dir, "%s/certs", g_dir);
+  const char *here = __FILE__;
+  const char *slash = strrchr(here, '/');
+  snprintf(cmd, sizeof cmd, "sh '%.*s/../tls/make-certs.sh' '%s'",
+           (int)(slash ? slash - here : 1), slash ? here : ".", dir);
+  assert_int_equal(system(cmd), 0);
+  snprintf(s, sizeof s, "tls:0:interface=127.0.0.1:cert=%s/server.crt:key=%s/server.key",
+           dir, dir);
+  snprintf(cl, sizeof cl, "tls:localhost:%%d:cacert=%s/ca.crt:timeout=5", dir);
+  endpoint_echo(s, cl);
+  /* A bad cert= fails the listen with the TLS configuration error. */
+  tctx_t c;
+  ctx_init(&c);
+  nt_endpoint_t *ep;
+  char err[200];
+  assert_status(nt_endpoint_parse("tls:0:cert=/nonexistent.pem", NT_ENDPOINT_SERVER,
+                                  &ep, err, sizeof err), 0);
+  nt_endpoint_listener_t *l = NULL;
+  assert_true(nt_endpoint_listen(c.r, ep, &c.sfact, NULL, &l) != 0);
+  assert_null(l);
+  nt_endpoint_free(ep);
+  ctx_finish(&c);
 }
 
 static void test_endpoint_echo(void **state) {
@@ -712,6 +744,7 @@ int main(void) {
       cmocka_unit_test(test_dgram_path),
       cmocka_unit_test(test_dgram_abstract),
       cmocka_unit_test(test_endpoint_echo),
+      cmocka_unit_test(test_endpoint_tls),
   };
   int failed = 0;
   static const char *const backends[] = {"epoll", "poll",

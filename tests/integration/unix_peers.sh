@@ -220,6 +220,32 @@ else
   not_ok "ts-server with tcp and udp endpoints" "$(cat "$T_TMP/srv7.err")"
 fi
 
+# --- tls: endpoints (the test PKI from tests/tls/make-certs.sh) ---------------------
+C=$T_TMP/certs
+if sh "$HERE/../tls/make-certs.sh" "$C" >/dev/null 2>&1; then
+  if start_server srv8 --listen "tls:0:interface=127.0.0.1:cert=$C/server.crt:key=$C/server.key"; then
+    LP=$(sed -n 's/^listening on tls 127.0.0.1:\([0-9]*\)$/\1/p' "$T_TMP/srv8.out")
+    printf 'over tls\n' | timeout 10 "$NETTOOL" ts-client "tls:localhost:$LP:cacert=$C/ca.crt" >"$T_TMP/c13.out" 2>"$T_TMP/c13.err"
+    why=$(t_check_replies "$T_TMP/c13.out" ': ' 'over tls') &&
+      ok "ts-client tls:localhost:PORT:cacert=CA against --listen tls:0:cert=..." ||
+      not_ok "ts-client tls: against --listen tls:" "$why" "$(cat "$T_TMP/srv8.out" "$T_TMP/c13.err")"
+    timeout 10 "$NETTOOL" ts-client "tls:localhost:$LP" </dev/null >/dev/null 2>"$T_TMP/c14.err"
+    rc=$?
+    [ $rc -eq 6 ] && ok "without cacert= the test CA is not trusted: exit 6" ||
+      not_ok "tls: without cacert=: exit 6" "exit $rc" "$(cat "$T_TMP/c14.err")"
+    t_stop "$SRV_PID"
+  else
+    not_ok "ts-server --listen tls:0:cert=...:key=..." "$(cat "$T_TMP/srv8.err")"
+  fi
+  timeout 10 "$NETTOOL" ts-server --listen "tls:0:cert=$T_TMP/none.pem" >/dev/null 2>"$T_TMP/srv9.err"
+  rc=$?
+  [ $rc -eq 9 ] && t_one_error_line "$T_TMP/srv9.err" &&
+    ok "--listen tls: with a missing cert file: exit 9, one line" ||
+    not_ok "--listen tls: with a missing cert file: exit 9" "exit $rc" "$(cat "$T_TMP/srv9.err")"
+else
+  not_ok "the test PKI (tests/tls/make-certs.sh)"
+fi
+
 # --- descriptors passed between processes --------------------------------------------
 F=$T_TMP/fd-target
 fd_pair() { # DESC SERVER-CMD... -- CLIENT-CMD...  (both given the socket, file)
