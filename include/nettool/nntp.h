@@ -68,7 +68,7 @@ extern "C" {
  * replies before them, up to a window of requests in flight; replies, and
  * so done() callbacks, come in the order the commands were queued. The
  * window starts at 8 and grows with the measured round trip (doubling per
- * round of replies while the round trip dominates, toward twice the
+ * round of replies while the round trip dominates, toward four times the
  * bandwidth-delay product in replies, up to options.pipeline; it does not
  * shrink).
  * POST, QUIT, and a command that may have to be sent again (OVER/HDR

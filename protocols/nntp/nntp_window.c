@@ -2,10 +2,12 @@
  * may be in flight follows the round trip: with a window of W, a round
  * trip of RTT and replies that come every S ms while the pipe is full,
  * the server idles unless W >= RTT / S (Little's law). Each round of W
- * replies measures S (elapsed / replies) and aims at 2 * RTT / S: while
+ * replies measures S (elapsed / replies) and aims at 4 * RTT / S: while
  * the round trip dominates, a round of W replies takes about one RTT, so
- * the aim is 2W and the window doubles per round (slow start), up to the
- * ceiling. It never shrinks: once the server's own time dominates, the aim
+ * the aim is 4W and the window doubles per round (slow start), up to the
+ * ceiling. Four, not one: requests queued behind a stall on the path (a
+ * sender's Nagle waiting for a delayed ACK) see twice the idle round trip
+ * or more, and a window sized for the idle one would never outgrow it. It never shrinks: once the server's own time dominates, the aim
  * falls below W and the window stays (a deeper window costs the server a
  * fuller socket buffer, nothing more), and a slow round caused by the
  * path (a delayed ACK, a retransmission) does not undo what was learned.
@@ -56,7 +58,7 @@ void nt__nntp_window_reply(nt_nntp_t *c, uint64_t sent_at, int alone) {
      * window costs nothing there and keeps the server busy */
     w = clamp((uint64_t)c->window * 2, c->max_window);
   else {
-    uint64_t aim = (2 * c->rtt_ms * c->round_replies + elapsed - 1) / elapsed;
+    uint64_t aim = (4 * c->rtt_ms * c->round_replies + elapsed - 1) / elapsed;
     uint64_t twice = (uint64_t)c->window * 2;
     w = clamp(aim > twice ? twice : aim, c->max_window);
     if (w < c->window) w = c->window; /* never shrinks */

@@ -247,8 +247,8 @@ static void test_window_adapts_to_rtt(void **state) {
   assert_int_equal(seen[2], 32);
   assert_int_equal(seen[3], 64);
   assert_int_equal(seen[4], 64); /* the ceiling */
-  /* server bound: a reply every 5 ms; 64 take 320 ms, the aim 2 * 20 / 5
-   * = 8 is below the window, which stays (it never shrinks) */
+  /* server bound: a reply every 5 ms; 64 take 320 ms, the aim 4 * 20 / 5
+   * = 16 is below the window, which stays (it never shrinks) */
   for (int i = 0; i < 64; i++) {
     char r[64];
     nt_test_clock_advance(R, 5);
@@ -259,9 +259,9 @@ static void test_window_adapts_to_rtt(void **state) {
   assert_int_equal(nt_nntp_pipeline_window(rec.c), 64);
   nt_test_transport_free(tt);
 
-  /* a ceiling of 64 reached in four rounds; with a 20 ms round trip and
-   * a server that needs 10 ms a reply, growth stops where the aim
-   * (2 * 20 / 10 = 4 in flight) is below the window: it stays at 8 */
+  /* with a 20 ms round trip and a server that needs 20 ms a reply, growth
+   * stops where the aim (4 * 20 / 20 = 4 in flight) is below the window:
+   * it stays at 8 */
   rec.scenario = 1;
   rec.nstat = 200;
   tt = nt_test_transport_new(R, build_opts(&o));
@@ -272,7 +272,7 @@ static void test_window_adapts_to_rtt(void **state) {
   nt_test_run_pending(R);
   for (int i = 0; i < 40; i++) {
     char r[64];
-    nt_test_clock_advance(R, 10);
+    nt_test_clock_advance(R, 20);
     snprintf(r, sizeof r, "223 0 <s%d@x>\r\n", i);
     nt_test_feed_str(tt, r);
     nt_test_run_pending(R);
