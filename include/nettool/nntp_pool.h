@@ -145,6 +145,39 @@ int nt_nntp_pool_over(nt_nntp_pool_t *p, const char *group, const char *range,
 int nt_nntp_pool_group(nt_nntp_pool_t *p, const char *group,
                        nt_nntp_pool_done_cb done, void *arg);
 
+/* --- a group's new articles --------------------------------------------------------------- */
+
+struct nt_newsrc_s;
+
+/* Streaming what is new in a group (nt_nntp_pool_fetch_new). */
+typedef struct nt_nntp_news_callbacks_s {
+  /* One article (ARTICLE/HEAD/BODY collected in r->data, or STAT), as it
+   * arrives: several connections make the order loose; r->number is the
+   * article's. Articles the server no longer has (423/430) are not shown
+   * (they count as done). Optional. */
+  void (*article)(nt_nntp_pool_t *p, const nt_nntp_pool_result_t *r, void *arg);
+  /* After each article: how many of total are done, and the bytes so far.
+   * Optional. */
+  void (*progress)(nt_nntp_pool_t *p, uint64_t done, uint64_t total,
+                   uint64_t bytes, void *arg);
+  /* Once, at the end: 0, or the first error that was not "no such
+   * article" (the group's 411, a connection given up on...); fetched is
+   * how many came. */
+  void (*finished)(nt_nntp_pool_t *p, int status, uint64_t fetched, void *arg);
+} nt_nntp_news_callbacks_t;
+
+/* Fetches the articles of group that marks (a .newsrc, nettool/newsrc.h)
+ * does not list as read, within the group's current range, at most max of
+ * them (0: all; the oldest first), and marks each one read in marks as it
+ * arrives (and everything below the group's low mark: expired), so that
+ * saving marks afterwards (nt_newsrc_save) remembers the run. marks and
+ * the callbacks' arg must stay alive until finished() has run. Returns 0
+ * (finished() follows), NT_EINVAL, NT_ENOTCONN, NT_ENOMEM. */
+int nt_nntp_pool_fetch_new(nt_nntp_pool_t *p, const char *group,
+                           struct nt_newsrc_s *marks, nt_nntp_fetch_t what,
+                           uint64_t max, const nt_nntp_news_callbacks_t *cbs,
+                           void *arg);
+
 /* Ends the pool: requests not yet sent fail with NT_ECANCELED, those in
  * flight finish, then every connection QUITs; closed() follows. */
 void nt_nntp_pool_close(nt_nntp_pool_t *p);

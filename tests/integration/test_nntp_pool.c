@@ -4,8 +4,9 @@
  * refuses pipelining (it hangs up when a command arrives before it has
  * answered the one before: the pool falls back to one at a time and
  * loses nothing), one whose connections die every few articles (requests
- * retried on another connection, streamed lines restarted), and no server
- * at all (the pool gives up with the connect error). */
+ * retried on another connection, streamed lines restarted), no server at
+ * all (the pool gives up with the connect error), and a group's new
+ * articles fetched by the read marks of a .newsrc. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +18,7 @@
 #include <cmocka.h>
 
 #include "nettool/framing.h"
+#include "nettool/newsrc.h"
 #include "nettool/nntp_pool.h"
 #include "nettool/reactor.h"
 #include "nettool/tcp.h"
@@ -70,6 +72,13 @@ static void answer(srv_t *s, const char *cmd) {
       say(s, buf); /* line 1 starts with a dot: stuffed */
     }
     say(s, ".\r\n");
+  } else if (sscanf(cmd, "BODY %u", &n) == 1 && strchr(cmd, '<') == NULL) {
+    if (n % 50 == 0) { /* by number: 423 for the missing ones */
+      say(s, "423 no such article number\r\n");
+      return;
+    }
+    snprintf(buf, sizeof buf, "222 %u <%u@pool>\r\nnumber %u\r\n.\r\n", n, n, n);
+    say(s, buf);
   } else if (!strcmp(cmd, "QUIT")) {
     say(s, "205 bye\r\n");
     nt_transport_lose_connection(s->lr.base.transport);
@@ -293,6 +302,70 @@ static void test_no_server(void **state) {
   assert_int_equal(st.failed, 20);
 }
 
+/* nt_nntp_pool_fetch_new: what the marks do not list, oldest first, at
+ * most max; each arrival marked read, progress after each. */
+static struct {
+  int articles, progress, finished, status;
+  uint64_t fetched, last_done, last_total;
+  nt_newsrc_t *marks;
+} news;
+
+static void news_article(nt_nntp_pool_t *p, const nt_nntp_pool_result_t *r, void *arg) {
+  (void)p, (void)arg;
+  char want[64];
+  snprintf(want, sizeof want, "number %llu\r\n", (unsigned long long)r->number);
+  assert_int_equal(r->len, strlen(want));
+  assert_memory_equal(r->data, want, r->len);
+  news.articles++;
+}
+static void news_progress(nt_nntp_pool_t *p, uint64_t done, uint64_t total, uint64_t bytes,
+                          void *arg) {
+  (void)p, (void)arg, (void)bytes;
+  assert_true(done > news.last_done);
+  news.last_done = done;
+  news.last_total = total;
+  news.progress++;
+}
+static void news_finished(nt_nntp_pool_t *p, int status, uint64_t fetched, void *arg) {
+  (void)arg;
+  news.finished++;
+  news.status = status;
+  news.fetched = fetched;
+  nt_nntp_pool_close(p);
+}
+
+static void test_fetch_new(void **state) {
+  (void)state;
+  nt_listener_t *l;
+  int port = listen_mode(MODE_PIPELINE, &l);
+  memset(&news, 0, sizeof news);
+  memset(&st, 0, sizeof st);
+  const char *rc = "local.test: 1-10,20-30\n";
+  assert_int_equal(nt_newsrc_parse(rc, strlen(rc), &news.marks), 0);
+  nt_nntp_pool_options_t po = {0};
+  po.connections = 3;
+  nt_nntp_pool_t *pool;
+  assert_int_equal(nt_nntp_pool_new(R, "127.0.0.1", port, NULL, &po, &pool_cbs, NULL, &pool), 0);
+  nt_nntp_news_callbacks_t cbs = {news_article, news_progress, news_finished};
+  assert_int_equal(nt_nntp_pool_fetch_new(pool, "local.test", news.marks, NT_NNTP_BODY, 100,
+                                          &cbs, NULL),
+                   0);
+  nt_reactor_run(R);
+  assert_int_equal(news.finished, 1);
+  assert_int_equal(news.status, 0);
+  /* unread and oldest first: 11-19 (9) and 31-121 (91); 50 and 100 gone */
+  assert_int_equal(news.last_total, 100);
+  assert_int_equal(news.progress, 100);
+  assert_int_equal(news.articles, 98);
+  assert_int_equal(news.fetched, 98);
+  char buf[64];
+  nt_newsrc_ranges(news.marks, "local.test", buf, sizeof buf);
+  assert_string_equal(buf, "1-121"); /* the missing ones are marked too */
+  assert_int_equal(st.closed, 1);
+  nt_newsrc_free(news.marks);
+  nt_listener_close(l);
+}
+
 static void stats_probe(nt_nntp_pool_t *p, const nt_nntp_pool_result_t *r, void *arg) {
   nt_nntp_pool_stats(p, &last_stats);
   got(p, r, arg);
@@ -315,6 +388,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_refused_pipelining_falls_back, setup, teardown),
       cmocka_unit_test_setup_teardown(test_dying_connections_retried, setup, teardown),
       cmocka_unit_test_setup_teardown(test_no_server, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_fetch_new, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
