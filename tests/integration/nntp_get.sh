@@ -10,7 +10,8 @@
 # (damaged, exit 13; a good copy on the second server: exit 0); SIGKILL in
 # the middle of the 50 MB file, then a resume that fetches only the rest;
 # PAR2 repair through Debian's par2 (--par2); bad input (exit 11, 9, 3);
-# the progress line on a terminal.
+# a server that is down (its work moves on; alone: exit 4); the progress
+# line on a terminal.
 #   nntp_get.sh NETTOOL
 set -u
 nt=$1
@@ -226,6 +227,16 @@ run nntp-get "$dir/post.nzb" --server "$s1" -o "$dir/no/such/dir"
 check "-o not a folder: exit 3" eval 'rc 3'
 run nntp-get "$dir/post.nzb" --server "$s1" --connections 0
 check "--connections 0: usage, exit 2" eval 'rc 2'
+
+# --- a server that is down -------------------------------------------------------------
+dead=127.0.0.1:$(free_ports 1) # bound and closed again: nothing listens there
+mkdir "$dir/o9" "$dir/o10"
+run nntp-get "$dir/post.nzb" -o "$dir/o9" --server "$dead" --server "$s1" --server "$s2"
+check "first server down: its work moves to the next ones, exit 0" eval \
+  'rc 0 && same "$dir/o9/big.bin" "$src/big.bin" && same "$dir/o9/empty.bin" "$src/empty.bin"'
+run nntp-get "$dir/post.nzb" -o "$dir/o10" --server "$dead"
+check "the only server down: exit 4 (connect), each segment listed as failed" eval \
+  'rc 4 && err_lines "failed: .* connection refused" 205'
 
 # --- the progress line on a terminal ---------------------------------------------------------
 if command -v script >/dev/null; then
