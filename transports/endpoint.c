@@ -56,7 +56,8 @@ int nt_endpoint_listen_sized(size_t opts_size, nt_reactor_t *r,
       lo.backlog = ep->backlog;
       lo.reuseport = o.reuseport;
       lo.nodelay = o.nodelay;
-      rc = nt_tcp_listen(r, ep->host, ep->port, lf, &lo, &l->tcp);
+      rc = nt_tcp_listen(r, ep->host, o.port > 0 ? o.port : ep->port, lf, &lo,
+                         &l->tcp);
     }
   }
   if (rc) {
@@ -96,15 +97,19 @@ void nt_endpoint_listener_close(nt_endpoint_listener_t *l) {
   nt__free(l);
 }
 
-int nt_endpoint_bind_datagram(nt_reactor_t *r, const nt_endpoint_t *ep,
-                              nt_datagram_protocol_t *p, int reuseport,
-                              nt_udp_t **out) {
+int nt_endpoint_bind_datagram_sized(size_t opts_size, nt_reactor_t *r,
+                                    const nt_endpoint_t *ep,
+                                    nt_datagram_protocol_t *p,
+                                    const nt_endpoint_listen_options_t *opts,
+                                    nt_udp_t **out) {
+  nt_endpoint_listen_options_t o;
+  if (NT__OPTS_COPY(o, opts, opts_size)) return NT_ENOTSUP;
   if (ep->role != NT_ENDPOINT_SERVER || ep->kind != NT_ENDPOINT_UDP)
     return NT_EINVAL;
   nt_udp_options_t uo;
   memset(&uo, 0, sizeof uo);
-  uo.reuseport = reuseport;
-  return nt_udp_bind(r, ep->host, ep->port, p, &uo, out);
+  uo.reuseport = o.reuseport;
+  return nt_udp_bind(r, ep->host, o.port > 0 ? o.port : ep->port, p, &uo, out);
 }
 
 int nt_endpoint_connect_sized(size_t opts_size, nt_reactor_t *r,

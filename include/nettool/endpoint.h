@@ -85,6 +85,9 @@ typedef struct nt_endpoint_listen_options_s {
   /* tls: the server context to use; NULL: one is made from the endpoint's
    * cert= and key= (the listener holds its own reference either way). */
   nt_tls_ctx_t *tls;
+  /* tcp/tls/udp: > 0 listens on this port instead of the endpoint's: with
+   * PORT 0 and reuseport, the port the first reactor's listener got. */
+  int port;
 } nt_endpoint_listen_options_t;
 
 /*
@@ -110,10 +113,16 @@ char *nt_endpoint_listener_describe(const nt_endpoint_listener_t *l, char *buf,
                                     size_t size);
 void nt_endpoint_listener_close(nt_endpoint_listener_t *l);
 
-/* udp server endpoints: binds and starts p (udp.h); reuseport as above. */
-int nt_endpoint_bind_datagram(nt_reactor_t *r, const nt_endpoint_t *ep,
-                              nt_datagram_protocol_t *p, int reuseport,
-                              nt_udp_t **out);
+/* udp server endpoints: binds and starts p (udp.h); of opts (may be NULL)
+ * reuseport and port apply. NT_EINVAL for other kinds. */
+int nt_endpoint_bind_datagram_sized(size_t opts_size, nt_reactor_t *r,
+                                    const nt_endpoint_t *ep,
+                                    nt_datagram_protocol_t *p,
+                                    const nt_endpoint_listen_options_t *opts,
+                                    nt_udp_t **out);
+#define nt_endpoint_bind_datagram(...) \
+  nt_endpoint_bind_datagram_sized(sizeof(nt_endpoint_listen_options_t), \
+                                  __VA_ARGS__)
 
 /* --- connecting -------------------------------------------------------------- */
 

@@ -220,6 +220,47 @@ else
   not_ok "ts-server with tcp and udp endpoints" "$(cat "$T_TMP/srv7.err")"
 fi
 
+# --- --workers: the workers share the first one's ports, even PORT 0's ------------
+# listening_ports PID: "SOCKETS PORTS" -- TCP listening sockets of PID and
+# how many distinct ports they are on (from /proc).
+listening_ports() {
+  "$PY" - "$1" <<'PYEOF'
+import os, sys
+pid = sys.argv[1]
+inodes = set()
+for fd in os.listdir("/proc/%s/fd" % pid):
+    try:
+        link = os.readlink("/proc/%s/fd/%s" % (pid, fd))
+    except OSError:
+        continue
+    if link.startswith("socket:["):
+        inodes.add(link[8:-1])
+socks, ports = 0, set()
+for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+    for row in open(table).read().splitlines()[1:]:
+        f = row.split()
+        if f[3] == "0A" and f[9] in inodes:
+            socks += 1
+            ports.add(int(f[1].rsplit(":", 1)[1], 16))
+print(socks, len(ports))
+PYEOF
+}
+W=$T_TMP/workers.sock
+if start_server srv10 --workers 3 --listen tcp:0:interface=127.0.0.1 --listen "unix:$W"; then
+  lp=$(listening_ports "$SRV_PID")
+  [ "$lp" = "3 1" ] && ok "--workers 3 --listen tcp:0: three sockets on one port" ||
+    not_ok "--workers 3 --listen tcp:0: three sockets on one port" "sockets, ports: $lp"
+  n=0
+  for i in 1 2 3 4; do
+    printf 'w%s\n' $i | timeout 10 "$NETTOOL" ts-client "unix:$W" >"$T_TMP/w$i.out" 2>&1
+    t_check_replies "$T_TMP/w$i.out" ': ' "w$i" >/dev/null && n=$((n + 1))
+  done
+  [ $n -eq 4 ] && ok "--workers 3: the UNIX socket (first worker) answers" || not_ok "--workers 3: UNIX socket answers" "$n of 4"
+  t_stop "$SRV_PID"
+else
+  not_ok "ts-server --workers 3 with endpoints" "$(cat "$T_TMP/srv10.err")"
+fi
+
 # --- tls: endpoints (the test PKI from tests/tls/make-certs.sh) ---------------------
 C=$T_TMP/certs
 if sh "$HERE/../tls/make-certs.sh" "$C" >/dev/null 2>&1; then
