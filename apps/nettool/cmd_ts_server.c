@@ -177,25 +177,27 @@ int cmd_ts_server(int argc, char **argv) {
   return rc;
 }
 
-/* --listen ENDPOINT on worker w (UNIX sockets on the first worker only:
- * one name, one socket). */
-static int listen_endpoints(worker_t *w, int first, server_opts_t *so,
-                            int nworkers, int *which) {
+/* --listen ENDPOINT on worker w. UNIX sockets on the first worker only
+ * (one name, one socket); the other workers share the first one's ports
+ * (SO_REUSEPORT), also those PORT 0 picked. */
+static int listen_endpoints(worker_t *w, const worker_t *first,
+                            server_opts_t *so, int nworkers, int *which) {
   for (int k = 0; k < so->neps; k++) {
     const nt_endpoint_t *ep = so->eps[k];
     int rc;
     *which = k;
-    if (nt_endpoint_kind(ep) == NT_ENDPOINT_UNIX && !first) continue;
+    if (nt_endpoint_kind(ep) == NT_ENDPOINT_UNIX && first) continue;
+    nt_endpoint_listen_options_t lo = {0};
+    lo.reuseport = nworkers > 1;
+    lo.nodelay = 1;
+    if (first && first->eps[k]) lo.port = nt_endpoint_listener_port(first->eps[k]);
+    if (first && first->ep_udp[k]) lo.port = nt_udp_port(first->ep_udp[k]);
     if (nt_endpoint_kind(ep) == NT_ENDPOINT_UDP) {
       nt_datagram_protocol_t *p = nt_ts_udp_server_new();
       if (!p) return NT_ENOMEM;
-      rc = nt_endpoint_bind_datagram(w->reactor, ep, p, nworkers > 1,
-                                     &w->ep_udp[k]);
+      rc = nt_endpoint_bind_datagram(w->reactor, ep, p, &lo, &w->ep_udp[k]);
       if (rc) free(p);
     } else {
-      nt_endpoint_listen_options_t lo = {0};
-      lo.reuseport = nworkers > 1;
-      lo.nodelay = 1;
       rc = nt_endpoint_listen(w->reactor, ep, &w->factory, &lo, &w->eps[k]);
     }
     if (rc) return rc;
@@ -256,7 +258,7 @@ static int ts_server(server_opts_t *sop, int argc, char **argv) {
     }
     nt_ts_server_factory_init(&w->factory);
     int which = 0;
-    rc = listen_endpoints(w, i == 0, &so, nworkers, &which);
+    rc = listen_endpoints(w, i ? &ws[0] : NULL, &so, nworkers, &which);
     if (rc) {
       char buf[512];
       if (nt_endpoint_kind(so.eps[which]) == NT_ENDPOINT_TLS &&
