@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # nntp-read against a real INN 2.7 (nntp_inn.sh; COMPRESS DEFLATE is on in
 # Debian's nnrpd, which lists it): the session compresses (COMPRESS DEFLATE
-# then 206) and the overview rows come back identical with and without
-# compression, with and without pipelining, over 1 and 4 connections;
+# then 206; over TLS after STARTTLS) and the overview rows come back
+# identical with and without compression, with and without pipelining, over 1 and 4 connections;
 # OVER commands go out pipelined (several before the first reply); --new
 # keeps a .newsrc (tin/slrn format) across runs; --threads orders replies
 # under their parents by References; --json is valid JSON with every row.
@@ -27,7 +27,8 @@ free_port() { # a port in 25000-25999 nobody listens on
   return 1
 }
 port=$(free_port) || { echo "no free port"; exit 1; }
-bash "$here/nntp_inn.sh" start "$inn" "$port" >"$dir/inn.log" 2>&1 || {
+sh "$here/../tls/make-certs.sh" "$dir/certs" >/dev/null || { echo "no test certificates"; exit 1; }
+bash "$here/nntp_inn.sh" start "$inn" "$port" "" "" "$dir/certs" >"$dir/inn.log" 2>&1 || {
   cat "$dir/inn.log"; exit 1; }
 srv=127.0.0.1:$port
 
@@ -75,6 +76,15 @@ t_compress() {
   [ "$(rows "$dir/z")" = 150 ] || { echo "# rows: $(rows "$dir/z")"; return 1; }
 }
 check "COMPRESS DEFLATE with INN: 150 overview rows" t_compress
+
+# RFC 8054: COMPRESS after STARTTLS (and only then), on the same session
+t_tls() {
+  read_ok "$dir/tls" --overview 150 --tls --cacert "$dir/certs/ca.crt" -v || return 1
+  awk '/^> STARTTLS/ {t = NR} /^> COMPRESS DEFLATE/ {c = NR} END {exit !(t && c > t)}' \
+    "$dir/tls.err" || { echo "# order: $(grep -E '^> (STARTTLS|COMPRESS)' "$dir/tls.err")"; return 1; }
+  cmp -s "$dir/z" "$dir/tls" || { diff "$dir/z" "$dir/tls" | head -5; return 1; }
+}
+check "STARTTLS, then COMPRESS over TLS: the same rows" t_tls
 
 t_same() {
   read_ok "$dir/plain" --overview 150 --no-compress --no-pipelining -v || return 1
