@@ -16,14 +16,22 @@ done
 bin() { if [ -x "$b/tests/bench/$1" ]; then echo "$b/tests/bench/$1"; else echo "$b/$1"; fi; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo "date: $(date -u +%F) $(nproc) cpus, load: $(cut -d' ' -f1-3 /proc/loadavg)"
+# Each program prints: children, ms, children/s, the parent's CPU us per
+# child (children's own CPU excluded: exec'ing `true` costs both the same).
 for mode in pipes null; do
-  nt=(); uv=()
+  nt=(); uv=(); ntc=(); uvc=()
   for ((i = 0; i < rounds; i++)); do
-    nt+=("$("$(bin spawn_nettool)" "$n" "$k" "$mode" | awk '{print $3}')")
-    uv+=("$("$(bin spawn_libuv)" "$n" "$k" "$mode" | awk '{print $3}')")
+    read -r _ _ r c < <("$(bin spawn_nettool)" "$n" "$k" "$mode")
+    nt+=("$r"); ntc+=("$c")
+    read -r _ _ r c < <("$(bin spawn_libuv)" "$n" "$k" "$mode")
+    uv+=("$r"); uvc+=("$c")
   done
   a=$(printf '%s\n' "${nt[@]}" | median)
   c=$(printf '%s\n' "${uv[@]}" | median)
-  printf '%-5s N=%d K=%d  nettool %6d/s  libuv %6d/s  ratio %.2fx  (rounds: nettool %s; libuv %s)\n' \
+  ac=$(printf '%s\n' "${ntc[@]}" | median)
+  cc=$(printf '%s\n' "${uvc[@]}" | median)
+  printf '%-5s N=%d K=%d  rate: nettool %5d/s  libuv %5d/s  ratio %.2fx (rounds %s / %s)\n' \
     "$mode" "$n" "$k" "$a" "$c" "$(awk -v a="$a" -v c="$c" 'BEGIN { print a / c }')" "${nt[*]}" "${uv[*]}"
+  printf '%-5s N=%d K=%d  parent CPU per child: nettool %.0f us  libuv %.0f us  ratio %.2fx\n' \
+    "$mode" "$n" "$k" "$ac" "$cc" "$(awk -v a="$ac" -v c="$cc" 'BEGIN { print c / a }')"
 done
