@@ -5,7 +5,10 @@
 # identical with and without compression, with and without pipelining, over 1 and 4 connections;
 # OVER commands go out pipelined (several before the first reply); --new
 # keeps a .newsrc (tin/slrn format) across runs; --threads orders replies
-# under their parents by References; --json is valid JSON with every row.
+# under their parents by References; --json is valid JSON with every row;
+# against INN's authentication-required nnrpd every pool connection logs
+# in; and a scripted server that hangs up on pipelined commands
+# (nntp_refuse_peer.py) gets them again one at a time.
 #   nntp_pipeline_inn.sh NETTOOL
 set -u
 nt=$1
@@ -28,7 +31,9 @@ free_port() { # a port in 25000-25999 nobody listens on
 }
 port=$(free_port) || { echo "no free port"; exit 1; }
 sh "$here/../tls/make-certs.sh" "$dir/certs" >/dev/null || { echo "no test certificates"; exit 1; }
-bash "$here/nntp_inn.sh" start "$inn" "$port" "" "" "$dir/certs" >"$dir/inn.log" 2>&1 || {
+aport=$(free_port) || { echo "no free port"; exit 1; }
+[ "$aport" != "$port" ] || aport=$(free_port)
+bash "$here/nntp_inn.sh" start "$inn" "$port" "$aport" "" "$dir/certs" >"$dir/inn.log" 2>&1 || {
   cat "$dir/inn.log"; exit 1; }
 srv=127.0.0.1:$port
 
@@ -95,6 +100,21 @@ t_same() {
 }
 check "the same rows uncompressed one at a time and over 4 connections" t_same
 
+# the nnrpd that wants AUTHINFO: every pool connection logs in by itself
+t_auth() {
+  "$nt" nntp-read local.test --server "127.0.0.1:$aport" --overview 150 \
+    >/dev/null 2>"$dir/noauth.err"
+  [ $? = 8 ] || { echo "# without -u: $(cat "$dir/noauth.err")"; return 1; }
+  "$nt" nntp-read local.test --server "127.0.0.1:$aport" -u reader:reader-pw \
+    --overview 150 --connections 3 -v >"$dir/auth" 2>"$dir/auth.err" ||
+    { echo "# $(grep -v '^[<>]' "$dir/auth.err" | head -3)"; return 1; }
+  [ "$(grep -c '^> AUTHINFO PASS \*\*\*\*' "$dir/auth.err")" -ge 4 ] ||
+    { echo "# AUTHINFO: $(grep -c AUTHINFO "$dir/auth.err")"; return 1; }
+  ! grep -q 'reader-pw' "$dir/auth.err" || { echo "# the password was shown"; return 1; }
+  cmp -s "$dir/z" "$dir/auth" || { diff "$dir/z" "$dir/auth" | head -3; return 1; }
+}
+check "authentication required: each of 3 pool connections logs in; same rows" t_auth
+
 # every other article marked read: 75 unread runs, 75 OVER commands
 t_pipelined() {
   local rc=$dir/newsrc-odd r=""
@@ -151,6 +171,22 @@ EOF
   /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["subject"]=="article 3" and d["body"]==["body of 3",".dot line"], d' "$dir/ja"
 }
 check "--json: the overview and an article parse, dot-stuffing undone" t_json
+
+# a server that hangs up when a second command arrives before its answer:
+# the overview is fetched again one command at a time, nothing is lost
+t_refuse() {
+  /usr/bin/python3 "$here/nntp_refuse_peer.py" 3000 "$dir/hangups" >"$dir/rport" &
+  local pid=$! i
+  for i in $(seq 50); do [ -s "$dir/rport" ] && break; sleep 0.1; done
+  "$nt" nntp-read local.test --server "127.0.0.1:$(cat "$dir/rport")" --overview 3000 \
+    >"$dir/refused" 2>"$dir/refused.err"
+  local rc=$?
+  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+  [ "$rc" = 0 ] || { echo "# exit $rc: $(head -3 "$dir/refused.err")"; return 1; }
+  [ "$(rows "$dir/refused")" = 3000 ] || { echo "# rows: $(rows "$dir/refused")"; return 1; }
+  [ "$(cat "$dir/hangups")" -ge 1 ] || { echo "# the server never hung up"; return 1; }
+}
+check "a server that refuses pipelining: one command at a time, all 3000 rows" t_refuse
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

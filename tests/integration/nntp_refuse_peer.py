@@ -1,0 +1,75 @@
+"""A news server that cannot pipeline (RFC 3977 3.5 lets a server not
+support it): it reads one command, answers it, and hangs up when a second
+command had already arrived before its answer went out. Group local.test
+holds articles 1..N (overview only). Listens on 127.0.0.1 (port 0: any),
+prints the port, serves until killed; counts the hang-ups in FILE.
+    python3 nntp_refuse_peer.py N FILE"""
+import socket
+import sys
+import threading
+
+n = int(sys.argv[1])
+count_file = sys.argv[2]
+hangups = 0
+lock = threading.Lock()
+
+
+def over(lo, hi):
+    rows = []
+    for k in range(max(lo, 1), min(hi, n) + 1):
+        rows.append("%d\tsubject %d\tp%d@x.test\tSat, 5 Dec 2026 06:00:00 +0000\t<r%d@x.test>\t\t100\t3"
+                    % (k, k, k, k))
+    return rows
+
+
+def serve(conn):
+    global hangups
+    f = conn.makefile("rb")
+    conn.sendall(b"200 refusing.test ready\r\n")
+    try:
+        while True:
+            line = f.readline()
+            if not line:
+                return
+            cmd = line.decode("ascii", "replace").strip()
+            # a second command already here: this server cannot do that
+            conn.setblocking(False)
+            try:
+                pending = f.peek(1) if hasattr(f, "peek") else b""
+            except (BlockingIOError, OSError):
+                pending = b""
+            conn.setblocking(True)
+            if pending:
+                with lock:
+                    hangups += 1
+                    open(count_file, "w").write(str(hangups))
+                return
+            word = cmd.split(" ")[0].upper()
+            if word == "CAPABILITIES":
+                out = "101 caps\r\nVERSION 2\r\nREADER\r\nOVER\r\n.\r\n"
+            elif word == "GROUP":
+                out = "211 %d 1 %d local.test\r\n" % (n, n)
+            elif word == "OVER":
+                a = cmd.split(" ")[1]
+                lo, _, hi = a.partition("-")
+                rows = over(int(lo), int(hi or lo))
+                out = "224 overview\r\n" + "".join(r + "\r\n" for r in rows) + ".\r\n"
+            elif word == "QUIT":
+                conn.sendall(b"205 bye\r\n")
+                return
+            else:
+                out = "500 what?\r\n"
+            conn.sendall(out.encode())
+    finally:
+        conn.close()
+
+
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 0))
+s.listen(16)
+open(count_file, "w").write("0")
+print(s.getsockname()[1], flush=True)
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
