@@ -111,7 +111,7 @@ static int parse_begin(nt_yenc_t *y, const char *p, size_t n) {
   /* name= is the last key and runs to the end of the line (spaces and
    * '=' included), so the other keys are looked for before it */
   size_t keys = n;
-  for (size_t i = 0; i + 5 <= n; i++)
+  for (size_t i = 0; i + 6 <= n; i++) /* " name=" fits from i on */
     if (p[i] == ' ' && !memcmp(p + i + 1, "name=", 5)) {
       size_t nl = n - (i + 6);
       if (nl > sizeof in->name - 1) nl = sizeof in->name - 1;
