@@ -419,6 +419,30 @@ static void test_stdio(void **state) {
   reactor_done(r);
 }
 
+/* nt_reactor_close_all ends an fd stream: connection_lost(NT_ECONNABORTED)
+ * and destroy before it returns, the queue dropped, the fds closed. */
+static void test_close_all(void **state) {
+  (void)state;
+  nt_reactor_t *r = reactor_new();
+  int a[2];
+  assert_int_equal(pipe2(a, O_CLOEXEC), 0);
+  peer_t p;
+  peer_init(&p, r);
+  nt_transport_t *t;
+  assert_status(nt_fdstream_open(r, -1, a[1], &p.base, NULL, &t), 0);
+  static char big[1 << 20]; /* more than the pipe holds: some stays queued */
+  assert_status(nt_transport_write(t, big, sizeof big), 0);
+  assert_true(nt_transport_write_buffer_size(t) > 0);
+  nt_reactor_close_all(r);
+  assert_int_equal(p.lost, 1);
+  assert_int_equal(p.destroyed, 1);
+  assert_status(p.lost_status, NT_ECONNABORTED);
+  assert_int_equal(fcntl(a[1], F_GETFD), -1);
+  close(a[0]);
+  assert_true(run_bounded(r, 2000));
+  reactor_done(r);
+}
+
 static void test_bad_fds(void **state) {
   (void)state;
   nt_reactor_t *r = reactor_new();
@@ -449,6 +473,7 @@ int main(void) {
       cmocka_unit_test(test_dev_null),
       cmocka_unit_test(test_pty),
       cmocka_unit_test(test_stdio),
+      cmocka_unit_test(test_close_all),
       cmocka_unit_test(test_bad_fds),
   };
   int failed = 0;
