@@ -234,6 +234,7 @@ static int run_upload(http_cli_t *h, const char *file, const tus_cli_t *tc,
   o.password = pass;
   o.chunk_size = tc->chunk_size;
   o.checksum = tc->checksum;
+  o.terminate_on_failure = tc->terminate;
   o.max_retries = h->retries;
   o.retry_delay_ms = h->retry_delay_ms;
   o.idle_timeout_ms = h->idle_ms;
@@ -301,7 +302,9 @@ static int run_upload(http_cli_t *h, const char *file, const tus_cli_t *tc,
       fprintf(stderr, "nettool: http-upload: %s: %s\n", cli_text(file, strlen(file)),
               summary);
   } else if (t.interrupted) {
-    cli_error("interrupted; %s; run the same command again to continue", summary);
+    cli_error("interrupted; %s; %s", summary,
+              tc->terminate ? "the server was asked to delete the upload"
+                            : "run the same command again to continue");
   } else if (t.done) {
     cli_error("%s%s(%s)",
               t.error[0] ? cli_text(t.error, strlen(t.error)) : nt_strerror(t.status),

@@ -12,6 +12,7 @@ typedef struct tus_cli_s {
   const char *journal; /* --journal; NULL: FILE.nettool-upload */
   uint64_t chunk_size; /* --chunk-size; 0: the library's default */
   int checksum;        /* NT_UPLOAD_CHECKSUM_* from --checksum */
+  int terminate;       /* --delete-on-failure */
 } tus_cli_t;
 
 /* Uploads file to h->url (the tus endpoint) with nmeta metadata pairs;

@@ -49,6 +49,10 @@ static const cli_opt_t own_opts[] = {
     {"journal", 0, CLI_T_FILE, 0, 'J', "FILE",
      "--resumable: the journal's path (default\n"
      "FILE.nettool-upload)", 0},
+    {"delete-on-failure", 0, CLI_T_BOOL, 0, 'E', NULL,
+     "--resumable: when the upload fails for good or is\n"
+     "interrupted, ask the server to delete it (tus\n"
+     "termination) and drop the journal", 0},
     HTTP_CLI_ROWS,
     {NULL, 0, 0, 0, 0, NULL, NULL, 0},
 };
@@ -63,7 +67,7 @@ const cli_cmd_spec_t cli_spec_http_upload = {
     "         [--max-time S] [--max-redirs N] [--retry N] [-q] [-v] [--json]\n"
     "       nettool http-upload --resumable URL FILE [-F name=value]...\n"
     "         [--chunk-size BYTES] [--checksum auto|off|require]\n"
-    "         [--journal FILE] [--retry N] [...]\n"
+    "         [--journal FILE] [--delete-on-failure] [--retry N] [...]\n"
     "\n"
     "POSTs a multipart/form-data body (RFC 7578) to URL (http:// or "
     "https://):\n"
@@ -405,6 +409,9 @@ static int own(void *ctx, const cli_opt_t *o, const cli_val_t *v) {
   case 'J':
     u->tus.journal = v->str;
     return 0;
+  case 'E':
+    u->tus.terminate = 1;
+    return 0;
   default:
     return http_cli_own(u->h, o, v);
   }
@@ -440,8 +447,9 @@ int cmd_http_upload(int argc, char **argv) {
   const char *field = uo.field, *ftype = uo.ftype, *fname = uo.fname;
   if (!*field) return cli_usage_error("empty --field name");
   if (uo.resumable) return resumable(&h, &uo, file);
-  if (uo.tus.chunk_size || uo.tus.journal || uo.tus.checksum)
-    return cli_usage_error("--chunk-size, --checksum and --journal go with --resumable");
+  if (uo.tus.chunk_size || uo.tus.journal || uo.tus.checksum || uo.tus.terminate)
+    return cli_usage_error("--chunk-size, --checksum, --journal and --delete-on-failure "
+                           "go with --resumable");
   int hc = check_content_type(&h);
   if (hc) return hc;
 

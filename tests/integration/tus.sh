@@ -238,6 +238,24 @@ check "changed file: a new upload from byte 0, same SHA-256" eval '[ $rc = 0 ] &
   [ "$(sha "${newest%.json}")" = "$(sha "$d/big.bin")" ] || { fail_info; false; }'
 rm -f "$S1"/*
 
+# --- --delete-on-failure: SIGINT mid-upload deletes it on the server (termination)
+"$nt" http-upload --resumable --delete-on-failure --chunk-size $CH "$U" "$d/big.bin" >"$d/t.out" 2>"$d/t.err" &
+pid=$!
+for _ in $(seq 200); do
+  [ -e "$d/big.bin.nettool-upload" ] && [ -n "$(find "$S1" -maxdepth 1 -type f ! -name '*.json' -size +0)" ] && break
+  t_alive $pid || break
+  sleep 0.05
+done
+n_before=$(find "$S1" -maxdepth 1 -name '*.json' | wc -l)
+kill -INT $pid
+t_wait_exit $pid 100
+wait $pid
+rc=$?
+check "--delete-on-failure: SIGINT -> exit 130, the server deleted the upload (DELETE), no journal" eval '[ $rc = 130 ] &&
+  [ "$n_before" = 1 ] && [ -z "$(ls "$S1")" ] && [ ! -e "$d/big.bin.nettool-upload" ] &&
+  grep -q "asked to delete" "$d/t.err" || { echo "rc=$rc before=$n_before"; ls -la "$S1"; cat "$d/t.err"; false; }'
+rm -f "$S1"/*
+
 # --- errors ------------------------------------------------------------------------
 PH=$(free_port)
 (cd "$d" && exec $PY -m http.server -b 127.0.0.1 "$PH" >"$d/plain.log" 2>&1) &
