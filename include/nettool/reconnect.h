@@ -55,8 +55,13 @@ typedef struct nt_reconnect_options_s {
    * and the usual nt_connector_t contract: the outcome (connection_failed,
    * or a protocol from f) comes from the loop, and the connector is stored
    * in *out for nt_connector_cancel. Returns 0 or an error (counted as a
-   * failed attempt). NULL: nt_tcp_connect(host, port); nt_unix_connect
-   * (unix.h) fits in a three-line wrapper. */
+   * failed attempt). NULL: nt_tcp_connect(host, port). nt_unix_connect
+   * (unix.h) or nt_endpoint_connect (endpoint.h) fit in a three-line
+   * wrapper; attempts never overlap, as a TLS endpoint requires.
+   * Note: with the default TCP connect and a TLS factory, "connected" is
+   * the TCP connection (a failed handshake then ends a connection, and the
+   * schedule starts over); through nt_endpoint_connect a failed handshake
+   * is a failed attempt. */
   int (*connect)(void *arg, nt_reactor_t *r, nt_factory_t *f,
                  nt_connector_t **out);
   void *connect_arg;
