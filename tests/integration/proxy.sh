@@ -203,6 +203,11 @@ for px in "$S0" "$S1" "$H0" "$H1"; do
           [ "$(grep -cE "$pasv_re" "$plog")" -gt "$before" ] || { echo "no data port in $plog"; false; }'
   rm -f "$W/hello.txt"
 
+  run ftp-get -x "$px" --tls --cacert "$certs/ca.crt" "ftp://127.0.0.1:$VP/pub/hello.txt" -o "$W/hello.txt" -q
+  c "$name: explicit FTPS through the proxy (TLS data connection resumes the session)" \
+    eval 'rc_is 0 && same "$vdir/anon/pub/hello.txt" "$W/hello.txt"'
+  rm -f "$W/hello.txt"
+
   run ftp-put -x "$px" -u "$FTP_USER:$FTP_PASS" 127.0.0.1 "$W/up.bin" "up-$n.bin" --port "$VP" -q
   c "$name: ftp-put through the proxy (passive upload)" \
     eval 'rc_is 0 && same "$W/up.bin" "$vdir/home/up-$n.bin"'
