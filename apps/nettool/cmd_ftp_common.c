@@ -18,6 +18,7 @@
 #include "cli_proxy.h"
 #include "cli_text.h"
 #include "cmd_ftp_common.h"
+#include "nettool/ftp_transfer.h"
 #include "nettool/resolve.h"
 #include "nettool/transport.h"
 
@@ -47,7 +48,6 @@ const char *const ftp_cli_shared_help[CLI_O_END_ - CLI_O_INSECURE] = {
 };
 
 int ftp_cli_own(ftp_cli_t *c, const cli_opt_t *o, const cli_val_t *v) {
-  (void)v;
   switch (o->id) {
   case 'A':
     c->active = 1;
@@ -57,6 +57,20 @@ int ftp_cli_own(ftp_cli_t *c, const cli_opt_t *o, const cli_val_t *v) {
     return 0;
   case 'a':
     c->ascii = 1;
+    return 0;
+  case 'r':
+    c->retries = (int)v->num;
+    return 0;
+  case 'D':
+    c->retry_delay_ms = v->ms;
+    return 0;
+  case 'V':
+    c->verify = NT_FTP_VERIFY_REQUIRE;
+    c->verify_given = 1;
+    return 0;
+  case 'W':
+    c->verify = NT_FTP_VERIFY_NEVER;
+    c->verify_given = 1;
     return 0;
   default:
     return cli_usage_error("unknown option '--%s'", o->lng);
@@ -516,7 +530,8 @@ static void on_signal(nt_reactor_t *r, int signum, void *arg) {
   if (c->interrupted || c->out_of_time) return;
   c->interrupted = 1;
   if (!c->exit_code) c->exit_code = FTP_EXIT_INTERRUPTED;
-  if (c->ftp) nt_ftp_abort(c->ftp);
+  if (c->xfer) nt_ftp_transfer_cancel(c->xfer);
+  else if (c->ftp) nt_ftp_abort(c->ftp);
 }
 
 static void max_time_cb(nt_timer_t *t) {
@@ -524,7 +539,123 @@ static void max_time_cb(nt_timer_t *t) {
   if (c->interrupted || c->out_of_time) return;
   c->out_of_time = 1;
   if (!c->exit_code) c->exit_code = NT_EXIT_TIMEOUT;
-  if (c->ftp) nt_ftp_abort(c->ftp);
+  if (c->xfer) nt_ftp_transfer_cancel(c->xfer);
+  else if (c->ftp) nt_ftp_abort(c->ftp);
+}
+
+/* --- --retry / --verify: the library's nt_ftp_transfer --------------------- */
+
+static uint64_t xfer_bytes(void *arg) {
+  ftp_cli_t *c = arg;
+  if (!c->xfer) return 0;
+  nt_ftp_transfer_info_t i;
+  nt_ftp_transfer_info(c->xfer, &i);
+  return i.offset;
+}
+
+static uint64_t xfer_total(void *arg) {
+  ftp_cli_t *c = arg;
+  if (!c->xfer) return UINT64_MAX;
+  nt_ftp_transfer_info_t i;
+  nt_ftp_transfer_info(c->xfer, &i);
+  return i.size;
+}
+
+static void xfer_session(nt_ftp_transfer_t *t, nt_ftp_t *f, void *arg) {
+  (void)t;
+  ftp_cli_t *c = arg;
+  c->ftp = f;
+  c->connected = 1;
+}
+
+static void xfer_retry(nt_ftp_transfer_t *t, int err, const nt_ftp_result_t *res,
+                       uint64_t delay, uint64_t at, void *arg) {
+  (void)t;
+  ftp_cli_t *c = arg;
+  c->ftp = NULL;
+  if (c->quiet) return;
+  char from[64] = "";
+  if (at) snprintf(from, sizeof from, ", continuing at byte %llu", (unsigned long long)at);
+  fprintf(stderr, "%s: %s, retrying in %s%s\n", cli_text(c->path, strlen(c->path)),
+          res && res->code ? server_words(res->code, res->text) : nt_strerror(err),
+          cli_secs(delay), from);
+}
+
+static void xfer_done(nt_ftp_transfer_t *t, const nt_ftp_result_t *res, void *arg) {
+  ftp_cli_t *c = arg;
+  nt_ftp_transfer_info_t i;
+  nt_ftp_transfer_info(t, &i);
+  c->ftp = NULL;
+  c->xfer = NULL;
+  nt_timer_stop(&c->max_timer);
+  progress_stop(&c->progress);
+  c->json_bytes = (int64_t)i.moved;
+  c->json_status = res->code;
+  const char *part = !c->xfer_upload && res->path && access(res->path, F_OK) == 0 &&
+                             strlen(res->path) > 5 &&
+                             !strcmp(res->path + strlen(res->path) - 5, ".part")
+                         ? res->path
+                         : NULL;
+  if (res->status == NT_EDIGEST) {
+    mark(c, NT_EXIT_INTEGRITY);
+    c->reported = 1;
+    cli_error("%s: checksum mismatch: the %s of %s differs from the server's (%s)%s%s",
+              c->path, i.verified[0] ? i.verified : "digest",
+              c->xfer_upload ? "file sent" : "file received",
+              server_words(res->code, res->text), part ? "; kept in " : "",
+              part ? part : "");
+    return;
+  }
+  if (res->status == NT_ENOTSUP && c->verify == NT_FTP_VERIFY_REQUIRE) {
+    mark(c, NT_EXIT_REFUSED);
+    c->reported = 1;
+    cli_error("%s: --verify: the server offers no checksum command (FEAT has no "
+              "HASH, XSHA256, XSHA1, XMD5 or XCRC)%s%s", c->path,
+              part ? "; the file is in " : "", part ? part : "");
+    return;
+  }
+  if (res->status) {
+    ftp_cli_fail(c, c->path, res, part);
+    return;
+  }
+  if (c->verbose && i.verified[0])
+    fprintf(stderr, "verified: %s\n", i.verified);
+  if (!c->quiet && isatty(STDERR_FILENO))
+    fprintf(stderr, "%s: %llu bytes%s\n", c->xfer_local,
+            (unsigned long long)(i.size != UINT64_MAX ? i.size : i.offset),
+            i.retries ? " (after retries)" : "");
+  mark(c, NT_EXIT_OK);
+}
+
+/* Starts the transfer: 0, or the exit code (message printed). */
+static int start_transfer(ftp_cli_t *c, const nt_ftp_options_t *o) {
+  nt_ftp_transfer_options_t to;
+  memset(&to, 0, sizeof to);
+  to.host = c->host;
+  to.port = port_of(c);
+  to.session = *o;
+  to.user = c->user[0] ? c->user : NULL;
+  to.password = c->pass;
+  to.remote = c->path;
+  to.local = c->xfer_local;
+  to.upload = c->xfer_upload;
+  to.ascii = c->ascii;
+  to.resume = c->xfer_resume;
+  to.max_retries = c->retries;
+  to.retry_delay_ms = c->retry_delay_ms;
+  to.verify = (nt_ftp_verify_t)c->verify;
+  static const nt_ftp_transfer_callbacks_t cbs = {
+      .on_session = xfer_session,
+      .on_retry = xfer_retry,
+      .on_done = xfer_done,
+  };
+  int rc = nt_ftp_transfer_start(c->reactor, &to, &cbs, c, &c->xfer);
+  if (rc) {
+    cli_error("%s: %s", c->xfer_upload ? c->xfer_local : c->path, nt_strerror(rc));
+    return rc == NT_EINVAL ? NT_EXIT_USAGE : NT_EXIT_FILE;
+  }
+  progress_start(&c->progress, c->reactor, !c->quiet, xfer_bytes, xfer_total, c);
+  return 0;
 }
 
 static int tls_setup(ftp_cli_t *c) {
@@ -587,6 +718,17 @@ static int run(ftp_cli_t *c) {
   c->max_timer.data = c;
   nt_timer_unref(&c->max_timer); /* the session keeps the loop alive, not this */
   if (c->max_time_ms) nt_timer_start(&c->max_timer, c->max_time_ms, 0);
+  if (c->xfer_local && (c->retries || c->verify == NT_FTP_VERIFY_REQUIRE)) {
+    rc = start_transfer(c, &o);
+    memset(c->pass, 0, sizeof c->pass);
+    if (rc) {
+      nt_timer_stop(&c->max_timer);
+      nt_tls_ctx_free(c->tls_ctx);
+      nt_reactor_free(c->reactor);
+      return rc;
+    }
+    goto loop;
+  }
   nt_ftp_callbacks_t cbs = {.connected = on_connected, .ready = on_ready, .closed = on_closed};
   rc = nt_ftp_connect(c->reactor, c->host, port_of(c), &o, &cbs, c, &c->ftp);
   if (rc) {
@@ -607,6 +749,7 @@ static int run(ftp_cli_t *c) {
   } else {
     nt_ftp_feat(c->ftp, feat_done, c);
   }
+loop:
   nt_reactor_handle_signals(c->reactor, on_signal, c);
   rc = nt_reactor_run(c->reactor);
   nt_timer_stop(&c->max_timer);

@@ -56,6 +56,15 @@ struct ftp_cli_s {
   const char *json_file;
   int64_t json_bytes;
   int json_status;
+  /* --retry / --verify: the transfer runs as the library's nt_ftp_transfer
+   * (nettool/ftp_transfer.h: sessions retried, each continuing where the
+   * last stopped, then the server's checksum), set up by the command */
+  int retries, verify; /* verify: NT_FTP_VERIFY_* */
+  int verify_given;
+  unsigned long long retry_delay_ms;
+  const char *xfer_local; /* the local file; NULL: no such transfer */
+  int xfer_upload, xfer_resume;
+  struct nt_ftp_transfer_s *xfer;
 };
 
 /* FTP's own options besides the shared ones (cli_opts.h), for the
@@ -69,6 +78,20 @@ struct ftp_cli_s {
        "encrypted too); ftps:// URLs use implicit TLS", 0},                  \
       {"ascii", 0, CLI_T_BOOL, 0, 'a', NULL,                                 \
        "TYPE A: line ends converted (CRLF on the wire)", 0}
+/* Rows for the commands that move one file (ftp-get, ftp-put). */
+#define FTP_CLI_RETRY_ROWS                                                   \
+  {"retry", 0, CLI_T_UINT, 0, 'r', "N",                                      \
+   "retry transient failures N times, each retry\n"                          \
+   "continuing where the last stopped (default 0)", 1000},                   \
+      {"retry-delay", 0, CLI_T_SECS, 0, 'D', "S",                            \
+       "first wait between retries (default 1; doubling,\n"                  \
+       "with jitter)", 0},                                                   \
+      {"verify", 0, CLI_T_BOOL, 0, 'V', NULL,                                \
+       "check the file against the server's checksum\n"                      \
+       "(HASH, XSHA256/XSHA1/XMD5/XCRC); fail when it has\n"                 \
+       "none (with --retry it is checked when offered)", 0},                 \
+      {"no-verify", 0, CLI_T_BOOL, 0, 'W', NULL,                             \
+       "with --retry: do not check the server's checksum", 0}
 #define FTP_CLI_SHARED                                                       \
   (CLI_S_TLS | CLI_S_TIMES | CLI_S(CLI_O_QUIET) | CLI_S(CLI_O_VERBOSE) |     \
    CLI_S(CLI_O_USER) | CLI_S(CLI_O_PORT) | CLI_S(CLI_O_PROXY))

@@ -21,6 +21,7 @@ static const cli_opt_t own_opts[] = {
     {"sha256", 0, CLI_T_BOOL, 0, 'Z', NULL,
      "with --json: the SHA-256 of the file received", 0},
     FTP_CLI_ROWS,
+    FTP_CLI_RETRY_ROWS,
     {NULL, 0, 0, 0, 0, NULL, NULL, 0},
 };
 
@@ -196,6 +197,12 @@ int cmd_ftp_get(int argc, char **argv) {
     }
   }
   g.c.json_file = g.to_stdout ? "-" : g.local;
+  if (!g.to_stdout) { /* --retry/--verify go through nt_ftp_transfer */
+    g.c.xfer_local = g.local;
+    g.c.xfer_resume = g.resume;
+  } else if (g.c.retries || g.c.verify_given) {
+    return cli_usage_error("--retry and --verify need a file (not -o -)");
+  }
   if (g.c.sha256 && !g.c.json) return cli_usage_error("--sha256 goes with --json");
   if (g.to_stdout) signal(SIGPIPE, SIG_IGN); /* a closed pipe is an error, not a kill */
   return ftp_cli_run(&g.c);

@@ -18,6 +18,7 @@ static const cli_opt_t own_opts[] = {
     {"sha256", 0, CLI_T_BOOL, 0, 'Z', NULL,
      "with --json: the SHA-256 of the file sent", 0},
     FTP_CLI_ROWS,
+    FTP_CLI_RETRY_ROWS,
     {NULL, 0, 0, 0, 0, NULL, NULL, 0},
 };
 
@@ -155,6 +156,12 @@ int cmd_ftp_put(int argc, char **argv) {
     close(fd);
   }
   p.c.json_file = p.local;
+  if (!p.from_stdin && !p.append) { /* --retry/--verify: nt_ftp_transfer */
+    p.c.xfer_local = p.local;
+    p.c.xfer_upload = 1;
+  } else if (p.c.retries || p.c.verify_given) {
+    return cli_usage_error("--retry and --verify need a LOCAL file and no --append");
+  }
   if (p.c.sha256 && !p.c.json) return cli_usage_error("--sha256 goes with --json");
   return ftp_cli_run(&p.c);
 }

@@ -179,6 +179,11 @@ int nt__ftp_quit_if_idle(nt_ftp_t *f);
 void nt__ftp_op_set_reply(nt__ftp_op_t *op, int code, const char *text,
                           size_t len);
 void nt__ftp_op_finish(nt_ftp_t *f, int status);
+/* A command with no data connection whose positive reply is the result
+ * (HASH, XSHA256, OPTS HASH ...; ftp_transfer.c): verb of at most 7
+ * letters, arg NULL or the rest of the line. */
+int nt__ftp_simple_cmd(nt_ftp_t *f, const char *verb, const char *arg,
+                       nt_ftp_done_cb cb, void *cb_arg);
 void nt__ftp_dispatch(nt_ftp_t *f);
 void nt__ftp_fail_session(nt_ftp_t *f, int status);
 

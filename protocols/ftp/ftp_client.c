@@ -437,6 +437,13 @@ int nt_ftp_mdtm(nt_ftp_t *f, const char *path, nt_ftp_done_cb cb, void *arg) {
 int nt_ftp_quit(nt_ftp_t *f, nt_ftp_done_cb cb, void *arg) {
   return simple(f, NT__OP_QUIT, "QUIT", NULL, cb, arg);
 }
+int nt__ftp_simple_cmd(nt_ftp_t *f, const char *verb, const char *a,
+                       nt_ftp_done_cb cb, void *arg) {
+  if (!verb || strlen(verb) >= sizeof ((nt__ftp_op_t *)0)->verb ||
+      strpbrk(verb, " \r\n") || (a && strpbrk(a, "\r\n")))
+    return NT_EINVAL;
+  return simple(f, NT__OP_SIMPLE, verb, a, cb, arg);
+}
 
 int nt_ftp_rename(nt_ftp_t *f, const char *from, const char *to,
                   nt_ftp_done_cb cb, void *arg) {
@@ -495,7 +502,8 @@ int nt_ftp_store_sized(size_t opts_size, nt_ftp_t *f, const char *path,
   nt__ftp_op_t *op;
   int rc = xfer(xo->append ? NT__X_APPE : NT__X_STOR, path, xo, cb, arg, &op);
   if (rc) return rc;
-  if (op->xo.append) op->xo.offset = 0; /* APPE has no REST */
+  /* APPE sends no REST (ftp_state.c); the offset is where LOCAL is read
+   * from (continuing a partial upload, ftp_transfer.c) */
   return queue_op(f, op);
 }
 

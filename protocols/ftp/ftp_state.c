@@ -369,7 +369,7 @@ static void xfer_next(nt_ftp_t *f, nt__ftp_state_t after) {
   case NT__FTP_DATA_CONNECT:
   case NT__FTP_EPRT:
   case NT__FTP_PORT:
-    if (op->xo.offset) {
+    if (op->xo.offset && op->xcmd != NT__X_APPE) { /* APPE: no REST */
       cmd(f, NT__FTP_REST, 0, "REST %" PRIu64, op->xo.offset);
       return;
     }

@@ -14,7 +14,8 @@ offsets), the connection that carried it is reset (RST, SO_LINGER 0) at
 once, both sides. --cuts limits how many cuts are made, after which
 everything passes. With --ftp the control connection's 227/229 replies are
 rewritten so the data connections go through the relay too (each passive
-port gets a relay listener of its own).
+port gets a relay listener of its own); --lie also changes every digest in
+the server's 213/250 replies (a server that lies about its checksums).
 
 --stats FILE is rewritten after every connection ends: JSON with the bytes
 carried each way, connections, cuts. The port the relay listens on (chosen
@@ -156,8 +157,25 @@ async def data_listener(st, host, port):
     return server.sockets[0].getsockname()[1]
 
 
+HEXWORD = re.compile(rb"(?<![0-9A-Za-z])([0-9a-fA-F]{32}|[0-9a-fA-F]{40}|"
+                     rb"[0-9a-fA-F]{64}|[0-9a-fA-F]{128})(?![0-9A-Za-z])")
+
+
+def lie(data):
+    """A server that lies about checksums: in 213/250 replies, every word
+    that looks like a digest gets its first digit changed."""
+    out = []
+    for line in data.split(b"\n"):
+        if line[:3] in (b"213", b"250") or (line[:1] not in (b"1", b"2", b"3", b"4", b"5")):
+            line = HEXWORD.sub(lambda m: (b"0" if m.group(1)[:1] != b"0" else b"1") + m.group(1)[1:], line)
+        out.append(line)
+    return b"\n".join(out)
+
+
 def make_rewrite(st, host):
     async def rewrite(data):
+        if st.args.lie:
+            data = lie(data)
         m = EPSV.search(data)
         if m:
             p = await data_listener(st, host, int(m.group(2)))
@@ -181,6 +199,8 @@ async def main():
     ap.add_argument("--cut-at")
     ap.add_argument("--cuts", type=int)
     ap.add_argument("--stats")
+    ap.add_argument("--lie", action="store_true",
+                    help="with --ftp: change the digests in 213/250 replies")
     args = ap.parse_args()
     host, port = args.target.rsplit(":", 1)
     port = int(port)
