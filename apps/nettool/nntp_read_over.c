@@ -1,8 +1,10 @@
-/* nntp-read's bulk overview: chunks of OVER over a pool of --connections
- * connections (one by default; pipelined, and falling back to one command
- * at a time on a server that hangs up on that), rows collected per chunk
- * (a chunk sent again on another connection starts over), then sorted,
- * threaded by References and printed. */
+/* nntp-read's bulk overview: chunks of OVER over the session's connection
+ * (pipelined by the client) or, with --connections N > 1, a pool of N more
+ * (which also falls back to one command at a time when the server hangs
+ * up on pipelined commands); rows collected per chunk (a chunk sent again
+ * on another connection starts over), then sorted, threaded by References
+ * and printed. One connection by default: accounts limited to one
+ * connection keep working. */
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -366,6 +368,12 @@ static void finish(over_t *o) {
   job->done(job->arg, (int64_t)n);
 }
 
+static void chunk_over(nt_nntp_t *c, const nt_nntp_overview_t *ov, void *arg) {
+  chunk_t *ch = arg;
+  (void)c;
+  keep(NULL, ch, ov);
+}
+
 static void chunk_done_common(over_t *o, chunk_t *ch, int status, int code,
                               const char *text) {
   ch->done = 1;
@@ -385,6 +393,11 @@ static void chunk_done_common(over_t *o, chunk_t *ch, int status, int code,
 }
 
 static over_t *current; /* the one job of the process */
+
+static void chunk_done(nt_nntp_t *c, const nt_nntp_result_t *r, void *arg) {
+  (void)c;
+  chunk_done_common(current, arg, r->status, r->code, r->text);
+}
 
 static void pool_over(nt_nntp_pool_t *p, const nt_nntp_overview_t *ov, void *arg) {
   chunk_t *ch = arg;
@@ -437,10 +450,7 @@ int nntp_over_start(nntp_over_job_t *job, const uint64_t (*ranges)[2], size_t n)
     return 0;
   }
   o->pending = o->nchunks;
-  /* Always a pool, even of one: a server that hangs up on pipelined
-   * commands then costs a reconnect and one command at a time, not the
-   * run (the session's own connection waits meanwhile). */
-  {
+  if (job->connections > 1) {
     nt_nntp_pool_options_t po;
     memset(&po, 0, sizeof po);
     po.connections = job->connections;
@@ -461,6 +471,15 @@ int nntp_over_start(nntp_over_job_t *job, const uint64_t (*ranges)[2], size_t n)
     }
     return 0;
   }
+  for (size_t i = 0; i < o->nchunks; i++) {
+    int rc = nt_nntp_over(job->s->client, o->chunks[i].range, chunk_over, chunk_done,
+                          &o->chunks[i]);
+    if (rc) {
+      cli_error("overview: %s", nt_strerror(rc));
+      return NT_EXIT_INTERNAL;
+    }
+  }
+  return 0;
 }
 
 void nntp_over_free(nntp_over_job_t *job) {

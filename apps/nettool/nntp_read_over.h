@@ -1,6 +1,6 @@
 /* nntp-read's bulk overview (--overview N, --new): the ranges are cut
- * into chunks fetched with pipelined OVER commands over a pool of
- * --connections N (nettool/nntp_pool.h, one by default); rows are
+ * into chunks fetched with pipelined OVER commands, on the session's
+ * connection or over --connections N (nettool/nntp_pool.h); rows are
  * kept, sorted by number, optionally threaded by References, and printed
  * as the table or as JSON. */
 #ifndef NETTOOL_NNTP_READ_OVER_H
@@ -14,7 +14,7 @@
 typedef struct nntp_over_job_s {
   nntp_cli_t *s;
   const char *group;
-  unsigned connections; /* of the pool */
+  unsigned connections; /* 1: the session's connection */
   int threads, json;
   uint64_t count, low, high; /* the GROUP reply, for the JSON */
   /* called once with the number of rows printed, or an exit code < 0

@@ -8,7 +8,7 @@
 # under their parents by References; --json is valid JSON with every row;
 # against INN's authentication-required nnrpd every pool connection logs
 # in; and a scripted server that hangs up on pipelined commands
-# (nntp_refuse_peer.py) gets them again one at a time.
+# (nntp_refuse_peer.py) gets them again one at a time (--connections 2).
 #   nntp_pipeline_inn.sh NETTOOL
 set -u
 nt=$1
@@ -173,13 +173,14 @@ EOF
 check "--json: the overview and an article parse, dot-stuffing undone" t_json
 
 # a server that hangs up when a second command arrives before its answer:
-# the overview is fetched again one command at a time, nothing is lost
+# the pool (--connections) fetches the overview again one command at a
+# time, nothing is lost
 t_refuse() {
   /usr/bin/python3 "$here/nntp_refuse_peer.py" 3000 "$dir/hangups" >"$dir/rport" &
   local pid=$! i
   for i in $(seq 50); do [ -s "$dir/rport" ] && break; sleep 0.1; done
   "$nt" nntp-read local.test --server "127.0.0.1:$(cat "$dir/rport")" --overview 3000 \
-    >"$dir/refused" 2>"$dir/refused.err"
+    --connections 2 >"$dir/refused" 2>"$dir/refused.err"
   local rc=$?
   kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
   [ "$rc" = 0 ] || { echo "# exit $rc: $(head -3 "$dir/refused.err")"; return 1; }
