@@ -51,8 +51,9 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 run_one() {
   local name=$1
   shift
-  local sock=$TMP/$name.sock
-  rm -f "$sock"
+  # A fresh path per run: a server that unlinks its path at exit (libuv
+  # does) must not take the next run's socket with it.
+  local sock=$TMP/$name.$RANDOM$RANDOM.sock
   taskset -c 0 "$@" "$sock" >"$TMP/$name.out" 2>"$TMP/$name.err" &
   SRV=$!
   local i=0
