@@ -385,8 +385,18 @@ static void chunk_done_common(over_t *o, chunk_t *ch, int status, int code,
     r.status = status;
     r.code = code;
     r.text = text;
-    char what[128];
-    snprintf(what, sizeof what, "overview %s", ch->range);
+    char what[192];
+    nt_nntp_t *c = o->job->s->client;
+    /* a server that hangs up on pipelined commands (RFC 3977 lets it lack
+     * pipelining): say what would work */
+    if (!o->pool && c && code == 0 && nt_nntp_peak_in_flight(c) > 1 &&
+        (status == NT_EUNEXPECTEDEOF || status == NT_ECONNRESET))
+      snprintf(what, sizeof what,
+               "overview %s (%zu commands were pipelined; --no-pipelining or "
+               "--connections 2 send one at a time)",
+               ch->range, nt_nntp_peak_in_flight(c));
+    else
+      snprintf(what, sizeof what, "overview %s", ch->range);
     nntp_cli_fail(o->job->s, what, &r);
   }
   if (--o->pending == 0) finish(o);
