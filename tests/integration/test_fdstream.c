@@ -465,6 +465,14 @@ static int setup_poll(void **s) {
   return 0;
 }
 
+#ifdef NT_HAVE_URING
+static int setup_uring(void **s) {
+  (void)s;
+  g_backend = "io_uring";
+  return 0;
+}
+#endif
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_two_pipes_through_cat),
@@ -479,5 +487,8 @@ int main(void) {
   int failed = 0;
   failed += cmocka_run_group_tests_name("fdstream/epoll", tests, setup_epoll, NULL);
   failed += cmocka_run_group_tests_name("fdstream/poll", tests, setup_poll, NULL);
+#ifdef NT_HAVE_URING
+  failed += cmocka_run_group_tests_name("fdstream/io_uring", tests, setup_uring, NULL);
+#endif
   return failed ? 1 : 0;
 }

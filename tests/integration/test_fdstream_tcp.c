@@ -125,5 +125,8 @@ int main(void) {
   int failed = 0;
   failed += cmocka_run_group_tests_name("fdstream-pipes/epoll", tests, setup_epoll, NULL);
   failed += cmocka_run_group_tests_name("fdstream-pipes/poll", tests, setup_poll, NULL);
+#ifdef NT_HAVE_URING
+  failed += cmocka_run_group_tests_name("fdstream-pipes/io_uring", tests, setup_uring, NULL);
+#endif
   return failed ? 1 : 0;
 }

@@ -778,6 +778,15 @@ static int setup_sigchld_poll(void **s) {
   return 0;
 }
 
+#ifdef NT_HAVE_URING
+static int setup_uring(void **s) {
+  (void)s;
+  g_backend = "io_uring";
+  nt__process_no_pidfd = 0;
+  return 0;
+}
+#endif
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_exit_status),
@@ -804,6 +813,9 @@ int main(void) {
   int failed = 0;
   failed += cmocka_run_group_tests_name("process/epoll", tests, setup_epoll, NULL);
   failed += cmocka_run_group_tests_name("process/poll", tests, setup_poll, NULL);
+#ifdef NT_HAVE_URING
+  failed += cmocka_run_group_tests_name("process/io_uring", tests, setup_uring, NULL);
+#endif
   failed += cmocka_run_group_tests_name("process/sigchld", reaping, setup_sigchld, NULL);
   failed += cmocka_run_group_tests_name("process/sigchld-poll", reaping,
                                         setup_sigchld_poll, NULL);

@@ -431,6 +431,14 @@ static int setup_poll(void **s) {
   return 0;
 }
 
+#ifdef NT_HAVE_URING
+static int setup_uring(void **s) {
+  (void)s;
+  g_backend = "io_uring";
+  return 0;
+}
+#endif
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_restarted_server),
@@ -439,5 +447,8 @@ int main(void) {
   int failed = 0;
   failed += cmocka_run_group_tests_name("reconnect/epoll", tests, setup_epoll, NULL);
   failed += cmocka_run_group_tests_name("reconnect/poll", tests, setup_poll, NULL);
+#ifdef NT_HAVE_URING
+  failed += cmocka_run_group_tests_name("reconnect/io_uring", tests, setup_uring, NULL);
+#endif
   return failed ? 1 : 0;
 }
