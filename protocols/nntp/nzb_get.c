@@ -471,10 +471,11 @@ static void on_done(nt_nntp_t *c, const nt_nntp_result_t *res, void *arg) {
     }
   } else if (res->status == NT_ENNTP_NOARTICLE) {
     next_server(g, j, NT_NZB_SEG_MISSING, res->status);
-  } else if (is_refusal(res->status)) {
+  } else if (is_refusal(res->status) && res->code > 0) { /* this command's "no" */
     s->last_error = res->status;
     next_server(g, j, NT_NZB_SEG_FAILED, res->status);
-  } else { /* the connection broke: again on this server, or the next */
+  } else { /* the connection broke, or its set-up was refused ("400 too
+            * many connections"): again on this server, or the next */
     s->last_error = res->status;
     sg->error = res->status;
     if (++sg->tries > g->o.retries || s->dead) next_server(g, j, NT_NZB_SEG_FAILED, res->status);
@@ -542,8 +543,12 @@ static void on_closed(nt_nntp_t *c, int status, void *arg) {
   if (unexpected && !g->cancelled) {
     if (!status) status = NT_EUNEXPECTEDEOF;
     s->last_error = status;
-    if (++s->failures > g->o.retries && !s->nconns) server_dead(g, sv, status);
-    else kick(g, sv);
+    if (++s->failures <= g->o.retries) kick(g, sv); /* a new one takes over */
+    else if (!s->nconns) server_dead(g, sv, status);
+    /* a server that takes fewer connections than asked (a provider's
+     * limit: "400 too many connections"): the ones that work carry on,
+     * no new ones (no reconnect storm) */
+    else s->want = s->nconns;
   }
   maybe_finish(g);
 }
