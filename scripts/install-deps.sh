@@ -25,6 +25,9 @@ case $what in bench) pkgs="$pkgs curl time" ;; esac
 # HTTP CONNECT proxy, both started on loopback with the test's own
 # configuration; nginx serves http and https behind them.
 case $what in test|bench) pkgs="$pkgs dante-server tinyproxy nginx-light" ;; esac
+# Retried downloads that resume (http_resume.sh): nginx serves ranges and
+# ETags on loopback, with the test's own configuration.
+case $what in test|bench) pkgs="$pkgs nginx-light" ;; esac
 
 # HTTP client: llhttp's C sources (node-llhttp installs them under
 # /usr/share/llhttp; built by third_party/llhttp); the Flask multipart
@@ -32,6 +35,8 @@ case $what in test|bench) pkgs="$pkgs dante-server tinyproxy nginx-light" ;; esa
 pkgs="$pkgs node-llhttp"
 # apps/examples/glib_embed.c (the reactor in a GLib main loop) and its test.
 pkgs="$pkgs libglib2.0-dev"
+# The io_uring backend (reactor/backend_uring.c; left out without it).
+pkgs="$pkgs liburing-dev"
 # yEnc CRC32 and COMPRESS DEFLATE (zlib), NZB files (libexpat). nntp-get's
 # tests: par2 (--par2), Nyuu from npm (scripts/install-nyuu.sh: node, npm,
 # the Node headers and a compiler for its yencode addon) unless a node is

@@ -7,7 +7,7 @@
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-scripts/install-deps.sh test || exit 1
+bash scripts/install-deps.sh test || exit 1 # bash: whatever mode git gave the file
 
 build() { # dir, cmake args...
   local dir=$1; shift
