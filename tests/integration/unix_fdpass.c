@@ -10,7 +10,15 @@
  *                           open FILE for appending, connect to NAME, send its
  *                           descriptor with one byte, half-close, print the
  *                           reply line, exit 0
- * Prints "ready" (recv) once listening. Gives up after 15 s (exit 3). */
+ *   unix_fdpass dgram NAME  bind a UNIX datagram socket at NAME and answer
+ *                           each datagram to its sender with "echo: " + it,
+ *                           until SIGTERM (exit 0)
+ *   unix_fdpass dgram-send NAME TEXT
+ *                           from an autobound (abstract) datagram socket,
+ *                           send TEXT to NAME and print the first answer
+ *                           (exit 0), resending every 500 ms for 10 s
+ * Prints "ready" (recv, dgram) once listening. recv and send give up after
+ * 15 s (exit 3). */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,6 +122,105 @@ static void failed(nt_factory_t *f, nt_connector_t *c, int status) {
 static const nt_factory_ops_t fops = {.build_protocol = build,
                                       .connection_failed = failed};
 
+/* dgram mode: a datagram echo on nt_unix_dgram_bind. */
+static void dg_recv(nt_datagram_protocol_t *p, const char *d, size_t n,
+                    const struct sockaddr *from, socklen_t fromlen) {
+  char buf[2048];
+  if (n > sizeof buf - 6) n = sizeof buf - 6;
+  memcpy(buf, "echo: ", 6);
+  memcpy(buf + 6, d, n);
+  int rc = nt_udp_sendto(p->udp, buf, n + 6, from, fromlen);
+  if (rc) fprintf(stderr, "sendto: %s\n", nt_strerror(rc));
+}
+
+static const nt_datagram_protocol_ops_t dg_ops = {.datagram_received = dg_recv};
+
+static void on_signal(nt_reactor_t *r, int signum, void *arg) {
+  (void)signum, (void)arg;
+  nt_reactor_stop(r);
+}
+
+/* dgram-send mode */
+static int g_answered;
+
+static void dgs_recv(nt_datagram_protocol_t *p, const char *d, size_t n,
+                     const struct sockaddr *from, socklen_t fromlen) {
+  (void)from, (void)fromlen;
+  printf("%.*s\n", (int)n, d);
+  fflush(stdout);
+  g_answered = 1;
+  nt_reactor_stop(nt_udp_reactor(p->udp));
+}
+
+static const nt_datagram_protocol_ops_t dgs_ops = {.datagram_received = dgs_recv};
+
+typedef struct {
+  nt_udp_t *u;
+  struct sockaddr_storage to;
+  socklen_t tolen;
+  const char *text;
+  int tries;
+} resend_t;
+
+static void resend_cb(nt_timer_t *t) {
+  resend_t *rs = t->data;
+  if (++rs->tries > 20) {
+    nt_reactor_stop(nt_udp_reactor(rs->u));
+    return;
+  }
+  int rc = nt_udp_sendto(rs->u, rs->text, strlen(rs->text),
+                         (struct sockaddr *)&rs->to, rs->tolen);
+  if (rc) fprintf(stderr, "sendto: %s\n", nt_strerror(rc));
+}
+
+static int dgram_send_main(const char *name, const char *text) {
+  nt_reactor_t *r;
+  if (nt_reactor_new(&r, NULL)) return 1;
+  nt_datagram_protocol_t p = {&dgs_ops, NULL};
+  resend_t rs;
+  memset(&rs, 0, sizeof rs);
+  rs.text = text;
+  int rc = nt_unix_addr(name, &rs.to, &rs.tolen);
+  if (!rc) rc = nt_unix_dgram_bind(r, NULL, &p, &rs.u);
+  if (rc) {
+    fprintf(stderr, "%s: %s\n", name, nt_strerror(rc));
+    return 1;
+  }
+  nt_timer_t t;
+  nt_timer_init(r, &t, resend_cb);
+  t.data = &rs;
+  resend_cb(&t);
+  nt_timer_start(&t, 500, 500);
+  nt_reactor_run(r);
+  nt_timer_stop(&t);
+  nt_udp_close(rs.u);
+  for (int k = 0; k < 100 && nt_reactor_run_once(r, 0) > 0; k++)
+    ;
+  nt_reactor_free(r);
+  return g_answered ? 0 : 1;
+}
+
+static int dgram_main(const char *name) {
+  nt_reactor_t *r;
+  if (nt_reactor_new(&r, NULL)) return 1;
+  nt_datagram_protocol_t p = {&dg_ops, NULL};
+  nt_udp_t *u;
+  int rc = nt_unix_dgram_bind(r, name, &p, &u);
+  if (rc) {
+    fprintf(stderr, "%s: %s\n", name, nt_strerror(rc));
+    return 1;
+  }
+  printf("ready\n");
+  fflush(stdout);
+  nt_reactor_handle_signals(r, on_signal, NULL);
+  nt_reactor_run(r);
+  nt_udp_close(u); /* removes the socket file */
+  for (int k = 0; k < 100 && nt_reactor_run_once(r, 0) > 0; k++)
+    ;
+  nt_reactor_free(r);
+  return 0;
+}
+
 static void give_up(nt_timer_t *t) {
   (void)t;
   fprintf(stderr, "timed out\n");
@@ -121,9 +228,14 @@ static void give_up(nt_timer_t *t) {
 }
 
 int main(int argc, char **argv) {
+  if (argc == 3 && !strcmp(argv[1], "dgram")) return dgram_main(argv[2]);
+  if (argc == 4 && !strcmp(argv[1], "dgram-send"))
+    return dgram_send_main(argv[2], argv[3]);
   if (argc < 3 || (strcmp(argv[1], "recv") && strcmp(argv[1], "send")) ||
       (!strcmp(argv[1], "send") && argc != 4)) {
-    fprintf(stderr, "usage: unix_fdpass recv NAME | send NAME FILE\n");
+    fprintf(stderr,
+            "usage: unix_fdpass recv NAME | send NAME FILE | dgram NAME |\n"
+            "       dgram-send NAME TEXT\n");
     return 2;
   }
   nt_reactor_t *r;

@@ -3,7 +3,8 @@
 # processes: nettool's ts-server/ts-client (endpoints unix:PATH, unix:@NAME)
 # against socat and against Twisted's UNIX server and client, both ways;
 # descriptors passed between two processes (nettool to nettool, Twisted to
-# nettool, nettool to Twisted); stale and live socket files; abstract names;
+# nettool, nettool to Twisted); datagrams against socat (UNIX-SENDTO,
+# UNIX-RECVFROM); stale and live socket files; abstract names;
 # endpoint errors in the CLI; the unix_echo example. socat and
 # python3-twisted come from scripts/install-deps.sh; missing, the test fails.
 set -u
@@ -166,6 +167,33 @@ printf 'to socat\n' | timeout 10 "$NETTOOL" ts-client "unix:$X" >"$T_TMP/c7.out"
 why=$(t_check_replies "$T_TMP/c7.out" ': ' 'to socat') &&
   ok "ts-client unix:PATH against socat UNIX-LISTEN" || not_ok "ts-client against socat UNIX-LISTEN" "$why" "$(cat "$T_TMP/c7.err" "$T_TMP/socat.err")"
 t_stop "$SOC"
+
+# --- datagrams: socat against nettool's UNIX datagram socket, and back ----------
+D=$T_TMP/dgram.sock
+"$FDPASS" dgram "$D" >"$T_TMP/dg.out" 2>"$T_TMP/dg.err" &
+DPID=$!
+t_track "$DPID"
+if t_wait_line "$T_TMP/dg.out" '^ready$' 50; then
+  echo "hello dgram" | timeout 10 socat -t 2 - "UNIX-SENDTO:$D,bind=$T_TMP/dgc.sock" >"$T_TMP/dg1.out" 2>&1
+  [ "$(cat "$T_TMP/dg1.out")" = "echo: hello dgram" ] &&
+    ok "socat UNIX-SENDTO gets nt_unix_dgram_bind's answer" ||
+    not_ok "socat UNIX-SENDTO gets the datagram answer" "$(cat "$T_TMP/dg1.out" "$T_TMP/dg.err")"
+  t_stop "$DPID"
+  [ ! -e "$D" ] && ok "nt_udp_close removed the datagram socket's file" || not_ok "datagram socket file removed"
+else
+  not_ok "unix_fdpass dgram starts" "$(cat "$T_TMP/dg.err")"
+fi
+DS=$T_TMP/dgram-socat.sock
+socat "UNIX-RECVFROM:$DS,fork" "EXEC:$T_TMP/stamp.sh" 2>"$T_TMP/dgs.err" &
+DSP=$!
+t_track "$DSP"
+i=0
+while [ ! -S "$DS" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+timeout 15 "$FDPASS" dgram-send "$DS" "to socat dgram" >"$T_TMP/dg2.out" 2>"$T_TMP/dg2.err"
+why=$(t_check_replies "$T_TMP/dg2.out" ': ' 'to socat dgram') &&
+  ok "an autobound nettool datagram socket gets socat UNIX-RECVFROM's answer" ||
+  not_ok "nettool datagram client against socat UNIX-RECVFROM" "$why" "$(cat "$T_TMP/dg2.err" "$T_TMP/dgs.err")"
+t_stop "$DSP"
 
 # --- connecting where nobody listens ----------------------------------------------
 timeout 10 "$NETTOOL" ts-client "unix:$T_TMP/nobody.sock" </dev/null >/dev/null 2>"$T_TMP/c8.err"
