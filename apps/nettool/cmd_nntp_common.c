@@ -301,7 +301,7 @@ static void on_ready(nt_nntp_t *c, void *arg) {
 static void on_closed(nt_nntp_t *c, int status, void *arg) {
   nntp_cli_t *s = arg;
   s->client = NULL;
-  if (s->finished || s->exit_code) return; /* the command ended it */
+  if (s->finished || s->exit_code || s->handed_over) return; /* the command ended it */
   if (!status) status = NT_EUNEXPECTEDEOF;
   nt_nntp_state_t st = nt_nntp_end_state(c);
   int code = nt_nntp_last_code(c);

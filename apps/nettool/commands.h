@@ -52,6 +52,8 @@ typedef struct nntp_cli_s {
   unsigned pipeline;
   int no_compress;
   const struct nt_nntp_options_s *conn_opts;
+  int handed_over; /* the command goes on without the session: its end is
+                      no error (nntp-read's fall-back from pipelining) */
 } nntp_cli_t;
 
 /* NNTP's own options besides the shared ones (cli_opts.h), for the

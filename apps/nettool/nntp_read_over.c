@@ -1,10 +1,11 @@
 /* nntp-read's bulk overview: chunks of OVER over the session's connection
- * (pipelined by the client) or, with --connections N > 1, a pool of N more
- * (which also falls back to one command at a time when the server hangs
- * up on pipelined commands); rows collected per chunk (a chunk sent again
- * on another connection starts over), then sorted, threaded by References
- * and printed. One connection by default: accounts limited to one
- * connection keep working. */
+ * (pipelined by the client) or, with --connections N > 1, a pool of N more;
+ * a server that hangs up on pipelined commands gets the chunks not done
+ * again one command at a time (the pool does that itself; after the
+ * session died, a pool of one with pipelining off takes over). Rows are
+ * collected per chunk (a chunk sent again starts over), then sorted,
+ * threaded by References and printed. One connection by default: accounts
+ * limited to one connection keep working. */
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,7 @@ typedef struct {
   size_t nchunks, pending;
   nt_nntp_pool_t *pool;
   int failed;
+  int fallback, fallback_done; /* the session refused pipelining */
 } over_t;
 
 static char *dup_str(nt_nntp_str_t s) {
@@ -374,8 +376,24 @@ static void chunk_over(nt_nntp_t *c, const nt_nntp_overview_t *ov, void *arg) {
   keep(NULL, ch, ov);
 }
 
+static void start_pool(over_t *o, unsigned connections, unsigned pipeline);
+
 static void chunk_done_common(over_t *o, chunk_t *ch, int status, int code,
                               const char *text) {
+  nt_nntp_t *sc = o->job->s->client;
+  /* The session died under pipelined commands (code 0: no reply to this
+   * one): a server that cannot pipeline. Every unanswered chunk hears it
+   * now, in order; they go again over one new connection, one command at
+   * a time (the session is gone, so no connection more than before). */
+  if (!o->pool && !o->fallback_done && code == 0 && sc &&
+      nt_nntp_peak_in_flight(sc) > 1 &&
+      (status == NT_EUNEXPECTEDEOF || status == NT_ECONNRESET)) {
+    o->fallback = 1;
+    o->job->s->handed_over = 1;
+    chunk_reset(ch);
+    if (--o->pending == 0) start_pool(o, 1, 1);
+    return;
+  }
   ch->done = 1;
   /* 423: no article in that range (a cancelled stretch): simply none */
   if (status && status != NT_ENNTP_NOARTICLE && !o->failed) {
@@ -399,7 +417,13 @@ static void chunk_done_common(over_t *o, chunk_t *ch, int status, int code,
       snprintf(what, sizeof what, "overview %s", ch->range);
     nntp_cli_fail(o->job->s, what, &r);
   }
-  if (--o->pending == 0) finish(o);
+  if (--o->pending == 0) {
+    if (o->fallback && !o->pool) {
+      start_pool(o, 1, 1);
+      return;
+    }
+    finish(o);
+  }
 }
 
 static over_t *current; /* the one job of the process */
@@ -426,6 +450,47 @@ static void pool_done(nt_nntp_pool_t *p, const nt_nntp_pool_result_t *r, void *a
 
 static void pool_closed(nt_nntp_pool_t *p, int status, void *arg) {
   (void)p, (void)status, (void)arg;
+}
+
+/* The chunks not done yet over a pool of `connections` (pipeline: the
+ * ceiling, 1 one at a time, 0 the library's). 0 or an exit code. */
+static int pool_chunks(over_t *o, unsigned connections, unsigned pipeline) {
+  nntp_over_job_t *job = o->job;
+  nt_nntp_pool_options_t po;
+  memset(&po, 0, sizeof po);
+  po.connections = connections;
+  nt_nntp_options_t co = *job->s->conn_opts;
+  if (pipeline) co.pipeline = pipeline;
+  nt_nntp_pool_callbacks_t cbs = {.closed = pool_closed};
+  int rc = nt_nntp_pool_new(job->s->reactor, job->s->host, job->s->port, &co, &po, &cbs,
+                            o, &o->pool);
+  if (rc) {
+    cli_error("connect to %s port %d: %s", job->s->host, job->s->port, nt_strerror(rc));
+    return nntp_cli_exit(rc);
+  }
+  o->pending = 0;
+  for (size_t i = 0; i < o->nchunks; i++) {
+    if (o->chunks[i].done) continue;
+    rc = nt_nntp_pool_over(o->pool, job->group, o->chunks[i].range, pool_over, pool_done,
+                           &o->chunks[i]);
+    if (rc) {
+      cli_error("overview: %s", nt_strerror(rc));
+      return NT_EXIT_INTERNAL;
+    }
+    o->pending++;
+  }
+  if (!o->pending) finish(o);
+  return 0;
+}
+
+static void start_pool(over_t *o, unsigned connections, unsigned pipeline) {
+  o->fallback_done = 1;
+  int rc = pool_chunks(o, connections, pipeline);
+  if (rc) {
+    o->failed = 1;
+    o->job->s->handed_over = 0;
+    nntp_cli_end(o->job->s, rc);
+  }
 }
 
 int nntp_over_start(nntp_over_job_t *job, const uint64_t (*ranges)[2], size_t n) {
@@ -460,27 +525,7 @@ int nntp_over_start(nntp_over_job_t *job, const uint64_t (*ranges)[2], size_t n)
     return 0;
   }
   o->pending = o->nchunks;
-  if (job->connections > 1) {
-    nt_nntp_pool_options_t po;
-    memset(&po, 0, sizeof po);
-    po.connections = job->connections;
-    nt_nntp_pool_callbacks_t cbs = {.closed = pool_closed};
-    int rc = nt_nntp_pool_new(job->s->reactor, job->s->host, job->s->port,
-                              job->s->conn_opts, &po, &cbs, o, &o->pool);
-    if (rc) {
-      cli_error("connect to %s port %d: %s", job->s->host, job->s->port, nt_strerror(rc));
-      return nntp_cli_exit(rc);
-    }
-    for (size_t i = 0; i < o->nchunks; i++) {
-      rc = nt_nntp_pool_over(o->pool, job->group, o->chunks[i].range, pool_over,
-                             pool_done, &o->chunks[i]);
-      if (rc) {
-        cli_error("overview: %s", nt_strerror(rc));
-        return NT_EXIT_INTERNAL;
-      }
-    }
-    return 0;
-  }
+  if (job->connections > 1) return pool_chunks(o, job->connections, 0);
   for (size_t i = 0; i < o->nchunks; i++) {
     int rc = nt_nntp_over(job->s->client, o->chunks[i].range, chunk_over, chunk_done,
                           &o->chunks[i]);

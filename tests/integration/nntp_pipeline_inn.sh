@@ -8,7 +8,7 @@
 # under their parents by References; --json is valid JSON with every row;
 # against INN's authentication-required nnrpd every pool connection logs
 # in; and a scripted server that hangs up on pipelined commands
-# (nntp_refuse_peer.py) gets them again one at a time (--connections 2).
+# (nntp_refuse_peer.py) gets them again one at a time.
 #   nntp_pipeline_inn.sh NETTOOL
 set -u
 nt=$1
@@ -173,19 +173,23 @@ EOF
 check "--json: the overview and an article parse, dot-stuffing undone" t_json
 
 # a server that hangs up when a second command arrives before its answer:
-# the pool (--connections) fetches the overview again one command at a
-# time, nothing is lost
+# the overview is fetched again one command at a time on a new connection
+# (after the session died, or in the pool of --connections 2), nothing lost
 t_refuse() {
   /usr/bin/python3 "$here/nntp_refuse_peer.py" 3000 "$dir/hangups" >"$dir/rport" &
   local pid=$! i
   for i in $(seq 50); do [ -s "$dir/rport" ] && break; sleep 0.1; done
-  "$nt" nntp-read local.test --server "127.0.0.1:$(cat "$dir/rport")" --overview 3000 \
-    --connections 2 >"$dir/refused" 2>"$dir/refused.err"
-  local rc=$?
+  local rc=0 c
+  for c in 1 2; do # the session itself, and a pool of 2
+    echo 0 >"$dir/hangups"
+    "$nt" nntp-read local.test --server "127.0.0.1:$(cat "$dir/rport")" --overview 3000 \
+      --connections "$c" >"$dir/refused" 2>"$dir/refused.err" || { rc=$?; break; }
+    [ "$(rows "$dir/refused")" = 3000 ] || { echo "# $c: rows: $(rows "$dir/refused")"; rc=1; break; }
+    [ "$(cat "$dir/hangups")" -ge 1 ] || { echo "# $c: the server never hung up"; rc=1; break; }
+    [ ! -s "$dir/refused.err" ] || { echo "# $c: stderr: $(head -2 "$dir/refused.err")"; rc=1; break; }
+  done
   kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
   [ "$rc" = 0 ] || { echo "# exit $rc: $(head -3 "$dir/refused.err")"; return 1; }
-  [ "$(rows "$dir/refused")" = 3000 ] || { echo "# rows: $(rows "$dir/refused")"; return 1; }
-  [ "$(cat "$dir/hangups")" -ge 1 ] || { echo "# the server never hung up"; return 1; }
 }
 check "a server that refuses pipelining: one command at a time, all 3000 rows" t_refuse
 

@@ -41,7 +41,10 @@ def serve(conn):
             conn.setblocking(True)
             if pending:
                 with lock:
-                    hangups += 1
+                    try:
+                        hangups = int(open(count_file).read() or 0) + 1
+                    except (OSError, ValueError):
+                        hangups = 1
                     open(count_file, "w").write(str(hangups))
                 return
             word = cmd.split(" ")[0].upper()
@@ -68,7 +71,6 @@ s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", 0))
 s.listen(16)
-open(count_file, "w").write("0")
 print(s.getsockname()[1], flush=True)
 while True:
     c, _ = s.accept()
