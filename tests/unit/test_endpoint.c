@@ -203,6 +203,65 @@ static void test_alloc_failures(void **state) {
   }
 }
 
+/* Listening on a client endpoint, connecting a server one, udp where a stream
+ * is wanted and the reverse: NT_EINVAL at once, no callback, nothing left
+ * on the reactor (test reactor, no sockets made). */
+static int g_cb;
+static nt_protocol_t *no_build(nt_factory_t *f, const struct sockaddr *a,
+                               socklen_t l) {
+  (void)f, (void)a, (void)l;
+  g_cb++;
+  return NULL;
+}
+static void no_start(nt_factory_t *f, nt_connector_t *c) {
+  (void)f, (void)c;
+  g_cb++;
+}
+static void no_fail(nt_factory_t *f, nt_connector_t *c, int st) {
+  (void)f, (void)c, (void)st;
+  g_cb++;
+}
+static const nt_factory_ops_t no_fops = {no_build, no_start, no_fail};
+
+static void test_misuse(void **state) {
+  (void)state;
+  nt_reactor_t *r;
+  assert_int_equal(nt_test_reactor_new(&r), 0);
+  nt_factory_t f = {&no_fops, NULL};
+  nt_endpoint_t *srv_tcp, *cli_tcp, *srv_udp, *cli_udp;
+  assert_int_equal(nt_endpoint_parse("tcp:0", S, &srv_tcp, NULL, 0), 0);
+  assert_int_equal(nt_endpoint_parse("tcp:h:1", C, &cli_tcp, NULL, 0), 0);
+  assert_int_equal(nt_endpoint_parse("udp:0", S, &srv_udp, NULL, 0), 0);
+  assert_int_equal(nt_endpoint_parse("udp:h:1", C, &cli_udp, NULL, 0), 0);
+  nt_endpoint_listener_t *l = NULL;
+  nt_connector_t *c = NULL;
+  nt_udp_t *u = NULL;
+  assert_int_equal(nt_endpoint_listen(r, cli_tcp, &f, NULL, &l), NT_EINVAL);
+  assert_int_equal(nt_endpoint_listen(r, srv_udp, &f, NULL, &l), NT_EINVAL);
+  assert_int_equal(nt_endpoint_connect(r, srv_tcp, &f, NULL, &c), NT_EINVAL);
+  assert_int_equal(nt_endpoint_connect(r, cli_udp, &f, NULL, &c), NT_EINVAL);
+  assert_int_equal(nt_endpoint_bind_datagram(r, srv_tcp, NULL, NULL, &u), NT_EINVAL);
+  assert_int_equal(nt_endpoint_bind_datagram(r, cli_udp, NULL, NULL, &u), NT_EINVAL);
+  assert_null(l);
+  assert_null(c);
+  assert_null(u);
+  /* A newer caller's options with a field this library does not know set:
+   * refused, nothing done (docs/ABI.md). */
+  struct {
+    nt_endpoint_connect_options_t o;
+    uint64_t newer;
+  } big = {{0}, 1};
+  assert_int_equal(nt_endpoint_connect_sized(sizeof big, r, cli_tcp, &f,
+                                             &big.o, &c), NT_ENOTSUP);
+  nt_test_run_pending(r);
+  assert_int_equal(g_cb, 0);
+  nt_endpoint_free(srv_tcp);
+  nt_endpoint_free(cli_tcp);
+  nt_endpoint_free(srv_udp);
+  nt_endpoint_free(cli_udp);
+  assert_int_equal(nt_test_reactor_free(r), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_good),
@@ -210,6 +269,7 @@ int main(void) {
       cmocka_unit_test(test_bad),
       cmocka_unit_test(test_long_and_odd),
       cmocka_unit_test(test_alloc_failures),
+      cmocka_unit_test(test_misuse),
   };
   return cmocka_run_group_tests_name("endpoint", tests, NULL, NULL);
 }
