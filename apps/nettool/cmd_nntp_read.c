@@ -516,7 +516,22 @@ int cmd_nntp_read(int argc, char **argv) {
   }
   r.s.on_ready = start;
   r.s.data = &r;
+  cli_last_error[0] = 0;
+  double t0 = cli_now();
   rc = nntp_cli_run(&r.s);
+  if (r.json && rc) {
+    /* On failure the article or overview object is not printed: the
+     * transfer object says what failed, as for the other commands. */
+    cli_json_xfer_t x;
+    cli_json_xfer_init(&x, "nntp-read");
+    x.host = r.s.host;
+    x.port = r.s.port;
+    x.path = r.group;
+    x.exit_code = rc;
+    x.error = cli_last_error[0] ? cli_last_error : NULL;
+    x.seconds = cli_now() - t0;
+    cli_json_print(&x);
+  }
   nt_nntp_article_free(&r.art);
   nntp_over_free(&r.job);
   nt_newsrc_free(r.newsrc);

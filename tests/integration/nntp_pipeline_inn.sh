@@ -168,9 +168,20 @@ assert [x["number"] for x in a] == sorted(x["number"] for x in a)
 assert a[1]["message_id"] == "<p2@pipe.test>" and a[1]["references"].endswith("<p1@pipe.test>"), a[1]
 EOF
   read_ok "$dir/ja" --article '<p3@pipe.test>' --json --all || return 1
-  /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["subject"]=="article 3" and d["body"]==["body of 3",".dot line"], d' "$dir/ja"
+  /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["subject"]=="article 3" and d["body"]==["body of 3",".dot line"], d' "$dir/ja" || return 1
+  # a failure is a JSON object too: the exit code and the error line
+  "$nt" nntp-read no.such.group --server "$srv" --json >"$dir/jf" 2>/dev/null
+  local frc=$?
+  /usr/bin/python3 -c '
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+assert len(lines) == 1, lines
+d = json.loads(lines[0])
+assert d["command"] == "nntp-read" and d["path"] == "no.such.group", d
+assert d["exit_code"] == int(sys.argv[2]) != 0 and "no.such.group" in d["error"], d
+' "$dir/jf" "$frc"
 }
-check "--json: the overview and an article parse, dot-stuffing undone" t_json
+check "--json: the overview and an article parse, dot-stuffing undone; a failure is an object with exit_code and error" t_json
 
 # a server that hangs up when a second command arrives before its answer:
 # the overview is fetched again one command at a time on a new connection
