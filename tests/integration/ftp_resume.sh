@@ -245,6 +245,27 @@ if ftp_start vsftpd "$vdir" "$certs"; then
     not_ok "vsftpd fallback" "exit $rc" "$(grep -v '^[<>]' "$T_TMP/e7" | tail -n 5)"
   fi
   t_stop $RPID
+  # killed (SIGKILL) half-way (vsftpd sends anonymous downloads at 2 MB/s),
+  # then the same command again: it continues from LOCAL.part (its state
+  # names this server, path, SIZE and MDTM)
+  "$NETTOOL" ftp-get -q 127.0.0.1 pub/big.bin -o "$W/k.bin" --port "$VPORT" --retry 1 2>"$T_TMP/e9" &
+  kpid=$!
+  t_track $kpid
+  for _ in $(seq 100); do
+    [ "$(stat -c %s "$W/k.bin.part" 2>/dev/null || echo 0)" -gt 1500000 ] && break
+    sleep 0.1
+  done
+  kill -KILL $kpid
+  wait $kpid 2>/dev/null
+  kept=$(stat -c %s "$W/k.bin.part" 2>/dev/null || echo 0)
+  "$NETTOOL" ftp-get -v 127.0.0.1 pub/big.bin -o "$W/k.bin" --port "$VPORT" --retry 1 2>"$T_TMP/e10"
+  rc=$?
+  if [ "$kept" -gt 0 ] && [ $rc -eq 0 ] && grep -q "^> REST $kept\$" "$T_TMP/e10" &&
+    [ "$(sha_of "$W/k.bin")" = "$(sha_of "$vdir/anon/pub/big.bin")" ] && [ ! -e "$W/k.bin.part.state" ]; then
+    ok "vsftpd: SIGKILL at $kept bytes, the same command continued with REST $kept"
+  else
+    not_ok "vsftpd: continue after SIGKILL" "exit $rc, kept $kept" "$(grep -E '^> (REST|RETR)' "$T_TMP/e10")"
+  fi
   "$NETTOOL" ftp-get 127.0.0.1 pub/hello.txt -o "$W/vh.txt" --port "$VPORT" --verify 2>"$T_TMP/e8"
   rc=$?
   if [ $rc -eq 8 ] && grep -q 'offers no checksum command' "$T_TMP/e8" && [ ! -e "$W/vh.txt" ]; then
