@@ -55,7 +55,7 @@ else not_ok "libnettool.so exports only nt_*" "other symbols: $bad" "count $coun
 # data objects the headers declare extern.
 { for h in "$P"/include/nettool/*.h; do echo "#include <nettool/${h##*/}>"; done; } >"$T_TMP/allh.c"
 if "$CC" -std=c11 -I"$P/include" -aux-info "$T_TMP/aux" -fsyntax-only "$T_TMP/allh.c" 2>/dev/null; then
-  grep '/include/nettool/.*\*/ extern' "$T_TMP/aux" | sed -E 's/.*[ *]([a-z_0-9]+) \(.*/\1/' | sort -u >"$T_TMP/decl"
+  grep '/include/nettool/.*\*/ extern' "$T_TMP/aux" | sed -E 's/^[^(]*[ *]([a-z_0-9]+) \(.*/\1/' | sort -u >"$T_TMP/decl"
   sort -u "$T_TMP/syms" >"$T_TMP/exp"
   unexported=$(comm -23 "$T_TMP/decl" "$T_TMP/exp" | head -10)
   undeclared=$(comm -13 "$T_TMP/decl" "$T_TMP/exp" | while read -r sym; do
