@@ -325,23 +325,28 @@ fd_pair() { # DESC SERVER-CMD... -- CLIENT-CMD...  (both given the socket, file)
   shift
   cli=("$@")
   : >"$F"
-  rm -f "$T_TMP/fd.sock"
-  "${srv[@]}" "$T_TMP/fd.sock" >"$T_TMP/fds.out" 2>"$T_TMP/fds.err" &
+  # files of its own per pair: "cmd >file &" truncates the file in the
+  # child, so the wait below could read the previous pair's "ready"; and a
+  # previous server on its way out cannot take this pair's socket name
+  FD_N=$((${FD_N:-0} + 1))
+  local sock=$T_TMP/fd$FD_N.sock
+  rm -f "$sock"
+  "${srv[@]}" "$sock" >"$T_TMP/fds$FD_N.out" 2>"$T_TMP/fds$FD_N.err" &
   local spid=$!
   t_track "$spid"
-  if ! t_wait_line "$T_TMP/fds.out" '^ready$' 100; then
-    not_ok "$desc: server starts" "$(cat "$T_TMP/fds.err")"
+  if ! t_wait_line "$T_TMP/fds$FD_N.out" '^ready$' 100; then
+    not_ok "$desc: server starts" "$(cat "$T_TMP/fds$FD_N.err")"
     t_stop "$spid"
     return
   fi
-  timeout 20 "${cli[@]}" "$T_TMP/fd.sock" "$F" >"$T_TMP/fdc.out" 2>"$T_TMP/fdc.err"
+  timeout 20 "${cli[@]}" "$sock" "$F" >"$T_TMP/fdc.out" 2>"$T_TMP/fdc.err"
   local rc=$?
   t_wait_exit "$spid" 50
   local who=${srv[-1]}
   if [ $rc -eq 0 ] && grep -qx 'fds 1' "$T_TMP/fdc.out" && [ "$(wc -l <"$F")" -eq 1 ] && grep -q '^written by ' "$F"; then
     ok "$desc (the receiver wrote '$(cat "$F")' through the passed fd)"
   else
-    not_ok "$desc" "client exit $rc: $(cat "$T_TMP/fdc.out" "$T_TMP/fdc.err")" "server: $(cat "$T_TMP/fds.err")" "file: $(cat "$F")" "$who"
+    not_ok "$desc" "client exit $rc: $(cat "$T_TMP/fdc.out" "$T_TMP/fdc.err")" "server: $(cat "$T_TMP/fds$FD_N.err")" "file: $(cat "$F")" "$who"
   fi
   t_stop "$spid"
 }
