@@ -6,11 +6,32 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "nettool/reactor.h"
 
 #define nt__container_of(ptr, type, member)                                    \
   ((type *)((char *)(ptr)-offsetof(type, member)))
+
+/* Completion-based stream I/O (backend_uring.c), one cio per connection.
+ * Receive: once cio_recv(c, 1) is called, cb(owner, NT__CIO_DATA, data, n)
+ * runs from the loop for each chunk received (data valid during the call
+ * only), then cb(owner, NT__CIO_END, NULL, n) once, n == 0 at the end of the
+ * stream or an error code; never while reading is off (cio_recv(c, 0)):
+ * what arrives meanwhile is kept and delivered, in order, once it is on
+ * again. Send: cio_send copies up to max bytes of iov (so the kernel never
+ * reads memory the owner may free), submits them with the loop's next wait
+ * and returns 0; NT_EAGAIN while a send is in flight (cio_sending). The
+ * send ends with cb(owner, NT__CIO_SENT, NULL, n): n the bytes sent (all
+ * of them: short sends are resubmitted inside) or an error. The owner
+ * keeps those bytes queued until then, so "drained" still means "taken by
+ * the kernel". cio_close: no callback after it; a send in flight is
+ * cancelled; the backend frees the cio when nothing of it is in flight.
+ * The owner keeps the fd and closes it after cio_close. */
+typedef struct nt__cio nt__cio_t;
+enum { NT__CIO_DATA, NT__CIO_END, NT__CIO_SENT };
+typedef void (*nt__cio_cb)(void *owner, int kind, const char *data, ssize_t n);
+struct iovec;
 
 /* One poller backend per file, chosen at run time (NETTOOL_BACKEND). set()
  * moves an fd from the events the backend has to the events wanted (0 means
@@ -29,10 +50,34 @@ struct nt__backend {
   /* The one pollable fd that is readable when wait() has events, for loops
    * that embed the reactor (nt_reactor_backend_fd); NULL if there is none. */
   int (*fd)(const nt_reactor_t *r);
+  /* Completion-based stream I/O (io_uring); NULL on readiness backends.
+   * cio_open returns NULL when it cannot (the caller stays readiness-based). */
+  nt__cio_t *(*cio_open)(nt_reactor_t *r, int fd, nt__cio_cb cb, void *owner);
+  int (*cio_recv)(nt__cio_t *c, int on);
+  void (*cio_close)(nt__cio_t *c);
+  int (*cio_send)(nt__cio_t *c, const struct iovec *iov, int n, size_t max);
+  int (*cio_sending)(const nt__cio_t *c);
 };
 
 extern const struct nt__backend nt__backend_epoll;
 extern const struct nt__backend nt__backend_poll;
+#ifdef NT_HAVE_URING
+extern const struct nt__backend nt__backend_uring;
+/* Test hooks (backend_uring.c): a setup hook returning a negative code makes
+ * the ring's setup fail with it (as io_uring_disabled, seccomp or an old
+ * kernel would), so the fallback to epoll can be tested; the buffer count
+ * of the provided-buffer ring (0: default; a power of two), read when the
+ * ring is first used. */
+extern int (*nt__uring_setup_hook)(void);
+extern unsigned nt__uring_nbufs_override;
+/* Counters for tests, process-wide: receives that found every provided
+ * buffer in use, sends the kernel took only part of, chunks kept while
+ * reading was off, cios allocated and not yet freed. */
+typedef struct {
+  unsigned long enobufs, short_sends, held, cios_live;
+} nt__uring_stats_t;
+extern nt__uring_stats_t nt__uring_stats;
+#endif
 
 /* Objects nettool owns on a reactor (connections, pending connectors), listed
  * so nt_reactor_close_all can end them. */

@@ -25,6 +25,14 @@ static const struct nt__backend *find_backend(const char *name) {
   if (!name || !*name) name = getenv("NETTOOL_BACKEND");
   if (!name || !*name || !strcmp(name, "epoll")) return &nt__backend_epoll;
   if (!strcmp(name, "poll")) return &nt__backend_poll;
+  if (!strcmp(name, "io_uring")) {
+#ifdef NT_HAVE_URING
+    return &nt__backend_uring;
+#else
+    NT__DEBUG("io_uring: not built in (no liburing); using epoll");
+    return &nt__backend_epoll;
+#endif
+  }
   return NULL;
 }
 
@@ -45,6 +53,15 @@ int nt_reactor_new_sized(size_t opts_size, nt_reactor_t **out,
     r->wall_base.tv_sec = 1795360260; /* Sun Nov 22 15:11:00 2026 UTC */
   }
   int rc = be->init(r);
+#ifdef NT_HAVE_URING
+  if (rc && be == &nt__backend_uring) {
+    /* io_uring refused (kernel.io_uring_disabled, a seccomp filter, an old
+     * kernel, RLIMIT_MEMLOCK): the program still runs, on epoll. */
+    NT__DEBUG("io_uring: setup failed (%s); using epoll", nt_strerror(rc));
+    be = r->backend = &nt__backend_epoll;
+    rc = be->init(r);
+  }
+#endif
   if (rc) {
     nt__free(r);
     return rc;

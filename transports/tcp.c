@@ -23,6 +23,11 @@ typedef struct tcp_conn {
   nt__stream_t s;
   nt_io_t io;
   nt__handle_t handle;
+  /* Completion-based receive (io_uring backend), or NULL: reads then come
+   * from the backend, and io watches for writability only. */
+  nt__cio_t *cio;
+  uint8_t cio_on;   /* receiving through the cio */
+  size_t sent_done; /* sent through the cio, still at the queue's head */
 } tcp_conn_t;
 
 static const nt_transport_ops_t tcp_ops;
@@ -37,14 +42,49 @@ static void update_events(tcp_conn_t *c) {
              NT_TRANSPORT_CLOSED | NT_TRANSPORT_EOF_RECEIVED)))
     ev |= NT_READABLE;
   if (c->s.wq.head) ev |= NT_WRITABLE;
+  if (c->cio) {
+    const struct nt__backend *be = c->s.base.reactor->backend;
+    int on = (ev & NT_READABLE) != 0;
+    if (on != c->cio_on) {
+      c->cio_on = (uint8_t)on;
+      be->cio_recv(c->cio, on);
+    }
+    ev &= ~(unsigned)NT_READABLE;
+    /* The end of the send in flight flushes the queue (conn_cio_cb): the
+     * socket's writability matters only when nothing is in flight (a file
+     * segment that met a full socket). */
+    if (be->cio_sending(c->cio)) ev &= ~(unsigned)NT_WRITABLE;
+  }
   if (ev != c->io.events) {
     int rc = nt_io_start(&c->io, ev);
     if (rc) nt__stream_fail(&c->s, rc);
   }
 }
 
+/* Bytes one send through the ring carries at most (a copy of the queue's
+ * head: bounded, so a peer that reads nothing costs little more memory
+ * than on epoll). */
+#define CIO_SEND_MAX (64 * 1024)
+
+/* Sending with a cio: a write that finds the queue empty goes out at once
+ * with sendmsg(2), as on epoll (the bytes are in the kernel when the write
+ * returns: programs and tests read them from the peer straight away); what
+ * the socket did not take is queued, and the queue is sent through the
+ * ring (cio_kick): the kernel parks the send until the socket has room, no
+ * writability round trip, and its completion flushes the rest. */
 static ssize_t tcp_sendv(nt__stream_t *s, const struct iovec *iov, int n) {
   tcp_conn_t *c = (tcp_conn_t *)s;
+  if (c->cio && s->wq.head) { /* flushing the queue (flush_queue) */
+    /* Nothing is taken now; once the send completes, the queue's head is
+     * what went out, and the next call says so. */
+    if (c->sent_done) {
+      size_t k = c->sent_done;
+      c->sent_done = 0;
+      return (ssize_t)k;
+    }
+    int rc = s->base.reactor->backend->cio_send(c->cio, iov, n, CIO_SEND_MAX);
+    return rc ? rc : NT_EAGAIN;
+  }
   struct msghdr m;
   memset(&m, 0, sizeof m);
   m.msg_iov = (struct iovec *)iov;
@@ -60,6 +100,8 @@ static ssize_t tcp_sendv(nt__stream_t *s, const struct iovec *iov, int n) {
 static ssize_t tcp_sendfile(nt__stream_t *s, int fd, uint64_t *off,
                             size_t len) {
   tcp_conn_t *c = (tcp_conn_t *)s;
+  /* Not past bytes still in flight in the ring. */
+  if (c->cio && s->base.reactor->backend->cio_sending(c->cio)) return NT_EAGAIN;
   off_t o = (off_t)*off;
   for (;;) {
     ssize_t w = sendfile(c->io.fd, fd, &o, len);
@@ -72,9 +114,29 @@ static ssize_t tcp_sendfile(nt__stream_t *s, int fd, uint64_t *off,
   }
 }
 
+/* The queue's memory head goes to the ring, if nothing is in flight. */
+static void cio_kick(tcp_conn_t *c) {
+  const struct nt__backend *be = c->s.base.reactor->backend;
+  if (be->cio_sending(c->cio) || c->sent_done) return;
+  struct iovec iov[16];
+  int k = 0;
+  for (nt__wseg_t *g = c->s.wq.head; g && g->fd < 0 && k < 16; g = g->next) {
+    iov[k].iov_base = g->data + g->start;
+    iov[k].iov_len = g->end - g->start;
+    k++;
+  }
+  if (!k) return; /* a file segment first: sendfile when writable */
+  int rc = be->cio_send(c->cio, iov, k, CIO_SEND_MAX);
+  if (rc && rc != NT_EAGAIN) nt__stream_fail(&c->s, rc);
+}
+
 static void tcp_want_write(nt__stream_t *s, int on) {
-  (void)on;
-  update_events((tcp_conn_t *)s);
+  tcp_conn_t *c = (tcp_conn_t *)s;
+  if (c->cio && on) {
+    cio_kick(c);
+    if (c->s.base.flags & NT_TRANSPORT_CLOSED) return;
+  }
+  update_events(c);
 }
 
 static void tcp_read_enable(nt__stream_t *s, int on) {
@@ -91,6 +153,8 @@ static void tcp_close(nt__stream_t *s) {
   tcp_conn_t *c = (tcp_conn_t *)s;
   if (c->io.fd < 0) return;
   nt_io_stop(&c->io);
+  if (c->cio) c->s.base.reactor->backend->cio_close(c->cio);
+  c->cio = NULL;
   close(c->io.fd);
   c->io.fd = -1;
   nt__handle_remove(&c->handle);
@@ -137,6 +201,35 @@ static void do_read(tcp_conn_t *c) {
   }
 }
 
+/* Flushes, then watches writability only if the queue is left with nothing
+ * in flight (a file segment that met a full socket): with a send in flight
+ * its completion is what flushes next, and a level-triggered "writable"
+ * would spin. */
+static void cio_flush(tcp_conn_t *c) {
+  nt__stream_flush(&c->s);
+  if (!(c->s.base.flags & NT_TRANSPORT_CLOSED)) update_events(c);
+}
+
+/* Completion-based I/O: the backend's callback (reactor-int.h). */
+static void conn_cio_cb(void *owner, int kind, const char *data, ssize_t n) {
+  tcp_conn_t *c = owner;
+  if (kind == NT__CIO_DATA) {
+    nt__stream_deliver(&c->s, data, (size_t)n);
+  } else if (kind == NT__CIO_END) {
+    if (n == 0)
+      nt__stream_deliver_eof(&c->s);
+    else
+      nt__stream_fail(&c->s, (int)n);
+  } else { /* NT__CIO_SENT: the bytes in flight are out */
+    if (n < 0) {
+      nt__stream_fail(&c->s, (int)n);
+      return;
+    }
+    c->sent_done = (size_t)n;
+    cio_flush(c); /* takes them off the queue, sends the rest */
+  }
+}
+
 static void conn_io_cb(nt_io_t *io, unsigned events) {
   tcp_conn_t *c = nt__container_of(io, tcp_conn_t, io);
   int can_read = (events & NT_READABLE) && (c->io.events & NT_READABLE);
@@ -147,8 +240,12 @@ static void conn_io_cb(nt_io_t *io, unsigned events) {
     do_read(c);
     can_read = 0;
   }
-  if ((events & NT_WRITABLE) && !(c->s.base.flags & NT_TRANSPORT_CLOSED))
-    nt__stream_flush(&c->s);
+  if ((events & NT_WRITABLE) && !(c->s.base.flags & NT_TRANSPORT_CLOSED)) {
+    if (c->cio)
+      cio_flush(c);
+    else
+      nt__stream_flush(&c->s);
+  }
   if (can_read && (c->io.events & NT_READABLE) &&
       !(c->s.base.flags & NT_TRANSPORT_CLOSED))
     do_read(c);
@@ -176,8 +273,14 @@ static int conn_new(nt_reactor_t *r, int fd, tcp_conn_t **out) {
   nt__stream_init(&c->s, r, &tcp_ops, &tcp_stream_io);
   nt_io_init(r, &c->io, fd, conn_io_cb);
   nt_io_unref(&c->io);
-  int rc = nt_io_start(&c->io, NT_READABLE);
+  c->cio = r->backend->cio_open ? r->backend->cio_open(r, fd, conn_cio_cb, c)
+                                : NULL;
+  c->cio_on = c->cio != NULL;
+  c->sent_done = 0;
+  int rc = c->cio ? r->backend->cio_recv(c->cio, 1)
+                  : nt_io_start(&c->io, NT_READABLE);
   if (rc) {
+    if (c->cio) r->backend->cio_close(c->cio);
     close(fd);
     nt__free(c);
     return rc;

@@ -11,6 +11,8 @@
 #   2. starts each server on a free loopback port:
 #        nettool-echo   build-bench/tests/bench/echo_nettool PORT
 #        nettool-ts     build-bench/nettool ts-server --tcp PORT --bind 127.0.0.1
+#        nettool-echo-uring, nettool-ts-uring   the same on the io_uring
+#                       backend (NETTOOL_BACKEND=io_uring; issue 14)
 #        libuv-echo     echo_libuv PORT            (anchor, libuv1-dev)
 #        libevent-echo  echo_libevent PORT         (anchor, libevent-dev)
 #        twisted-echo   /usr/bin/python3 echo_twisted.py PORT   (anchor)
@@ -52,6 +54,7 @@
 #   --warmup S       warm-up seconds per cell (default 1)
 #   --repeat N       rounds; each cell keeps its best (default 3; --quick: 1)
 #   --idle N         idle connections for the memory measurement (default 10000)
+#   --size B         message size in bytes (default 64; e.g. 16384)
 #   --conns LIST     concurrency levels (default "1 50 1000")
 #   --servers LIST   subset of servers, e.g. "libuv-echo twisted-echo"
 #   --retries N      re-run a cell up to N more times when other processes
@@ -76,7 +79,7 @@ REPEAT=3
 REPEAT_SET=0
 IDLE_N=10000
 CONNS_LIST="1 50 1000"
-SERVERS="nettool-echo nettool-ts libuv-echo libevent-echo twisted-echo twisted-ts"
+SERVERS="nettool-echo nettool-echo-uring nettool-ts nettool-ts-uring libuv-echo libevent-echo twisted-echo twisted-ts"
 RETRIES=1
 DO_BUILD=1
 STANDALONE=0
@@ -91,6 +94,7 @@ while (($#)); do
   --warmup) WARMUP=$2; shift ;;
   --repeat) REPEAT=$2; REPEAT_SET=1; shift ;;
   --idle) IDLE_N=$2; shift ;;
+  --size) MSG_SIZE=$2; shift ;;
   --conns) CONNS_LIST=$2; shift ;;
   --servers) SERVERS=$2; shift ;;
   --retries) RETRIES=$2; shift ;;
@@ -107,6 +111,8 @@ for v in "$SECONDS_PER" "$WARMUP"; do
 done
 [[ $REPEAT =~ ^[1-9][0-9]?$ ]] || { echo "run.sh: bad --repeat '$REPEAT'" >&2; exit 64; }
 [[ $IDLE_N =~ ^[0-9]+$ ]] || { echo "run.sh: bad --idle '$IDLE_N'" >&2; exit 64; }
+[[ $MSG_SIZE =~ ^[1-9][0-9]*$ ]] && ((MSG_SIZE <= 1048576)) ||
+  { echo "run.sh: bad --size '$MSG_SIZE'" >&2; exit 64; }
 [[ $RETRIES =~ ^[0-9]$ ]] || { echo "run.sh: bad --retries '$RETRIES'" >&2; exit 64; }
 
 LOGS="$BUILD/bench-logs"
@@ -223,6 +229,10 @@ server_cmd() {
   nettool-echo) [[ -n $ECHO_NETTOOL && -x $ECHO_NETTOOL ]] && printf '%s\n' "$ECHO_NETTOOL" "$port" ;;
   nettool-ts) [[ -n $NETTOOL && -x $NETTOOL ]] &&
     printf '%s\n' "$NETTOOL" ts-server --tcp "$port" --bind 127.0.0.1 ;;
+  nettool-echo-uring) [[ -n $ECHO_NETTOOL && -x $ECHO_NETTOOL ]] &&
+    printf '%s\n' env NETTOOL_BACKEND=io_uring "$ECHO_NETTOOL" "$port" ;;
+  nettool-ts-uring) [[ -n $NETTOOL && -x $NETTOOL ]] &&
+    printf '%s\n' env NETTOOL_BACKEND=io_uring "$NETTOOL" ts-server --tcp "$port" --bind 127.0.0.1 ;;
   libuv-echo) [[ -x $BIN/echo_libuv ]] && printf '%s\n' "$BIN/echo_libuv" "$port" ;;
   libevent-echo) [[ -x $BIN/echo_libevent ]] && printf '%s\n' "$BIN/echo_libevent" "$port" ;;
   twisted-echo) "$PY" -c 'import twisted' 2>/dev/null &&
@@ -232,7 +242,7 @@ server_cmd() {
   *) return 1 ;;
   esac
 }
-kind_of() { case "$1" in *-ts) echo ts ;; *) echo echo ;; esac; }
+kind_of() { case "$1" in *-ts | *-ts-uring) echo ts ;; *) echo echo ;; esac; }
 
 free_port() {
   "$PY" -c 'import socket
@@ -480,7 +490,7 @@ verdict() { # verdict VALUE MIN|MAX LIMIT
     ok = (m == "min") ? (v + 0 >= l + 0) : (v + 0 <= l + 0)
     print (ok ? "PASS" : "FAIL") }'
 }
-for s in nettool-echo nettool-ts; do
+for s in nettool-echo nettool-echo-uring nettool-ts nettool-ts-uring; do
   [[ " $SERVERS " == *" $s "* ]] || continue
   if [[ -z ${BEST[$s|${CONNS_LIST%% *}]:-} ]]; then
     echo "- $s: n/a (not measured)"
@@ -533,6 +543,38 @@ for s in "${AVAIL[@]}"; do
   done
   echo "$row"
 done
+
+# io_uring (issue 14): server CPU per message against libuv's and against
+# the same program on epoll, the efficiency figures that still compare when
+# loadgen sets the pace. Target: >= 1.5x libuv at 50 and 1000 connections.
+us_per_msg() { # SERVER CONNS -> server CPU microseconds per message, or empty
+  local k="$1|$2"
+  [[ -n ${BEST[$k]:-} ]] || return 0
+  awk -v c="${SRVCPU[$k]}" -v m="${BEST[$k]}" 'BEGIN{ if (m > 0 && c > 0) printf "%.3f", c / m * 1e6 }'
+}
+uring_rows=""
+for s in nettool-echo-uring nettool-ts-uring; do
+  [[ " ${AVAIL[*]} " == *" $s "* ]] && uring_rows+=" $s"
+done
+if [[ -n $uring_rows ]]; then
+  echo
+  echo "### io_uring: server CPU per message (libuv's / the row's: > 1 means the row uses less; target >= 1.5 at 50 and 1000)"
+  echo
+  for s in $uring_rows; do
+    epoll_row=${s%-uring}
+    line="- $s:"
+    for c in $CONNS_LIST; do
+      u=$(us_per_msg "$s" "$c")
+      l=$(us_per_msg libuv-echo "$c")
+      e=$(us_per_msg "$epoll_row" "$c")
+      line+=" @$c ${u:-n/a} µs/msg, vs libuv $(ratio "$l" "$u")x"
+      [[ $c == 50 || $c == 1000 ]] && line+=" $(verdict "$(ratio "$l" "$u")" min 1.5)"
+      line+=", vs $epoll_row $(ratio "$e" "$u")x;"
+    done
+    echo "${line//n\/ax/n\/a}"
+  done
+fi
+
 echo
 echo "Background load: $(awk -v b="$BUSY0" 'BEGIN{printf "%d%%", b*100}') of all CPUs before the run, $(awk -v b="$BUSY1" 'BEGIN{printf "%d%%", b*100}') after. Raw results: $LOGS/"
 if ((LGBOUND)); then

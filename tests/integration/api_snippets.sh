@@ -21,6 +21,8 @@ inc=(-I "$src/include")
 [ -n "$extra_inc" ] && inc+=(-I "$extra_inc")
 cflags=(-std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -pedantic -Werror)
 libs=(-lcares -lssl -lcrypto -lpthread)
+# The io_uring backend, built in when liburing is there (as CMake decides).
+if pkg-config --exists liburing 2>/dev/null; then libs+=(-luring); fi
 read -r -a ldextra <<<"$ldflags"
 cflags+=("${ldextra[@]}")
 
