@@ -391,6 +391,7 @@ if t_wait_line "$T_TMP/mute.out" '^[0-9]+$' 50; then
   t_track "$CPID"
   exec 8>"$T_TMP/fifo"
   echo waiting >&8
+  t_wait_handler "$CPID" 15 100 # SIGTERM's handler: the session is running
   sleep 0.3
   kill -TERM "$CPID"
   if t_wait_exit "$CPID" 20; then
@@ -441,7 +442,8 @@ if t_wait_line "$T_TMP/mute.out" '^[0-9]+$' 50; then
   "$NETTOOL" ts-client 127.0.0.1 "$MUTE_PORT" --tls --timeout 10 <"$T_TMP/x1" >"$T_TMP/sigh.out" 2>"$T_TMP/sigh.err" &
   CPID=$!
   t_track "$CPID"
-  sleep 1 # the handshake is under way, the handler surely installed (ASan starts slowly)
+  t_wait_handler "$CPID" 2 100 # SIGINT's handler: the connect is under way
+  sleep 0.5                     # the handshake too
   kill -INT "$CPID"
   if t_wait_exit "$CPID" 20; then
     wait "$CPID"

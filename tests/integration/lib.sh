@@ -75,6 +75,21 @@ t_wait_exit() {
   return 0
 }
 
+# t_wait_handler PID SIGNUM MAX_TENTHS: 0 once PID has a handler for signal
+# SIGNUM installed (the SigCgt mask of /proc/PID/status), 1 if not within
+# MAX_TENTHS tenths of a second. For tests that signal a program: a fixed
+# sleep is too short under ASan on a busy machine.
+t_wait_handler() {
+  local pid=$1 sig=$2 max=$3 i=0 mask
+  while :; do
+    mask=$(sed -n 's/^SigCgt:[[:space:]]*//p' "/proc/$pid/status" 2>/dev/null)
+    [ -n "$mask" ] && (((0x$mask >> (sig - 1)) & 1)) && return 0
+    [ $i -ge "$max" ] && return 1
+    sleep 0.1
+    i=$((i + 1))
+  done
+}
+
 t_cleanup() {
   local p
   for p in "${T_PIDS[@]}"; do t_stop "$p"; done
