@@ -512,16 +512,28 @@ static int cio_nop_done(nt__cio_t *c) {
 /* The chunk filled its buffer and the socket has more: read the rest now
  * (a few reads at most), rather than one 2 KiB buffer per loop turn.
  * Returns 1 if it met the end of the stream or an error (delivered). */
-static int cio_drain(nt__cio_t *c) {
+static int cio_drain(nt__cio_t *c, const char *data, size_t len) {
   size_t size;
   char *buf = nt__reactor_readbuf(c->d->r, &size);
-  if (!buf) return 0; /* the ring's next receive gets it */
+  if (!buf) { /* the ring's next receive gets the rest */
+    cio_call(c, NT__CIO_DATA, data, (ssize_t)len);
+    return 0;
+  }
+  /* The chunk and what follows it go to the protocol as one piece, as one
+   * read(2) on epoll would: a message is not cut at the buffer's size. */
+  memcpy(buf, data, len);
   for (int i = 0; i < DRAIN_READS && c->owner && c->want; i++) {
-    ssize_t n = read(c->fd, buf, size);
-    if (n > 0) {
-      cio_call(c, NT__CIO_DATA, buf, n);
-      if ((size_t)n < size) return 0;
-      continue;
+    ssize_t n = read(c->fd, buf + len, size - len);
+    if (n > 0 || len) {
+      size_t got = len + (size_t)(n > 0 ? n : 0);
+      int e = n < 0 ? errno : 0;
+      len = 0;
+      cio_call(c, NT__CIO_DATA, buf, (ssize_t)got);
+      if (n > 0 && got == size) continue; /* full: more may be there */
+      if (n > 0 || e == EAGAIN || e == EWOULDBLOCK || e == EINTR) return 0;
+      if (!c->owner || !c->want) return 0; /* the end waits in the socket */
+      cio_call(c, NT__CIO_END, NULL, n == 0 ? 0 : -e);
+      return 1;
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
@@ -544,11 +556,12 @@ static int cio_recv_done(uring_data_t *d, nt__cio_t *c, int res,
     const char *data = d->bufs + (size_t)bid * d->bufsize;
     if (c->owner && res > 0) {
       if (c->want && !c->held_len && !c->has_end) {
-        cio_call(c, NT__CIO_DATA, data, res);
         called = 1;
         if (((flags & IORING_CQE_F_SOCK_NONEMPTY) || (unsigned)res == d->bufsize) &&
-            !c->recv_live && c->owner && c->want)
-          ended = cio_drain(c);
+            !c->recv_live)
+          ended = cio_drain(c, data, (size_t)res);
+        else
+          cio_call(c, NT__CIO_DATA, data, res);
       } else if (!c->has_end) {
         nt__uring_stats.held++;
         if (hold(c, data, (size_t)res)) {
