@@ -49,6 +49,15 @@ const char *const ftp_cli_shared_help[CLI_O_END_ - CLI_O_INSECURE] = {
 
 int ftp_cli_own(ftp_cli_t *c, const cli_opt_t *o, const cli_val_t *v) {
   switch (o->id) {
+  case 'K': { /* seconds, fractions allowed; 0: off */
+    char *end;
+    double s = strtod(v->str, &end);
+    if (end == v->str || *end || !(s >= 0 && s <= 86400))
+      return cli_usage_error("bad --keepalive '%s': seconds from 0 (off) to 86400", v->str);
+    unsigned long long ms = (unsigned long long)(s * 1000 + 0.5);
+    c->keepalive_ms = s == 0 ? ULLONG_MAX : ms ? ms : 1;
+    return 0;
+  }
   case 'A':
     c->active = 1;
     return 0;
@@ -713,6 +722,7 @@ static int run(ftp_cli_t *c) {
   o.connect_timeout_ms = connect_ms(c);
   o.reply_timeout_ms = reply_ms(c);
   o.data_timeout_ms = reply_ms(c);
+  o.keepalive_ms = c->keepalive_ms == ULLONG_MAX ? NT_FTP_KEEPALIVE_OFF : c->keepalive_ms;
   o.proxy = proxy;
   nt_timer_init(c->reactor, &c->max_timer, max_time_cb);
   c->max_timer.data = c;

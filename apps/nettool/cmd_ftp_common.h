@@ -26,6 +26,9 @@ struct ftp_cli_s {
   unsigned long long timeout_ms;         /* --timeout; 0: 30 s */
   unsigned long long connect_timeout_ms; /* --connect-timeout; 0: --timeout */
   unsigned long long max_time_ms;        /* --max-time; 0: none */
+  /* --keepalive S: NOOP interval during transfers; 0: the library's
+   * default (60 s); ULLONG_MAX: --keepalive 0, none */
+  unsigned long long keepalive_ms;
   /* the target */
   char host[256];
   char path[NT_FTP_URL_MAX]; /* from the URL or the PATH argument */
@@ -92,6 +95,12 @@ struct ftp_cli_s {
        "none (with --retry it is checked when offered)", 0},                 \
       {"no-verify", 0, CLI_T_BOOL, 0, 'W', NULL,                             \
        "with --retry: do not check the server's checksum", 0}
+/* --keepalive S (ftp-get, ftp-put) */
+#define FTP_CLI_KEEPALIVE_ROW                                                \
+  {"keepalive", 0, CLI_T_STR, 0, 'K', "S",                                   \
+   "send NOOP on the control connection every S seconds\n"                   \
+   "while data flows, so NAT boxes keep it (default 60;\n"                  \
+   "0: never)", 0}
 #define FTP_CLI_SHARED                                                       \
   (CLI_S_TLS | CLI_S_TIMES | CLI_S(CLI_O_QUIET) | CLI_S(CLI_O_VERBOSE) |     \
    CLI_S(CLI_O_USER) | CLI_S(CLI_O_PORT) | CLI_S(CLI_O_PROXY))

@@ -22,6 +22,7 @@ static const cli_opt_t own_opts[] = {
      "with --json: the SHA-256 of the file received", 0},
     FTP_CLI_ROWS,
     FTP_CLI_RETRY_ROWS,
+    FTP_CLI_KEEPALIVE_ROW,
     {NULL, 0, 0, 0, 0, NULL, NULL, 0},
 };
 

@@ -97,7 +97,15 @@ typedef struct nt_ftp_options_s {
    * the host given to nt_ftp_connect, as seen by the proxy). Not copied:
    * it must stay valid until `closed`. */
   const nt_proxy_t *proxy;
+  /* While a transfer's data flows, a NOOP goes out on the otherwise silent
+   * control connection every this many ms, so NAT boxes and firewalls do not
+   * drop it as idle. Their 200 replies are taken whether the server sends
+   * them during the transfer or only after its final reply (vsftpd reads
+   * the control connection only between transfers). 0: 60 s;
+   * NT_FTP_KEEPALIVE_OFF: never. */
+  uint64_t keepalive_ms;
 } nt_ftp_options_t;
+#define NT_FTP_KEEPALIVE_OFF UINT64_MAX
 
 typedef struct nt_ftp_callbacks_s {
   /* The control connection is up (TCP, and TLS for implicit FTPS); the

@@ -148,6 +148,12 @@ struct nt_ftp_s {
   uint64_t data_hs_at;     /* the data connection's TLS handshake began */
   uint64_t data_failed_at; /* the data connection failed: grace for the reply */
   uint64_t connect_at; /* nt_ftp_connect began (implicit TLS counts from it) */
+  /* keepalive NOOPs (ftp_state.c): written straight to the control
+   * transport, outside pingpong's queue, so the transfer command stays the
+   * one awaited; the next noops_out 200 replies are theirs, wherever they
+   * come (replies keep the order of commands) */
+  uint64_t noop_at;   /* the last NOOP went out, or the transfer's 1xx came */
+  unsigned noops_out; /* NOOPs not answered yet */
   nt_ftp_where_t where; /* what the last failure was about */
 };
 

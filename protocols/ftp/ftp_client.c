@@ -237,6 +237,7 @@ int nt_ftp_new_sized(size_t opts_size, nt_reactor_t *r,
   if (!o.connect_timeout_ms) o.connect_timeout_ms = 30000;
   if (!o.reply_timeout_ms) o.reply_timeout_ms = 60000;
   if (!o.data_timeout_ms) o.data_timeout_ms = 60000;
+  if (!o.keepalive_ms) o.keepalive_ms = 60000;
   if (!o.max_line) o.max_line = 8192;
   if (!o.max_reply) o.max_reply = 64 * 1024;
   if (!o.max_list_line) o.max_list_line = 8192;

@@ -139,9 +139,34 @@ static uint64_t deadline(const nt_ftp_t *f, const nt__ftp_op_t *op) {
   return f->progress_at + f->opts.data_timeout_ms;
 }
 
+/* Keepalive: at most this many NOOPs unanswered (a server that reads the
+ * control connection only after the transfer gets no more than this). */
+#define MAX_NOOPS_OUT 32
+
+/* When the next keepalive NOOP is due: only while data flows after the 1xx
+ * (before it, the transfer command's reply is what the server owes). */
+static uint64_t keepalive_due(const nt_ftp_t *f, const nt__ftp_op_t *op) {
+  uint64_t k = f->opts.keepalive_ms;
+  if (k == NT_FTP_KEEPALIVE_OFF || f->state != NT__FTP_XFER || op->data_done ||
+      op->final_ok || f->noops_out >= MAX_NOOPS_OUT)
+    return UINT64_MAX;
+  return f->noop_at > UINT64_MAX - k ? UINT64_MAX : f->noop_at + k;
+}
+
+/* Written as it is, not queued in pingpong: the transfer command stays the
+ * awaited one (nt__ftp_reply and nt__ftp_unsolicited take the 200s). */
+static void send_noop(nt_ftp_t *f) {
+  nt_transport_t *t = nt_pp_transport(&f->pp);
+  f->noop_at = nt_reactor_now(f->reactor);
+  if (!t || nt_transport_is_closing(t)) return;
+  NT__DEBUG("> NOOP (keepalive; %u unanswered)", f->noops_out);
+  /* A failed write is the transport's to report (the connection ends). */
+  if (nt_transport_write(t, "NOOP\r\n", 6) == 0) f->noops_out++;
+}
+
 static void arm(nt_ftp_t *f, const nt__ftp_op_t *op) {
   uint64_t now = nt_reactor_now(f->reactor);
-  uint64_t due = deadline(f, op);
+  uint64_t due = min64(deadline(f, op), keepalive_due(f, op));
   if (is_upload(op) && !op->data_done) {
     uint64_t sample = min64(UPLOAD_SAMPLE_MS, f->opts.data_timeout_ms / 10);
     due = min64(due, now + (sample ? sample : 1));
@@ -168,6 +193,9 @@ void nt__ftp_data_tick(nt_timer_t *t) {
   /* A clean end: the reply timeout watches what is left. */
   if (!op || op->kind != NT__OP_XFER || (op->data_done && !op->data_err)) return;
   uint64_t now = nt_reactor_now(f->reactor);
+  if (now >= keepalive_due(f, op)) {
+    send_noop(f);
+  }
   if (is_upload(op) && !op->data_done) {
     uint64_t seen = nt_ftp_xfer_bytes(f);
     if (seen != f->progress_seen) {
@@ -852,8 +880,10 @@ static void on_preliminary(nt_ftp_t *f, int code, const char *text, size_t len) 
     if (nt_ftp_parse_150_size(text, len, &n) == 0) op->size = op->xo.offset + n;
   }
   nt__ftp_set_state(f, NT__FTP_XFER);
+  f->noop_at = nt_reactor_now(f->reactor);
   data_start_tls(f); /* the server is ready for the handshake now */
   maybe_upload(f);
+  if (f->cur == op && !op->data_done) arm(f, op); /* keepalive from now on */
 }
 
 int nt__ftp_reply(nt_pp_t *pp, void *arg, int code, const char *text,
@@ -861,6 +891,13 @@ int nt__ftp_reply(nt_pp_t *pp, void *arg, int code, const char *text,
   nt_ftp_t *f = arg;
   (void)pp;
   if (code < 0) return NT_PP_DONE; /* the connection ended: closed() says */
+  if (code == 200 && f->noops_out) {
+    /* A keepalive NOOP's, answered during the transfer: nothing sent after
+     * the NOOPs can be answered before them, and the transfer command's own
+     * final reply is 226/250, so the awaited command waits on. */
+    f->noops_out--;
+    return NT_PP_MORE;
+  }
   if (code < 200) {
     on_preliminary(f, code, text, len);
     return NT_PP_MORE;
@@ -888,6 +925,10 @@ void nt__ftp_session_ended(nt_ftp_t *f, int status) {
 }
 
 void nt__ftp_unsolicited(nt_ftp_t *f, int code, const char *text, size_t len) {
+  if (code == 200 && f->noops_out) { /* a NOOP's, after the transfer's end */
+    f->noops_out--;
+    return;
+  }
   NT__DEBUG("ftp: unsolicited %d %.*s", code, (int)len, text);
   if (code != 421) return;
   /* The server is going away: its words are the session's end. */

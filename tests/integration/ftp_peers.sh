@@ -115,7 +115,8 @@ ftp_peers_cleanup() {
 # require_ssl_reuse=YES (data connections must resume the control session);
 # VSFTPD_IMPLICIT=YES: implicit FTPS only (TLS from the first byte).
 # Anonymous downloads are limited to $VSFTPD_ANON_RATE bytes/s (default 2 MB/s)
-# so a transfer can be killed half-way; the user's are not. Prints the PID.
+# so a transfer can be killed half-way; the user's are not, unless
+# $VSFTPD_LOCAL_RATE (bytes/s, both ways) says so. Prints the PID.
 vsftpd_start() {
   local dir=$1 port=$2 certs=$3
   command -v /usr/sbin/vsftpd >/dev/null || { echo "vsftpd is not installed" >&2; return 1; }
@@ -135,6 +136,7 @@ anonymous_enable=YES
 no_anon_password=YES
 anon_root=$dir/anon
 anon_max_rate=${VSFTPD_ANON_RATE:-2000000}
+local_max_rate=${VSFTPD_LOCAL_RATE:-0}
 ftp_username=ftp
 local_enable=YES
 write_enable=YES
