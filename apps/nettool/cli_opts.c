@@ -45,6 +45,13 @@ const cli_opt_t cli_shared_opts[] = {
      "then [USER:PASS@]HOST[:PORT] (port 1080); '' for\n"
      "none. Default: the environment, as curl reads it\n"
      "(SCHEME_proxy, all_proxy, no_proxy)", 0},
+    {"retry", 0, CLI_T_UINT, 0, CLI_O_RETRY, "N",
+     "retry transient failures (connection lost, timeout)\n"
+     "up to N times, continuing where the last try stopped;\n"
+     "refusals that cannot heal end at once (default 0)", 1000},
+    {"retry-delay", 0, CLI_T_SECS, 0, CLI_O_RETRY_DELAY, "S",
+     "first wait between retries (default 1; doubling,\n"
+     "with jitter; Retry-After wins where sent)", 0},
     {"help", 'h', CLI_T_BOOL, 0, CLI_O_HELP, NULL, "show this help", 0},
     {NULL, 0, 0, 0, 0, NULL, NULL, 0},
 };
@@ -127,6 +134,8 @@ static int shared_value(cli_common_t *co, const cli_opt_t *o,
   case CLI_O_MAX_TIME: co->max_time_ms = v->ms; break;
   case CLI_O_JSON: co->json = 1; break;
   case CLI_O_PORT: co->port = (int)v->num; break;
+  case CLI_O_RETRY: co->retries = (int)v->num; break;
+  case CLI_O_RETRY_DELAY: co->retry_delay_ms = v->ms; break;
   case CLI_O_PROXY: return cli_proxy_option(co, (char *)v->str);
   case CLI_O_USER:
     /* Copied, then wiped in argv before anything slow runs. The copy is

@@ -47,6 +47,8 @@ enum {
   CLI_O_PORT,
   CLI_O_HELP,
   CLI_O_PROXY,
+  CLI_O_RETRY,
+  CLI_O_RETRY_DELAY,
   CLI_O_END_
 };
 /* The bit of a shared option in cli_cmd_spec_t.shared. */
@@ -54,6 +56,8 @@ enum {
 #define CLI_S_TLS (CLI_S(CLI_O_INSECURE) | CLI_S(CLI_O_CACERT))
 #define CLI_S_TIMES                                                           \
   (CLI_S(CLI_O_TIMEOUT) | CLI_S(CLI_O_CONNECT_TIMEOUT) | CLI_S(CLI_O_MAX_TIME))
+/* --retry N and --retry-delay S: one meaning in every transfer command */
+#define CLI_S_RETRY (CLI_S(CLI_O_RETRY) | CLI_S(CLI_O_RETRY_DELAY))
 
 typedef struct cli_opt_s {
   const char *lng;  /* "insecure" */
@@ -84,6 +88,12 @@ typedef struct cli_common_s {
   /* --proxy URL, parsed (type NT_PROXY_NONE for --proxy '': no proxy,
    * not even the environment's); the password in argv is wiped */
   nt_proxy_t proxy;
+  /* --retry N: transient failures (connection lost, timeout; never a
+   * refusal that cannot heal) are retried up to N times, resuming where
+   * possible; --retry-delay S: the first wait (0: the command's default,
+   * 1 s), doubling with jitter; Retry-After wins where the protocol has it */
+  int retries;
+  unsigned long long retry_delay_ms;
   unsigned given; /* CLI_S bits of the options that were given */
 } cli_common_t;
 

@@ -67,12 +67,6 @@ int ftp_cli_own(ftp_cli_t *c, const cli_opt_t *o, const cli_val_t *v) {
   case 'a':
     c->ascii = 1;
     return 0;
-  case 'r':
-    c->retries = (int)v->num;
-    return 0;
-  case 'D':
-    c->retry_delay_ms = v->ms;
-    return 0;
   case 'V':
     c->verify = NT_FTP_VERIFY_REQUIRE;
     c->verify_given = 1;
@@ -98,6 +92,8 @@ void ftp_cli_common(ftp_cli_t *c, const cli_common_t *co) {
   c->connect_timeout_ms = co->connect_timeout_ms;
   c->max_time_ms = co->max_time_ms;
   c->proxy_given = cli_proxy_given(co);
+  c->retries = co->retries;
+  c->retry_delay_ms = co->retry_delay_ms;
 }
 
 static void copy(char *dst, size_t size, const char *src) {

@@ -83,13 +83,7 @@ struct ftp_cli_s {
        "TYPE A: line ends converted (CRLF on the wire)", 0}
 /* Rows for the commands that move one file (ftp-get, ftp-put). */
 #define FTP_CLI_RETRY_ROWS                                                   \
-  {"retry", 0, CLI_T_UINT, 0, 'r', "N",                                      \
-   "retry transient failures N times, each retry\n"                          \
-   "continuing where the last stopped (default 0)", 1000},                   \
-      {"retry-delay", 0, CLI_T_SECS, 0, 'D', "S",                            \
-       "first wait between retries (default 1; doubling,\n"                  \
-       "with jitter)", 0},                                                   \
-      {"verify", 0, CLI_T_BOOL, 0, 'V', NULL,                                \
+  {"verify", 0, CLI_T_BOOL, 0, 'V', NULL,                                \
        "check the file against the server's checksum\n"                      \
        "(HASH, XSHA256/XSHA1/XMD5/XCRC); fail when it has\n"                 \
        "none (with --retry it is checked when offered)", 0},                 \

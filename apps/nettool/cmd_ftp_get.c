@@ -35,7 +35,7 @@ const cli_cmd_spec_t cli_spec_ftp_get = {
     "Bytes go to OUT.part as they arrive; OUT appears only once the server\n"
     "confirmed the transfer (226) and the size matches, so a failed transfer\n"
     "never truncates an existing OUT and leaves a part file to --resume.\n",
-    FTP_CLI_SHARED | CLI_S(CLI_O_JSON),
+    FTP_CLI_SHARED | CLI_S(CLI_O_JSON) | CLI_S_RETRY,
     own_opts,
     ftp_cli_shared_help,
     "Exit status: 0 done, 2 usage, 4 connect, 5 resolve, 6 TLS, 7 protocol or\n"

@@ -32,7 +32,7 @@ const cli_cmd_spec_t cli_spec_ftp_put = {
     "HOST. A REMOTE ending in '/' gets LOCAL's name. After the transfer the\n"
     "server's SIZE of REMOTE must match what was sent (when the server has\n"
     "SIZE; not in --ascii or --append mode).\n",
-    FTP_CLI_SHARED | CLI_S(CLI_O_JSON),
+    FTP_CLI_SHARED | CLI_S(CLI_O_JSON) | CLI_S_RETRY,
     own_opts,
     ftp_cli_shared_help,
     "Exit status: 0 done, 2 usage, 4 connect, 5 resolve, 6 TLS, 7 protocol or\n"

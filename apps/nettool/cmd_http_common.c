@@ -70,12 +70,6 @@ int http_cli_own(void *ctx, const cli_opt_t *o, const cli_val_t *v) {
   case 'R':
     h->max_redirs = (int)v->num;
     return 0;
-  case 'r':
-    h->retries = (int)v->num;
-    return 0;
-  case 'D':
-    h->retry_delay_ms = v->ms;
-    return 0;
   case 'Z':
     h->sha256 = 1;
     return 0;
@@ -96,6 +90,8 @@ void http_cli_common(http_cli_t *h, cli_common_t *co) {
   h->verbose = co->verbose;
   h->json = co->json;
   h->userpass = h->common.user; /* already wiped from argv */
+  h->retries = co->retries;
+  h->retry_delay_ms = co->retry_delay_ms;
   /* --timeout is the wait for the peer in every command (DESIGN.md): for
    * HTTP that is the idle limit, as wget's -T is; --idle-timeout wins
    * when both are given. */

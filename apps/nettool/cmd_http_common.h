@@ -87,12 +87,6 @@ struct http_cli_s {
       {"max-redirs", 0, CLI_T_UINT, 0, 'R', "N",                               \
        "follow at most N redirects (default 10; 0: do not\n"                   \
        "follow, the 3xx is the answer)", 100},                                 \
-      {"retry", 0, CLI_T_UINT, 0, 'r', "N",                                    \
-       "retry transient failures N times (default 0);\n"                       \
-       "with -o each retry resumes (Range + If-Range)", 1000},                 \
-      {"retry-delay", 0, CLI_T_SECS, 0, 'D', "S",                              \
-       "first wait between retries (default 1; doubling,\n"                    \
-       "with jitter; Retry-After wins)", 0},                                   \
       {"sha256", 0, CLI_T_BOOL, 0, 'Z', NULL,                                  \
        "with --json: the SHA-256 of the body received", 0},                    \
       {"no-verify", 0, CLI_T_BOOL, 0, 'V', NULL,                               \
@@ -101,7 +95,7 @@ struct http_cli_s {
 /* The shared options both commands accept. */
 #define HTTP_CLI_SHARED                                                        \
   (CLI_S_TLS | CLI_S_TIMES | CLI_S(CLI_O_QUIET) | CLI_S(CLI_O_VERBOSE) |       \
-   CLI_S(CLI_O_USER) | CLI_S(CLI_O_JSON) | CLI_S(CLI_O_PROXY))
+   CLI_S(CLI_O_USER) | CLI_S(CLI_O_JSON) | CLI_S(CLI_O_PROXY) | CLI_S_RETRY)
 /* What the shared options mean for HTTP (cli_cmd_spec_t.shared_help). */
 extern const char *const http_cli_shared_help[];
 

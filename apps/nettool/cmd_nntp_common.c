@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -64,6 +65,8 @@ void nntp_cli_common(nntp_cli_t *s, const cli_common_t *co) {
   s->connect_timeout_ms = co->connect_timeout_ms;
   s->max_time_ms = co->max_time_ms;
   s->proxy_given = cli_proxy_given(co);
+  s->retries = co->retries;
+  s->retry_delay_ms = co->retry_delay_ms;
 }
 
 /* HOST, HOST:PORT, [V6]:PORT, or a bare IPv6 address. */
@@ -261,6 +264,34 @@ int nntp_cli_exit(int status) {
   }
 }
 
+int nntp_cli_transient(int status) {
+  switch (status) {
+  case NT_ETIMEDOUT:
+  case NT_EUNEXPECTEDEOF:
+  case NT_ECONNRESET:
+  case NT_ECONNREFUSED:
+  case NT_ECONNABORTED:
+  case NT_EPIPE:
+  case NT_ENETUNREACH:
+  case NT_EHOSTUNREACH:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+unsigned long long nntp_cli_backoff(const nntp_cli_t *s, int n) {
+  static int seeded;
+  if (!seeded) { /* jitter: two clients cut off together do not come back together */
+    srand((unsigned)time(NULL) ^ (unsigned)getpid());
+    seeded = 1;
+  }
+  unsigned long long d = s->retry_delay_ms ? s->retry_delay_ms : 1000, cap = 60000;
+  for (int i = 0; i < n && d < cap; i++) d *= 2;
+  if (d > cap) d = cap;
+  return d / 2 + (unsigned long long)((double)rand() / ((double)RAND_MAX + 1) * (double)(d - d / 2));
+}
+
 void nntp_cli_end(nntp_cli_t *s, int exit_code) {
   if (!s->exit_code) s->exit_code = exit_code;
   s->finished = 1;
@@ -269,6 +300,13 @@ void nntp_cli_end(nntp_cli_t *s, int exit_code) {
 
 void nntp_cli_fail(nntp_cli_t *s, const char *what, const nt_nntp_result_t *r) {
   if (s->finished) return; /* interrupted, --max-time: already said */
+  /* the connection is lost: --retry reconnects (on_closed), the command
+   * redoes what was not done */
+  if (s->retried < s->retries && nntp_cli_transient(r->status)) {
+    if (!s->retry_pending && s->client) nt_nntp_close(s->client);
+    s->retry_pending = 1;
+    return;
+  }
   if (r->code > 0 && r->status <= -3500 && r->status > -3600) {
     const char *hint = "";
     if (r->status == NT_ENNTP_AUTHREQ && !s->user) hint = " (log in with -u USER)";
@@ -298,11 +336,23 @@ static void on_ready(nt_nntp_t *c, void *arg) {
   if (s->on_ready) s->on_ready(s);
 }
 
+static nt_timer_t retry_timer;
+
 static void on_closed(nt_nntp_t *c, int status, void *arg) {
   nntp_cli_t *s = arg;
   s->client = NULL;
   if (s->finished || s->exit_code || s->handed_over) return; /* the command ended it */
-  if (!status) status = NT_EUNEXPECTEDEOF;
+  if (!status || (s->retry_pending && !nntp_cli_transient(status)))
+    status = NT_EUNEXPECTEDEOF;
+  if (s->retried < s->retries && nntp_cli_transient(status)) {
+    unsigned long long d = nntp_cli_backoff(s, s->retried);
+    s->retried++;
+    s->retry_pending = 1;
+    cli_error("%s port %d: %s; retrying in %s (%d of %d)", s->host, s->port,
+              nt_strerror(status), cli_secs(d), s->retried, s->retries);
+    nt_timer_start(&retry_timer, d, 0);
+    return;
+  }
   nt_nntp_state_t st = nt_nntp_end_state(c);
   int code = nt_nntp_last_code(c);
   const char *tls_why = nt_nntp_tls_error(c);
@@ -377,6 +427,20 @@ static void on_max_time(nt_timer_t *t) {
   nt_reactor_stop(s->reactor);
 }
 
+/* --retry: the session again, with the same options; on_ready runs again
+ * (one session per process: one retry_timer). */
+static void on_retry_timer(nt_timer_t *t) {
+  nntp_cli_t *s = t->data;
+  if (s->finished) return;
+  s->retry_pending = 0;
+  nt_nntp_callbacks_t cbs = {.ready = on_ready, .closed = on_closed};
+  int rc = nt_nntp_connect(s->reactor, s->host, s->port, s->conn_opts, &cbs, s, &s->client);
+  if (rc) {
+    cli_error("connect to %s port %d: %s", s->host, s->port, nt_strerror(rc));
+    nntp_cli_end(s, nntp_cli_exit(rc));
+  }
+}
+
 int nntp_cli_run(nntp_cli_t *s) {
   nt_tls_ctx_t *ctx = NULL;
   int tls = s->implicit_tls ? NT_NNTP_TLS_IMPLICIT
@@ -427,6 +491,8 @@ int nntp_cli_run(nntp_cli_t *s) {
     s->exit_code = nntp_cli_exit(rc);
   } else {
     nt_reactor_handle_signals(s->reactor, on_signal, s);
+    nt_timer_init(s->reactor, &retry_timer, on_retry_timer);
+    retry_timer.data = s;
     nt_timer_t max_timer;
     nt_timer_init(s->reactor, &max_timer, on_max_time);
     max_timer.data = s;
@@ -436,6 +502,7 @@ int nntp_cli_run(nntp_cli_t *s) {
     }
     rc = nt_reactor_run(s->reactor);
     nt_timer_stop(&max_timer);
+    nt_timer_stop(&retry_timer);
     if (rc) {
       cli_error("reactor failed: %s", nt_strerror(rc));
       s->exit_code = NT_EXIT_INTERNAL;

@@ -60,7 +60,7 @@ const cli_cmd_spec_t cli_spec_nntp_read = {
     "Commands are pipelined (RFC 3977) and COMPRESS DEFLATE is used when the\n"
     "server offers it. --json prints one object: the article, or the group\n"
     "and its overview rows.\n",
-    NNTP_CLI_SHARED | CLI_S(CLI_O_JSON),
+    NNTP_CLI_SHARED | CLI_S(CLI_O_JSON) | CLI_S_RETRY,
     own_opts,
     nntp_cli_shared_help,
     "Exit status: 0 ok, 2 usage, 4 connect, 5 resolve, 6 TLS, 7 protocol,\n"
@@ -93,6 +93,10 @@ typedef struct {
   nntp_over_job_t job;
   char *json_body; /* --json article: the shown lines as JSON strings */
   size_t json_len, json_cap;
+  /* --retry: the group line is printed once; an article fetched again
+   * skips the body lines already handed on */
+  int group_shown;
+  uint64_t body_seen, body_skip;
 } read_t;
 
 static void show_header(read_t *r, const char *name) {
@@ -150,6 +154,7 @@ static void json_line(read_t *r, const char *line, size_t len) {
 
 static void body_line(void *arg, const char *line, size_t len) {
   read_t *r = arg;
+  if (r->body_seen++ < r->body_skip) return; /* shown before the retry */
   if (r->json) {
     if (r->all) {
       json_line(r, line, len);
@@ -232,19 +237,33 @@ static void article_done(nt_nntp_t *c, const nt_nntp_result_t *res, void *arg) {
   nntp_cli_end(&r->s, NT_EXIT_OK);
 }
 
-static void fetch(read_t *r, const char *spec) {
-  snprintf(r->spec, sizeof r->spec, "%s", spec);
+static void send_fetch(read_t *r) {
   nt_nntp_article_init(&r->art);
   r->art.body_line = body_line;
   r->art.body_arg = r;
-  r->headers_shown = 0;
-  nt_nntp_filter_init(&r->filter, r->lines > 0 ? (size_t)r->lines : 0);
-  int rc = nt_nntp_fetch(r->s.client, NT_NNTP_ARTICLE, spec, article_line,
+  int rc = nt_nntp_fetch(r->s.client, NT_NNTP_ARTICLE, r->spec, article_line,
                          article_done, r);
   if (rc) {
-    cli_error("article %s: %s", spec, nt_strerror(rc));
+    cli_error("article %s: %s", r->spec, nt_strerror(rc));
     nntp_cli_end(&r->s, NT_EXIT_INTERNAL);
   }
+}
+
+static void fetch(read_t *r, const char *spec) {
+  snprintf(r->spec, sizeof r->spec, "%s", spec);
+  r->headers_shown = 0;
+  r->body_seen = r->body_skip = 0;
+  nt_nntp_filter_init(&r->filter, r->lines > 0 ? (size_t)r->lines : 0);
+  send_fetch(r);
+}
+
+/* --retry after the connection was lost during the article: the same one
+ * again, its body from the first line not yet handed on. */
+static void refetch(read_t *r) {
+  nt_nntp_article_free(&r->art);
+  r->body_skip = r->body_seen > r->body_skip ? r->body_seen : r->body_skip;
+  r->body_seen = 0;
+  send_fetch(r);
 }
 
 static void fetch_number(read_t *r, uint64_t n) {
@@ -385,25 +404,9 @@ static void start_overview(read_t *r) {
   if (rc) nntp_cli_end(&r->s, rc);
 }
 
-static void group_done(nt_nntp_t *c, const nt_nntp_result_t *res, void *arg) {
-  read_t *r = arg;
-  (void)c;
-  if (res->status) {
-    char what[450];
-    snprintf(what, sizeof what, "group %s", r->group);
-    nntp_cli_fail(&r->s, what, res);
-    return;
-  }
-  r->count = res->count, r->low = res->low, r->high = res->high;
-  int empty = res->count == 0 || res->high < res->low;
-  if (r->json) {
-    /* the JSON object says it all */
-  } else if (empty)
-    printf("%s: no articles\n", r->group);
-  else
-    printf("%s: %llu article%s, %llu-%llu\n", r->group, (unsigned long long)res->count,
-           res->count == 1 ? "" : "s", (unsigned long long)res->low,
-           (unsigned long long)res->high);
+/* What follows the GROUP reply: the article, the overview, or the latest. */
+static void group_work(read_t *r) {
+  int empty = r->count == 0 || r->high < r->low;
   if (r->article) {
     fetch(r, r->article);
     return;
@@ -419,6 +422,36 @@ static void group_done(nt_nntp_t *c, const nt_nntp_result_t *res, void *arg) {
     return;
   }
   fetch_number(r, r->high);
+}
+
+static void group_done(nt_nntp_t *c, const nt_nntp_result_t *res, void *arg) {
+  read_t *r = arg;
+  (void)c;
+  if (res->status) {
+    char what[450];
+    snprintf(what, sizeof what, "group %s", r->group);
+    nntp_cli_fail(&r->s, what, res);
+    return;
+  }
+  if (r->group_shown) { /* --retry: a new session; what was not done */
+    if (r->spec[0])
+      refetch(r);
+    else if (!r->job.impl) /* (a started overview retries on its own) */
+      group_work(r);
+    return;
+  }
+  r->group_shown = 1;
+  r->count = res->count, r->low = res->low, r->high = res->high;
+  int empty = res->count == 0 || res->high < res->low;
+  if (r->json) {
+    /* the JSON object says it all */
+  } else if (empty)
+    printf("%s: no articles\n", r->group);
+  else
+    printf("%s: %llu article%s, %llu-%llu\n", r->group, (unsigned long long)res->count,
+           res->count == 1 ? "" : "s", (unsigned long long)res->low,
+           (unsigned long long)res->high);
+  group_work(r);
 }
 
 static void start(nntp_cli_t *s) {

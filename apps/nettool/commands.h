@@ -54,6 +54,13 @@ typedef struct nntp_cli_s {
   const struct nt_nntp_options_s *conn_opts;
   int handed_over; /* the command goes on without the session: its end is
                       no error (nntp-read's fall-back from pipelining) */
+  /* --retry N / --retry-delay S (cli_opts.h): a session lost to a
+   * transient failure (nntp_cli_transient) is opened again after the
+   * backoff and on_ready runs again (the command redoes what was not
+   * done); retried counts the retries made */
+  int retries, retried;
+  unsigned long long retry_delay_ms;
+  int retry_pending; /* a reconnect is due: failures say nothing */
 } nntp_cli_t;
 
 /* NNTP's own options besides the shared ones (cli_opts.h), for the
@@ -93,6 +100,13 @@ void nntp_cli_fail(nntp_cli_t *s, const char *what,
                    const struct nt_nntp_result_s *r);
 /* Exit code for an NT_E* status of an NNTP session. */
 int nntp_cli_exit(int status);
+/* A failure that may heal by itself (connection refused, reset or closed,
+ * a timeout): worth a --retry; a server's refusal (4xx/5xx), TLS and name
+ * errors are not. */
+int nntp_cli_transient(int status);
+/* The backoff before retry n (0-based): --retry-delay (default 1 s)
+ * doubled n times, at most 60 s, with jitter (half to all of it). */
+unsigned long long nntp_cli_backoff(const nntp_cli_t *s, int n);
 
 /* HTTP client (issue 5): cmd_http_upload.c, cmd_http_get.c; shared code in
  * cmd_http_common.c/.h and cmd_http_progress.c. */

@@ -45,6 +45,11 @@ typedef struct {
   nt_nntp_pool_t *pool;
   int failed;
   int fallback, fallback_done; /* the session refused pipelining */
+  /* --retry: the session was lost; the chunks not done go again over a
+   * pool of one after the backoff (rows of done chunks are kept, a chunk
+   * cut short starts over: no row twice) */
+  int retry, retry_status;
+  nt_timer_t retry_timer;
 } over_t;
 
 static char *dup_str(nt_nntp_str_t s) {
@@ -377,6 +382,7 @@ static void chunk_over(nt_nntp_t *c, const nt_nntp_overview_t *ov, void *arg) {
 }
 
 static void start_pool(over_t *o, unsigned connections, unsigned pipeline);
+static void retry_later(over_t *o);
 
 static void chunk_done_common(over_t *o, chunk_t *ch, int status, int code,
                               const char *text) {
@@ -392,6 +398,16 @@ static void chunk_done_common(over_t *o, chunk_t *ch, int status, int code,
     o->job->s->handed_over = 1;
     chunk_reset(ch);
     if (--o->pending == 0) start_pool(o, 1, 1);
+    return;
+  }
+  nntp_cli_t *s = o->job->s;
+  if (!o->pool && !o->fallback_done && s->retried < s->retries &&
+      nntp_cli_transient(status)) {
+    o->retry = 1;
+    o->retry_status = status;
+    s->handed_over = 1;
+    chunk_reset(ch);
+    if (--o->pending == 0) retry_later(o);
     return;
   }
   ch->done = 1;
@@ -418,6 +434,10 @@ static void chunk_done_common(over_t *o, chunk_t *ch, int status, int code,
     nntp_cli_fail(o->job->s, what, &r);
   }
   if (--o->pending == 0) {
+    if (o->retry && !o->pool) {
+      retry_later(o);
+      return;
+    }
     if (o->fallback && !o->pool) {
       start_pool(o, 1, 1);
       return;
@@ -459,6 +479,11 @@ static int pool_chunks(over_t *o, unsigned connections, unsigned pipeline) {
   nt_nntp_pool_options_t po;
   memset(&po, 0, sizeof po);
   po.connections = connections;
+  if (o->retry) { /* the retries left are the pool's now */
+    po.attempts = (unsigned)(job->s->retries - job->s->retried + 1);
+    po.retry_delay_ms = job->s->retry_delay_ms ? job->s->retry_delay_ms : 1000;
+    job->s->retried = job->s->retries;
+  }
   nt_nntp_options_t co = *job->s->conn_opts;
   if (pipeline) co.pipeline = pipeline;
   nt_nntp_pool_callbacks_t cbs = {.closed = pool_closed};
@@ -491,6 +516,26 @@ static void start_pool(over_t *o, unsigned connections, unsigned pipeline) {
     o->job->s->handed_over = 0;
     nntp_cli_end(o->job->s, rc);
   }
+}
+
+static void on_retry_timer(nt_timer_t *t) {
+  over_t *o = t->data;
+  if (o->job->s->finished) return;
+  start_pool(o, 1, 0);
+}
+
+/* The session was lost under the overview (--retry): after the backoff, a
+ * new connection takes the chunks not done. */
+static void retry_later(over_t *o) {
+  nntp_cli_t *s = o->job->s;
+  if (s->finished) return;
+  unsigned long long d = nntp_cli_backoff(s, s->retried);
+  s->retried++;
+  cli_error("%s port %d: overview: %s; retrying in %s (%d of %d)", s->host, s->port,
+            nt_strerror(o->retry_status), cli_secs(d), s->retried, s->retries);
+  nt_timer_init(s->reactor, &o->retry_timer, on_retry_timer);
+  o->retry_timer.data = o;
+  nt_timer_start(&o->retry_timer, d, 0);
 }
 
 int nntp_over_start(nntp_over_job_t *job, const uint64_t (*ranges)[2], size_t n) {
