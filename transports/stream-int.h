@@ -41,6 +41,9 @@ typedef struct nt__stream_io {
   void (*close)(nt__stream_t *s);
   /* Free the transport's memory, after the protocol is gone. */
   void (*free)(nt__stream_t *s);
+  /* Optional (NULL: NT_ENOTSUP): bytes the socket took that the peer has
+   * not acknowledged yet (nt_transport_unacked adds the queue). */
+  int (*unacked)(nt__stream_t *s, uint64_t *out);
 } nt__stream_io_t;
 
 struct nt__stream {

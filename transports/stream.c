@@ -329,6 +329,21 @@ size_t nt__stream_write_buffer_size(nt_transport_t *t) {
   return ((nt__stream_t *)t)->wq.bytes;
 }
 
+int nt_transport_unacked(nt_transport_t *t, uint64_t *out) {
+  *out = 0;
+  /* Every nettool transport is a stream core; one written by a user with
+   * its own ops table is not, and cannot say. */
+  if (t->ops->writev != nt__stream_writev) return NT_ENOTSUP;
+  nt__stream_t *s = (nt__stream_t *)t;
+  if (!s->io->unacked) return NT_ENOTSUP;
+  if (t->flags & NT_TRANSPORT_CLOSED) return NT_ECLOSED;
+  uint64_t k = 0;
+  int rc = s->io->unacked(s, &k);
+  if (rc) return rc;
+  *out = (uint64_t)s->wq.bytes + k;
+  return 0;
+}
+
 /* --- input ------------------------------------------------------------------------ */
 
 void nt__stream_deliver(nt__stream_t *s, const char *data, size_t len) {

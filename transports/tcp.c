@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -163,6 +164,17 @@ static void tcp_close(nt__stream_t *s) {
 
 static void tcp_free(nt__stream_t *s) { nt__free(s); }
 
+/* SIOCOUTQ (TIOCOUTQ) on TCP: bytes in the send queue the peer has not
+ * ACKed yet (sent or not). */
+static int tcp_unacked(nt__stream_t *s, uint64_t *out) {
+  tcp_conn_t *c = (tcp_conn_t *)s;
+  int n = 0;
+  if (c->io.fd < 0) return NT_ECLOSED;
+  if (ioctl(c->io.fd, TIOCOUTQ, &n) < 0) return -errno;
+  *out = n > 0 ? (uint64_t)n : 0;
+  return 0;
+}
+
 static const nt__stream_io_t tcp_stream_io = {
     .sendv = tcp_sendv,
     .sendfile = tcp_sendfile,
@@ -171,6 +183,7 @@ static const nt__stream_io_t tcp_stream_io = {
     .shutdown_write = tcp_shutdown_write,
     .close = tcp_close,
     .free = tcp_free,
+    .unacked = tcp_unacked,
 };
 
 static void do_read(tcp_conn_t *c) {

@@ -1148,6 +1148,17 @@ static void tls_close(nt__stream_t *s) {
   conn_unref(c);
 }
 
+/* The lower transport's unacknowledged ciphertext plus the records not yet
+ * handed to it: approximate in plaintext bytes (record headers, MACs,
+ * padding and post-handshake messages are counted too). */
+static int tls_unacked(nt__stream_t *s, uint64_t *out) {
+  tls_conn_t *c = (tls_conn_t *)s;
+  if (!c->lower) return NT_ECLOSED;
+  int rc = nt_transport_unacked(c->lower, out);
+  if (rc == 0) *out += c->olen;
+  return rc;
+}
+
 static const nt__stream_io_t tls_stream_io = {
     .sendv = tls_sendv,
     .sendfile = tls_sendfile,
@@ -1156,6 +1167,7 @@ static const nt__stream_io_t tls_stream_io = {
     .shutdown_write = tls_shutdown_write,
     .close = tls_close,
     .free = tls_free,
+    .unacked = tls_unacked,
 };
 
 static int tls_peer(nt_transport_t *t, struct sockaddr_storage *ss,

@@ -1,6 +1,9 @@
 /* The progress bar of http-upload / http-get: one stderr line redrawn from
  * a reactor timer (never from the data path), only when stderr is a
- * terminal and --quiet is not given: bytes, percent, rate, ETA. */
+ * terminal and --quiet is not given: bytes, percent, rate, ETA. An upload
+ * counts the bytes the server acknowledged, not those handed to the
+ * kernel (which can be megabytes ahead), and once the whole body is handed
+ * over says "waiting for the server" until the answer comes. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,6 +29,7 @@ static void human(char *buf, size_t size, double v) {
 static void draw(http_cli_t *h) {
   uint64_t done;
   int64_t total;
+  int waiting = 0;
   if (h->dl) { /* a download: the part file's bytes, resumed ones too */
     nt_http_download_info_t i;
     nt_http_download_info(h->dl, &i);
@@ -35,8 +39,10 @@ static void draw(http_cli_t *h) {
     if (!h->req) return;
     nt_http_progress_t p;
     nt_http_request_progress(h->req, &p);
-    done = h->upload ? p.sent : p.received;
+    done = h->upload ? p.acked : p.received;
     total = h->upload ? p.send_total : p.receive_total;
+    waiting = h->upload && total >= 0 && p.sent >= (uint64_t)total &&
+              !nt_http_request_response(h->req);
   }
   uint64_t now = nt_reactor_now(h->reactor);
   uint64_t dt = now - h->bar_last_ms;
@@ -60,8 +66,12 @@ static void draw(http_cli_t *h) {
       snprintf(eta, sizeof eta, "%lu:%02lu:%02lu", s / 3600, s / 60 % 60,
                s % 60);
     }
-    snprintf(line, sizeof line, "%s / %s %3d%%  %s/s  ETA %s", b, t, pct, r,
-             eta);
+    if (waiting)
+      snprintf(line, sizeof line, "%s / %s %3d%%  waiting for the server", b,
+               t, pct);
+    else
+      snprintf(line, sizeof line, "%s / %s %3d%%  %s/s  ETA %s", b, t, pct, r,
+               eta);
   } else {
     snprintf(line, sizeof line, "%s  %s/s", b, r);
   }

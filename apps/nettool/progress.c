@@ -43,7 +43,10 @@ static void draw(progress_t *p) {
       unsigned long s = (unsigned long)((double)(total - done) / p->rate);
       snprintf(eta, sizeof eta, "%lu:%02lu:%02lu", s / 3600, s / 60 % 60, s % 60);
     }
-    snprintf(line, sizeof line, "%s / %s %3d%%  %s/s  ETA %s", b, t, pct, r, eta);
+    if (done >= total) /* all moved (uploads: acknowledged); the answer not yet */
+      snprintf(line, sizeof line, "%s / %s %3d%%  waiting for the server", b, t, pct);
+    else
+      snprintf(line, sizeof line, "%s / %s %3d%%  %s/s  ETA %s", b, t, pct, r, eta);
   } else {
     snprintf(line, sizeof line, "%s  %s/s", b, r);
   }

@@ -1,6 +1,9 @@
 /* A progress bar for any transfer: one stderr line redrawn from a reactor
  * timer (never from the data path), only when stderr is a terminal. The
- * numbers come from callbacks, so any protocol can feed it. */
+ * numbers come from callbacks, so any protocol can feed it. Once bytes
+ * reaches a known total while the command still runs, the line says
+ * "waiting for the server" (uploads count acknowledged bytes, so this is
+ * the server finishing: FTP's 226). */
 #ifndef NETTOOL_PROGRESS_H
 #define NETTOOL_PROGRESS_H
 

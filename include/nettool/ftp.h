@@ -255,7 +255,9 @@ int nt_ftp_store_sized(size_t opts_size, nt_ftp_t *f, const char *path,
 void nt_ftp_resume_data(nt_ftp_t *f);
 
 /* Bytes moved so far by the running transfer, and the size expected
- * (UINT64_MAX: unknown), for progress displays. 0 when none runs. */
+ * (UINT64_MAX: unknown), for progress displays. 0 when none runs. Uploads
+ * count the bytes the server's TCP acknowledged (nt_transport_unacked;
+ * approximate over TLS), not those handed to the kernel. */
 uint64_t nt_ftp_xfer_bytes(nt_ftp_t *f);
 uint64_t nt_ftp_xfer_size(const nt_ftp_t *f);
 

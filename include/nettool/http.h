@@ -331,6 +331,12 @@ typedef struct nt_http_progress_s {
   int body_error;    /* the request body (a file) made it fail */
   const char *state; /* the state machine's state name */
   int limit;         /* NT_ETIMEDOUT: which limit (NT_HTTP_LIMIT_*), else 0 */
+  /* Of sent, the bytes the server's TCP stack acknowledged
+   * (nt_transport_unacked; approximate over TLS); = sent where the
+   * transport cannot say or the connection is gone. sent == send_total
+   * with acked < sent: still in flight; acked == send_total and no
+   * answer yet: the server is working on it. */
+  uint64_t acked;
 } nt_http_progress_t;
 
 /* Which limit ended a request with NT_ETIMEDOUT. */

@@ -140,6 +140,18 @@ static inline int nt_transport_is_closing(const nt_transport_t *t) {
   return (t->flags & (NT_TRANSPORT_CLOSING | NT_TRANSPORT_CLOSED)) != 0;
 }
 
+/* Bytes written to the transport that the peer has not acknowledged yet:
+ * the transport's own queue (write_buffer_size) plus what the kernel holds
+ * unacknowledged (ioctl SIOCOUTQ on TCP). So "written - unacked" is what
+ * the peer's TCP stack has received — not what its application has read:
+ * the peer's receive buffer still sits in between. Returns 0 and *out, or
+ * NT_ENOTSUP (memory, unix, pipe, fd and compression transports, and
+ * transports with their own ops table: *out is 0), NT_ECLOSED, or an
+ * ioctl error. TLS: the TCP connection's unacknowledged bytes are
+ * ciphertext, so the count is approximate (record headers, MACs and
+ * handshake messages count as bytes; about 0.2 % over for large writes). */
+int nt_transport_unacked(nt_transport_t *t, uint64_t *out);
+
 /* Sets the high/low water marks (low <= high). */
 void nt_transport_set_write_limits(nt_transport_t *t, uint32_t high,
                                    uint32_t low);

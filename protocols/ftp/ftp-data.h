@@ -110,8 +110,9 @@ int nt__ftp_dchan_handshaking(const nt__ftp_dchan_t *ch);
 /* Active: a connection from another address was refused and none from the
  * server came yet. */
 int nt__ftp_dchan_refused_foreign(const nt__ftp_dchan_t *ch);
-/* Uploads: bytes handed to the transport and gone from its buffer; 0 when
- * there is no connection (then *sent is left alone). */
+/* Uploads: bytes the server's TCP acknowledged (nt_transport_unacked; where
+ * the transport cannot say, bytes gone from its buffer); 0 when there is no
+ * connection (then *sent is left alone). */
 int nt__ftp_dchan_sent(const nt__ftp_dchan_t *ch, uint64_t *sent);
 
 #endif

@@ -439,7 +439,13 @@ int nt__ftp_dchan_refused_foreign(const nt__ftp_dchan_t *ch) {
 int nt__ftp_dchan_sent(const nt__ftp_dchan_t *ch, uint64_t *sent) {
   const dproto_t *dp = ch->dp;
   if (!dp || !dp->base.transport) return 0;
-  size_t waiting = nt_transport_write_buffer_size(dp->base.transport);
+  /* What the server's TCP acknowledged (the queue and the kernel's
+   * unacknowledged bytes held back), not what the kernel took: the socket
+   * buffers can hold megabytes the server has not seen. Transports that
+   * cannot say count what left the queue. */
+  uint64_t waiting;
+  if (nt_transport_unacked(dp->base.transport, &waiting) != 0)
+    waiting = nt_transport_write_buffer_size(dp->base.transport);
   *sent = dp->queued > waiting ? dp->queued - waiting : 0;
   return 1;
 }

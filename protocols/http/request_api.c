@@ -338,6 +338,17 @@ void nt__http_client_cancel_all(nt_http_client_t *c) {
   }
 }
 
+/* sent less what the kernel (and the transport's queue) still hold
+ * unacknowledged; the queue holds request bytes of this request only (one
+ * request in flight per connection while a body is sent). */
+static uint64_t acked_now(const nt_http_request_t *q, uint64_t sent) {
+  nt_transport_t *t = q->conn ? nt__http_conn_transport(q->conn) : NULL;
+  uint64_t un = 0;
+  if (!t || nt_transport_unacked(t, &un) != 0) return sent;
+  uint64_t a = q->body_queued > un ? q->body_queued - un : 0;
+  return a < sent ? a : sent;
+}
+
 void nt_http_request_progress(const nt_http_request_t *q,
                               nt_http_progress_t *p) {
   memset(p, 0, sizeof *p);
@@ -352,6 +363,7 @@ void nt_http_request_progress(const nt_http_request_t *q,
   p->body_error = q->body_failed;
   p->state = nt__rq_state_name(q);
   p->limit = q->status == NT_ETIMEDOUT ? q->limit : 0;
+  p->acked = acked_now(q, p->sent);
 }
 
 const char *nt_http_request_url(const nt_http_request_t *q) {
