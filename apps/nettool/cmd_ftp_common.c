@@ -638,7 +638,7 @@ static int start_transfer(ftp_cli_t *c, const nt_ftp_options_t *o) {
   memset(&to, 0, sizeof to);
   to.host = c->host;
   to.port = port_of(c);
-  to.session = *o;
+  to.session = o; /* copied by nt_ftp_transfer_start */
   to.user = c->user[0] ? c->user : NULL;
   to.password = c->pass;
   to.remote = c->path;

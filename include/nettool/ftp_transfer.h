@@ -36,7 +36,7 @@ extern "C" {
  * a checksum mismatch (NT_EDIGEST: LOCAL.part kept, its state removed).
  *
  * Ownership: nt_ftp_transfer_t is nettool's from start until on_done
- * returns, then freed. Strings in the options are copied; session.tls_ctx
+ * returns, then freed. Strings in the options are copied; session->tls_ctx
  * must outlive the transfer.
  */
 
@@ -51,7 +51,10 @@ typedef enum {
 typedef struct nt_ftp_transfer_options_s {
   const char *host; /* required */
   int port;         /* 0: 21 (990 with implicit TLS) */
-  nt_ftp_options_t session; /* for every session (TLS, timeouts...) */
+  /* for every session (TLS, timeouts...); NULL: defaults. Read as the
+   * caller's nt_ftp_options_t, whose size the macro passes (docs/ABI.md: an
+   * options struct points to another, never embeds it). Copied at start. */
+  const nt_ftp_options_t *session;
   const char *user;     /* NULL: anonymous */
   const char *password;
   const char *remote; /* required */
@@ -86,12 +89,14 @@ typedef struct nt_ftp_transfer_callbacks_s {
 /* Starts it (the first session connects from the loop). 0, or NT_EINVAL
  * (no host, remote or local; TLS without tls_ctx), NT_ENOMEM, -errno
  * opening LOCAL for an upload; then no callback. */
-int nt_ftp_transfer_start_sized(size_t opts_size, nt_reactor_t *r,
+int nt_ftp_transfer_start_sized(size_t opts_size, size_t session_size,
+                                nt_reactor_t *r,
                                 const nt_ftp_transfer_options_t *opts,
                                 const nt_ftp_transfer_callbacks_t *cbs,
                                 void *arg, nt_ftp_transfer_t **out);
 #define nt_ftp_transfer_start(...)                                            \
-  nt_ftp_transfer_start_sized(sizeof(nt_ftp_transfer_options_t), __VA_ARGS__)
+  nt_ftp_transfer_start_sized(sizeof(nt_ftp_transfer_options_t),             \
+                              sizeof(nt_ftp_options_t), __VA_ARGS__)
 
 /* Stops it: on_done(NT_ECANCELED) follows; LOCAL.part and its state kept. */
 void nt_ftp_transfer_cancel(nt_ftp_transfer_t *t);

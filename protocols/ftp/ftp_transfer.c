@@ -40,6 +40,7 @@ static const char *const ft_state_names[] = {"session", "backoff", "done"};
 struct nt_ftp_transfer_s {
   nt_reactor_t *r;
   nt_ftp_transfer_options_t o;
+  nt_ftp_options_t session; /* o.session points here */
   nt_ftp_transfer_callbacks_t cbs;
   void *arg;
   ft_state_t state;
@@ -644,7 +645,7 @@ static void start_session(nt_ftp_transfer_t *t) {
   memset(&t->last, 0, sizeof t->last);
   t->last_text[0] = 0;
   t->last.text = t->last_text;
-  nt_ftp_options_t so = t->o.session;
+  nt_ftp_options_t so = *t->o.session;
   static const nt_ftp_callbacks_t cbs = {
       .connected = on_connected,
       .closed = on_closed,
@@ -676,7 +677,8 @@ static char *suffixed(const char *path, const char *suffix) {
 
 static void first_cb(nt_timer_t *tm) { start_session(tm->data); }
 
-int nt_ftp_transfer_start_sized(size_t opts_size, nt_reactor_t *r,
+int nt_ftp_transfer_start_sized(size_t opts_size, size_t session_size,
+                                nt_reactor_t *r,
                                 const nt_ftp_transfer_options_t *opts,
                                 const nt_ftp_transfer_callbacks_t *cbs,
                                 void *arg, nt_ftp_transfer_t **out) {
@@ -686,13 +688,16 @@ int nt_ftp_transfer_start_sized(size_t opts_size, nt_reactor_t *r,
   if (!t) return NT_ENOMEM;
   t->fd = -1;
   int rc = nt__opts_copy(&t->o, sizeof t->o, opts, opts_size);
+  if (!rc)
+    rc = nt__opts_copy(&t->session, sizeof t->session, t->o.session, session_size);
+  t->o.session = &t->session;
   if (rc) {
     nt__free(t);
     return rc;
   }
   if (!t->o.host || !*t->o.host || !t->o.remote || !*t->o.remote ||
       !t->o.local || !*t->o.local ||
-      (t->o.session.tls != NT_FTP_TLS_NONE && !t->o.session.tls_ctx)) {
+      (t->session.tls != NT_FTP_TLS_NONE && !t->session.tls_ctx)) {
     nt__free(t);
     return NT_EINVAL;
   }
