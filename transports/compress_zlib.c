@@ -452,8 +452,19 @@ nt_transport_t *nt_compress_lower(nt_transport_t *t) {
   return nt_compress_is(t) ? ((dz_t *)t)->lower : NULL;
 }
 
-int nt_compress_stats(const nt_transport_t *t, nt_compress_stats_t *st) {
+static int compress_stats_full(const nt_transport_t *t,
+                               nt_compress_stats_t *st) {
   if (!nt_compress_is(t) || !st) return NT_EINVAL;
   *st = ((const dz_t *)t)->st;
   return 0;
+}
+
+int nt_compress_stats_sized(size_t out_size, const nt_transport_t *t,
+                            nt_compress_stats_t *st) {
+  /* the caller's struct may be an older, smaller one (docs/ABI.md) */
+  nt_compress_stats_t full;
+  memset(&full, 0, sizeof full);
+  int rc = compress_stats_full(t, st ? &full : NULL);
+  if (st) memcpy(st, &full, out_size < sizeof full ? out_size : sizeof full);
+  return rc;
 }

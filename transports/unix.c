@@ -463,7 +463,7 @@ int nt_unix_fileno(nt_transport_t *t) {
   return ((unix_conn_t *)t)->io.fd;
 }
 
-int nt_unix_peer_cred(nt_transport_t *t, nt_unix_cred_t *out) {
+static int unix_peer_cred_full(nt_transport_t *t, nt_unix_cred_t *out) {
   if (!nt_unix_is_unix(t)) return NT_EINVAL;
   unix_conn_t *c = (unix_conn_t *)t;
   if (c->io.fd < 0) return NT_ENOTCONN;
@@ -475,6 +475,16 @@ int nt_unix_peer_cred(nt_transport_t *t, nt_unix_cred_t *out) {
   out->uid = cr.uid;
   out->gid = cr.gid;
   return 0;
+}
+
+int nt_unix_peer_cred_sized(size_t out_size, nt_transport_t *t,
+                            nt_unix_cred_t *out) {
+  /* the caller's struct may be an older, smaller one (docs/ABI.md) */
+  nt_unix_cred_t full;
+  memset(&full, 0, sizeof full);
+  int rc = unix_peer_cred_full(t, out ? &full : NULL);
+  if (out) memcpy(out, &full, out_size < sizeof full ? out_size : sizeof full);
+  return rc;
 }
 
 int nt_unix_send_fds(nt_transport_t *t, const void *data, size_t len,

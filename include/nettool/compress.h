@@ -47,7 +47,10 @@ typedef struct nt_compress_stats_s {
   uint64_t wire_in, data_in, data_out, wire_out;
 } nt_compress_stats_t;
 /* Returns 0, or NT_EINVAL for a transport that is not a compress layer. */
-int nt_compress_stats(const nt_transport_t *t, nt_compress_stats_t *st);
+int nt_compress_stats_sized(size_t out_size, const nt_transport_t *t,
+                            nt_compress_stats_t *st);
+#define nt_compress_stats(...) \
+  nt_compress_stats_sized(sizeof(nt_compress_stats_t), __VA_ARGS__)
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

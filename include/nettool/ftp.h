@@ -364,7 +364,10 @@ int nt_ftp_parse_epsv(const char *text, size_t len);
  * stored in ip, for logging only: it is never used), or NT_EFTP_BADREPLY. */
 int nt_ftp_parse_pasv(const char *text, size_t len, uint8_t ip[4]);
 /* An MLSD/MLST line: 0 or NT_EFTP_BADREPLY. */
-int nt_ftp_parse_mlsd(const char *line, size_t len, nt_ftp_entry_t *e);
+int nt_ftp_parse_mlsd_sized(size_t out_size, const char *line, size_t len,
+                            nt_ftp_entry_t *e);
+#define nt_ftp_parse_mlsd(...) \
+  nt_ftp_parse_mlsd_sized(sizeof(nt_ftp_entry_t), __VA_ARGS__)
 /* "257 \"/a \"\"quoted\"\" dir\" created": the name into out (NUL-ended);
  * 0, NT_EFTP_BADREPLY or NT_ETOOBIG. */
 int nt_ftp_parse_pathname(const char *text, size_t len, char *out,

@@ -346,8 +346,10 @@ enum {
   NT_HTTP_LIMIT_TOTAL = 3,   /* timeout_ms */
 };
 
-void nt_http_request_progress(const nt_http_request_t *q,
-                              nt_http_progress_t *p);
+void nt_http_request_progress_sized(size_t out_size, const nt_http_request_t *q,
+                                    nt_http_progress_t *p);
+#define nt_http_request_progress(...) \
+  nt_http_request_progress_sized(sizeof(nt_http_progress_t), __VA_ARGS__)
 
 /* The final response (during and after on_response, and in on_done); NULL
  * before. */

@@ -195,7 +195,10 @@ typedef struct nt_nntp_pool_stats_s {
                            after the server refused pipelining) */
   unsigned compressed;  /* connections using COMPRESS DEFLATE */
 } nt_nntp_pool_stats_t;
-void nt_nntp_pool_stats(const nt_nntp_pool_t *p, nt_nntp_pool_stats_t *st);
+void nt_nntp_pool_stats_sized(size_t out_size, const nt_nntp_pool_t *p,
+                              nt_nntp_pool_stats_t *st);
+#define nt_nntp_pool_stats(...) \
+  nt_nntp_pool_stats_sized(sizeof(nt_nntp_pool_stats_t), __VA_ARGS__)
 /* The last reply text / code a connection's set-up failed with (for an
  * error message in the server's words); "" / 0 if none. */
 const char *nt_nntp_pool_last_reply(const nt_nntp_pool_t *p);

@@ -154,7 +154,10 @@ int nt_upload_start_sized(size_t opts_size, nt_http_client_t *c,
  * next run resumes) unless terminate_on_failure. Safe from callbacks. */
 void nt_upload_cancel(nt_upload_t *u);
 
-void nt_upload_progress(const nt_upload_t *u, nt_upload_progress_t *p);
+void nt_upload_progress_sized(size_t out_size, const nt_upload_t *u,
+                              nt_upload_progress_t *p);
+#define nt_upload_progress(...) \
+  nt_upload_progress_sized(sizeof(nt_upload_progress_t), __VA_ARGS__)
 
 /* The upload's URL (the creation's Location, or the journal's), or NULL
  * before one is known. Valid until the upload is freed. */

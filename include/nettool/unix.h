@@ -113,7 +113,10 @@ typedef struct nt_unix_cred_s {
   uid_t uid;
   gid_t gid;
 } nt_unix_cred_t;
-int nt_unix_peer_cred(nt_transport_t *t, nt_unix_cred_t *out);
+int nt_unix_peer_cred_sized(size_t out_size, nt_transport_t *t,
+                            nt_unix_cred_t *out);
+#define nt_unix_peer_cred(...) \
+  nt_unix_peer_cred_sized(sizeof(nt_unix_cred_t), __VA_ARGS__)
 
 /*
  * Passing file descriptors (SCM_RIGHTS)

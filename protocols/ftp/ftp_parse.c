@@ -216,7 +216,8 @@ static void fact(nt_ftp_entry_t *e, const char *n, size_t nl, const char *v,
   }
 }
 
-int nt_ftp_parse_mlsd(const char *line, size_t len, nt_ftp_entry_t *e) {
+static int ftp_parse_mlsd_full(const char *line, size_t len,
+                               nt_ftp_entry_t *e) {
   e->name = NULL;
   e->name_len = 0;
   e->type = NT_FTP_ENTRY_UNKNOWN;
@@ -242,6 +243,16 @@ int nt_ftp_parse_mlsd(const char *line, size_t len, nt_ftp_entry_t *e) {
   e->name = sp + 1;
   e->name_len = nlen;
   return 0;
+}
+
+int nt_ftp_parse_mlsd_sized(size_t out_size, const char *line, size_t len,
+                            nt_ftp_entry_t *e) {
+  /* the caller's struct may be an older, smaller one (docs/ABI.md) */
+  nt_ftp_entry_t full;
+  memset(&full, 0, sizeof full);
+  int rc = ftp_parse_mlsd_full(line, len, e ? &full : NULL);
+  if (e) memcpy(e, &full, out_size < sizeof full ? out_size : sizeof full);
+  return rc;
 }
 
 /* --- FEAT ------------------------------------------------------------------------- */

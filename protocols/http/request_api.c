@@ -349,8 +349,8 @@ static uint64_t acked_now(const nt_http_request_t *q, uint64_t sent) {
   return a < sent ? a : sent;
 }
 
-void nt_http_request_progress(const nt_http_request_t *q,
-                              nt_http_progress_t *p) {
+static void http_request_progress_full(const nt_http_request_t *q,
+                                       nt_http_progress_t *p) {
   memset(p, 0, sizeof *p);
   p->sent = nt__rq_sent_now(q);
   p->send_total =
@@ -364,6 +364,15 @@ void nt_http_request_progress(const nt_http_request_t *q,
   p->state = nt__rq_state_name(q);
   p->limit = q->status == NT_ETIMEDOUT ? q->limit : 0;
   p->acked = acked_now(q, p->sent);
+}
+
+void nt_http_request_progress_sized(size_t out_size, const nt_http_request_t *q,
+                                    nt_http_progress_t *p) {
+  /* the caller's struct may be an older, smaller one (docs/ABI.md) */
+  nt_http_progress_t full;
+  memset(&full, 0, sizeof full);
+  http_request_progress_full(q, &full);
+  if (p) memcpy(p, &full, out_size < sizeof full ? out_size : sizeof full);
 }
 
 const char *nt_http_request_url(const nt_http_request_t *q) {

@@ -725,7 +725,8 @@ void nt_upload_cancel(nt_upload_t *u) {
     fail(u, NT_ECANCELED);
 }
 
-void nt_upload_progress(const nt_upload_t *u, nt_upload_progress_t *p) {
+static void upload_progress_full(const nt_upload_t *u,
+                                 nt_upload_progress_t *p) {
   memset(p, 0, sizeof *p);
   p->total = u->total;
   p->acked = u->acked;
@@ -742,6 +743,15 @@ void nt_upload_progress(const nt_upload_t *u, nt_upload_progress_t *p) {
   p->checksum_rejects = u->ck_rejects;
   p->state = state_names[u->state];
   p->checksum = nt__tus_checksum_name(u->ck);
+}
+
+void nt_upload_progress_sized(size_t out_size, const nt_upload_t *u,
+                              nt_upload_progress_t *p) {
+  /* the caller's struct may be an older, smaller one (docs/ABI.md) */
+  nt_upload_progress_t full;
+  memset(&full, 0, sizeof full);
+  upload_progress_full(u, &full);
+  if (p) memcpy(p, &full, out_size < sizeof full ? out_size : sizeof full);
 }
 
 const char *nt_upload_url(const nt_upload_t *u) { return u->url; }

@@ -623,7 +623,8 @@ void nt_nntp_pool_close(nt_nntp_pool_t *p) {
   if (!alive(p)) schedule_finish(p);
 }
 
-void nt_nntp_pool_stats(const nt_nntp_pool_t *p, nt_nntp_pool_stats_t *st) {
+static void nntp_pool_stats_full(const nt_nntp_pool_t *p,
+                                 nt_nntp_pool_stats_t *st) {
   *st = p->st;
   st->connections = st->connecting = st->compressed = 0;
   for (unsigned i = 0; i < p->n; i++) {
@@ -634,6 +635,15 @@ void nt_nntp_pool_stats(const nt_nntp_pool_t *p, nt_nntp_pool_stats_t *st) {
   }
   st->queued = p->queued;
   st->pipeline = p->pipeline;
+}
+
+void nt_nntp_pool_stats_sized(size_t out_size, const nt_nntp_pool_t *p,
+                              nt_nntp_pool_stats_t *st) {
+  /* the caller's struct may be an older, smaller one (docs/ABI.md) */
+  nt_nntp_pool_stats_t full;
+  memset(&full, 0, sizeof full);
+  nntp_pool_stats_full(p, &full);
+  if (st) memcpy(st, &full, out_size < sizeof full ? out_size : sizeof full);
 }
 
 const char *nt_nntp_pool_last_reply(const nt_nntp_pool_t *p) { return p->last_reply; }
