@@ -452,7 +452,8 @@ int cmd_nntp_get(int argc, char **argv) {
       nt_timer_init(x.r, &x.timer, draw);
       x.timer.data = &x;
       nt_timer_unref(&x.timer);
-      nt_timer_start(&x.timer, 250, 250);
+      /* drawn at once, then every 250 ms: a fast download still shows it */
+      nt_timer_start(&x.timer, 0, 250);
     }
     if (!x.done) nt_reactor_run(x.r);
     if (x.tty) nt_timer_stop(&x.timer);
