@@ -196,7 +196,11 @@ t_refuse() {
     "$nt" nntp-read local.test --server "127.0.0.1:$(cat "$dir/rport")" --overview 3000 \
       --connections "$c" >"$dir/refused" 2>"$dir/refused.err" || { rc=$?; break; }
     [ "$(rows "$dir/refused")" = 3000 ] || { echo "# $c: rows: $(rows "$dir/refused")"; rc=1; break; }
-    [ "$(cat "$dir/hangups")" -ge 1 ] || { echo "# $c: the server never hung up"; rc=1; break; }
+    # the session pipelines its overview chunks from the start, so the
+    # server hangs up on it; whether a pool connection has a second command
+    # out before an answer depends on timing: there the rows are what count
+    [ "$c" = 2 ] || [ "$(cat "$dir/hangups")" -ge 1 ] ||
+      { echo "# $c: the server never hung up"; rc=1; break; }
     [ ! -s "$dir/refused.err" ] || { echo "# $c: stderr: $(head -2 "$dir/refused.err")"; rc=1; break; }
   done
   kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
