@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_json.h"
 #include "cli_text.h"
 #include "commands.h"
 #include "nettool/nzb.h"
@@ -63,11 +64,13 @@ const cli_cmd_spec_t cli_spec_nntp_get = {
     "(NAME.part.state lists what is written). Segments that no server has\n"
     "are listed on stderr ('missing: NAME segment N <id>: 430 ...'); the\n"
     "good ones stay in NAME.part. On a terminal a progress line shows\n"
-    "files, segments, MiB and the rate.\n",
+    "files, segments, MiB and the rate. --json prints one object instead of\n"
+    "the lines on stdout: counts, bytes, seconds, exit_code, error and each\n"
+    "file's result.\n",
     /* NNTP_CLI_SHARED, spelled out: an option the downloader does not
      * carry to its connections is not accepted */
     CLI_S_TLS | CLI_S_TIMES | CLI_S(CLI_O_QUIET) | CLI_S(CLI_O_VERBOSE) |
-        CLI_S(CLI_O_USER) | CLI_S(CLI_O_PORT),
+        CLI_S(CLI_O_USER) | CLI_S(CLI_O_PORT) | CLI_S(CLI_O_JSON),
     own_opts,
     nntp_cli_shared_help,
     "Exit status: 0 ok, 2 usage, 3 local (the folder), 4 connect, 5 resolve,\n"
@@ -101,6 +104,33 @@ typedef struct {
   double rate;
   int drawn;
 } get_t;
+
+/* --json: what the closing object needs, kept outside the run so that every
+ * way out of cmd_nntp_get prints it; the files' results as they end. */
+static struct {
+  int on;
+  const char *nzb, *dir;
+  size_t files_done, files, fetched, resumed, failed;
+  uint64_t bytes;
+  double t0;
+  const char *par2; /* "verified", "repaired" */
+  char *results;    /* JSON objects joined with commas */
+  size_t results_len;
+  FILE *mem;
+} js;
+
+static void json_result(const char *path, const char *error) {
+  if (!js.mem && !(js.mem = open_memstream(&js.results, &js.results_len))) return;
+  fputs(js.results_len || ftell(js.mem) ? ",{\"file\":" : "{\"file\":", js.mem);
+  cli_json_string(js.mem, path);
+  fputs(",\"status\":", js.mem);
+  cli_json_string(js.mem, error ? "failed" : "ok");
+  if (error) {
+    fputs(",\"error\":", js.mem);
+    cli_json_string(js.mem, error);
+  }
+  fputc('}', js.mem);
+}
 
 static int own(void *ctx, const cli_opt_t *o, const cli_val_t *v) {
   get_t *x = ctx;
@@ -191,13 +221,15 @@ static void on_file(nt_nzb_get_t *g, size_t fi, const char *path, int status, vo
   (void)g;
   erase(x);
   if (!status) {
-    if (!x->co.quiet) printf("%s: ok\n", cli_text(path, strlen(path)));
+    if (js.on) json_result(path, NULL);
+    else if (!x->co.quiet) printf("%s: ok\n", cli_text(path, strlen(path)));
   } else {
     const nt_nzb_file_t *f = &x->nzb->files[fi];
-    cli_error("%s: %s", cli_text(path, strlen(path)),
-              status == NT_ENZB_INCOMPLETE ? "incomplete (see the segments above)"
-              : status == NT_EYENC_CRC     ? "the whole file's CRC32 is wrong"
-                                           : nt_strerror(status));
+    const char *why = status == NT_ENZB_INCOMPLETE ? "incomplete (see the segments above)"
+                      : status == NT_EYENC_CRC     ? "the whole file's CRC32 is wrong"
+                                                   : nt_strerror(status);
+    if (js.on) json_result(path, why);
+    cli_error("%s: %s", cli_text(path, strlen(path)), why);
     (void)f;
   }
   fflush(stdout);
@@ -298,7 +330,8 @@ static int par2_check(get_t *x, const char *dir) {
     return NT_EXIT_PAR2;
   }
   if (rc == 0) {
-    if (!x->co.quiet) printf("par2: %s verified\n", cli_text(main_par, strlen(main_par)));
+    js.par2 = "verified";
+    if (!x->co.quiet && !js.on) printf("par2: %s verified\n", cli_text(main_par, strlen(main_par)));
     return 0;
   }
   /* repair, the .part files offered as extra data */
@@ -333,13 +366,44 @@ static int par2_check(get_t *x, const char *dir) {
       unlink(st);
     }
   }
-  if (!x->co.quiet) printf("par2: repaired with %s\n", cli_text(main_par, strlen(main_par)));
+  js.par2 = "repaired";
+  if (!x->co.quiet && !js.on) printf("par2: repaired with %s\n", cli_text(main_par, strlen(main_par)));
   return 0;
 }
 
 /* --- the command --------------------------------------------------------------------- */
 
+static int nntp_get(int argc, char **argv);
+
 int cmd_nntp_get(int argc, char **argv) {
+  memset(&js, 0, sizeof js);
+  js.t0 = cli_now();
+  cli_last_error[0] = 0;
+  int code = nntp_get(argc, argv);
+  if (js.on) {
+    fputs("{\"command\":\"nntp-get\",\"nzb\":", stdout);
+    cli_json_string(stdout, js.nzb);
+    fputs(",\"dir\":", stdout);
+    cli_json_string(stdout, js.dir);
+    printf(",\"files_done\":%zu,\"files\":%zu,\"segments_fetched\":%zu,"
+           "\"segments_resumed\":%zu,\"segments_failed\":%zu,\"bytes\":%llu",
+           js.files_done, js.files, js.fetched, js.resumed, js.failed,
+           (unsigned long long)js.bytes);
+    if (js.par2) printf(",\"par2\":\"%s\"", js.par2);
+    printf(",\"seconds\":%.3f,\"exit_code\":%d", cli_now() - js.t0, code);
+    if (code && cli_last_error[0]) {
+      fputs(",\"error\":", stdout);
+      cli_json_string(stdout, cli_last_error);
+    }
+    if (js.mem) fclose(js.mem);
+    printf(",\"results\":[%s]}\n", js.results ? js.results : "");
+    fflush(stdout);
+  }
+  free(js.results);
+  return code;
+}
+
+static int nntp_get(int argc, char **argv) {
   get_t x;
   memset(&x, 0, sizeof x);
   nt_tls_ctx_t *ctx = NULL;
@@ -349,6 +413,9 @@ int cmd_nntp_get(int argc, char **argv) {
   if (argc - first != 1) return cli_usage_error("expected one FILE.nzb");
   const char *file = argv[first];
   const char *dir = x.dir ? x.dir : ".";
+  js.on = x.co.json;
+  js.nzb = file;
+  js.dir = dir;
   struct stat st;
   if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
     cli_error("-o %s: %s", cli_text(dir, strlen(dir)),
@@ -463,7 +530,13 @@ int cmd_nntp_get(int argc, char **argv) {
       nt_nzb_get_cancel(x.g);
       nt_reactor_run(x.r);
     }
-    if (!x.co.quiet) {
+    js.files_done = x.p.files_done;
+    js.files = x.p.files;
+    js.fetched = x.fetched;
+    js.resumed = x.resumed;
+    js.failed = x.p.segments_failed;
+    js.bytes = x.p.decoded;
+    if (!x.co.quiet && !js.on) {
       double secs = (double)(nt_reactor_now(x.r) - x.t0) / 1000.0;
       char mb[32], rate[32];
       progress_human(mb, sizeof mb, (double)x.p.decoded);

@@ -133,6 +133,20 @@ check "0 B, 1 B, 700 KB, 50 MB identical (sha256)" eval \
 check "no .part or state file left" eval '[ -z "$(ls "$dir/o1" | grep -E "\.part|\.state")" ]'
 run nntp-get "$dir/post.nzb" -o "$dir/o1" --server "$s1"
 check "run again: nothing fetched (files complete)" eval 'rc 0 && has "0 segments fetched, 205 resumed"'
+# --json: one object on stdout instead of the lines (counts, results, exit_code)
+jcheck() { # PYTHON-EXPR on the one object o
+  "$py" -c '
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+assert len(lines) == 1, lines
+o = json.loads(lines[0])
+assert eval(sys.argv[2]), o
+' "$dir/out" "$1"
+}
+mkdir "$dir/oj"
+run nntp-get "$dir/post.nzb" -o "$dir/oj" --server "$s1" --json
+check "--json: one object, 4/4 files, 205 fetched, every result ok, exit_code 0" eval \
+  'rc 0 && jcheck "o[\"command\"] == \"nntp-get\" and o[\"files\"] == 4 and o[\"files_done\"] == 4 and o[\"segments_fetched\"] == 205 and o[\"exit_code\"] == 0 and len(o[\"results\"]) == 4 and all(r[\"status\"] == \"ok\" for r in o[\"results\"]) and o[\"bytes\"] > 50000000" && same "$dir/oj/big.bin" "$src/big.bin"'
 
 # --- SIGKILL, then resume ------------------------------------------------------------------
 mkdir "$dir/o5"
@@ -171,6 +185,10 @@ mkdir "$dir/o2"
 run nntp-get "$dir/gone.nzb" -o "$dir/o2" --server "$s1"
 check "430: exit 13, exactly that segment listed" eval \
   'rc 13 && err_has "missing: big.bin segment 3 $gone: 430 no such article (server $s1)" && err_lines "missing:" 1'
+mkdir "$dir/o2j"
+run nntp-get "$dir/gone.nzb" -o "$dir/o2j" --server "$s1" --json
+check "430 with --json: exit_code 13, big.bin.part's result failed, the others ok" eval \
+  'rc 13 && jcheck "o[\"exit_code\"] == 13 and o[\"segments_failed\"] == 1 and [r[\"status\"] for r in o[\"results\"] if r[\"file\"].endswith(\"big.bin.part\")] == [\"failed\"] and sum(r[\"status\"] == \"ok\" for r in o[\"results\"]) == 3 and \"error\" in o"'
 check "430: the other files complete, big.bin.part kept with its state" eval \
   'same "$dir/o2/mid.bin" "$src/mid.bin" && [ -f "$dir/o2/big.bin.part" ] && [ -f "$dir/o2/big.bin.part.state" ] && [ ! -e "$dir/o2/big.bin" ]'
 check "430: every other byte of big.bin in place, the hole zero" eval '"$py" - "$dir/o2/big.bin.part" "$src/big.bin" <<EOF
