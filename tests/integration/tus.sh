@@ -128,7 +128,7 @@ rm -f "$S1"/*
 
 # --- SIGKILL at random points, then the same command ----------------------------
 head -c 67108864 /dev/urandom >"$d/big.bin"
-CH=524288
+CH=131072 # small pieces: many round trips, so a fast machine still sees kills land mid-upload
 kills=0 finished=0 early=0
 for i in 1 2 3 4 5 6 7 8; do
   "$nt" http-upload --resumable --chunk-size $CH "$U" "$d/big.bin" >"$d/k.out" 2>"$d/k.err" &
