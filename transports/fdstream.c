@@ -202,6 +202,12 @@ static void fds_free(nt__stream_t *s) {
   if (cb) cb(arg, status);
 }
 
+/* Only a socket has addresses (a pipe or a file has none). */
+static int fds_sockfd(nt__stream_t *s) {
+  nt__fds_t *f = (nt__fds_t *)s;
+  return f->wsock && f->rfd >= 0 ? f->rfd : NT_ENOTSUP;
+}
+
 static const nt__stream_io_t fds_stream_io = {
     .sendv = fds_sendv,
     .sendfile = fds_sendfile,
@@ -210,6 +216,7 @@ static const nt__stream_io_t fds_stream_io = {
     .shutdown_write = fds_shutdown_write,
     .close = fds_close,
     .free = fds_free,
+    .sockfd = fds_sockfd,
 };
 
 static void do_read(nt__fds_t *f) {
@@ -362,30 +369,15 @@ void nt__fds_start(nt__fds_t *f, nt_protocol_t *p) {
   update(f);
 }
 
-static int fds_peer(nt_transport_t *t, struct sockaddr_storage *ss,
-                    socklen_t *len) {
-  nt__fds_t *f = (nt__fds_t *)t;
-  *len = sizeof *ss;
-  if (!f->wsock || f->rfd < 0) return NT_ENOTSUP;
-  return getpeername(f->rfd, (struct sockaddr *)ss, len) == 0 ? 0 : -errno;
-}
-
-static int fds_host(nt_transport_t *t, struct sockaddr_storage *ss,
-                    socklen_t *len) {
-  nt__fds_t *f = (nt__fds_t *)t;
-  *len = sizeof *ss;
-  if (!f->wsock || f->rfd < 0) return NT_ENOTSUP;
-  return getsockname(f->rfd, (struct sockaddr *)ss, len) == 0 ? 0 : -errno;
-}
-
 #define FDS_OPS(nm)                                                            \
   {                                                                            \
     .name = nm, .writev = nt__stream_writev,                                   \
     .write_file = nt__stream_write_file, .write_eof = nt__stream_write_eof,    \
     .lose_connection = nt__stream_lose_connection, .abort = nt__stream_abort,  \
     .pause_reading = nt__stream_pause_reading,                                 \
-    .resume_reading = nt__stream_resume_reading, .peer_address = fds_peer,     \
-    .host_address = fds_host,                                                  \
+    .resume_reading = nt__stream_resume_reading,                               \
+    .peer_address = nt__stream_peer_address,                                   \
+    .host_address = nt__stream_host_address,                                   \
     .write_buffer_size = nt__stream_write_buffer_size,                         \
   }
 static const nt_transport_ops_t fd_ops = FDS_OPS("fd");

@@ -44,6 +44,10 @@ typedef struct nt__stream_io {
   /* Optional (NULL: NT_ENOTSUP): bytes the socket took that the peer has
    * not acknowledged yet (nt_transport_unacked adds the queue). */
   int (*unacked)(nt__stream_t *s, uint64_t *out);
+  /* Optional (NULL: NT_ENOTSUP): the socket's descriptor, for the
+   * address ops below, or a negative code (NT_ENOTCONN once closed,
+   * NT_ENOTSUP where the stream is not over a socket). */
+  int (*sockfd)(nt__stream_t *s);
 } nt__stream_io_t;
 
 struct nt__stream {
@@ -80,5 +84,11 @@ void nt__stream_abort(nt_transport_t *t, int status);
 void nt__stream_pause_reading(nt_transport_t *t);
 void nt__stream_resume_reading(nt_transport_t *t);
 size_t nt__stream_write_buffer_size(nt_transport_t *t);
+/* getpeername/getsockname on io->sockfd's descriptor; *len is set to
+ * sizeof *ss first, whatever the result. */
+int nt__stream_peer_address(nt_transport_t *t, struct sockaddr_storage *ss,
+                            socklen_t *len);
+int nt__stream_host_address(nt_transport_t *t, struct sockaddr_storage *ss,
+                            socklen_t *len);
 
 #endif

@@ -1,7 +1,9 @@
 /* The stream core: try-write-first, a queue of memory and file segments
  * flushed with writev/sendfile, water marks, half-close and the deferred
  * close lifecycle (connection_lost always runs from the loop). */
+#include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "reactor-int.h"
@@ -327,6 +329,29 @@ void nt__stream_resume_reading(nt_transport_t *t) {
 
 size_t nt__stream_write_buffer_size(nt_transport_t *t) {
   return ((nt__stream_t *)t)->wq.bytes;
+}
+
+/* The address ops of every socket-backed stream (TCP, UNIX, fd streams over
+ * a socket): one place that asks the kernel. */
+static int sock_address(nt_transport_t *t, struct sockaddr_storage *ss,
+                        socklen_t *len, int peer) {
+  nt__stream_t *s = (nt__stream_t *)t;
+  *len = sizeof *ss;
+  int fd = s->io->sockfd ? s->io->sockfd(s) : NT_ENOTSUP;
+  if (fd < 0) return fd;
+  int rc = peer ? getpeername(fd, (struct sockaddr *)ss, len)
+                : getsockname(fd, (struct sockaddr *)ss, len);
+  return rc == 0 ? 0 : -errno;
+}
+
+int nt__stream_peer_address(nt_transport_t *t, struct sockaddr_storage *ss,
+                            socklen_t *len) {
+  return sock_address(t, ss, len, 1);
+}
+
+int nt__stream_host_address(nt_transport_t *t, struct sockaddr_storage *ss,
+                            socklen_t *len) {
+  return sock_address(t, ss, len, 0);
 }
 
 int nt_transport_unacked(nt_transport_t *t, uint64_t *out) {

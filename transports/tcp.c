@@ -175,6 +175,11 @@ static int tcp_unacked(nt__stream_t *s, uint64_t *out) {
   return 0;
 }
 
+static int tcp_sockfd(nt__stream_t *s) {
+  tcp_conn_t *c = (tcp_conn_t *)s;
+  return c->io.fd < 0 ? NT_ENOTCONN : c->io.fd;
+}
+
 static const nt__stream_io_t tcp_stream_io = {
     .sendv = tcp_sendv,
     .sendfile = tcp_sendfile,
@@ -184,6 +189,7 @@ static const nt__stream_io_t tcp_stream_io = {
     .close = tcp_close,
     .free = tcp_free,
     .unacked = tcp_unacked,
+    .sockfd = tcp_sockfd,
 };
 
 static void do_read(tcp_conn_t *c) {
@@ -321,22 +327,6 @@ static int sock_nodelay(int fd, int on) {
                                                                       : 0;
 }
 
-static int tcp_peer(nt_transport_t *t, struct sockaddr_storage *ss,
-                    socklen_t *len) {
-  tcp_conn_t *c = (tcp_conn_t *)t;
-  *len = sizeof *ss;
-  if (c->io.fd < 0) return NT_ENOTCONN;
-  return getpeername(c->io.fd, (struct sockaddr *)ss, len) == 0 ? 0 : -errno;
-}
-
-static int tcp_host(nt_transport_t *t, struct sockaddr_storage *ss,
-                    socklen_t *len) {
-  tcp_conn_t *c = (tcp_conn_t *)t;
-  *len = sizeof *ss;
-  if (c->io.fd < 0) return NT_ENOTCONN;
-  return getsockname(c->io.fd, (struct sockaddr *)ss, len) == 0 ? 0 : -errno;
-}
-
 static const nt_transport_ops_t tcp_ops = {
     .name = "tcp",
     .writev = nt__stream_writev,
@@ -346,8 +336,8 @@ static const nt_transport_ops_t tcp_ops = {
     .abort = nt__stream_abort,
     .pause_reading = nt__stream_pause_reading,
     .resume_reading = nt__stream_resume_reading,
-    .peer_address = tcp_peer,
-    .host_address = tcp_host,
+    .peer_address = nt__stream_peer_address,
+    .host_address = nt__stream_host_address,
     .write_buffer_size = nt__stream_write_buffer_size,
 };
 

@@ -293,6 +293,11 @@ static void unix_free(nt__stream_t *s) {
   nt__free(c);
 }
 
+static int unix_sockfd(nt__stream_t *s) {
+  unix_conn_t *c = (unix_conn_t *)s;
+  return c->io.fd < 0 ? NT_ENOTCONN : c->io.fd;
+}
+
 static const nt__stream_io_t unix_stream_io = {
     .sendv = unix_sendv,
     .sendfile = unix_sendfile,
@@ -301,6 +306,7 @@ static const nt__stream_io_t unix_stream_io = {
     .shutdown_write = unix_shutdown_write,
     .close = unix_close,
     .free = unix_free,
+    .sockfd = unix_sockfd,
 };
 
 /* Keeps the descriptors of one received message; NT_ETOOBIG past the
@@ -424,22 +430,6 @@ static int conn_new(nt_reactor_t *r, int fd, unix_conn_t **out) {
   return 0;
 }
 
-static int unix_peer(nt_transport_t *t, struct sockaddr_storage *ss,
-                     socklen_t *len) {
-  unix_conn_t *c = (unix_conn_t *)t;
-  *len = sizeof *ss;
-  if (c->io.fd < 0) return NT_ENOTCONN;
-  return getpeername(c->io.fd, (struct sockaddr *)ss, len) == 0 ? 0 : -errno;
-}
-
-static int unix_host(nt_transport_t *t, struct sockaddr_storage *ss,
-                     socklen_t *len) {
-  unix_conn_t *c = (unix_conn_t *)t;
-  *len = sizeof *ss;
-  if (c->io.fd < 0) return NT_ENOTCONN;
-  return getsockname(c->io.fd, (struct sockaddr *)ss, len) == 0 ? 0 : -errno;
-}
-
 static const nt_transport_ops_t unix_ops = {
     .name = "unix",
     .writev = nt__stream_writev,
@@ -449,8 +439,8 @@ static const nt_transport_ops_t unix_ops = {
     .abort = nt__stream_abort,
     .pause_reading = nt__stream_pause_reading,
     .resume_reading = nt__stream_resume_reading,
-    .peer_address = unix_peer,
-    .host_address = unix_host,
+    .peer_address = nt__stream_peer_address,
+    .host_address = nt__stream_host_address,
     .write_buffer_size = nt__stream_write_buffer_size,
 };
 

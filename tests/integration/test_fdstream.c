@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -443,6 +445,59 @@ static void test_close_all(void **state) {
   reactor_done(r);
 }
 
+/* Addresses come from the stream core's getpeername/getsockname on a
+ * socket (a bound UNIX socket shows its name on both ends), and a pipe has
+ * none: NT_ENOTSUP. */
+static void test_addresses(void **state) {
+  (void)state;
+  nt_reactor_t *r = reactor_new();
+  char path[64];
+  snprintf(path, sizeof path, "/tmp/nt-fdstream-addr-%d", (int)getpid());
+  unlink(path);
+  struct sockaddr_un un = {.sun_family = AF_UNIX};
+  strcpy(un.sun_path, path);
+  int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  assert_true(lfd >= 0);
+  assert_int_equal(bind(lfd, (struct sockaddr *)&un, sizeof un), 0);
+  assert_int_equal(listen(lfd, 1), 0);
+  int cfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  assert_true(cfd >= 0);
+  assert_int_equal(connect(cfd, (struct sockaddr *)&un, sizeof un), 0);
+  int sfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+  assert_true(sfd >= 0);
+  close(lfd);
+  unlink(path);
+  peer_t p;
+  peer_init(&p, r);
+  nt_transport_t *t = NULL;
+  assert_status(nt_fdstream_open(r, cfd, cfd, &p.base, NULL, &t), 0);
+  struct sockaddr_storage ss;
+  socklen_t len = 0;
+  assert_status(nt_transport_peer_address(t, &ss, &len), 0);
+  assert_int_equal(ss.ss_family, AF_UNIX);
+  assert_string_equal(((struct sockaddr_un *)&ss)->sun_path, path);
+  len = 0;
+  assert_status(nt_transport_host_address(t, &ss, &len), 0);
+  assert_int_equal(ss.ss_family, AF_UNIX);
+  assert_int_equal(len, sizeof(sa_family_t)); /* the client is unnamed */
+  nt_transport_lose_connection(t);
+  int a[2];
+  assert_int_equal(pipe2(a, O_CLOEXEC), 0);
+  peer_t q;
+  peer_init(&q, r);
+  assert_status(nt_fdstream_open(r, a[0], a[1], &q.base, NULL, &t), 0);
+  len = 0;
+  assert_status(nt_transport_peer_address(t, &ss, &len), NT_ENOTSUP);
+  assert_int_equal(len, sizeof ss);
+  assert_status(nt_transport_host_address(t, &ss, &len), NT_ENOTSUP);
+  nt_transport_lose_connection(t);
+  assert_true(run_bounded(r, 5000));
+  assert_int_equal(p.destroyed, 1);
+  assert_int_equal(q.destroyed, 1);
+  close(sfd);
+  reactor_done(r);
+}
+
 static void test_bad_fds(void **state) {
   (void)state;
   nt_reactor_t *r = reactor_new();
@@ -483,6 +538,7 @@ int main(void) {
       cmocka_unit_test(test_stdio),
       cmocka_unit_test(test_close_all),
       cmocka_unit_test(test_bad_fds),
+      cmocka_unit_test(test_addresses),
   };
   int failed = 0;
   failed += cmocka_run_group_tests_name("fdstream/epoll", tests, setup_epoll, NULL);
