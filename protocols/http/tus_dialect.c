@@ -117,8 +117,13 @@ static void tus_response(const nt__up_call_t *call, const nt_http_response_t *r,
           "OPTIONS answered HTTP %d%s", s, auth ? "" : ": not a tus endpoint");
       return;
     }
+    /* The protocol says OPTIONS lists Tus-Version; @uploadx/core 7 (a tus
+     * server with the checksum extension) sends only Tus-Resumable, which
+     * tus-js-client takes as enough. Either naming 1.0.0 will do; a
+     * Tus-Version without it is a server we cannot talk to. */
     const char *v = hdr(r, "Tus-Version");
-    if (!v || !nt__tus_list_has(v, TUS_VERSION)) {
+    const char *tr = hdr(r, "Tus-Resumable");
+    if (v ? !nt__tus_list_has(v, TUS_VERSION) : !tr || !nt__tus_list_has(tr, TUS_VERSION)) {
       why(res, NT__UP_R_PROTOCOL, "no Tus-Version " TUS_VERSION " in the OPTIONS answer%s%s",
           v ? ": " : "", v ? v : "");
       return;

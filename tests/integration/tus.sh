@@ -16,27 +16,21 @@ here=$(cd "$(dirname "$0")" && pwd)
 PY=/usr/bin/python3
 d=$T_TMP
 
-# --- the server: node >= 20.19 and the two npm packages -----------------------
-node_ok() {
-  command -v node >/dev/null && command -v npm >/dev/null &&
-    node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a==20&&b>=19)?0:1)'
-}
-if ! node_ok; then
-  echo "# node >= 20.19 and npm are needed for @tus/server 2 (Debian 12's nodejs is 18)"
+# --- the server: node >= 20.19 and the npm packages (tus_npm.sh, pinned) -----
+bash "$here/tus_npm.sh" "$cache" 2>"$d/npm.err"
+case $? in
+0) ;;
+77)
+  echo "# $(cat "$d/npm.err")"
   echo "0 passed, 0 failed"
   exit 77
-fi
-if [ ! -f "$cache/node_modules/@tus/server/package.json" ] ||
-   [ ! -f "$cache/node_modules/@tus/file-store/package.json" ]; then
-  mkdir -p "$cache"
-  [ -f "$cache/package.json" ] || echo '{"private":true}' >"$cache/package.json"
-  (cd "$cache" && timeout 120 npm install --no-audit --no-fund --loglevel=error \
-    @tus/server@2 @tus/file-store@2 >"$d/npm.log" 2>&1) || {
-    not_ok "npm install @tus/server@2 @tus/file-store@2" "$(tail -5 "$d/npm.log")"
-    t_summary
-    exit 1
-  }
-fi
+  ;;
+*)
+  not_ok "npm install of the tus servers (tus_npm.sh)" "$(tail -5 "$d/npm.err")"
+  t_summary
+  exit 1
+  ;;
+esac
 cp "$here/tus_server.mjs" "$cache/tus_server.mjs"
 echo "# @tus/server $(cd "$cache" && node -p "require('./node_modules/@tus/server/package.json').version")"
 

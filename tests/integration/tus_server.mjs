@@ -5,7 +5,7 @@
 // Env: TUS_MAX_SIZE=bytes (Tus-Max-Size; 413 above it).
 // Offers creation, creation-with-upload, creation-defer-length, termination,
 // expiration; no checksum extension (checksums are tested on the test reactor,
-// tests/unit/test_tus.c).
+// tests/unit/test_tus.c, and against @uploadx/core: tus_checksum.sh).
 import { Server } from '@tus/server';
 import { FileStore } from '@tus/file-store';
 const port = Number(process.argv[2]), directory = process.argv[3];

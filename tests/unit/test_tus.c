@@ -616,6 +616,17 @@ static void test_errors(void **state) {
        NT_EUPLOAD_PROTOCOL, "0.2.2"},
       {"HTTP/1.1 204 X\r\nTus-Version: 1.0.0\r\nConnection: close\r\n\r\n", NULL, NULL,
        NT_EUPLOAD_PROTOCOL, "creation"},
+      /* no Tus-Version: Tus-Resumable 1.0.0 is enough (as @uploadx/core
+       * answers); the limit shows the discovery went through */
+      {"HTTP/1.1 204 X\r\nTus-Resumable: 1.0.0\r\nTus-Extension: creation\r\n"
+       "Tus-Max-Size: 9\r\nConnection: close\r\n\r\n",
+       NULL, NULL, NT_EUPLOAD_REFUSED, "Tus-Max-Size"},
+      {"HTTP/1.1 204 X\r\nTus-Resumable: 0.2.2\r\nTus-Extension: creation\r\n"
+       "Connection: close\r\n\r\n",
+       NULL, NULL, NT_EUPLOAD_PROTOCOL, "Tus-Version"},
+      {"HTTP/1.1 204 X\r\nTus-Version: 0.2.2\r\nTus-Resumable: 1.0.0\r\n"
+       "Tus-Extension: creation\r\nConnection: close\r\n\r\n",
+       NULL, NULL, NT_EUPLOAD_PROTOCOL, "0.2.2"},
       {"HTTP/1.1 204 X\r\nTus-Version: 1.0.0\r\nTus-Extension: creation\r\n"
        "Tus-Max-Size: 9\r\nConnection: close\r\n\r\n",
        NULL, NULL, NT_EUPLOAD_REFUSED, "Tus-Max-Size"},
