@@ -702,16 +702,31 @@ static int ur_wait(nt_reactor_t *r, int timeout_ms) {
   return n;
 }
 
+/* --- embedding (nt_reactor_backend_fd) -------------------------------------- */
+
+/* The ring fd polls readable while completions wait in the completion ring
+ * (or in the kernel's overflow list, or as task work that posts them): a
+ * host loop can sleep on it. What callbacks queued after the last wait is
+ * still in the submission ring, invisible to the kernel, so the reactor
+ * flushes it before the host sleeps (ur_flush, from backend_timeout). */
+static int ur_fd(const nt_reactor_t *r) {
+  const uring_data_t *d = r->backend_data;
+  return d->ring.ring_fd;
+}
+
+static void ur_flush(nt_reactor_t *r) {
+  uring_data_t *d = r->backend_data;
+  if (io_uring_sq_ready(&d->ring)) io_uring_submit(&d->ring);
+}
+
 const struct nt__backend nt__backend_uring = {
     .name = "io_uring",
     .init = ur_init,
     .destroy = ur_destroy,
     .set = ur_set,
     .wait = ur_wait,
-    /* The ring fd is pollable, but SQEs queued by callbacks after the last
-     * wait would never reach the kernel while a host loop sleeps on it: a
-     * loop that embeds the reactor needs epoll (NT_ENOTSUP here). */
-    .fd = NULL,
+    .fd = ur_fd,
+    .flush = ur_flush,
     .cio_open = ur_cio_open,
     .cio_recv = ur_cio_recv,
     .cio_close = ur_cio_close,

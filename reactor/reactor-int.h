@@ -57,6 +57,11 @@ struct nt__backend {
   void (*cio_close)(nt__cio_t *c);
   int (*cio_send)(nt__cio_t *c, const struct iovec *iov, int n, size_t max);
   int (*cio_sending)(const nt__cio_t *c);
+  /* Optional: hands the kernel what the backend has queued (io_uring's
+   * SQEs), without waiting. A host loop that sleeps on fd() must not sleep
+   * with requests still in user space (their completions would never make
+   * the fd readable): nt_reactor_backend_timeout and run_once(r, 0) call it. */
+  void (*flush)(nt_reactor_t *r);
 };
 
 extern const struct nt__backend nt__backend_epoll;

@@ -509,6 +509,9 @@ int nt_reactor_run_once(nt_reactor_t *r, int block) {
    * the reactor keeps calling run_once, and a stale flag would skip the
    * I/O of every later turn. */
   r->stop_flag = 0;
+  /* A host loop may sleep on the backend fd next: SQEs the callbacks
+   * queued must reach the kernel first. */
+  if (!block && r->backend->flush) r->backend->flush(r);
   if (rc < 0) return rc;
   return alive(r) ? 1 : 0;
 }
@@ -528,7 +531,10 @@ int nt_reactor_backend_fd(const nt_reactor_t *r) {
  * may have spent a while elsewhere since the last turn, and a stale "now"
  * would make it sleep past the next timer. */
 int nt_reactor_backend_timeout(const nt_reactor_t *r) {
-  nt_reactor_t *m = (nt_reactor_t *)r; /* tq_lock only */
+  nt_reactor_t *m = (nt_reactor_t *)r; /* tq_lock, and the backend's flush */
+  /* The host sleeps next: what is queued for the kernel goes now (io_uring
+   * SQEs queued by the host's own calls since the last turn). */
+  if (r->backend->flush) r->backend->flush(m);
   if (r->soon_len || tq_pending(m)) return 0;
   int64_t due = nt__timers_next_due(r);
   if (due < 0) return -1;

@@ -8,7 +8,8 @@
  * and quits on SIGINT/SIGTERM (GLib's signal sources) or after 60 s.
  *
  *   glib_embed URL FILE [OUT]
- *     prints "ts-server on 127.0.0.1:PORT", then "upload: HTTP STATUS, N
+ *     prints "reactor backend: NAME" (epoll, or io_uring when
+ *     NETTOOL_BACKEND=io_uring), "ts-server on 127.0.0.1:PORT", then "upload: HTTP STATUS, N
  *     bytes sent" when the upload ends; the response body goes to OUT
  *     (default: stdout). Exit 0 if the upload got a 2xx answer.
  *
@@ -16,6 +17,7 @@
  */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <glib-unix.h>
@@ -32,11 +34,12 @@
 typedef struct {
   GSource source;
   nt_reactor_t *reactor;
-  gpointer fd_tag; /* the epoll fd, polled by GLib */
+  gpointer fd_tag; /* the backend fd (epoll's or the ring's), polled by GLib */
 } reactor_source_t;
 
 /* Before GLib sleeps: how long nettool can wait (its next timer; 0 when
- * calls are queued). Ready now if that is 0. */
+ * calls are queued). Ready now if that is 0. On io_uring this call also
+ * submits what was queued since the last turn (by other sources too). */
 static gboolean rs_prepare(GSource *s, gint *timeout) {
   reactor_source_t *rs = (reactor_source_t *)s;
   *timeout = nt_reactor_backend_timeout(rs->reactor);
@@ -187,12 +190,16 @@ int main(int argc, char **argv) {
   nt_log_set_handler(log_to_glib, NULL); /* nothing of nettool's on stderr */
 
   nt_reactor_t *r;
-  nt_reactor_options_t ro = {"epoll", 0}; /* embedding needs epoll's fd */
+  /* Embedding needs a pollable fd: epoll's, or io_uring's ring when
+   * NETTOOL_BACKEND asks for it (never poll, which has none). */
+  const char *be = getenv("NETTOOL_BACKEND");
+  nt_reactor_options_t ro = {be && !strcmp(be, "io_uring") ? "io_uring" : "epoll", 0};
   int rc = nt_reactor_new(&r, &ro);
   if (rc) {
     fprintf(stderr, "reactor: %s\n", nt_strerror(rc));
     return 1;
   }
+  printf("reactor backend: %s\n", nt_reactor_backend_name(r));
   a.loop = g_main_loop_new(NULL, FALSE);
   GSource *rs = reactor_source_new(r, NULL);
 

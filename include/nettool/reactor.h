@@ -99,15 +99,19 @@ int nt_reactor_alive(const nt_reactor_t *r);
  * docs/API.md). Never call nt_reactor_run() then. */
 
 /* An fd that is readable whenever the reactor has I/O to dispatch (the
- * epoll fd; also woken by nt_call_from_thread). Owned by the reactor: poll
- * it, never read or close it. NT_ENOTSUP on the poll backend, which has no
- * such fd: create the reactor with backend "epoll" (the default). */
+ * epoll fd, or the io_uring ring's fd: readable while completions wait;
+ * also woken by nt_call_from_thread). Owned by the reactor: poll it, never
+ * read or close it. NT_ENOTSUP on the poll backend, which has no such fd:
+ * create the reactor with backend "epoll" (the default) or "io_uring". */
 int nt_reactor_backend_fd(const nt_reactor_t *r);
 
 /* How long the host loop may sleep, in ms, from a fresh clock reading:
  * -1 no timer (only I/O can bring work), 0 something is ready now (a timer
  * due, a queued call, a call from a thread), else the time to the next
- * timer, unreferenced ones included (at most one hour). */
+ * timer, unreferenced ones included (at most one hour). Call it right
+ * before each sleep (GLib's prepare): on io_uring it also hands the kernel
+ * the requests queued since the last turn (a write made from a host
+ * callback), without which the ring fd would never become readable. */
 int nt_reactor_backend_timeout(const nt_reactor_t *r);
 
 /* Ends every connection and pending connection attempt made on this reactor:
