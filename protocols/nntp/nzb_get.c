@@ -13,8 +13,10 @@
  * the server's queue moves on.
  *
  * Each connection keeps `window` BODY commands queued (answers come in
- * order, so each command owns a slot: decoder and a 256 KiB buffer that
- * is written out whenever it fills; a damaged copy written this way is
+ * order, so each command owns a slot: its decoder). The answers come one
+ * after the other, so the connection's one CONN_BUF buffer holds the
+ * decoded bytes of the answer being read; it is written out whenever it
+ * fills and when the answer ends (a damaged copy written this way is
  * overwritten by the next server's good one). The download
  * ends when every segment ended: the connections are closed, the state
  * files written, done() called, and everything freed. */
@@ -32,9 +34,14 @@
 
 #define MAX_SERVERS 32
 #define STATE_SAVE_MS 250 /* at most 4 state files a second per file */
-/* Decoded bytes per command before they go to disk (pwrite): a part of any
- * size streams through it, so memory does not grow with article size. */
-#define SLOT_BUF (256u << 10)
+/* Decoded bytes per connection before they go to disk (pwrite): a part of
+ * any size streams through it, so memory does not grow with article size
+ * or with the window. 32 KiB is ~23 pwrites for a 700 KiB part (a few
+ * microseconds each, beside the copy they make anyway); the nzb_bench.sh
+ * peak-memory target counts every KiB (4 connections x 2 slots x 256 KiB
+ * was 2 MiB). A yEnc line longer than this cannot be placed (its part is
+ * reported damaged); real lines are 128-256 bytes. */
+#define CONN_BUF (32u << 10)
 
 typedef struct job_s {
   uint32_t file, seg;
@@ -56,7 +63,7 @@ typedef struct slot_s {
   job_t job;
   int busy, err, io_err;
   nt_yenc_t y;
-  unsigned char *buf; /* SLOT_BUF bytes: decoded data on its way to disk */
+  unsigned char *buf; /* the connection's buffer (conn_t.buf), not owned */
 } slot_t;
 
 typedef struct conn_s {
@@ -65,6 +72,7 @@ typedef struct conn_s {
   nt_nntp_t *c;
   int inflight, next_slot, closing;
   slot_t *slots;
+  unsigned char *buf; /* CONN_BUF bytes: decoded data on its way to disk */
   struct conn_s *prev, *next;
 } conn_t;
 
@@ -197,7 +205,9 @@ int nt_nzb_get_add_server_sized(size_t nntp_opts_size, nt_nzb_get_t *g,
 }
 
 static void free_slots(conn_t *k, int n) {
-  for (int i = 0; i < n; i++) nt__free(k->slots[i].buf);
+  (void)n;
+  nt__free(k->buf);
+  k->buf = NULL;
   nt__free(k->slots);
 }
 
@@ -363,7 +373,7 @@ static void next_server(nt_nzb_get_t *g, job_t j, nt_nzb_seg_status_t st, int er
 
 /* The decoded bytes in the slot's buffer go to the file at their place
  * (the part's =ypart begin, plus what was written before), and the buffer
- * starts empty again: a part streams through SLOT_BUF bytes. 0,
+ * starts empty again: a part streams through CONN_BUF bytes. 0,
  * NT_EYENC_SIZE (the part does not fit the file: nothing written), or a
  * file error (-errno). */
 static int flush(nt_nzb_get_t *g, slot_t *sl) {
@@ -416,7 +426,7 @@ static void on_line(nt_nntp_t *c, const char *line, size_t len, void *arg) {
   slot_t *sl = arg;
   (void)c;
   if (sl->err) return;
-  if (nt_yenc_output_len(&sl->y) + len > SLOT_BUF) { /* no room: to disk first */
+  if (nt_yenc_output_len(&sl->y) + len > CONN_BUF) { /* no room: to disk first */
     int rc = flush(sl->conn->g, sl);
     if (rc < 0 && rc > -3000) sl->io_err = rc;
     if (rc) {
@@ -493,9 +503,10 @@ static void fill(conn_t *k) {
     if (sl->busy) break; /* answers come in order: the oldest is still out */
     job_t j = s->q[s->head];
     const nt_nzb_segment_t *seg = &g->nzb->files[j.file].segments[j.seg];
-    if (!sl->buf && !(sl->buf = nt__malloc(SLOT_BUF))) break;
+    if (!k->buf && !(k->buf = nt__malloc(CONN_BUF))) break;
+    sl->buf = k->buf;
     nt_yenc_init(&sl->y);
-    nt_yenc_set_output(&sl->y, sl->buf, SLOT_BUF);
+    nt_yenc_set_output(&sl->y, sl->buf, CONN_BUF);
     sl->err = sl->io_err = 0;
     sl->job = j;
     if (nt_nntp_fetch(k->c, NT_NNTP_BODY, seg->message_id, on_line, on_done, sl)) break;
