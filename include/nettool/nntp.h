@@ -73,10 +73,23 @@ extern "C" {
  * shrink).
  * POST, QUIT, and a command that may have to be sent again (OVER/HDR
  * before the server is known to have them: XOVER/XHDR; anything while
- * credentials are given and not yet accepted: 480) are sent alone. A
- * server that cannot pipeline usually closes the connection: the client
- * cannot send the lost commands again by itself (see nt_nntp_peak_in_flight
- * and the pool in nntp_pool.h, which falls back to one at a time).
+ * credentials are given and not yet accepted: 480) are sent alone.
+ *
+ * A server that cannot pipeline (RFC 3977 3.5 allows it) closes the
+ * connection, or answers 400 or 500, when a second command arrives before
+ * its answer. The client falls back by itself: when the connection ends
+ * (EOF, reset, a 400) with a command unanswered that went out while another
+ * was awaited, or such a command gets 400/500 (ARTICLE, HEAD, BODY, STAT,
+ * GROUP, LISTGROUP, NEXT, LAST, DATE, OVER/HDR the server listed), it
+ * connects again with the same options (TLS, AUTHINFO and COMPRESS as
+ * before; ready() is not called again), selects the group (and the
+ * current article, by STAT) that was selected, and sends the unanswered
+ * commands again one at a time, remembering that this server does not
+ * pipeline (the window stays 1: nt_nntp_pipeline_refused). Each command's
+ * done() still comes once, in order; a command whose reply had begun
+ * when the connection ended is not sent again (it ends with the error).
+ * This happens at most once per client; a client made by nt_nntp_new
+ * needs options.reconnect for it (else it ends as any lost connection).
  * A 480 (authentication required) to any command, with credentials given,
  * runs AUTHINFO and then sends that command again, once. nt_nntp_close
  * sends QUIT (QUITTING) and the session ends (CLOSED).
@@ -151,6 +164,15 @@ typedef struct nt_nntp_options_s {
                                   when the server lists it) */
   const nt_proxy_t *proxy;     /* connect through this proxy (proxy.h;
                                   NULL: direct); copied by the connect */
+  /* A client made by nt_nntp_new has no address of its own: to let it fall
+   * back from a server that refuses pipelining (above), this hands p (the
+   * same protocol as nt_nntp_protocol) to a new transport (nt_tcp_connect
+   * with a factory building p, or the test reactor's transport), at once
+   * or later, and returns 0; or an NT_E* error, which ends the client
+   * with it. arg is the callbacks' arg. Called from the loop. NULL: such
+   * a client does not reconnect. nt_nntp_connect ignores it (it
+   * connects again by itself). */
+  int (*reconnect)(nt_nntp_t *c, nt_protocol_t *p, void *arg);
 } nt_nntp_options_t;
 
 typedef struct nt_nntp_callbacks_s {
@@ -206,9 +228,12 @@ int nt_nntp_has_capability(const nt_nntp_t *c, const char *name);
 int nt_nntp_is_compressed(const nt_nntp_t *c);
 /* Pipelining: the window now (commands allowed in flight), the smoothed
  * round trip in ms (0 before a measurement; loopback rounds to 0), and the
- * most commands that were ever in flight at once on this connection (a
- * connection closed with this > 1 may have been refused pipelining). */
+ * most commands that were ever in flight at once on this connection (the
+ * count starts again on the connection of a fall-back). */
 unsigned nt_nntp_pipeline_window(const nt_nntp_t *c);
+/* 1 once the server refused pipelining and the client fell back to one
+ * command at a time (on a new connection), else 0. */
+int nt_nntp_pipeline_refused(const nt_nntp_t *c);
 uint64_t nt_nntp_rtt_ms(const nt_nntp_t *c);
 size_t nt_nntp_peak_in_flight(const nt_nntp_t *c);
 /* Requests sent and not yet answered. */

@@ -30,6 +30,8 @@ struct nt__nntp_req {
   int auth_tried; /* a 480 already ran AUTHINFO for this request */
   int posted;     /* POST: the article went out after 340 */
   int alone;      /* sent while nothing else was awaited: a round trip */
+  int begun;      /* its status line arrived (not sent again after a
+                     fall-back from pipelining) */
   nt_nntp_done_cb done;
   nt_nntp_line_cb line;
   nt_nntp_over_cb over;
@@ -89,6 +91,19 @@ struct nt_nntp_s {
   uint64_t round_start;    /* the window's measuring round */
   unsigned round_replies;
   nt__nntp_req_t *retry; /* waiting for AUTHINFO to finish (a 480) */
+  /* the fall-back from pipelining (nntp_refuse.c) */
+  char *host; /* nt_nntp_connect's, to connect again; NULL: nt_nntp_new */
+  int port;
+  nt_proxy_t proxy; /* a copy (password wiped at free) */
+  int has_proxy;
+  int (*reconnect)(nt_nntp_t *c, nt_protocol_t *p, void *arg);
+  int loss_seen;  /* the current connection's end was judged */
+  int refused;    /* ... as a refusal: connect again, send again */
+  int reconnecting; /* between the old connection's end and the new one */
+  int pipeline_refused; /* fell back: one command at a time for good */
+  int said_400;   /* the server said 400 (going away) outside a reply */
+  char *cur_group; /* the group selected (restored on the new connection) */
+  uint64_t cur_article; /* the current article by number (0: GROUP's) */
   int close_asked;
   int status; /* what closed() will say */
   int closed_told;
@@ -125,6 +140,23 @@ void nt__nntp_auth_start(nt_nntp_t *c);
 void nt__nntp_finish_head(nt_nntp_t *c, int status, int code);
 void nt__nntp_submit(nt_nntp_t *c);
 void nt__nntp_fail_queue(nt_nntp_t *c, int status);
+/* nntp_refuse.c: a server that refuses pipelining */
+/* A request's connection ended (code < 0): 1 if it is kept to be sent
+ * again on a new connection (the end was judged a refusal). */
+int nt__nntp_refuse_lost(nt_nntp_t *c, nt__nntp_req_t *q, int code);
+/* A reply to q: 1 if it is a refusal (400/500 to a pipelined command):
+ * the connection is ended and q and what follows are sent again. */
+int nt__nntp_refuse_reply(nt_nntp_t *c, nt__nntp_req_t *q, int code);
+/* closed(): 1 if the client connects again instead of ending. */
+int nt__nntp_refuse_closed(nt_nntp_t *c);
+/* destroy(): 1 if the client lives on (a new connection is on its way). */
+int nt__nntp_refuse_destroyed(nt_nntp_t *c);
+/* A successful reply: what the new connection must restore. */
+void nt__nntp_refuse_track(nt_nntp_t *c, nt__nntp_req_t *q, int code);
+/* nntp_client.c, for nntp_refuse.c */
+int nt__nntp_pp_init(nt_nntp_t *c);
+int nt__nntp_connect_again(nt_nntp_t *c);
+void nt__nntp_end_unconnected(nt_nntp_t *c, int status);
 /* nntp_window.c: the pipelining window, adapted to the round trip */
 void nt__nntp_window_init(nt_nntp_t *c);
 /* A reply's status line arrived; sent_at: when its command went out,

@@ -260,13 +260,17 @@ static void on_connected(nt_pp_t *pp) {
   c->connector = NULL;
   if (c->tls_mode == NT_NNTP_TLS_IMPLICIT) c->tls_active = 1;
   nt__nntp_set_state(c, NT_NNTP_GREETING);
-  if (c->close_asked) nt_transport_lose_connection(nt_pp_transport(pp));
+  /* (a QUIT queued before a fall-back's new connection still goes out
+   * after what was sent again) */
+  if (c->close_asked && !(c->tail && c->tail->kind == NT__NNTP_REQ_QUIT))
+    nt_transport_lose_connection(nt_pp_transport(pp));
 }
 
 static void on_unsolicited(nt_pp_t *pp, int code, const char *text,
                            size_t len) {
   nt_nntp_t *c = (nt_nntp_t *)pp;
   (void)text, (void)len;
+  if (code == 400) c->said_400 = 1;
   if (code == 400 || code == 502) /* the server is going away */
     if (!c->status) c->status = NT_ENNTP_UNAVAILABLE;
 }
@@ -274,6 +278,7 @@ static void on_unsolicited(nt_pp_t *pp, int code, const char *text,
 static void on_closed(nt_pp_t *pp, int status) {
   nt_nntp_t *c = (nt_nntp_t *)pp;
   nt_transport_t *t = nt_pp_transport(pp);
+  if (nt__nntp_refuse_closed(c)) return; /* connects again (nntp_refuse.c) */
   if (!c->tls_error[0] && t && nt_tls_is_tls(t))
     snprintf(c->tls_error, sizeof c->tls_error, "%s", nt_tls_error_reason(t));
   int st = c->status ? c->status : status;
@@ -292,13 +297,20 @@ static void client_free(nt_nntp_t *c) {
     volatile char *p = c->pass;
     while (*p) *p++ = 0;
   }
+  memset(&c->proxy, 0, sizeof c->proxy); /* its password */
   nt__free(c->user);
   nt__free(c->pass);
   nt__free(c->tls_name);
+  nt__free(c->host);
+  nt__free(c->cur_group);
   nt__free(c);
 }
 
-static void on_destroy(nt_pp_t *pp) { client_free((nt_nntp_t *)pp); }
+static void on_destroy(nt_pp_t *pp) {
+  nt_nntp_t *c = (nt_nntp_t *)pp;
+  if (nt__nntp_refuse_destroyed(c)) return; /* lives on: a new connection */
+  client_free(c);
+}
 
 /* Each status line is kept, so a greeting such as "999 hi" that the
  * grammar refuses as no reply at all can still be quoted. */
@@ -329,18 +341,24 @@ static nt_protocol_t *build(nt_factory_t *f, const struct sockaddr *peer,
  * destroy (which frees pingpong's greeting slot too). */
 static void destroy_unconnected(nt_nntp_t *c) { nt_pp_dispose(&c->pp); }
 
-static void connect_failed(nt_factory_t *f, nt_connector_t *conn, int status) {
-  nt_nntp_t *c = f->data;
-  (void)conn;
-  c->connector = NULL;
-  if (c->tls_mode == NT_NNTP_TLS_IMPLICIT && status <= -3200 && status > -3300)
-    snprintf(c->tls_error, sizeof c->tls_error, "%s", nt_tls_last_error());
+/* Ends a client whose engine has no transport: every request hears why,
+ * then closed(), then it is freed. */
+void nt__nntp_end_unconnected(nt_nntp_t *c, int status) {
   nt__nntp_set_state(c, NT_NNTP_CLOSED);
   int st = c->close_asked ? 0 : status;
   nt__nntp_fail_queue(c, st ? st : NT_ECANCELED);
   c->closed_told = 1;
   if (c->cbs.closed) c->cbs.closed(c, st, c->arg);
   destroy_unconnected(c);
+}
+
+static void connect_failed(nt_factory_t *f, nt_connector_t *conn, int status) {
+  nt_nntp_t *c = f->data;
+  (void)conn;
+  c->connector = NULL;
+  if (c->tls_mode == NT_NNTP_TLS_IMPLICIT && status <= -3200 && status > -3300)
+    snprintf(c->tls_error, sizeof c->tls_error, "%s", nt_tls_last_error());
+  nt__nntp_end_unconnected(c, status);
 }
 
 static const nt_factory_ops_t nntp_factory_ops = {
@@ -434,18 +452,10 @@ int nt_nntp_new_sized(size_t opts_size, nt_reactor_t *r,
   c->no_compress = o.no_compress;
   c->max_window = o.pipeline ? o.pipeline : 64;
   if (c->max_window > 1024) c->max_window = 1024;
+  c->reconnect = o.reconnect;
   nt__nntp_window_init(c);
   c->state = NT_NNTP_CONNECTING;
-  /* status lines keep the short max_line, lines inside a multi-line
-   * response (articles) get max_block_line */
-  nt_pp_options_t po = {
-      .grammar = &nt_pp_grammar_nntp,
-      .max_line = c->max_line,
-      .max_block_line = c->max_block_line,
-      .max_block = c->max_block,
-      .timeout_ms = c->timeout_ms,
-  };
-  int rc = nt_pp_init(&c->pp, r, &nntp_pp_ops, &po, on_setup_reply, NULL);
+  int rc = nt__nntp_pp_init(c);
   if (rc) { /* the engine's destroy never runs for it: free by hand */
     client_free(c);
     return rc;
@@ -455,6 +465,37 @@ int nt_nntp_new_sized(size_t opts_size, nt_reactor_t *r,
 }
 
 nt_protocol_t *nt_nntp_protocol(nt_nntp_t *c) { return nt_pp_protocol(&c->pp); }
+
+/* The engine, afresh (also for a fall-back's new connection). */
+int nt__nntp_pp_init(nt_nntp_t *c) {
+  /* status lines keep the short max_line, lines inside a multi-line
+   * response (articles) get max_block_line */
+  nt_pp_options_t po = {
+      .grammar = &nt_pp_grammar_nntp,
+      .max_line = c->max_line,
+      .max_block_line = c->max_block_line,
+      .max_block = c->max_block,
+      .timeout_ms = c->timeout_ms,
+  };
+  return nt_pp_init(&c->pp, c->reactor, &nntp_pp_ops, &po, on_setup_reply, NULL);
+}
+
+static int tcp_connect(nt_nntp_t *c) {
+  nt_tcp_connect_options_t co;
+  memset(&co, 0, sizeof co);
+  co.timeout_ms = c->connect_timeout_ms;
+  co.nodelay = 1;
+  co.proxy = c->has_proxy ? &c->proxy : NULL;
+  c->handshake = NULL;
+  nt_factory_t *f = c->tls_mode == NT_NNTP_TLS_IMPLICIT ? &c->tcp_factory : &c->factory;
+  return nt_tcp_connect(c->reactor, c->host, c->port, f, &co, &c->connector);
+}
+
+/* A fall-back's new connection (nntp_refuse.c). */
+int nt__nntp_connect_again(nt_nntp_t *c) {
+  if (c->host) return tcp_connect(c);
+  return c->reconnect(c, nt_nntp_protocol(c), c->arg);
+}
 
 int nt_nntp_connect_sized(size_t opts_size, nt_reactor_t *r, const char *host,
                           int port, const nt_nntp_options_t *opts,
@@ -477,9 +518,19 @@ int nt_nntp_connect_sized(size_t opts_size, nt_reactor_t *r, const char *host,
       return NT_ENOMEM;
     }
   }
+  /* kept to connect again (a server that refuses pipelining) */
+  c->host = nt__strdup(host);
+  if (!c->host) {
+    destroy_unconnected(c);
+    return NT_ENOMEM;
+  }
+  c->port = port;
+  if (opts && opts->proxy) {
+    c->proxy = *opts->proxy;
+    c->has_proxy = 1;
+  }
   c->factory.ops = &nntp_factory_ops;
   c->factory.data = c;
-  nt_factory_t *f = &c->factory;
   if (tls == NT_NNTP_TLS_IMPLICIT) {
     nt_tls_options_t to;
     memset(&to, 0, sizeof to);
@@ -492,14 +543,8 @@ int nt_nntp_connect_sized(size_t opts_size, nt_reactor_t *r, const char *host,
     }
     c->tcp_factory.ops = &nntps_tcp_factory_ops;
     c->tcp_factory.data = c;
-    f = &c->tcp_factory;
   }
-  nt_tcp_connect_options_t co;
-  memset(&co, 0, sizeof co);
-  co.timeout_ms = c->connect_timeout_ms;
-  co.nodelay = 1;
-  co.proxy = opts ? opts->proxy : NULL;
-  rc = nt_tcp_connect(r, host, port, f, &co, &c->connector);
+  rc = tcp_connect(c);
   if (rc) {
     destroy_unconnected(c);
     return rc;

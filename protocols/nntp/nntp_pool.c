@@ -6,9 +6,12 @@
  * hoards work the others could do. A connection's failure sends its
  * unanswered requests back to the queue (each at most `attempts` times),
  * and the slot connects again after a delay that doubles per failure in
- * a row. A connection that dies with more than one command in flight
- * after pipelining makes the pool fall back to one command at a time
- * (RFC 3977 3.5 lets a server lack pipelining; such servers close). */
+ * a row. A server that refuses pipelining (RFC 3977 3.5 lets it; such
+ * servers hang up on a second command) is handled by each client itself
+ * (it connects again and sends its commands one at a time, nntp.h); the
+ * pool then hands out one request at a time per connection and opens new
+ * ones without pipelining. A connection that still dies with more than
+ * one command in flight makes the pool fall back the same way. */
 #include <stdio.h>
 #include <string.h>
 
@@ -304,6 +307,13 @@ static void dispatch(nt_nntp_pool_t *p) {
   if (p->finished) return;
   for (unsigned i = 0; i < p->n && p->queued; i++) {
     pconn_t *k = &p->conns[i];
+    /* a connection fell back by itself (nntp.h): the others will be
+     * refused too, and connections opened from now on start at one */
+    if (k->c && p->pipeline > 1 && nt_nntp_pipeline_refused(k->c)) {
+      p->pipeline = 1;
+      p->st.pipeline = 1;
+      p->conn_opts.pipeline = 1;
+    }
     while (p->queued && room(k)) {
       preq_t *q = pop(p);
       int rc = send_on(k, q);

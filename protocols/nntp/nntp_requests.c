@@ -273,11 +273,15 @@ static int req_reply(nt_pp_t *pp, void *arg, int code, const char *text,
   nt_nntp_t *c = (nt_nntp_t *)pp;
   nt__nntp_req_t *q = arg;
   if (code < 0) { /* the connection ended: closed() says so too */
+    /* a server that refused pipelining: q is sent again (nntp_refuse.c) */
+    if (nt__nntp_refuse_lost(c, q, code)) return NT_PP_DONE;
     if (!c->status && q->kind != NT__NNTP_REQ_QUIT) c->status = code;
     nt__nntp_finish_head(c, code, 0);
     return NT_PP_DONE;
   }
   nt__nntp_window_reply(c, nt_pp_reply_sent_at(pp), q->alone);
+  /* 400/500 to a pipelined command: refused; it and what follows go again */
+  if (nt__nntp_refuse_reply(c, q, code)) return NT_PP_DONE;
   /* Sending q again is only possible when it went out alone: a request
    * pipelined behind it would take the reply meant for the retry. */
   int alone = c->nflight == 1 && c->head == q;
@@ -303,6 +307,7 @@ static int req_reply(nt_pp_t *pp, void *arg, int code, const char *text,
     return NT_PP_DONE;
   }
   quick_ack(nt_pp_transport(pp));
+  q->begun = 1;
   int rc = keep_text(q, text, len);
   q->res.code = code;
   if (rc) {
@@ -333,6 +338,7 @@ static int req_reply(nt_pp_t *pp, void *arg, int code, const char *text,
       if (block) nt_transport_abort_error(nt_pp_transport(pp), rc);
       return NT_PP_DONE;
     }
+    nt__nntp_refuse_track(c, q, code); /* the group and article selected */
     if (block) return NT_PP_BLOCK;
     nt__nntp_finish_head(c, 0, code);
     return NT_PP_DONE;
