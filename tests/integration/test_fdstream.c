@@ -27,45 +27,7 @@
 #include "nettool/reactor.h"
 #include "nettool/transport.h"
 
-static const char *g_backend = "epoll";
-
-#define assert_status(actual, expected)                                        \
-  do {                                                                         \
-    int a_ = (actual), e_ = (expected);                                        \
-    if (a_ != e_)                                                              \
-      fail_msg("%s: got %d (%s), want %d (%s) [backend %s]", #actual, a_,      \
-               nt_err_name(a_), e_, nt_err_name(e_), g_backend);               \
-  } while (0)
-
-static nt_reactor_t *reactor_new(void) {
-  nt_reactor_options_t o = {.backend = g_backend};
-  nt_reactor_t *r = NULL;
-  assert_status(nt_reactor_new(&r, &o), 0);
-  return r;
-}
-
-static void guard_cb(nt_timer_t *t) {
-  *(int *)t->data = 1;
-  nt_reactor_stop(t->reactor);
-}
-
-static int run_bounded(nt_reactor_t *r, uint64_t ms) {
-  int fired = 0;
-  nt_timer_t g;
-  nt_reactor_update_time(r);
-  nt_timer_init(r, &g, guard_cb);
-  g.data = &fired;
-  nt_timer_unref(&g);
-  nt_timer_start(&g, ms, 0);
-  assert_status(nt_reactor_run(r), 0);
-  nt_timer_stop(&g);
-  return !fired;
-}
-
-static void reactor_done(nt_reactor_t *r) {
-  assert_int_equal(nt_reactor_live(r, NULL), 0);
-  assert_status(nt_reactor_free(r), 0);
-}
+#include "itest_backends.h"
 
 static inline unsigned char pat(uint64_t i) {
   uint64_t x = (i + 1) * 0x9E3779B97F4A7C15ull;
@@ -509,25 +471,6 @@ static void test_bad_fds(void **state) {
   reactor_done(r);
 }
 
-static int setup_epoll(void **s) {
-  (void)s;
-  g_backend = "epoll";
-  return 0;
-}
-static int setup_poll(void **s) {
-  (void)s;
-  g_backend = "poll";
-  return 0;
-}
-
-#ifdef NT_HAVE_URING
-static int setup_uring(void **s) {
-  (void)s;
-  g_backend = "io_uring";
-  return 0;
-}
-#endif
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_two_pipes_through_cat),
@@ -540,11 +483,5 @@ int main(void) {
       cmocka_unit_test(test_bad_fds),
       cmocka_unit_test(test_addresses),
   };
-  int failed = 0;
-  failed += cmocka_run_group_tests_name("fdstream/epoll", tests, setup_epoll, NULL);
-  failed += cmocka_run_group_tests_name("fdstream/poll", tests, setup_poll, NULL);
-#ifdef NT_HAVE_URING
-  failed += cmocka_run_group_tests_name("fdstream/io_uring", tests, setup_uring, NULL);
-#endif
-  return failed ? 1 : 0;
+  return itest_run_backends("fdstream", tests) ? 1 : 0;
 }

@@ -122,11 +122,5 @@ int main(void) {
       cmocka_unit_test(test_pause_reading),
       cmocka_unit_test(test_many_connections),
   };
-  int failed = 0;
-  failed += cmocka_run_group_tests_name("fdstream-pipes/epoll", tests, setup_epoll, NULL);
-  failed += cmocka_run_group_tests_name("fdstream-pipes/poll", tests, setup_poll, NULL);
-#ifdef NT_HAVE_URING
-  failed += cmocka_run_group_tests_name("fdstream-pipes/io_uring", tests, setup_uring, NULL);
-#endif
-  return failed ? 1 : 0;
+  return itest_run_backends("fdstream-pipes", tests) ? 1 : 0;
 }

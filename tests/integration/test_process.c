@@ -32,68 +32,8 @@
 
 extern int nt__process_no_pidfd;
 
-static const char *g_backend = "epoll";
-
-#define assert_status(actual, expected)                                        \
-  do {                                                                         \
-    int a_ = (actual), e_ = (expected);                                        \
-    if (a_ != e_)                                                              \
-      fail_msg("%s: got %d (%s), want %d (%s) [backend %s%s]", #actual, a_,    \
-               nt_err_name(a_), e_, nt_err_name(e_), g_backend,                \
-               nt__process_no_pidfd ? ", SIGCHLD" : "");                       \
-  } while (0)
-
-static uint64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static int count_fds(void) {
-  DIR *d = opendir("/proc/self/fd");
-  assert_non_null(d);
-  int n = 0;
-  struct dirent *e;
-  while ((e = readdir(d)))
-    if (e->d_name[0] != '.') n++;
-  closedir(d);
-  return n - 1; /* the directory's own fd */
-}
-
-static nt_reactor_t *reactor_new(void) {
-  nt_reactor_options_t o = {.backend = g_backend};
-  nt_reactor_t *r = NULL;
-  assert_status(nt_reactor_new(&r, &o), 0);
-  return r;
-}
-
-static void guard_cb(nt_timer_t *t) {
-  *(int *)t->data = 1;
-  nt_reactor_stop(t->reactor);
-}
-
-/* Runs until run() returns by itself; returns 1 if it did within ms. */
-static int run_bounded(nt_reactor_t *r, uint64_t ms) {
-  int fired = 0;
-  nt_timer_t g;
-  nt_reactor_update_time(r);
-  nt_timer_init(r, &g, guard_cb);
-  g.data = &fired;
-  nt_timer_unref(&g);
-  nt_timer_start(&g, ms, 0);
-  assert_status(nt_reactor_run(r), 0);
-  nt_timer_stop(&g);
-  return !fired;
-}
-
-static void reactor_done(nt_reactor_t *r) {
-  nt_reactor_live_t l;
-  size_t live = nt_reactor_live(r, &l);
-  if (live)
-    fail_msg("live after the test: %zu timers %zu watchers %zu handles %zu calls",
-             l.timers, l.watchers, l.handles, l.calls);
-  assert_status(nt_reactor_free(r), 0);
-}
+#define ITEST_NOTE (nt__process_no_pidfd ? ", SIGCHLD" : "")
+#include "itest_backends.h"
 
 static void no_children_left(void) {
   int st;
@@ -740,18 +680,13 @@ static void test_close_all(void **state) {
 
 /* --- groups ------------------------------------------------------------------------ */
 
-static int setup_epoll(void **s) {
+/* Each backend's group reaps through pidfd. */
+static int use_pidfd(void **s) {
   (void)s;
-  g_backend = "epoll";
   nt__process_no_pidfd = 0;
   return 0;
 }
-static int setup_poll(void **s) {
-  (void)s;
-  g_backend = "poll";
-  nt__process_no_pidfd = 0;
-  return 0;
-}
+
 /* The SIGCHLD path opens its self-pipe once per program, on first use, and
  * keeps it (as the reactor's signal pipe): open it before counting fds. */
 static void sigchld_warm_up(void) {
@@ -778,15 +713,6 @@ static int setup_sigchld_poll(void **s) {
   return 0;
 }
 
-#ifdef NT_HAVE_URING
-static int setup_uring(void **s) {
-  (void)s;
-  g_backend = "io_uring";
-  nt__process_no_pidfd = 0;
-  return 0;
-}
-#endif
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_exit_status),
@@ -810,12 +736,8 @@ int main(void) {
       cmocka_unit_test(test_thousand_children),
       cmocka_unit_test(test_close_all),
   };
-  int failed = 0;
-  failed += cmocka_run_group_tests_name("process/epoll", tests, setup_epoll, NULL);
-  failed += cmocka_run_group_tests_name("process/poll", tests, setup_poll, NULL);
-#ifdef NT_HAVE_URING
-  failed += cmocka_run_group_tests_name("process/io_uring", tests, setup_uring, NULL);
-#endif
+  itest_group_setup = use_pidfd;
+  int failed = itest_run_backends("process", tests);
   failed += cmocka_run_group_tests_name("process/sigchld", reaping, setup_sigchld, NULL);
   failed += cmocka_run_group_tests_name("process/sigchld-poll", reaping,
                                         setup_sigchld_poll, NULL);

@@ -29,7 +29,7 @@
 #include "nettool/transport.h"
 #include "nettool/unix.h"
 
-static const char *g_backend = "epoll";
+#include "itest_backends.h"
 
 #define RESTARTS 4
 
@@ -44,12 +44,6 @@ static const char *const SERVER_PY =
     "while True:\n"
     "    c, _ = s.accept()\n"
     "    c.sendall(('hello %s\\n' % sys.argv[2]).encode())\n";
-
-static uint64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* A free port in this test's range (22000-22999). */
 static int pick_port(void) {
@@ -221,8 +215,6 @@ static void on_event(nt_reconnect_t *rc, int ev, int status, uint64_t delay,
     break;
   }
 }
-
-static void guard_cb(nt_timer_t *tm) { nt_reactor_stop(tm->reactor); }
 
 static void test_restarted_server(void **state) {
   (void)state;
@@ -420,35 +412,10 @@ static void test_unix_socket_hook(void **state) {
   free(u);
 }
 
-static int setup_epoll(void **s) {
-  (void)s;
-  g_backend = "epoll";
-  return 0;
-}
-static int setup_poll(void **s) {
-  (void)s;
-  g_backend = "poll";
-  return 0;
-}
-
-#ifdef NT_HAVE_URING
-static int setup_uring(void **s) {
-  (void)s;
-  g_backend = "io_uring";
-  return 0;
-}
-#endif
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_restarted_server),
       cmocka_unit_test(test_unix_socket_hook),
   };
-  int failed = 0;
-  failed += cmocka_run_group_tests_name("reconnect/epoll", tests, setup_epoll, NULL);
-  failed += cmocka_run_group_tests_name("reconnect/poll", tests, setup_poll, NULL);
-#ifdef NT_HAVE_URING
-  failed += cmocka_run_group_tests_name("reconnect/io_uring", tests, setup_uring, NULL);
-#endif
-  return failed ? 1 : 0;
+  return itest_run_backends("reconnect", tests) ? 1 : 0;
 }

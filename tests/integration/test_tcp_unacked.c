@@ -37,7 +37,7 @@
 #define TOTAL (24u * 1024u * 1024u) /* more than loopback's socket buffers */
 #define CHUNK (256u * 1024u)
 
-static const char *g_backend = "epoll";
+#include "itest_backends.h"
 
 typedef struct {
   nt_protocol_t base;
@@ -59,12 +59,6 @@ static const nt_protocol_ops_t sender_ops = {
     .connection_lost = s_lost,
     .destroy = s_destroy,
 };
-
-static uint64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static void stop_cb(nt_timer_t *t) { nt_reactor_stop(t->reactor); }
 
@@ -208,27 +202,10 @@ static void test_unacked_unsupported(void **state) {
   assert_int_equal(nt_test_reactor_free(r), 0);
 }
 
-static int setup_epoll(void **state) {
-  (void)state;
-  g_backend = "epoll";
-  return 0;
-}
-
-static int setup_poll(void **state) {
-  (void)state;
-  g_backend = "poll";
-  return 0;
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_unacked_tcp),
       cmocka_unit_test(test_unacked_unsupported),
   };
-  int failed = 0;
-  failed += cmocka_run_group_tests_name("unacked/epoll", tests, setup_epoll,
-                                        NULL);
-  failed +=
-      cmocka_run_group_tests_name("unacked/poll", tests, setup_poll, NULL);
-  return failed ? 1 : 0;
+  return itest_run_backends("unacked", tests) ? 1 : 0;
 }

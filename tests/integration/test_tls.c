@@ -17,20 +17,7 @@
 
 extern char **environ;
 
-static const char *g_backend = "epoll";
-
-static uint64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static nt_reactor_t *reactor_new(void) {
-  nt_reactor_options_t o = {.backend = g_backend};
-  nt_reactor_t *r = NULL;
-  assert_int_equal(nt_reactor_new(&r, &o), 0);
-  return r;
-}
+#include "itest_backends.h"
 
 /* Ends a test: what the test closed may need a moment to finish closing
  * (the peer's side of a loopback connection sees the FIN on a later turn),
@@ -469,21 +456,6 @@ static void test_s_server_bad_certificates(void **state) {
   }
 }
 
-static int setup_epoll(void **state) {
-  g_backend = "epoll";
-  return certs_setup(state);
-}
-static int setup_poll(void **state) {
-  g_backend = "poll";
-  return certs_setup(state);
-}
-#ifdef NT_HAVE_URING
-static int setup_uring(void **state) {
-  g_backend = "io_uring";
-  return certs_setup(state);
-}
-#endif
-
 int main(void) {
   signal(SIGPIPE, SIG_IGN);
   const struct CMUnitTest tests[] = {
@@ -495,21 +467,6 @@ int main(void) {
       cmocka_unit_test(test_against_s_server),
       cmocka_unit_test(test_s_server_bad_certificates),
   };
-  int failed = 0;
-  failed += cmocka_run_group_tests_name("tls/epoll", tests, setup_epoll, NULL);
-  failed += cmocka_run_group_tests_name("tls/poll", tests, setup_poll, NULL);
-#ifdef NT_HAVE_URING
-  /* Where io_uring is forbidden the reactor falls back to epoll, already
-   * covered: the group would only test the fallback's name. */
-  nt_reactor_options_t uo = {.backend = "io_uring"};
-  nt_reactor_t *ur = NULL;
-  int uring_ok = nt_reactor_new(&ur, &uo) == 0 &&
-                 !strcmp(nt_reactor_backend_name(ur), "io_uring");
-  if (ur) nt_reactor_free(ur);
-  if (uring_ok)
-    failed += cmocka_run_group_tests_name("tls/io_uring", tests, setup_uring, NULL);
-  else
-    printf("io_uring unavailable here: the tls/io_uring group is skipped\n");
-#endif
-  return failed ? 1 : 0;
+  itest_group_setup = certs_setup;
+  return itest_run_backends("tls", tests) ? 1 : 0;
 }

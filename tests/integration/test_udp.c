@@ -28,29 +28,7 @@
 #include "nettool/transport.h"
 #include "nettool/udp.h"
 
-static const char *g_backend = "epoll";
-
-#define assert_status(actual, expected)                                        \
-  do {                                                                         \
-    int a_ = (actual), e_ = (expected);                                        \
-    if (a_ != e_)                                                              \
-      fail_msg("%s: got %d (%s), want %d (%s) [backend %s]", #actual, a_,      \
-               nt_err_name(a_), e_, nt_err_name(e_), g_backend);               \
-  } while (0)
-
-static uint64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static nt_reactor_t *reactor_new(void) {
-  nt_reactor_options_t o = {.backend = g_backend};
-  nt_reactor_t *r = NULL;
-  assert_status(nt_reactor_new(&r, &o), 0);
-  assert_string_equal(nt_reactor_backend_name(r), g_backend);
-  return r;
-}
+#include "itest_backends.h"
 
 static int ipv6_available(void) {
   int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -752,26 +730,6 @@ static void test_close_all_spares_udp(void **state) {
   finish(r);
 }
 
-static int setup_epoll(void **state) {
-  (void)state;
-  g_backend = "epoll";
-  return 0;
-}
-
-static int setup_poll(void **state) {
-  (void)state;
-  g_backend = "poll";
-  return 0;
-}
-
-#ifdef NT_HAVE_URING
-static int setup_uring(void **state) {
-  (void)state;
-  g_backend = "io_uring";
-  return 0;
-}
-#endif
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_bind_ipv4),
@@ -789,21 +747,5 @@ int main(void) {
       cmocka_unit_test(test_close_lost_then_destroy),
       cmocka_unit_test(test_close_all_spares_udp),
   };
-  int failed = 0;
-  failed += cmocka_run_group_tests_name("udp/epoll", tests, setup_epoll, NULL);
-  failed += cmocka_run_group_tests_name("udp/poll", tests, setup_poll, NULL);
-#ifdef NT_HAVE_URING
-  /* Where io_uring is forbidden the reactor falls back to epoll, already
-   * covered: the group would only test the fallback's name. */
-  nt_reactor_options_t uo = {.backend = "io_uring"};
-  nt_reactor_t *ur = NULL;
-  int uring_ok = nt_reactor_new(&ur, &uo) == 0 &&
-                 !strcmp(nt_reactor_backend_name(ur), "io_uring");
-  if (ur) nt_reactor_free(ur);
-  if (uring_ok)
-    failed += cmocka_run_group_tests_name("udp/io_uring", tests, setup_uring, NULL);
-  else
-    printf("io_uring unavailable here: the udp/io_uring group is skipped\n");
-#endif
-  return failed ? 1 : 0;
+  return itest_run_backends("udp", tests) ? 1 : 0;
 }

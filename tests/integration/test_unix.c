@@ -95,13 +95,6 @@ static int file_exists(const char *path) {
   return lstat(path, &st) == 0;
 }
 
-static int count_fds(void) {
-  int n = 0;
-  for (int fd = 0; fd < 1024; fd++)
-    if (fcntl(fd, F_GETFD) >= 0) n++;
-  return n;
-}
-
 /* A socket file whose owner is gone: bound, never listened on, closed. */
 static void make_stale(const char *path) {
   struct sockaddr_storage ss;
@@ -746,19 +739,7 @@ int main(void) {
       cmocka_unit_test(test_endpoint_echo),
       cmocka_unit_test(test_endpoint_tls),
   };
-  int failed = 0;
-  static const char *const backends[] = {"epoll", "poll",
-#ifdef NT_HAVE_URING
-                                         "io_uring",
-#endif
-  };
-  for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++) {
-    char group[32];
-    snprintf(group, sizeof group, "unix/%s", backends[i]);
-    g_backend = backends[i];
-    failed += _cmocka_run_group_tests(group, tests, sizeof tests / sizeof tests[0],
-                                      NULL, NULL);
-  }
+  int failed = itest_run_backends("unix", tests);
   rm_dir();
   return failed ? 1 : 0;
 }
