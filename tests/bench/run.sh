@@ -63,6 +63,16 @@
 #   --standalone     build only loadgen and the anchors (tests/bench/standalone),
 #                    e.g. while the library is mid-edit; nettool rows read n/a
 #   --build-dir DIR  build tree (default: <repo>/build-bench)
+#   --workers LIST   also measure `ts-server --workers N` for each N in LIST
+#                    (e.g. "1 2"), on epoll and on io_uring (one ring per
+#                    worker): rows nettool-ts-wN, nettool-ts-uring-wN, and a
+#                    scaling table (msgs/s and server CPU against N = the
+#                    list's first). A row with N workers is pinned to CPUs
+#                    0..N-1, so on a 2-CPU machine N = 2 shares CPU 1 with
+#                    loadgen (which is single-threaded and itself needs about
+#                    a core): there, the table shows what 2 workers cost and
+#                    give on this machine, not how they scale with free cores.
+#                    --workers "1 2" --servers "" measures only those rows.
 #
 # Output: the table on stdout; every raw loadgen result and server log under
 # build-bench/bench-logs/, and all samples in build-bench/bench-logs/samples.csv.
@@ -85,6 +95,7 @@ DO_BUILD=1
 STANDALONE=0
 BUILD="$ROOT/build-bench"
 MSG_SIZE=64
+WORKERS_LIST=""
 
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
 while (($#)); do
@@ -101,6 +112,7 @@ while (($#)); do
   --no-build) DO_BUILD=0 ;;
   --standalone) STANDALONE=1 ;;
   --build-dir) BUILD=$2; shift ;;
+  --workers) WORKERS_LIST=$2; shift ;;
   -h | --help) usage; exit 0 ;;
   *) echo "run.sh: unknown option '$1' (see --help)" >&2; exit 64 ;;
   esac
@@ -114,6 +126,12 @@ done
 [[ $MSG_SIZE =~ ^[1-9][0-9]*$ ]] && ((MSG_SIZE <= 1048576)) ||
   { echo "run.sh: bad --size '$MSG_SIZE'" >&2; exit 64; }
 [[ $RETRIES =~ ^[0-9]$ ]] || { echo "run.sh: bad --retries '$RETRIES'" >&2; exit 64; }
+for w in $WORKERS_LIST; do
+  [[ $w =~ ^[1-9][0-9]?$ ]] || { echo "run.sh: bad --workers '$WORKERS_LIST' (numbers 1 to 99)" >&2; exit 64; }
+  SERVERS+=" nettool-ts-w$w nettool-ts-uring-w$w"
+done
+SERVERS=$(echo $SERVERS) # trim
+[[ -n $SERVERS ]] || { echo "run.sh: no servers to measure" >&2; exit 64; }
 
 LOGS="$BUILD/bench-logs"
 log() { printf '%s\n' "$*" >&2; }
@@ -233,6 +251,12 @@ server_cmd() {
     printf '%s\n' env NETTOOL_BACKEND=io_uring "$ECHO_NETTOOL" "$port" ;;
   nettool-ts-uring) [[ -n $NETTOOL && -x $NETTOOL ]] &&
     printf '%s\n' env NETTOOL_BACKEND=io_uring "$NETTOOL" ts-server --tcp "$port" --bind 127.0.0.1 ;;
+  nettool-ts-w[0-9]*) [[ -n $NETTOOL && -x $NETTOOL ]] &&
+    printf '%s\n' env NETTOOL_BACKEND=epoll "$NETTOOL" ts-server --tcp "$port" --bind 127.0.0.1 \
+      --workers "${name##*-w}" ;;
+  nettool-ts-uring-w[0-9]*) [[ -n $NETTOOL && -x $NETTOOL ]] &&
+    printf '%s\n' env NETTOOL_BACKEND=io_uring "$NETTOOL" ts-server --tcp "$port" --bind 127.0.0.1 \
+      --workers "${name##*-w}" ;;
   libuv-echo) [[ -x $BIN/echo_libuv ]] && printf '%s\n' "$BIN/echo_libuv" "$port" ;;
   libevent-echo) [[ -x $BIN/echo_libevent ]] && printf '%s\n' "$BIN/echo_libevent" "$port" ;;
   twisted-echo) "$PY" -c 'import twisted' 2>/dev/null &&
@@ -242,7 +266,20 @@ server_cmd() {
   *) return 1 ;;
   esac
 }
-kind_of() { case "$1" in *-ts | *-ts-uring) echo ts ;; *) echo echo ;; esac; }
+kind_of() { case "$1" in *-ts | *-ts-uring | *-ts-w[0-9]* | *-ts-uring-w[0-9]*) echo ts ;; *) echo echo ;; esac; }
+# pin_of NAME: the taskset prefix for a server (one word per line): CPU 0,
+# or CPUs 0..N-1 for a row with N workers.
+pin_of() {
+  local n
+  ((${#PIN_SRV[@]})) || return 0
+  if [[ $1 =~ -w([0-9]+)$ ]] && ((BASH_REMATCH[1] > 1)); then
+    n=${BASH_REMATCH[1]}
+    ((n > NCPU)) && n=$NCPU
+    printf '%s\n' taskset -c "0-$((n - 1))"
+  else
+    printf '%s\n' "${PIN_SRV[@]}"
+  fi
+}
 
 free_port() {
   "$PY" -c 'import socket
@@ -256,11 +293,12 @@ SRV_PORT=""
 # start_server NAME TAG: starts it pinned, waits until it answers a ping (10 s max).
 start_server() {
   local name=$1 tag=$2 port i
-  local -a cmd
+  local -a cmd pin
   port=$(free_port)
   mapfile -t cmd < <(server_cmd "$name" "$port")
   ((${#cmd[@]})) || return 1
-  "${PIN_SRV[@]}" "${cmd[@]}" >"$LOGS/$name.$tag.log" 2>&1 &
+  mapfile -t pin < <(pin_of "$name")
+  "${pin[@]}" "${cmd[@]}" >"$LOGS/$name.$tag.log" 2>&1 &
   SRV_PID=$!
   SRV_PORT=$port
   PIDS+=("$SRV_PID")
@@ -573,6 +611,31 @@ if [[ -n $uring_rows ]]; then
     done
     echo "${line//n\/ax/n\/a}"
   done
+fi
+
+# Workers (issue 14): ts-server --workers N against the list's first N, per
+# backend: msgs/s, server CPU (cores) and CPU per message.
+if [[ -n $WORKERS_LIST ]]; then
+  w0=${WORKERS_LIST%% *}
+  echo
+  echo "### Workers: ts-server --workers N (N workers pinned to CPUs 0..N-1, loadgen on CPU $((NCPU - 1)); msgs/s, x vs N=$w0, server CPU in cores, µs/msg, loadgen CPU)"
+  echo
+  for be in ts ts-uring; do
+    for w in $WORKERS_LIST; do
+      s=nettool-$be-w$w
+      line="- $s:"
+      for c in $CONNS_LIST; do
+        k="$s|$c"
+        if [[ -z ${BEST[$k]:-} ]]; then line+=" @$c n/a;"; continue; fi
+        line+=" @$c $(cell "$s" "$c") msgs/s ($(ratio "${BEST[$k]}" "${BEST[nettool-$be-w$w0|$c]:-}")x), server ${SRVCPU[$k]}, $(us_per_msg "$s" "$c") µs/msg, loadgen ${LGCPU[$k]};"
+      done
+      echo "${line//n\/ax/n\/a}"
+    done
+  done
+  if ((NCPU <= 2)); then
+    echo
+    echo "Note: $NCPU CPUs: with more than one worker the server shares a CPU with loadgen, which needs most of one; the rows say what workers cost here, not how they scale (docs/DESIGN.md has the model)."
+  fi
 fi
 
 echo
