@@ -1130,6 +1130,75 @@ static void test_write_file(void **state) {
   ctx_finish(&c);
 }
 
+/* File ranges between memory writes too large for the socket: on io_uring
+ * the memory is then in flight through the ring when the file segment
+ * reaches the queue's head, and sendfile must wait for that send to end
+ * (bytes in order); on epoll/poll the segments alternate with writev. */
+#define IL_MEM1 (4u * 1024u * 1024u + 77u)
+#define IL_MEM2 (1024u * 1024u + 5u)
+#define IL_OFF2 17u
+#define IL_LEN2 (1024u * 1024u)
+
+static char *il_mem1, *il_mem2;
+
+static void il_cli_made(peer_t *p) {
+  assert_status(nt_transport_write(p->t, il_mem1, IL_MEM1), 0);
+  assert_status(nt_transport_write_file(p->t, wf_fd, FILE_OFF, FILE_LEN), 0);
+  assert_status(nt_transport_write(p->t, il_mem2, IL_MEM2), 0);
+  assert_status(nt_transport_write_file(p->t, wf_fd, IL_OFF2, IL_LEN2), 0);
+  close(wf_fd);
+  wf_fd = -1;
+  assert_status(nt_transport_write_str(p->t, "END"), 0);
+  nt_transport_lose_connection(p->t);
+}
+
+static void il_setup(peer_t *p) {
+  if (p->is_client) p->h_made = il_cli_made;
+}
+
+static void test_write_file_between_big_writes(void **state) {
+  (void)state;
+  char path[] = "/tmp/nt-itest-sendfile-XXXXXX";
+  wf_fd = mkstemp(path);
+  assert_true(wf_fd >= 0);
+  unlink(path);
+  char *content = malloc(FILE_SIZE);
+  il_mem1 = malloc(IL_MEM1);
+  il_mem2 = malloc(IL_MEM2);
+  assert_true(content && il_mem1 && il_mem2);
+  for (size_t i = 0; i < FILE_SIZE; i++) content[i] = (char)pat(i * 7 + 3);
+  fill_pat(il_mem1, 11, IL_MEM1);
+  fill_pat(il_mem2, 1u << 30, IL_MEM2);
+  assert_int_equal(write(wf_fd, content, FILE_SIZE), (ssize_t)FILE_SIZE);
+
+  tctx_t c;
+  ctx_init(&c);
+  c.setup = il_setup;
+  ctx_listen(&c, "127.0.0.1", NULL);
+  ctx_connect(&c, "127.0.0.1", NULL);
+  assert_true(run_until(c.r, c_first_pair_gone, &c, 20000));
+  peer_t *sv = &c.srv[0];
+  assert_status(c.cli[0].lost_status, 0);
+  size_t at = 0;
+  assert_int_equal(sv->rx_len, IL_MEM1 + FILE_LEN + IL_MEM2 + IL_LEN2 + 3);
+  assert_memory_equal(sv->rx + at, il_mem1, IL_MEM1);
+  at += IL_MEM1;
+  assert_memory_equal(sv->rx + at, content + FILE_OFF, FILE_LEN);
+  at += FILE_LEN;
+  assert_memory_equal(sv->rx + at, il_mem2, IL_MEM2);
+  at += IL_MEM2;
+  assert_memory_equal(sv->rx + at, content + IL_OFF2, IL_LEN2);
+  at += IL_LEN2;
+  assert_memory_equal(sv->rx + at, "END", 3);
+  assert_true(sv->eof);
+  free(content);
+  free(il_mem1);
+  free(il_mem2);
+  if (wf_fd >= 0) close(wf_fd);
+  wf_fd = -1;
+  ctx_finish(&c);
+}
+
 /* --- half-close ----------------------------------------------------------- */
 
 static void hc_cli_made(peer_t *p) {
@@ -2051,6 +2120,7 @@ int main(void) {
       cmocka_unit_test(test_backpressure_big_write_inside_resume),
       cmocka_unit_test(test_backpressure_write_eof_inside_resume),
       cmocka_unit_test(test_write_file),
+      cmocka_unit_test(test_write_file_between_big_writes),
       cmocka_unit_test(test_half_close),
       cmocka_unit_test(test_half_close_both_sides),
       cmocka_unit_test(test_lose_connection_flushes),
