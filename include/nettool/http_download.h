@@ -46,8 +46,9 @@ extern "C" {
  * failures, bad URLs, too many redirects, local file errors, a digest
  * mismatch. The wait: Retry-After when the server sent one (capped at
  * max_retry_delay_ms), else retry_delay_ms doubled after each attempt that
- * moved no byte (an attempt that moved bytes starts the doubling over),
- * capped, with jitter (a random half of it added to the other half). The
+ * moved no byte (an attempt that moved bytes starts the doubling over; one
+ * that moved 1 MiB or more of body retries at once), capped, with jitter (a
+ * random half of it added to the other half). The
  * total limit (timeout_ms) covers every attempt and wait.
  *
  * Ownership: nt_http_download_t is nettool's from start until its on_done

@@ -29,7 +29,8 @@
  * piece whose checksum the server refused) are retried max_retries times in
  * a row (the count starts again when the server confirms new bytes), each
  * after a delay (retry_delay_ms doubling, up to 30 s, with
- * jitter; Retry-After is honoured), and every retry asks the offset again
+ * jitter; Retry-After is honoured; none after a PATCH that sent 1 MiB or
+ * more before its connection broke), and every retry asks the offset again
  * before sending: nothing the server has is sent twice except the piece that
  * was in flight.
  *

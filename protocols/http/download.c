@@ -28,6 +28,8 @@
 
 #define DEFAULT_DELAY_MS 1000
 #define DEFAULT_MAX_DELAY_MS 60000
+/* An attempt that moved this much body before it failed retries at once. */
+#define AT_ONCE_BYTES (1u << 20)
 #define MAX_RESTARTS 8 /* restarts forced by answers, per run */
 #define MAX_USER_HEADERS 256
 
@@ -467,12 +469,20 @@ static void retry_or_finish(nt_http_download_t *d, int why, int final) {
   uint64_t cap =
       d->o.max_retry_delay_ms ? d->o.max_retry_delay_ms : DEFAULT_MAX_DELAY_MS;
   if (cap < base) cap = base;
-  /* an attempt that moved bytes was worth it: the doubling starts over */
+  /* an attempt that moved bytes was worth it: the doubling starts over.
+   * One that moved a good share (AT_ONCE_BYTES) before it broke retries at
+   * once: the link worked a moment ago (a reset, a cut, a restarted
+   * server), and the wait would be most of what a cut costs (a 1 GiB
+   * download cut every 100 MiB lost 5-10 s to the 1 s waits:
+   * resume_bench.sh). When that retry moves nothing, the waits begin. */
+  int at_once = d->attempt_bytes >= AT_ONCE_BYTES;
   if (d->attempt_bytes) d->backoff_n = 0;
   uint64_t delay;
   if (d->retry_after_ms >= 0)
     delay = (uint64_t)d->retry_after_ms < cap ? (uint64_t)d->retry_after_ms
                                                : cap;
+  else if (at_once)
+    delay = 0;
   else
     delay = nt__dl_backoff(base, cap, d->backoff_n++, next_random(d));
   if (d->deadline && nt_reactor_now(d->r) + delay >= d->deadline) {

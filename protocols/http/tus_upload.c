@@ -52,6 +52,7 @@ static const char *const state_names[] = {
 #define MAX_RESTARTS 3                /* new uploads per run when the server loses one */
 #define CHECKSUM_CHUNK (8u << 20)     /* default piece with a checksum */
 #define RETRY_CAP_MS 30000
+#define AT_ONCE_BYTES (1u << 20) /* a PATCH that sent this much retries at once */
 #define JOURNAL_SUFFIX ".nettool-upload"
 #define MAX_USER_HEADERS 64
 
@@ -94,6 +95,7 @@ struct nt_upload_s {
   uint64_t acked, resumed_from, sent;
   int resumed_known, retries, restarts, ck_rejects, http_status;
   int in_a_row; /* retries since the server last confirmed a new byte */
+  int at_once;  /* the next retry without a wait (see on_req_done) */
   /* ending */
   nt_timer_t retry_timer, total_timer;
   int stopping;     /* cancel or total timeout asked: the status to end with */
@@ -374,7 +376,8 @@ static void retry_or_fail(nt_upload_t *u, int status, uint64_t retry_after_ms) {
   }
   u->retries++;
   u->in_a_row++;
-  uint64_t delay = backoff(u);
+  uint64_t delay = u->at_once ? 0 : backoff(u);
+  u->at_once = 0;
   if (retry_after_ms > delay) delay = retry_after_ms;
   NT__DEBUG("upload: %s; retry %d of %d in %" PRIu64 " ms", u->error, u->in_a_row,
             u->o.max_retries, delay);
@@ -573,6 +576,11 @@ static void on_req_done(nt_http_request_t *q, int status, void *arg) {
                 status != NT_ETLS_TRUNCATED)) {
       fail(u, status); /* cannot heal: a bad URL or name, a bad certificate */
     } else {
+      /* a PATCH that moved a good share before the connection broke: the
+       * link worked a moment ago, so the retry (HEAD, then the rest) goes
+       * at once; if that fails too, the waits begin. A wait per cut was
+       * most of what a cut cost (resume_bench.sh for downloads). */
+      u->at_once = u->call.op == NT__UP_APPEND && p.sent >= AT_ONCE_BYTES;
       retry_or_fail(u, status, 0);
     }
     return;

@@ -589,6 +589,42 @@ static void test_backoff_and_give_up(void **state) {
   free_ctx(c);
 }
 
+/* A cut after 1 MiB or more of body: the retry goes at once; when it moves
+ * nothing, the usual wait. A cut after less: the usual wait. */
+static void test_retry_at_once_after_progress(void **state) {
+  (void)state;
+  enum { MOVED = (1 << 20) + 5 }; /* of 3 MiB */
+  ctx_t *c = new_ctx();
+  c->opts.retry_delay_ms = 1000;
+  start(c);
+  nt_test_transport_t *tt = serve(
+      c, "HTTP/1.1 200 OK\r\nContent-Length: 3145728\r\nETag: \"e1\"\r\n\r\n", 0);
+  char *chunk = malloc(MOVED);
+  assert_non_null(chunk);
+  memset(chunk, 'x', MOVED);
+  nt_test_feed(tt, chunk, MOVED);
+  free(chunk);
+  settle(c->r);
+  nt_test_feed_eof(tt);
+  settle(c->r);
+  assert_int_equal(c->retries_seen, 1);
+  assert_int_equal(c->delays[0], 0);
+  assert_int_equal(c->resume_at[0], MOVED);
+  wait_retry(c);
+  serve(c, "", 1); /* the retry moves nothing: now it waits */
+  assert_int_equal(c->retries_seen, 2);
+  assert_true(c->delays[1] >= 500 && c->delays[1] <= 1000);
+  end(c);
+  free_ctx(c);
+
+  c = new_ctx();
+  c->opts.retry_delay_ms = 1000;
+  cut_then(c, 9, "\"e1\""); /* 9 bytes moved: not enough to skip the wait */
+  assert_true(c->delays[0] >= 500 && c->delays[0] <= 1000);
+  end(c);
+  free_ctx(c);
+}
+
 static void test_certificate_not_retried(void **state) {
   (void)state;
   ctx_t *c = new_ctx();
@@ -823,6 +859,7 @@ int main(void) {
       cmocka_unit_test(test_404_not_retried),
       cmocka_unit_test(test_retry_after_honoured),
       cmocka_unit_test(test_backoff_and_give_up),
+      cmocka_unit_test(test_retry_at_once_after_progress),
       cmocka_unit_test(test_certificate_not_retried),
       cmocka_unit_test(test_total_limit_ends_waits),
       cmocka_unit_test(test_cancel_keeps_part),

@@ -556,6 +556,62 @@ static void test_transient(void **state) {
   free_ctx(c);
 }
 
+/* A PATCH that sent 1 MiB or more before its connection broke: the retry
+ * (HEAD, then the rest) goes at once; when that fails too, the wait. One that
+ * sent less waits as before. */
+static void test_retry_at_once(void **state) {
+  (void)state;
+  enum { SIZE = (2 << 20) + 10 };
+  ctx_t *c = new_ctx();
+  char *data = malloc(SIZE);
+  assert_non_null(data);
+  memset(data, 'd', SIZE);
+  write_file(c->path, data, SIZE);
+  free(data);
+  c->o.max_retries = 3;
+  c->o.retry_delay_ms = 1000;
+  start(c);
+  serve(c, "OPTIONS", OPTIONS_OK, NULL);
+  serve(c, "POST", CREATED("/files/q"), NULL);
+  nt_test_transport_t *tt = next_conn(c); /* the PATCH's head, then the body */
+  nt_test_feed_str(tt, "HTTP/1.1 100 Continue\r\n\r\n");
+  flush(c, tt);
+  nt_upload_progress(c->up, &c->p);
+  assert_true(c->p.in_flight >= (1 << 20));
+  nt_test_reset(tt);
+  settle(c->r);
+  assert_int_equal(c->retries_seen, 1);
+  assert_int_equal(c->last_delay, 0);
+  /* no clock advance: the HEAD is already asked; refused */
+  assert_int_equal(c->npending - c->taken, 1);
+  nt_factory_t *f = c->pending[c->taken++];
+  f->ops->connection_failed(f, NULL, NT_ECONNREFUSED);
+  settle(c->r);
+  assert_int_equal(c->retries_seen, 2);
+  assert_true(c->last_delay >= 500); /* the waits begin */
+  nt_test_clock_advance(c->r, c->last_delay);
+  serve(c, "HEAD /files/q", HEADOK("1048576", "2097162"), NULL);
+  serve(c, "PATCH /files/q", PATCHED("2097162"), "Upload-Offset: 1048576\r\n", NULL);
+  settle(c->r);
+  assert_int_equal(c->done, 1);
+  assert_int_equal(c->status, 0);
+  free_ctx(c);
+
+  /* 10 bytes sent, then the reset: the usual wait */
+  c = new_ctx();
+  c->o.max_retries = 3;
+  c->o.retry_delay_ms = 1000;
+  start(c);
+  serve(c, "OPTIONS", OPTIONS_OK, NULL);
+  serve(c, "POST", CREATED("/files/q"), NULL);
+  tt = next_conn(c);
+  nt_test_reset(tt);
+  settle(c->r);
+  assert_int_equal(c->retries_seen, 1);
+  assert_true(c->last_delay >= 500 && c->last_delay <= 1000);
+  free_ctx(c);
+}
+
 /* --retry counts failures in a row: progress between them starts again. */
 static void test_retries_reset_on_progress(void **state) {
   (void)state;
@@ -967,6 +1023,7 @@ int main(void) {
       cmocka_unit_test(test_conflict),
       cmocka_unit_test(test_transient),
       cmocka_unit_test(test_retries_reset_on_progress),
+      cmocka_unit_test(test_retry_at_once),
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_terminate),
       cmocka_unit_test(test_file_changed),
