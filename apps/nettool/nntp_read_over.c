@@ -1,8 +1,10 @@
 /* nntp-read's bulk overview: chunks of OVER over the session's connection
- * (pipelined by the client) or, with --connections N > 1, a pool of N more;
- * a server that hangs up on pipelined commands gets the chunks not done
- * again one command at a time (the pool does that itself; after the
- * session died, a pool of one with pipelining off takes over). Rows are
+ * (pipelined by the client) or, with --connections N > 1, a pool of N that
+ * takes the session's connection over as its first (N in all); a server
+ * that hangs up on pipelined commands gets the chunks not done again one
+ * command at a time (the client does that itself, nntp.h; should the
+ * session still die under pipelined commands, a pool of one with
+ * pipelining off takes over). Rows are
  * collected per chunk (a chunk sent again starts over), then sorted,
  * threaded by References and printed. One connection by default: accounts
  * limited to one connection keep working. */
@@ -473,12 +475,14 @@ static void pool_closed(nt_nntp_pool_t *p, int status, void *arg) {
 }
 
 /* The chunks not done yet over a pool of `connections` (pipeline: the
- * ceiling, 1 one at a time, 0 the library's). 0 or an exit code. */
-static int pool_chunks(over_t *o, unsigned connections, unsigned pipeline) {
+ * ceiling, 1 one at a time, 0 the library's); adopt: the session's
+ * connection is one of them. 0 or an exit code. */
+static int pool_chunks(over_t *o, unsigned connections, unsigned pipeline, int adopt) {
   nntp_over_job_t *job = o->job;
   nt_nntp_pool_options_t po;
   memset(&po, 0, sizeof po);
   po.connections = connections;
+  if (adopt) po.adopt = job->s->client;
   if (o->retry) { /* the retries left are the pool's now */
     po.attempts = (unsigned)(job->s->retries - job->s->retried + 1);
     po.retry_delay_ms = job->s->retry_delay_ms ? job->s->retry_delay_ms : 1000;
@@ -492,6 +496,10 @@ static int pool_chunks(over_t *o, unsigned connections, unsigned pipeline) {
   if (rc) {
     cli_error("connect to %s port %d: %s", job->s->host, job->s->port, nt_strerror(rc));
     return nntp_cli_exit(rc);
+  }
+  if (adopt) { /* the session is the pool's now: its end is no error */
+    job->s->client = NULL;
+    job->s->handed_over = 1;
   }
   o->pending = 0;
   for (size_t i = 0; i < o->nchunks; i++) {
@@ -510,7 +518,7 @@ static int pool_chunks(over_t *o, unsigned connections, unsigned pipeline) {
 
 static void start_pool(over_t *o, unsigned connections, unsigned pipeline) {
   o->fallback_done = 1;
-  int rc = pool_chunks(o, connections, pipeline);
+  int rc = pool_chunks(o, connections, pipeline, 0);
   if (rc) {
     o->failed = 1;
     o->job->s->handed_over = 0;
@@ -570,7 +578,8 @@ int nntp_over_start(nntp_over_job_t *job, const uint64_t (*ranges)[2], size_t n)
     return 0;
   }
   o->pending = o->nchunks;
-  if (job->connections > 1) return pool_chunks(o, job->connections, 0);
+  /* N connections in all: the session's and N - 1 more */
+  if (job->connections > 1) return pool_chunks(o, job->connections, 0, 1);
   for (size_t i = 0; i < o->nchunks; i++) {
     int rc = nt_nntp_over(job->s->client, o->chunks[i].range, chunk_over, chunk_done,
                           &o->chunks[i]);

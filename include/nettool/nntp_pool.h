@@ -66,6 +66,14 @@ typedef struct nt_nntp_pool_options_s {
   size_t max_collect;      /* largest body collected for done() (line ==
                               NULL); 0: 64 MiB; more: NT_ETOOBIG */
   size_t max_queued;       /* requests waiting at most; 0: 1,000,000 */
+  /* A client already connected to the same server with the same
+   * connection options (e.g. the one that asked GROUP first): it becomes
+   * connection 0, so a program that has one open uses `connections` in
+   * all, not one more. The pool takes it over: its callbacks are the
+   * pool's from then on (the caller's closed() is not called; forget the
+   * pointer), it is closed with the pool, and its group is known. NULL:
+   * the pool opens every connection. */
+  nt_nntp_t *adopt;
 } nt_nntp_pool_options_t;
 
 typedef struct nt_nntp_pool_callbacks_s {

@@ -544,14 +544,30 @@ int nt_nntp_pool_new_sized(size_t pool_opts_size, size_t conn_opts_size,
     p->conns[i].index = i;
     nt_timer_init(r, &p->conns[i].retry_timer, retry_cb);
   }
-  /* The first connection checks the arguments; a bad one fails here. */
-  nt_nntp_t *c = NULL;
-  nt_nntp_options_t o = p->conn_opts;
-  o.pipeline = p->pipeline;
-  int rc = nt_nntp_connect(r, p->host, port, &o, &conn_cbs, &p->conns[0], &c);
-  if (rc) {
-    free_pool(p);
-    return rc;
+  nt_nntp_t *c = po.adopt;
+  if (c) {
+    /* the caller's connection becomes the first one (it counts) */
+    if (c->close_asked || c->state == NT_NNTP_CLOSED || c->state == NT_NNTP_QUITTING) {
+      free_pool(p);
+      return NT_ENOTCONN;
+    }
+    if (c->cur_group && !(p->conns[0].group = nt__strdup(c->cur_group))) {
+      free_pool(p);
+      return NT_ENOMEM;
+    }
+    c->cbs = conn_cbs;
+    c->arg = &p->conns[0];
+    p->conns[0].ready = c->state == NT_NNTP_READY || c->ready_told;
+    if (nt_nntp_pipeline_refused(c)) p->pipeline = p->st.pipeline = p->conn_opts.pipeline = 1;
+  } else {
+    /* The first connection checks the arguments; a bad one fails here. */
+    nt_nntp_options_t o = p->conn_opts;
+    o.pipeline = p->pipeline;
+    int rc = nt_nntp_connect(r, p->host, port, &o, &conn_cbs, &p->conns[0], &c);
+    if (rc) {
+      free_pool(p);
+      return rc;
+    }
   }
   p->conns[0].c = c;
   for (unsigned i = 1; i < p->n; i++) conn_open(&p->conns[i]);
