@@ -81,7 +81,12 @@ typedef struct nt_ftp_options_s {
    * start), each data connection's connect and its TLS handshake. 0: 30 s */
   uint64_t connect_timeout_ms;
   /* A reply must be complete within this of its command (the greeting: of
-   * the connection); data moving during a transfer restarts it. 0: 60 s */
+   * the connection); data moving during a transfer restarts it. The final
+   * reply of an upload gets more when much was still buffered: from the
+   * moment every byte is in the kernel, this plus twice the time the bytes
+   * the server had not acknowledged then take at the transfer's measured
+   * rate (at most 1 h); that wait also holds the data connection's idle
+   * limit while those bytes drain. 0: 60 s */
   uint64_t reply_timeout_ms;
   /* A data connection without progress for this long (an exact deadline:
    * last progress + this; uploads are sampled at least every 250 ms and

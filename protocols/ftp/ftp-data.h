@@ -26,6 +26,10 @@ typedef struct nt__ftp_net_ops {
   int (*listen)(nt_reactor_t *r, const char *addr, nt_factory_t *fac,
                 void **handle, int *port);
   void (*unlisten)(void *handle); /* never from inside build_protocol */
+  /* A data connection's unacknowledged bytes, as nt_transport_unacked
+   * (NULL: that function; the in-memory transports of the unit tests cannot
+   * say, so the tests play the kernel's send queue here). */
+  int (*unacked)(nt_transport_t *t, uint64_t *out);
 } nt__ftp_net_ops_t;
 
 extern const nt__ftp_net_ops_t nt__ftp_tcp_net_ops;
@@ -114,5 +118,12 @@ int nt__ftp_dchan_refused_foreign(const nt__ftp_dchan_t *ch);
  * the transport cannot say, bytes gone from its buffer); 0 when there is no
  * connection (then *sent is left alone). */
 int nt__ftp_dchan_sent(const nt__ftp_dchan_t *ch, uint64_t *sent);
+/* Uploads: 1 once we finished writing: every byte is queued, the write
+ * side half-closed, and the transport's own queue is empty (all of it is
+ * in the kernel). Then *unacked is what the kernel still holds unsent or
+ * unacknowledged (0 where the transport cannot say) and *queued every byte
+ * written. 0 before that, or without a connection. */
+int nt__ftp_dchan_written(const nt__ftp_dchan_t *ch, uint64_t *unacked,
+                          uint64_t *queued);
 
 #endif

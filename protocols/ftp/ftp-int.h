@@ -148,6 +148,15 @@ struct nt_ftp_s {
   uint64_t data_hs_at;     /* the data connection's TLS handshake began */
   uint64_t data_failed_at; /* the data connection failed: grace for the reply */
   uint64_t connect_at; /* nt_ftp_connect began (implicit TLS counts from it) */
+  /* The final reply's wait (ftp_state.c, nt__ftp_final_wait_ms): from
+   * final_at (we finished writing an upload, or the server ended the data
+   * of a download; 0: not yet) for final_wait_ms, scaled by what the
+   * kernel still held unacknowledged then */
+  uint64_t upload_at;     /* the upload's first byte was queued */
+  uint64_t final_at;
+  uint64_t final_wait_ms;
+  uint64_t touched_at;    /* the reply timeout was last restarted (progress) */
+  int final_touched;      /* the reply timeout was moved to the final wait's end */
   /* keepalive NOOPs (ftp_state.c): written straight to the control
    * transport, outside pingpong's queue, so the transfer command stays the
    * one awaited; the next noops_out 200 replies are theirs, wherever they
@@ -174,6 +183,13 @@ void nt__ftp_data_end(nt_ftp_t *f, int abort);
 /* The running operation was taken off (f->cur is NULL): its data side
  * ends, and the session is READY again unless it is closing. */
 void nt__ftp_op_ended(nt_ftp_t *f);
+/* How long the final reply (226/250) of a transfer may take once we
+ * finished writing (or the server ended the data): base_ms (the reply
+ * timeout) plus twice the time the kernel's `unacked` bytes take to drain
+ * at the transfer's measured rate (`acked` bytes in `elapsed_ms`), within
+ * [base_ms, max(base_ms, 1 h)]. Pure; ftp_state.c explains the formula. */
+uint64_t nt__ftp_final_wait_ms(uint64_t base_ms, uint64_t unacked,
+                               uint64_t acked, uint64_t elapsed_ms);
 /* The session ends with status: CLOSED, and what a timeout was about. */
 void nt__ftp_session_ended(nt_ftp_t *f, int status);
 /* A reply to no command (421: the server is going away). */

@@ -63,6 +63,7 @@ struct dproto {
   int src_fd;
   uint64_t src_off, src_left; /* src_left UINT64_MAX: read(2) to the end */
   uint64_t queued;            /* bytes given to the transport */
+  int eof_sent;               /* end_upload: every byte queued, half-closed */
 };
 
 /* --- the default opener: real TCP ----------------------------------------------- */
@@ -221,6 +222,7 @@ static void produce(dproto_t *dp);
 static void end_upload(dproto_t *dp) {
   int rc = nt_transport_write_eof(dp->base.transport);
   if (rc) data_fail(dp, rc);
+  else dp->eof_sent = 1;
 }
 
 static void produce_cb(void *arg) {
@@ -436,6 +438,11 @@ int nt__ftp_dchan_refused_foreign(const nt__ftp_dchan_t *ch) {
   return ch->foreign_refused && !ch->dp;
 }
 
+static int unacked(nt_transport_t *t, uint64_t *out) {
+  return nt__ftp_net_ops->unacked ? nt__ftp_net_ops->unacked(t, out)
+                                  : nt_transport_unacked(t, out);
+}
+
 int nt__ftp_dchan_sent(const nt__ftp_dchan_t *ch, uint64_t *sent) {
   const dproto_t *dp = ch->dp;
   if (!dp || !dp->base.transport) return 0;
@@ -444,9 +451,23 @@ int nt__ftp_dchan_sent(const nt__ftp_dchan_t *ch, uint64_t *sent) {
    * buffers can hold megabytes the server has not seen. Transports that
    * cannot say count what left the queue. */
   uint64_t waiting;
-  if (nt_transport_unacked(dp->base.transport, &waiting) != 0)
+  if (unacked(dp->base.transport, &waiting) != 0)
     waiting = nt_transport_write_buffer_size(dp->base.transport);
   *sent = dp->queued > waiting ? dp->queued - waiting : 0;
+  return 1;
+}
+
+int nt__ftp_dchan_written(const nt__ftp_dchan_t *ch, uint64_t *unacked_out,
+                          uint64_t *queued) {
+  const dproto_t *dp = ch->dp;
+  nt_transport_t *t = dp ? dp->base.transport : NULL;
+  if (!t || !dp->eof_sent) return 0;
+  size_t own = nt_transport_write_buffer_size(t);
+  if (own) return 0; /* not all in the kernel yet */
+  uint64_t k;
+  if (unacked(t, &k) != 0) k = 0;
+  *unacked_out = k;
+  *queued = dp->queued;
   return 1;
 }
 

@@ -126,7 +126,95 @@ static int handshaking(const nt_ftp_t *f) {
 /* Data moved (or a connection/handshake finished): the idle deadline moves
  * and so does the reply timeout of the silent control connection. */
 static void progress(nt_ftp_t *f) {
-  f->progress_at = nt_reactor_now(f->reactor);
+  f->progress_at = f->touched_at = nt_reactor_now(f->reactor);
+  nt_pp_touch(&f->pp);
+}
+
+/* --- the final reply's wait ----------------------------------------------------------
+ *
+ * Once we finished writing an upload (every byte queued, the write side
+ * half-closed, the transport's own queue empty), the kernel may still hold
+ * megabytes the server has not received: socket buffers grow to several MB
+ * on fast paths, and on a slow link or a server that reads slowly (its
+ * disk) they take long to drain. The server's 226 comes only after that.
+ * A fixed wait is either too short for a big remainder or far too long for
+ * a dead server, so the wait is scaled by what is still buffered at that
+ * moment (nt_transport_unacked: SIOCOUTQ) and how fast this transfer
+ * actually went:
+ *
+ *   wait = base + SAFETY * unacked / rate,  within [base, max(base, CAP)]
+ *
+ * base is the reply timeout (what any reply gets once the server has all
+ * the data); rate is the bytes the server's TCP acknowledged so far divided
+ * by the time since the upload began (measured over at least RATE_MIN_MS,
+ * else GUESS_RATE: a whole file that went into the socket buffer at once
+ * says nothing about the link); SAFETY 2 absorbs a rate that falls as the
+ * receiver's window fills or the measurement window was optimistic; CAP
+ * (1 h) bounds the wait when the numbers are absurd. The wait counts from
+ * that moment: it extends the data connection's idle deadline while it
+ * drains (a server whose window stays shut acknowledges nothing, yet is
+ * working through what it has), and the reply timeout once the data
+ * connection has ended, never shortening either. A download's data ends
+ * with the server's close: nothing of ours is buffered, so its wait is
+ * base, the reply timeout as before. */
+#define FINAL_SAFETY 2
+#define FINAL_CAP_MS (60ull * 60 * 1000)
+#define RATE_MIN_MS 100
+#define GUESS_RATE (256u * 1024) /* bytes/s, when the rate is unknown */
+
+uint64_t nt__ftp_final_wait_ms(uint64_t base_ms, uint64_t unacked,
+                               uint64_t acked, uint64_t elapsed_ms) {
+  uint64_t cap = base_ms > FINAL_CAP_MS ? base_ms : FINAL_CAP_MS;
+  if (!unacked) return base_ms;
+  uint64_t rate = elapsed_ms >= RATE_MIN_MS && acked ? acked / elapsed_ms * 1000 +
+                                                          acked % elapsed_ms * 1000 / elapsed_ms
+                                                    : GUESS_RATE;
+  if (!rate) rate = 1; /* under a byte a second */
+  /* unacked * 1000 * SAFETY / rate ms, without overflowing */
+  uint64_t drain_s = unacked / rate, rem = unacked % rate;
+  if (drain_s > cap / 1000 / FINAL_SAFETY) return cap;
+  uint64_t drain = FINAL_SAFETY * (drain_s * 1000 + rem * 1000 / rate);
+  return drain > cap - base_ms ? cap : base_ms + drain;
+}
+
+/* The end of the final reply's wait; 0: it has not begun. */
+static uint64_t final_end(const nt_ftp_t *f) {
+  if (!f->final_at) return 0;
+  return f->final_at > UINT64_MAX - f->final_wait_ms ? UINT64_MAX
+                                                     : f->final_at + f->final_wait_ms;
+}
+
+/* The wait begins: `unacked` bytes still in the kernel, `acked` gone. */
+static void final_start(nt_ftp_t *f, uint64_t unacked, uint64_t acked) {
+  uint64_t now = nt_reactor_now(f->reactor);
+  int timed = f->cur && f->cur->kind == NT__OP_XFER && f->cur->upload_started;
+  uint64_t elapsed = timed && now > f->upload_at ? now - f->upload_at : 0;
+  f->final_at = now;
+  f->final_touched = 0;
+  f->final_wait_ms = nt__ftp_final_wait_ms(f->opts.reply_timeout_ms, unacked, acked, elapsed);
+  NT__DEBUG("ftp: data written; %" PRIu64 " bytes unacknowledged, %" PRIu64
+            " acknowledged in %" PRIu64 " ms: the final reply may take %" PRIu64 " ms",
+            unacked, acked, elapsed, f->final_wait_ms);
+}
+
+/* Once the final wait began (the data connection draining or ended
+ * cleanly, the final reply awaited), the transfer command's reply timeout
+ * must not run out before the wait's end: it is restarted (touched) before
+ * it could, every half of it, and last at end - reply timeout, so that it
+ * runs out exactly at the end (progress restarts it as always). When the
+ * next touch is due; UINT64_MAX: none (the wait is no longer than the reply
+ * timeout itself, or the last touch is done). */
+static uint64_t touch_due(const nt_ftp_t *f) {
+  uint64_t rt = f->opts.reply_timeout_ms;
+  if (!f->final_at || f->final_touched || f->final_wait_ms <= rt) return UINT64_MAX;
+  uint64_t last = final_end(f) - rt, step = rt / 2 ? rt / 2 : 1;
+  uint64_t next = f->touched_at + step;
+  return next < last ? next : last;
+}
+
+static void final_touch(nt_ftp_t *f, uint64_t now) {
+  if (now >= final_end(f) - f->opts.reply_timeout_ms) f->final_touched = 1;
+  f->touched_at = now;
   nt_pp_touch(&f->pp);
 }
 
@@ -136,7 +224,9 @@ static uint64_t deadline(const nt_ftp_t *f, const nt__ftp_op_t *op) {
    * connector's its passive connect: connecting is the connect limit's. */
   if (handshaking(f)) return f->data_hs_at + f->opts.connect_timeout_ms;
   if (f->state == NT__FTP_DATA_CONNECT) return f->progress_at + f->opts.connect_timeout_ms;
-  return f->progress_at + f->opts.data_timeout_ms;
+  uint64_t idle = f->progress_at + f->opts.data_timeout_ms;
+  /* written: what the kernel holds drains for the final wait at least */
+  return f->final_at && final_end(f) > idle ? final_end(f) : idle;
 }
 
 /* Keepalive: at most this many NOOPs unanswered (a server that reads the
@@ -166,7 +256,15 @@ static void send_noop(nt_ftp_t *f) {
 
 static void arm(nt_ftp_t *f, const nt__ftp_op_t *op) {
   uint64_t now = nt_reactor_now(f->reactor);
-  uint64_t due = min64(deadline(f, op), keepalive_due(f, op));
+  if (op->data_done && !op->data_err) { /* a clean end: the final wait */
+    uint64_t t = touch_due(f);
+    if (t == UINT64_MAX)
+      nt_timer_stop(&f->data_timer); /* the reply timeout alone */
+    else
+      nt_timer_start(&f->data_timer, t > now ? t - now : 0, 0);
+    return;
+  }
+  uint64_t due = min64(min64(deadline(f, op), keepalive_due(f, op)), touch_due(f));
   if (is_upload(op) && !op->data_done) {
     uint64_t sample = min64(UPLOAD_SAMPLE_MS, f->opts.data_timeout_ms / 10);
     due = min64(due, now + (sample ? sample : 1));
@@ -176,6 +274,8 @@ static void arm(nt_ftp_t *f, const nt__ftp_op_t *op) {
 
 static void tick_start(nt_ftp_t *f) {
   f->progress_seen = 0;
+  f->upload_at = f->final_at = f->final_wait_ms = 0;
+  f->final_touched = 0;
   f->progress_at = nt_reactor_now(f->reactor);
   arm(f, f->cur);
 }
@@ -190,18 +290,28 @@ void nt__ftp_data_end(nt_ftp_t *f, int abort) {
 void nt__ftp_data_tick(nt_timer_t *t) {
   nt_ftp_t *f = t->data;
   nt__ftp_op_t *op = f->cur;
-  /* A clean end: the reply timeout watches what is left. */
-  if (!op || op->kind != NT__OP_XFER || (op->data_done && !op->data_err)) return;
+  if (!op || op->kind != NT__OP_XFER) return;
   uint64_t now = nt_reactor_now(f->reactor);
+  if (op->data_done && !op->data_err) {
+    /* A clean end: the reply timeout watches what is left, restarted
+     * once so that it ends no earlier than the final wait. */
+    if (now >= touch_due(f)) final_touch(f, now);
+    arm(f, op);
+    return;
+  }
   if (now >= keepalive_due(f, op)) {
     send_noop(f);
   }
+  if (now >= touch_due(f)) final_touch(f, now); /* the reply timeout too */
   if (is_upload(op) && !op->data_done) {
     uint64_t seen = nt_ftp_xfer_bytes(f);
     if (seen != f->progress_seen) {
       f->progress_seen = seen;
       progress(f);
     }
+    uint64_t unacked, queued;
+    if (!f->final_at && f->data && nt__ftp_dchan_written(f->data, &unacked, &queued))
+      final_start(f, unacked, queued > unacked ? queued - unacked : 0);
   }
   if (now < deadline(f, op)) {
     arm(f, op);
@@ -463,6 +573,7 @@ static void maybe_upload(nt_ftp_t *f) {
       op->upload_started || op->status || !f->data || !nt__ftp_dchan_ready(f->data))
     return;
   op->upload_started = 1;
+  f->upload_at = nt_reactor_now(f->reactor);
   nt__ftp_dchan_start_upload(f->data);
 }
 
@@ -574,7 +685,11 @@ static void dch_done(nt__ftp_dchan_t *ch, void *arg, int status, int in_handshak
     arm(f, op);
     return;
   }
+  /* A clean end before we saw the upload written (or a download's end):
+   * nothing of ours is buffered any more. */
+  if (!op->data_err && !f->final_at) final_start(f, 0, op->bytes);
   maybe_complete(f);
+  if (f->cur == op && !op->final_ok && !op->data_err) arm(f, op); /* the final wait */
 }
 
 static const nt__ftp_dchan_cbs_t dchan_cbs = {
