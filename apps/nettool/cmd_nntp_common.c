@@ -14,6 +14,7 @@
 #include "cli_proxy.h"
 #include "cli_text.h"
 #include "commands.h"
+#include "nettool/backoff.h"
 #include "nettool/nntp.h"
 #include "nettool/resolve.h"
 #include "nettool/transport.h"
@@ -281,15 +282,9 @@ int nntp_cli_transient(int status) {
 }
 
 unsigned long long nntp_cli_backoff(const nntp_cli_t *s, int n) {
-  static int seeded;
-  if (!seeded) { /* jitter: two clients cut off together do not come back together */
-    srand((unsigned)time(NULL) ^ (unsigned)getpid());
-    seeded = 1;
-  }
-  unsigned long long d = s->retry_delay_ms ? s->retry_delay_ms : 1000, cap = 60000;
-  for (int i = 0; i < n && d < cap; i++) d *= 2;
-  if (d > cap) d = cap;
-  return d / 2 + (unsigned long long)((double)rand() / ((double)RAND_MAX + 1) * (double)(d - d / 2));
+  /* the library's schedule (nettool/backoff.h): jitter, so two clients cut
+   * off together do not come back together */
+  return nt_backoff_delay(s->retry_delay_ms, 60000, n < 0 ? 0 : (unsigned)n);
 }
 
 void nntp_cli_end(nntp_cli_t *s, int exit_code) {

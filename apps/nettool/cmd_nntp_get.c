@@ -17,6 +17,7 @@
 
 #include "cli.h"
 #include "cli_json.h"
+#include "cli_proxy.h"
 #include "cli_text.h"
 #include "commands.h"
 #include "nettool/nzb.h"
@@ -55,7 +56,7 @@ const cli_cmd_spec_t cli_spec_nntp_get = {
     "nntp-get",
     "usage: nettool nntp-get FILE.nzb [-o DIR] [--connections N]\n"
     "                        [--server HOST[:PORT] ...] [--par2] [--tls]\n"
-    "                        [-u USER[:PASS]]\n"
+    "                        [-u USER[:PASS]] [-x PROXY] [--retry N]\n"
     "\n"
     "Downloads the files an NZB lists: every segment fetched by its\n"
     "Message-ID, yEnc-decoded, its CRC32 checked, and written at its offset\n"
@@ -66,11 +67,19 @@ const cli_cmd_spec_t cli_spec_nntp_get = {
     "good ones stay in NAME.part. On a terminal a progress line shows\n"
     "files, segments, MiB and the rate. --json prints one object instead of\n"
     "the lines on stdout: counts, bytes, seconds, exit_code, error and each\n"
-    "file's result.\n",
+    "file's result (status \"ok\" or \"failed\"; a failed one has \"error\":\n"
+    "\"incomplete\", \"crc32\" (the whole file's) or an error name such as\n"
+    "\"ENOSPC\", and \"message\", the words stderr shows).\n"
+    "A connection lost on the way is replaced after a wait (--retry-delay,\n"
+    "doubling, with jitter; --retry N waits in a row per server, default\n"
+    "3), and what it had not finished is fetched again; refused credentials\n"
+    "move the work to the next server at once.\n"
+    "-x/--proxy (or nntp_proxy, all_proxy): SOCKS5 or HTTP CONNECT.\n",
     /* NNTP_CLI_SHARED, spelled out: an option the downloader does not
      * carry to its connections is not accepted */
     CLI_S_TLS | CLI_S_TIMES | CLI_S(CLI_O_QUIET) | CLI_S(CLI_O_VERBOSE) |
-        CLI_S(CLI_O_USER) | CLI_S(CLI_O_PORT) | CLI_S(CLI_O_JSON),
+        CLI_S(CLI_O_USER) | CLI_S(CLI_O_PORT) | CLI_S(CLI_O_JSON) | CLI_S(CLI_O_PROXY) |
+        CLI_S_RETRY,
     own_opts,
     nntp_cli_shared_help,
     "Exit status: 0 ok, 2 usage, 3 local (the folder), 4 connect, 5 resolve,\n"
@@ -119,7 +128,9 @@ static struct {
   FILE *mem;
 } js;
 
-static void json_result(const char *path, const char *error) {
+/* A file's result; a failed one carries error, a stable word for scripts
+ * (json_error), and message, the words stderr shows. */
+static void json_result(const char *path, const char *error, const char *message) {
   if (!js.mem && !(js.mem = open_memstream(&js.results, &js.results_len))) return;
   fputs(js.results_len || ftell(js.mem) ? ",{\"file\":" : "{\"file\":", js.mem);
   cli_json_string(js.mem, path);
@@ -128,8 +139,20 @@ static void json_result(const char *path, const char *error) {
   if (error) {
     fputs(",\"error\":", js.mem);
     cli_json_string(js.mem, error);
+    fputs(",\"message\":", js.mem);
+    cli_json_string(js.mem, message);
   }
   fputc('}', js.mem);
+}
+
+/* The stable word for a file that failed (documented in --help):
+ * "incomplete" (segments missing, damaged or failed: listed on stderr),
+ * "crc32" (every segment fine, the whole file's CRC32 wrong), else the
+ * error's symbolic name (nt_err_name: "ENOSPC", "EIO"...). */
+static const char *json_error(int status) {
+  if (status == NT_ENZB_INCOMPLETE) return "incomplete";
+  if (status == NT_EYENC_CRC) return "crc32";
+  return nt_err_name(status);
 }
 
 static int own(void *ctx, const cli_opt_t *o, const cli_val_t *v) {
@@ -209,6 +232,11 @@ static void on_segment(nt_nzb_get_t *g, size_t fi, size_t si, nt_nzb_seg_status_
   else x->other_failures++;
   erase(x);
   const char *why = error == NT_ENNTP_NOARTICLE ? "430 no such article" : nt_strerror(error);
+  char px[600];
+  if (cli_proxy_detail(error)) { /* what the proxy said */
+    snprintf(px, sizeof px, "%s: %s", why, cli_proxy_detail(error));
+    why = px;
+  }
   cli_error("%s: %s segment %d %s: %s (%s %s)", nt_nzb_seg_status_name(st),
             cli_text(f->name, strlen(f->name)), s->number,
             cli_text(s->message_id, strlen(s->message_id)), why,
@@ -221,14 +249,14 @@ static void on_file(nt_nzb_get_t *g, size_t fi, const char *path, int status, vo
   (void)g;
   erase(x);
   if (!status) {
-    if (js.on) json_result(path, NULL);
+    if (js.on) json_result(path, NULL, NULL);
     else if (!x->co.quiet) printf("%s: ok\n", cli_text(path, strlen(path)));
   } else {
     const nt_nzb_file_t *f = &x->nzb->files[fi];
     const char *why = status == NT_ENZB_INCOMPLETE ? "incomplete (see the segments above)"
                       : status == NT_EYENC_CRC     ? "the whole file's CRC32 is wrong"
                                                    : nt_strerror(status);
-    if (js.on) json_result(path, why);
+    if (js.on) json_result(path, json_error(status), why);
     cli_error("%s: %s", cli_text(path, strlen(path)), why);
     (void)f;
   }
@@ -481,6 +509,10 @@ static int nntp_get(int argc, char **argv) {
   go.connections = (int)x.connections;
   go.window = (int)x.window;
   go.no_resume = x.no_resume;
+  /* --retry N: reconnect waits in a row per server (0: none); without it
+   * the library's 3 */
+  if (x.co.given & CLI_S(CLI_O_RETRY)) go.retries = x.co.retries ? x.co.retries : -1;
+  go.retry_delay_ms = x.co.retry_delay_ms;
   nt_nzb_callbacks_t cbs = {.segment = on_segment, .file = on_file,
                             .progress = on_progress, .done = on_done};
   rc = nt_nzb_get_new(x.r, x.nzb, &go, &cbs, &x, &x.g);
@@ -496,6 +528,17 @@ static int nntp_get(int argc, char **argv) {
     o.connect_timeout_ms = sv[i].connect_timeout_ms ? sv[i].connect_timeout_ms : sv[i].timeout_ms;
     o.timeout_ms = sv[i].timeout_ms;
     o.no_compress = !x.compress;
+    const nt_proxy_t *proxy = NULL;
+    if ((rc = cli_proxy_for(sv[i].proxy_given, x.co.verbose,
+                            sv[i].implicit_tls ? "nntps" : "nntp", sv[i].host, &sv[i].proxy,
+                            &proxy))) {
+      code = rc;
+      rc = 0;
+      nt_nzb_get_free(x.g);
+      x.g = NULL;
+      goto out_reactor;
+    }
+    o.proxy = proxy; /* copied by the downloader */
     rc = nt_nzb_get_add_server(x.g, sv[i].host, sv[i].port, &o, 0);
   }
   if (!rc) rc = nt_nzb_get_start(x.g);
@@ -563,6 +606,7 @@ static int nntp_get(int argc, char **argv) {
       code = pc ? pc : NT_EXIT_OK;
     }
   }
+out_reactor:
   nt_reactor_close_all(x.r);
   nt_reactor_free(x.r);
 out_tls:

@@ -85,9 +85,18 @@ typedef struct nt_nzb_get_options_s {
   int connections;  /* per server (nt_nzb_get_add_server may say
                        otherwise); 0: 4 */
   int window;       /* BODY commands queued per connection; 0: 2 */
-  int retries;      /* connection failures per server before its work
-                       moves on to the next server; 0: 3 */
+  int retries;      /* per server: reconnect waits in a row (one per
+                       outage; a connection that gets through set-up
+                       starts the count over) before its work moves on to
+                       the next server, and breakages a segment may cause
+                       there before it moves on; 0: 3; negative: none.
+                       Errors that cannot heal (credentials refused, TLS,
+                       a 502 greeting) move the work on at once */
   int no_resume;    /* ignore (and replace) existing state files */
+  /* The wait before a reconnect: exponential from retry_delay_ms (0: 1 s)
+   * up to max_retry_delay_ms (0: 60 s), with jitter (nettool/backoff.h). */
+  uint64_t retry_delay_ms;
+  uint64_t max_retry_delay_ms;
 } nt_nzb_get_options_t;
 
 /* How one segment ended (after every server was tried). */

@@ -24,7 +24,8 @@
 #include <unistd.h>
 
 #include "digest-int.h"
-#include "../http/download-int.h" /* the backoff and which errors heal */
+#include "../http/download-int.h" /* which errors heal */
+#include "backoff-int.h"
 #include "ftp-int.h"
 #include "nettool/ftp_transfer.h"
 #include "nettool/journal.h"
@@ -222,7 +223,7 @@ static void session_over(nt_ftp_transfer_t *t, int status) {
       t->o.max_retry_delay_ms ? t->o.max_retry_delay_ms : DEFAULT_MAX_DELAY_MS;
   if (cap < base) cap = base;
   if (t->moved > t->moved_start) t->backoff_n = 0; /* it moved bytes */
-  uint64_t delay = nt__dl_backoff(base, cap, t->backoff_n++, next_random(t));
+  uint64_t delay = nt__backoff(base, cap, t->backoff_n++, next_random(t));
   if (t->deadline && nt_reactor_now(t->r) + delay >= t->deadline) {
     finish(t, status); /* the total limit would end the wait */
     return;

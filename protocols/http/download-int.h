@@ -52,9 +52,7 @@ int nt__dl_parse_content_md5(const char *v, nt__dl_digest_t *d);
 int nt__dl_transient(int status);
 /* Whether an HTTP answer is worth another try (408, 429, 500, 502-504). */
 int nt__dl_retryable_status(int status);
-/* The wait before retry number n (0-based, counting only attempts that
- * moved no byte), with base and cap in ms and a random 32-bit value r:
- * half of min(base * 2^n, cap), plus r's share of the other half. */
-uint64_t nt__dl_backoff(uint64_t base, uint64_t cap, int n, uint32_t r);
+/* The wait before a retry: nt__backoff (backoff-int.h), n counting only
+ * attempts that moved no byte. */
 
 #endif

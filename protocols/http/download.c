@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backoff-int.h"
 #include "download-int.h"
 #include "http-int.h"
 #include "nettool/http_download.h"
@@ -484,7 +485,7 @@ static void retry_or_finish(nt_http_download_t *d, int why, int final) {
   else if (at_once)
     delay = 0;
   else
-    delay = nt__dl_backoff(base, cap, d->backoff_n++, next_random(d));
+    delay = nt__backoff(base, cap, d->backoff_n++, next_random(d));
   if (d->deadline && nt_reactor_now(d->r) + delay >= d->deadline) {
     finish(d, final); /* the total limit would end the wait */
     return;

@@ -196,10 +196,3 @@ int nt__dl_retryable_status(int s) {
   return s == 408 || s == 429 || s == 500 || s == 502 || s == 503 || s == 504;
 }
 
-uint64_t nt__dl_backoff(uint64_t base, uint64_t cap, int n, uint32_t r) {
-  uint64_t d = base;
-  for (int i = 0; i < n && d < cap; i++) d *= 2;
-  if (d > cap) d = cap;
-  uint64_t half = d / 2;
-  return half + (uint64_t)(((double)r / 4294967296.0) * (double)(d - half));
-}

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "backoff-int.h"
 #include "download-int.h"
 #include "http-int.h"
 #include "nettool/journal.h"
@@ -358,14 +359,14 @@ static void resync(nt_upload_t *u) {
 
 static void retry_cb(nt_timer_t *t) { resync(t->data); }
 
-/* The shared retry wait of nettool's transfers (download_plan.c): half of
+/* The shared retry wait of nettool's transfers (backoff.c): half of
  * min(base * 2^n, cap) plus a random share of the other half, n counting
  * the failures in a row, so many clients do not come back at once. */
 static uint64_t backoff(nt_upload_t *u) {
   uint64_t base = u->o.retry_delay_ms ? u->o.retry_delay_ms : 1000;
   uint32_t r = 0;
   if (getrandom(&r, sizeof r, GRND_NONBLOCK) != sizeof r) r = 0;
-  return nt__dl_backoff(base, RETRY_CAP_MS, u->in_a_row - 1, r);
+  return nt__backoff(base, RETRY_CAP_MS, u->in_a_row - 1, r);
 }
 
 /* An error that may heal: wait and resync, or fail when no retry is left. */

@@ -9,8 +9,20 @@
  * server i is queued on server i+1; on the last one it ends MISSING,
  * DAMAGED (the damaged copy is written: PAR2 can repair it) or FAILED.
  * A connection that breaks puts its commands back at the front of its
- * server's queue and is replaced, up to `retries` times per server; then
- * the server's queue moves on.
+ * server's queue (each such segment counts a try: after `retries` of them
+ * it moves on, in case it is what breaks them). The server then gets a new
+ * connection after a wait (nt__backoff: exponential, with jitter; one wait
+ * per outage, however many of its connections broke with it), up to
+ * `retries` waits in a row (a connection that gets through set-up starts
+ * the count over); then its queue moves on. An error that cannot heal
+ * (credentials refused, TLS, a 502 greeting, a name that does not exist)
+ * moves the queue on at once.
+ *
+ * A connection refused before it was ready (connect refused, a provider's
+ * "400 too many connections") never sent its commands: they go back to
+ * the front of the queue without a try counted. When other connections to
+ * the server work, that is a connection limit: no new connection is made
+ * (no reconnect storm), the working ones carry on.
  *
  * Each connection keeps `window` BODY commands queued (answers come in
  * order, so each command owns a slot: its decoder). The answers come one
@@ -28,6 +40,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "backoff-int.h"
 #include "nettool/yenc.h"
 #include "nzb-int.h"
 #include "reactor-int.h"
@@ -51,10 +64,16 @@ typedef struct server_s {
   char *host, *user, *pass, *sni;
   int port, want;
   nt_nntp_options_t nntp;
-  job_t *q; /* FIFO: q[head..tail) */
+  nt_proxy_t proxy; /* the caller's, copied (nntp.proxy points here) */
+  job_t *q;         /* FIFO: q[head..tail) */
   size_t head, tail, cap;
-  int nconns, failures, dead;
+  int nconns, nready; /* connections open / through set-up */
+  int waits, dead;    /* reconnect waits in a row; gave up */
   int last_error;
+  nt_nzb_get_t *g;
+  nt_timer_t timer; /* the reconnect wait */
+  int timer_init, waiting;
+  nt__backoff_t backoff;
 } server_t;
 
 struct conn_s;
@@ -71,6 +90,7 @@ typedef struct conn_s {
   size_t sv;
   nt_nntp_t *c;
   int inflight, next_slot, closing;
+  int ready; /* through set-up: its commands went out */
   slot_t *slots;
   unsigned char *buf; /* CONN_BUF bytes: decoded data on its way to disk */
   struct conn_s *prev, *next;
@@ -102,6 +122,8 @@ struct nt_nzb_get_s {
   size_t nconns, pending;
   nt_nzb_progress_t p;
   int started, finishing, cancelled, fatal, done_called;
+  nt__nzb_connect_fn connect; /* test hook; NULL: nt_nntp_connect */
+  void *connect_arg;
 };
 
 static void maybe_finish(nt_nzb_get_t *g);
@@ -116,6 +138,16 @@ const char *nt_nzb_seg_status_name(nt_nzb_seg_status_t s) {
   case NT_NZB_SEG_FAILED: return "failed";
   default: return "pending";
   }
+}
+
+static void wipe(void *p, size_t n) {
+  volatile unsigned char *v = p;
+  while (n--) *v++ = 0;
+}
+
+void nt__nzb_get_set_connect_hook(nt_nzb_get_t *g, nt__nzb_connect_fn fn, void *arg) {
+  g->connect = fn;
+  g->connect_arg = arg;
 }
 
 static char *path_join(const char *dir, const char *name, const char *ext) {
@@ -142,7 +174,13 @@ int nt_nzb_get_new_sized(size_t opts_size, nt_reactor_t *r, const nt_nzb_t *nzb,
   if (g->o.connections > 64) g->o.connections = 64;
   if (g->o.window <= 0) g->o.window = 2;
   if (g->o.window > 64) g->o.window = 64;
-  if (g->o.retries <= 0) g->o.retries = 3;
+  if (g->o.retries == 0) g->o.retries = 3;
+  if (g->o.retries < 0) g->o.retries = 0; /* no second chance */
+  if (g->o.retries > 100) g->o.retries = 100;
+  if (!g->o.retry_delay_ms) g->o.retry_delay_ms = 1000;
+  if (!g->o.max_retry_delay_ms) g->o.max_retry_delay_ms = 60000;
+  if (g->o.max_retry_delay_ms < g->o.retry_delay_ms)
+    g->o.max_retry_delay_ms = g->o.retry_delay_ms;
   g->r = r;
   g->nzb = nzb;
   if (cbs) g->cb = *cbs;
@@ -198,7 +236,14 @@ int nt_nzb_get_add_server_sized(size_t nntp_opts_size, nt_nzb_get_t *g,
   s->nntp.user = s->user;
   s->nntp.pass = s->pass;
   s->nntp.tls_server_name = s->sni;
+  if (s->nntp.proxy) { /* by value: the caller's may go away */
+    s->proxy = *s->nntp.proxy;
+    s->nntp.proxy = &s->proxy;
+  }
   s->port = port;
+  s->g = g;
+  s->backoff.base = g->o.retry_delay_ms;
+  s->backoff.cap = g->o.max_retry_delay_ms;
   s->want = connections > 0 ? (connections > 64 ? 64 : connections) : g->o.connections;
   g->nsv++;
   return 0;
@@ -216,6 +261,8 @@ void nt_nzb_get_free(nt_nzb_get_t *g) {
   for (size_t i = 0; i < g->nsv; i++) {
     server_t *s = &g->sv[i];
     if (s->pass) memset(s->pass, 0, strlen(s->pass));
+    if (s->timer_init) nt_timer_stop(&s->timer);
+    wipe(&s->proxy, sizeof s->proxy);
     nt__free(s->host);
     nt__free(s->user);
     nt__free(s->pass);
@@ -333,6 +380,13 @@ static void end_file(nt_nzb_get_t *g, size_t fi) {
 static void seg_end(nt_nzb_get_t *g, job_t j, nt_nzb_seg_status_t st, int error) {
   file_t *f = &g->files[j.file];
   nt__nzb_seg_t *s = &f->segs[j.seg];
+  if (st == NT_NZB_SEG_MISSING && s->broke_error) {
+    /* a server it left because its connections kept breaking may well
+     * have it: not proven missing, it failed (with that server's error) */
+    st = NT_NZB_SEG_FAILED;
+    error = s->broke_error;
+    s->server = s->broke_server;
+  }
   s->status = (uint8_t)st;
   s->error = error;
   f->pending--;
@@ -440,6 +494,7 @@ static void on_line(nt_nntp_t *c, const char *line, size_t len, void *arg) {
 static int is_refusal(int st) { return st <= -3500 && st > -3600; }
 
 static void fill(conn_t *k);
+static void fill_server(nt_nzb_get_t *g, size_t sv, conn_t *except);
 
 static void on_done(nt_nntp_t *c, const nt_nntp_result_t *res, void *arg) {
   slot_t *sl = arg;
@@ -468,6 +523,7 @@ static void on_done(nt_nntp_t *c, const nt_nntp_result_t *res, void *arg) {
         fatal(g, w);
         seg_end(g, j, NT_NZB_SEG_FAILED, w);
       } else {
+        nt__backoff_reset(&s->backoff); /* the server delivers */
         seg_end(g, j, NT_NZB_SEG_OK, 0);
       }
     } else {
@@ -484,12 +540,30 @@ static void on_done(nt_nntp_t *c, const nt_nntp_result_t *res, void *arg) {
   } else if (is_refusal(res->status) && res->code > 0) { /* this command's "no" */
     s->last_error = res->status;
     next_server(g, j, NT_NZB_SEG_FAILED, res->status);
-  } else { /* the connection broke, or its set-up was refused ("400 too
-            * many connections"): again on this server, or the next */
+  } else if (!k->ready) {
+    /* never sent: the connection was refused or its set-up failed (a
+     * provider's "400 too many connections"). Not this segment's doing:
+     * back to the front of the queue, no try counted; on_closed decides
+     * about the server. */
     s->last_error = res->status;
     sg->error = res->status;
-    if (++sg->tries > g->o.retries || s->dead) next_server(g, j, NT_NZB_SEG_FAILED, res->status);
+    if (s->dead) next_server(g, j, NT_NZB_SEG_FAILED, res->status);
     else if (push(s, j, 1)) seg_end(g, j, NT_NZB_SEG_FAILED, NT_ENOMEM);
+    else fill_server(g, k->sv, k); /* a working connection may be idle */
+  } else { /* the connection broke with it in flight: again on this
+            * server, or (after `retries` of those) the next */
+    s->last_error = res->status;
+    sg->error = res->status;
+    if (++sg->tries > g->o.retries || s->dead) {
+      if (!s->dead) { /* the server is fine for the others: it gave up on
+                       * this one, it did not say it has not got it */
+        sg->broke_error = res->status;
+        sg->broke_server = (uint8_t)k->sv;
+      }
+      next_server(g, j, NT_NZB_SEG_FAILED, res->status);
+    } else if (push(s, j, 1)) {
+      seg_end(g, j, NT_NZB_SEG_FAILED, NT_ENOMEM);
+    }
   }
   if (!k->closing && k->c) fill(k);
   maybe_finish(g);
@@ -528,12 +602,58 @@ static void unlink_conn(nt_nzb_get_t *g, conn_t *k) {
 static void on_ready(nt_nntp_t *c, void *arg) {
   conn_t *k = arg;
   (void)c;
-  k->g->sv[k->sv].failures = 0; /* it works: breakage counts afresh */
+  server_t *s = &k->g->sv[k->sv];
+  k->ready = 1;
+  s->nready++;
+  s->waits = 0; /* it works: breakage counts afresh */
+}
+
+/* Fills the server's working connections (other than `except`). */
+static void fill_server(nt_nzb_get_t *g, size_t sv, conn_t *except) {
+  for (conn_t *k = g->conns; k; k = k->next)
+    if (k != except && k->sv == sv && k->c && !k->closing) fill(k);
+}
+
+/* Whether a connection that ended with status (the server's last code:
+ * code) may do better next time. */
+static int heals(int status, int code) {
+  switch (status) {
+  case NT_ETIMEDOUT:
+  case NT_EUNEXPECTEDEOF:
+  case NT_ECONNRESET:
+  case NT_ECONNREFUSED:
+  case NT_ECONNABORTED:
+  case NT_EPIPE:
+  case NT_ENETUNREACH:
+  case NT_EHOSTUNREACH:
+  case NT_EDNS_TIMEOUT:
+  case NT_EDNS_SERVFAIL:
+  case NT_ETLS_TRUNCATED:
+  case NT_EPROXY_TARGET:
+  case NT_EPROXY_CLOSED:
+  case NT_EPROXY_CONNECT:
+    return 1;
+  case NT_ENNTP_UNAVAILABLE: /* 400: for now (busy, a connection limit);
+                                502: for good */
+    return code != 502;
+  default: /* credentials, TLS, not a news server, names, the proxy's no */
+    return 0;
+  }
+}
+
+static void on_wait_over(nt_timer_t *t) {
+  server_t *s = t->data;
+  s->waiting = 0;
+  kick(s->g, (size_t)(s - s->g->sv));
 }
 
 static void server_dead(nt_nzb_get_t *g, size_t sv, int why) {
   server_t *s = &g->sv[sv];
+  nt__log(NT__LOG_INFO, "nzb: %s port %d: %s; its work moves on", s->host, s->port,
+          nt_strerror(why ? why : s->last_error));
   s->dead = 1;
+  s->waiting = 0;
+  if (s->timer_init) nt_timer_stop(&s->timer);
   while (queued(s)) {
     job_t j = s->q[s->head++];
     next_server(g, j, NT_NZB_SEG_FAILED, why ? why : s->last_error);
@@ -545,21 +665,47 @@ static void on_closed(nt_nntp_t *c, int status, void *arg) {
   nt_nzb_get_t *g = k->g;
   size_t sv = k->sv;
   server_t *s = &g->sv[sv];
-  (void)c;
+  int code = c ? nt_nntp_last_code(c) : 0;
   k->c = NULL;
   unlink_conn(g, k);
   free_slots(k, g->o.window);
-  int unexpected = !k->closing;
+  int unexpected = !k->closing, was_ready = k->ready;
+  if (was_ready) s->nready--;
   nt__free(k);
-  if (unexpected && !g->cancelled) {
+  if (unexpected && !g->cancelled && !g->finishing && !s->dead) {
     if (!status) status = NT_EUNEXPECTEDEOF;
     s->last_error = status;
-    if (++s->failures <= g->o.retries) kick(g, sv); /* a new one takes over */
-    else if (!s->nconns) server_dead(g, sv, status);
-    /* a server that takes fewer connections than asked (a provider's
-     * limit: "400 too many connections"): the ones that work carry on,
-     * no new ones (no reconnect storm) */
-    else s->want = s->nconns;
+    if (!heals(status, code)) {
+      if (s->nready) s->want = s->nconns; /* odd, but the others work */
+      else server_dead(g, sv, status);
+    } else if (!was_ready && s->nready) {
+      /* refused while others work: the server takes fewer connections
+       * than asked (a provider's limit, "400 too many connections"); the
+       * ones that work carry on, no new ones (no reconnect storm) */
+      s->want = s->nconns;
+      fill_server(g, sv, NULL);
+    } else if (s->waiting) {
+      /* the same outage: one new attempt is already on its way */
+    } else if (s->waits >= g->o.retries) {
+      if (!s->nconns) server_dead(g, sv, status);
+      else s->want = s->nconns;
+    } else { /* a new connection after a wait; the work waits in the queue */
+      s->waits++;
+      if (!s->timer_init) {
+        nt_timer_init(g->r, &s->timer, on_wait_over);
+        s->timer.data = s;
+        s->timer_init = 1;
+      }
+      s->waiting = 1;
+      uint64_t d = nt__backoff_next(&s->backoff);
+      nt__log(NT__LOG_INFO, "nzb: %s port %d: %s; a new connection in %llu ms (%d of %d)",
+              s->host, s->port, nt_strerror(status), (unsigned long long)d, s->waits,
+              g->o.retries);
+      if (nt_timer_start(&s->timer, d, 0)) {
+        s->waiting = 0;
+        kick(g, sv);
+      }
+    }
   }
   maybe_finish(g);
 }
@@ -577,7 +723,9 @@ static int open_conn(nt_nzb_get_t *g, size_t sv) {
   k->sv = sv;
   for (int i = 0; i < g->o.window; i++) k->slots[i].conn = k;
   nt_nntp_callbacks_t cbs = {.ready = on_ready, .closed = on_closed};
-  int rc = nt_nntp_connect(g->r, s->host, s->port, &s->nntp, &cbs, k, &k->c);
+  int rc = g->connect ? g->connect(g->connect_arg, g->r, s->host, s->port, &s->nntp,
+                                   &cbs, k, &k->c)
+                      : nt_nntp_connect(g->r, s->host, s->port, &s->nntp, &cbs, k, &k->c);
   if (rc) {
     free_slots(k, g->o.window);
     nt__free(k);
@@ -596,10 +744,10 @@ static int open_conn(nt_nzb_get_t *g, size_t sv) {
 static void kick(nt_nzb_get_t *g, size_t sv) {
   server_t *s = &g->sv[sv];
   if (g->cancelled || s->dead) return;
-  for (conn_t *k = g->conns; k; k = k->next)
-    if (k->sv == sv && k->c && !k->closing) fill(k);
-  /* the open connections took what their windows hold; more for the rest */
-  while (queued(s) && s->nconns < s->want) {
+  fill_server(g, sv, NULL);
+  /* the open connections took what their windows hold; more for the rest
+   * (unless a reconnect wait is on: the timer kicks again) */
+  while (queued(s) && s->nconns < s->want && !s->waiting) {
     int rc = open_conn(g, sv);
     if (rc) {
       s->last_error = rc;
@@ -630,6 +778,8 @@ static void maybe_finish(nt_nzb_get_t *g) {
   if (g->pending && !g->cancelled) return;
   if (!g->finishing) {
     g->finishing = 1;
+    for (size_t i = 0; i < g->nsv; i++)
+      if (g->sv[i].timer_init) nt_timer_stop(&g->sv[i].timer);
     for (conn_t *k = g->conns; k; k = k->next)
       if (!k->closing && k->c) {
         k->closing = 1;

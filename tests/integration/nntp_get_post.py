@@ -8,9 +8,15 @@ sockets only; bytes kept as they are, yEnc is 8-bit):
                                         yEnc body changed: its CRC32 fails
   zero PORT GROUP MSGID NAME             a single-part yEnc article of a
                                         0-byte file (Nyuu skips those)
+  post PORT GROUP FILE PART NZB          FILE as yEnc 1.3 multi-part
+                                        articles of PART bytes, and the NZB
+                                        listing them (for tests without
+                                        Nyuu: proxy.sh)
 """
+import os
 import socket
 import sys
+import zlib
 
 KEEP = (b"from", b"newsgroups", b"subject", b"date", b"organization")
 
@@ -84,6 +90,54 @@ def corrupt(lines):
     raise SystemExit("no yEnc data line to change")
 
 
+def yenc_lines(data, width=128):
+    """yEnc 1.3 data lines: every byte + 42; NUL, LF, CR, '=' escaped, and
+    TAB, space and '.' too (allowed anywhere, needed at the line ends)."""
+    out, cur = [], bytearray()
+    for b in data:
+        c = (b + 42) & 0xFF
+        if c in (0, 9, 10, 13, 32, 0x2E, 0x3D):
+            cur += bytes((0x3D, (c + 64) & 0xFF))
+        else:
+            cur.append(c)
+        if len(cur) >= width:
+            out.append(bytes(cur))
+            cur = bytearray()
+    if cur:
+        out.append(bytes(cur))
+    return out
+
+
+def post_file(port, group, path, part, nzb):
+    data = open(path, "rb").read()
+    name = os.path.basename(path).encode()
+    total = max(1, (len(data) + part - 1) // part)
+    crc = zlib.crc32(data)
+    segs = []
+    d = Conn(port)
+    for p in range(1, total + 1):
+        chunk = data[(p - 1) * part:p * part]
+        msgid = b"<%s-%d-%d@post.test>" % (name, p, os.getpid())
+        body = [b"=ybegin part=%d total=%d line=128 size=%d name=%s" % (p, total, len(data), name),
+                b"=ypart begin=%d end=%d" % ((p - 1) * part + 1, (p - 1) * part + len(chunk))]
+        body += yenc_lines(chunk)
+        body.append(b"=yend size=%d part=%d pcrc32=%08x crc32=%08x" %
+                    (len(chunk), p, zlib.crc32(chunk), crc))
+        d.post([b"From: Poster <poster@post.test>", b"Newsgroups: " + group,
+                b'Subject: "%s" yEnc (%d/%d)' % (name, p, total), b"Message-ID: " + msgid, b""]
+               + body)
+        segs.append((p, sum(len(x) + 2 for x in body), msgid[1:-1]))
+    d.close()
+    with open(nzb, "wb") as f:
+        f.write(b'<?xml version="1.0" encoding="utf-8"?>\n'
+                b'<nzb xmlns="http://www.newzbin.com/DTD/2003/nzb">\n'
+                b'<file poster="Poster" date="1" subject="&quot;%s&quot; yEnc (1/%d)">'
+                b"<groups><group>%s</group></groups><segments>\n" % (name, total, group))
+        for p, size, mid in segs:
+            f.write(b'<segment bytes="%d" number="%d">%s</segment>\n' % (size, p, mid))
+        f.write(b"</segments></file>\n</nzb>\n")
+
+
 def main():
     a = [x.encode() for x in sys.argv[1:]]
     if a and a[0] in (b"copy", b"forge"):
@@ -107,6 +161,8 @@ def main():
                 b"=ypart begin=1 end=0",
                 b"=yend size=0 part=1 pcrc32=00000000 crc32=00000000"])
         d.close()
+    elif a and a[0] == b"post":
+        post_file(a[1], a[2], sys.argv[4], int(a[4]), sys.argv[6])
     else:
         raise SystemExit(__doc__)
 

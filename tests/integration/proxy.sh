@@ -12,6 +12,8 @@
 # through the tunnel (6). The environment as curl reads it: http_proxy,
 # HTTPS_PROXY, HTTP_PROXY ignored, all_proxy, nntp_proxy, no_proxy with
 # names and CIDR, --proxy '' over the environment. -v masks the password.
+# nntp-get (a yEnc post made by nntp_get_post.py) through each proxy, with
+# all_proxy, and a wrong proxy password (exit 16, no retries).
 #   proxy.sh NETTOOL
 # shellcheck disable=SC2034 # before, ms: read inside the eval'ed checks
 set -u
@@ -166,6 +168,13 @@ for _ in 1 2 3; do
 done
 [ -n "$NP" ] || { not_ok "INN started" "$(cat "$T_TMP/inn.log")"; t_summary; exit 1; }
 ok "INN on 127.0.0.1:$NP"
+# a yEnc post for nntp-get: 3 articles of 100 KB and their NZB
+head -c 250000 /dev/urandom >"$W/post.bin"
+if /usr/bin/python3 "$here/nntp_get_post.py" post "$NP" local.test "$W/post.bin" 100000 "$W/post.nzb"; then
+  ok "a 250 KB file posted to INN as 3 yEnc articles, with its NZB"
+else
+  not_ok "posting the yEnc articles"
+fi
 
 # --- every client through every proxy -------------------------------------------------------
 S0="socks5://127.0.0.1:$SP"
@@ -214,6 +223,12 @@ for px in "$S0" "$S1" "$H0" "$H1"; do
 
   run nntp-list -x "$px" --server "127.0.0.1:$NP"
   c "$name: nntp-list through the proxy" eval 'rc_is 0 && grep -q "local.test" "$W/out"'
+
+  before=$(lines "$plog")
+  mkdir -p "$W/g$n"
+  run nntp-get -x "$px" "$W/post.nzb" -o "$W/g$n" --server "127.0.0.1:$NP" --connections 2
+  c "$name: nntp-get through the proxy (2 connections; the proxy saw them)" \
+    eval 'rc_is 0 && same "$W/post.bin" "$W/g$n/post.bin" && [ "$(lines "$plog")" -ge $((before + 2)) ]'
 
   (cd "$W" && printf 'via proxy %s\n' "$n" | "$nt" ts-client -x "$px" 127.0.0.1 "$TP" >"$W/out" 2>"$W/err"; echo $? >"$W/rc")
   c "$name: ts-client through the proxy" eval 'rc_is 0 && grep -q "\]: via proxy $n" "$W/out"'
@@ -292,6 +307,16 @@ rm -f "$W/e.txt"
 before=$(lines "$tiny/log/auth.log")
 envrun nntp_proxy="$H1" "$nt" nntp-list --server "127.0.0.1:$NP"
 c "nntp_proxy for nntp-list" eval 'rc_is 0 && [ "$(lines "$tiny/log/auth.log")" -gt "$before" ]'
+before=$(lines "$dalog")
+mkdir -p "$W/ge"
+envrun all_proxy="$S1" "$nt" nntp-get "$W/post.nzb" -o "$W/ge" --server "127.0.0.1:$NP"
+c "all_proxy for nntp-get (user/password SOCKS5)" \
+  eval 'rc_is 0 && same "$W/post.bin" "$W/ge/post.bin" && [ "$(lines "$dalog")" -gt "$before" ]'
+mkdir -p "$W/gw"
+run nntp-get -x "socks5://$SOCKS_USER:wrong@127.0.0.1:$((SP + 1))" "$W/post.nzb" -o "$W/gw" \
+  --server "127.0.0.1:$NP" --retry 3
+c "nntp-get, wrong proxy password: exit 16 at once (no retry), each segment listed, no password shown" \
+  eval 'rc_is 16 && [ "$(grep -c "failed: post.bin segment" "$W/err")" = 3 ] && err_has "proxy authentication failed" && ! grep -q wrong "$W/err"'
 envrun all_proxy="socks5://127.0.0.1:$dead" no_proxy="example.com, 127.0.0.1" "$nt" http-get "$url" -o -
 c "no_proxy lists the host: direct" eval 'rc_is 0'
 envrun ALL_PROXY="socks5://127.0.0.1:$dead" NO_PROXY="127.0.0.0/8" "$nt" http-get "$url" -o -

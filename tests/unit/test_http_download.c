@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "backoff-int.h"
 #include "download-int.h"
 #include "http-int.h"
 #include "nettool/http.h"
@@ -810,12 +811,12 @@ static void test_parsers(void **state) {
   assert_false(nt__dl_retryable_status(501));
 
   /* the backoff: half fixed, half random, doubling up to the cap */
-  assert_int_equal(nt__dl_backoff(1000, 60000, 0, 0), 500);
-  assert_true(nt__dl_backoff(1000, 60000, 0, UINT32_MAX) <= 1000);
-  assert_true(nt__dl_backoff(1000, 60000, 0, UINT32_MAX) >= 999);
-  assert_int_equal(nt__dl_backoff(1000, 60000, 3, 0), 4000);
-  assert_int_equal(nt__dl_backoff(1000, 5000, 10, 0), 2500);
-  assert_int_equal(nt__dl_backoff(1000, 5000, 1000, 0), 2500);
+  assert_int_equal(nt__backoff(1000, 60000, 0, 0), 500);
+  assert_true(nt__backoff(1000, 60000, 0, UINT32_MAX) <= 1000);
+  assert_true(nt__backoff(1000, 60000, 0, UINT32_MAX) >= 999);
+  assert_int_equal(nt__backoff(1000, 60000, 3, 0), 4000);
+  assert_int_equal(nt__backoff(1000, 5000, 10, 0), 2500);
+  assert_int_equal(nt__backoff(1000, 5000, 1000, 0), 2500);
 }
 
 static void test_bad_options(void **state) {
