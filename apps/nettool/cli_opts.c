@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli.h"
 #include "cli_opts.h"
@@ -109,6 +110,71 @@ static int parse_value(const cli_opt_t *o, const char *arg, const char *name,
 void cli_wipe_password(char *userpass) {
   char *colon = userpass ? strchr(userpass, ':') : NULL;
   if (colon) memset(colon + 1, 'x', strlen(colon + 1));
+}
+
+char *cli_url_password(char *url, const char *ends, size_t *len) {
+  *len = 0;
+  char *p = url, *sep = strstr(url, "://");
+  if (sep && sep < url + strcspn(url, "/?#")) p = sep + 3;
+  size_t alen = strcspn(p, ends);
+  char *at = NULL;
+  for (size_t i = 0; i < alen; i++)
+    if (p[i] == '@') at = p + i;
+  char *colon = at ? memchr(p, ':', (size_t)(at - p)) : NULL;
+  if (!colon) return NULL;
+  *len = (size_t)(at - colon - 1);
+  return colon + 1;
+}
+
+void cli_wipe_url_password(char *url, const char *ends) {
+  size_t len;
+  char *pass = cli_url_password(url, ends, &len);
+  if (pass) memset(pass, 'x', len);
+}
+
+int cli_header_is_secret(const char *header) {
+  static const char *const names[] = {"authorization", "proxy-authorization",
+                                      "cookie"};
+  static const char *const parts[] = {"token", "secret", "password", "api-key",
+                                      "apikey"};
+  size_t n = strcspn(header, ":");
+  while (n && (header[n - 1] == ' ' || header[n - 1] == '\t')) n--;
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (strlen(names[i]) == n && !strncasecmp(header, names[i], n)) return 1;
+  char name[128];
+  if (n >= sizeof name) n = sizeof name - 1;
+  memcpy(name, header, n);
+  name[n] = 0;
+  for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+    if (strcasestr(name, parts[i])) return 1;
+  return 0;
+}
+
+/* Copies of argv's secrets: the process's, wiped and freed at exit, so no
+ * early return can leak one. */
+static char **kept;
+static size_t nkept;
+
+static void free_kept(void) {
+  for (size_t i = 0; i < nkept; i++) {
+    memset(kept[i], 0, strlen(kept[i]));
+    free(kept[i]);
+  }
+  free(kept);
+  kept = NULL;
+  nkept = 0;
+}
+
+char *cli_keep_secret(char *arg, char *from) {
+  char **k = realloc(kept, (nkept + 1) * sizeof *k);
+  if (!k) return NULL;
+  if (!kept) atexit(free_kept);
+  kept = k;
+  char *copy = strdup(arg);
+  if (!copy) return NULL;
+  kept[nkept++] = copy;
+  memset(from, 'x', strlen(from));
+  return copy;
 }
 
 static char *user_copy; /* -u's value */

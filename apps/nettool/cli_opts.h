@@ -138,6 +138,23 @@ void cli_warn_insecure(const char *note);
  * /proc/PID/cmdline show argv). */
 void cli_wipe_password(char *userpass);
 
+/* Where the password is in URL url: from the userinfo's first ':' to the
+ * authority's last '@', the authority ending at the first of `ends`, as the
+ * URL's own parser splits it ("/?#" for HTTP and proxy URLs, "/" for FTP).
+ * NULL (and *len 0) when there is none. */
+char *cli_url_password(char *url, const char *ends, size_t *len);
+/* Overwrites that password with 'x' in place. */
+void cli_wipe_url_password(char *url, const char *ends);
+
+/* 1 if a -H header "Name: value" carries a credential: Authorization,
+ * Proxy-Authorization, Cookie, or a name holding "token", "secret",
+ * "password" or "api-key"/"apikey" (any case). */
+int cli_header_is_secret(const char *header);
+/* A copy of argv string arg, owned by the process (wiped and freed at
+ * exit); then arg's characters from `from` (inside arg) to its end become
+ * 'x' in argv. NULL: out of memory (argv untouched). */
+char *cli_keep_secret(char *arg, char *from);
+
 /* -v: the library's debug lines that are the protocol dialogue ("> CMD",
  * "< REPLY", passwords masked by the library) go to stderr, cleaned. */
 void cli_verbose_on(void);

@@ -7,22 +7,13 @@
 #include "exitcodes.h"
 #include "nettool/errno.h"
 
-/* "scheme://user:pass@host" in argv: the password's characters become 'x'
- * (ps and /proc/PID/cmdline show argv). */
-static void wipe_url_password(char *url) {
-  char *auth = strstr(url, "://");
-  auth = auth ? auth + 3 : url;
-  char *at = strrchr(auth, '@');
-  if (!at) return;
-  char *colon = memchr(auth, ':', (size_t)(at - auth));
-  if (colon) memset(colon + 1, 'x', (size_t)(at - colon - 1));
-}
-
 int cli_proxy_option(cli_common_t *co, char *arg) {
   memset(&co->proxy, 0, sizeof co->proxy);
   if (!*arg) return 0; /* --proxy '': no proxy at all */
   int rc = nt_proxy_parse(arg, &co->proxy);
-  wipe_url_password(arg);
+  /* "scheme://user:pass@host": the password leaves argv (ps and
+   * /proc/PID/cmdline show it), split as nt_proxy_parse splits it */
+  cli_wipe_url_password(arg, "/?#");
   if (rc)
     return cli_usage_error("bad --proxy '%s': expected [http|socks5|socks5h]://"
                            "[USER[:PASS]@]HOST[:PORT]",

@@ -100,20 +100,6 @@ static void copy(char *dst, size_t size, const char *src) {
   snprintf(dst, size, "%s", src);
 }
 
-/* A password in the URL leaves the process list (ps and /proc/PID/cmdline
- * show argv), as one given with -u does: its characters become 'x'. The
- * span is the parser's: the userinfo ends at the authority's last '@'. */
-static void wipe_url_password(char *url) {
-  char *p = strstr(url, "://");
-  if (!p) return;
-  p += 3;
-  char *end = p + strcspn(p, "/"), *at = NULL;
-  for (char *q = p; q < end; q++)
-    if (*q == '@') at = q;
-  char *colon = at ? memchr(p, ':', (size_t)(at - p)) : NULL;
-  if (colon) memset(colon + 1, 'x', (size_t)(at - colon - 1));
-}
-
 int ftp_cli_target(ftp_cli_t *c, char *arg) {
   if (!strncasecmp(arg, "ftp://", 6) || !strncasecmp(arg, "ftps://", 7)) {
     nt_ftp_url_t u;
@@ -128,7 +114,9 @@ int ftp_cli_target(ftp_cli_t *c, char *arg) {
     if (u.has_user) copy(c->user, sizeof c->user, u.user);
     if (u.has_pass) {
       copy(c->pass, sizeof c->pass, u.pass);
-      wipe_url_password(arg);
+      /* out of the process list (ps shows argv), as -u's is; split as
+       * nt_ftp_parse_url splits it: the authority ends at '/' */
+      cli_wipe_url_password(arg, "/");
     }
     c->url_user_only = u.has_user && !u.has_pass;
     memset(&u, 0, sizeof u);

@@ -53,6 +53,16 @@ int http_cli_own(void *ctx, const cli_opt_t *o, const cli_val_t *v) {
                              HTTP_MAX_HEADERS);
     if (!strchr(arg, ':') || arg[0] == ':' || strpbrk(arg, "\r\n"))
       return cli_usage_error("bad header '%s': expected 'Name: value'", arg);
+    if (cli_header_is_secret(arg)) {
+      /* a credential: its value leaves argv (ps shows it), as -u's does */
+      char *value = strchr(arg, ':') + 1;
+      value += strspn(value, " \t");
+      arg = cli_keep_secret((char *)arg, value);
+      if (!arg) {
+        cli_error("out of memory");
+        return NT_EXIT_INTERNAL;
+      }
+    }
     h->headers[h->nheaders++] = arg;
     return 0;
   case 'o':
@@ -108,22 +118,6 @@ void http_cli_common(http_cli_t *h, cli_common_t *co) {
 
 /* --- secrets on the command line ------------------------------------------ */
 
-/* Where the password is in URL s (between the userinfo's first ':' and the
- * authority's last '@', as nt_url_parse splits it), or NULL. */
-static char *url_password(char *s, size_t *len) {
-  char *p = s;
-  char *sep = strstr(s, "://");
-  if (sep && sep < s + strcspn(s, "/?#")) p = sep + 3;
-  size_t alen = strcspn(p, "/?#");
-  char *at = NULL;
-  for (size_t i = 0; i < alen; i++)
-    if (p[i] == '@') at = p + i;
-  char *colon = at ? memchr(p, ':', (size_t)(at - p)) : NULL;
-  if (!colon) return NULL;
-  *len = (size_t)(at - colon - 1);
-  return colon + 1;
-}
-
 /* A copy of an argv string, whose password part (NULL: none) is then
  * overwritten in argv itself: ps and /proc/PID/cmdline show argv (nettool
  * ftp does the same). 0 or -1 (no memory). */
@@ -147,7 +141,7 @@ static int hide_secrets(http_cli_t *h) {
   }
   if (h->url) {
     size_t len = 0;
-    char *pass = url_password((char *)h->url, &len);
+    char *pass = cli_url_password((char *)h->url, "/?#", &len); /* nt_url_parse's split */
     if (take_secret(&h->url, &h->url_copy, pass, len)) return -1;
   }
   return 0;

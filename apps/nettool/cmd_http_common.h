@@ -76,7 +76,9 @@ struct http_cli_s {
  * rows for their cli_opt_t tables, handled by http_cli_own. */
 #define HTTP_CLI_ROWS                                                          \
   {"header", 'H', CLI_T_STR, CLI_F_REPEAT, 'H', "'Name: value'",               \
-   "extra request header ('Name:' removes one)", 0},                          \
+   "extra request header ('Name:' removes one); the value\n"                  \
+   "of a credential (Authorization, Cookie, *Token*...)\n"                    \
+   "is hidden from ps", 0},                                                   \
       {"output", 'o', CLI_T_FILE, 0, 'o', "OUT",                               \
        "write the body to OUT (through OUT.part, renamed\n"                    \
        "on success; an existing OUT is never truncated;\n"                     \

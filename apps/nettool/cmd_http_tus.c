@@ -139,15 +139,7 @@ static int run_upload(http_cli_t *h, const char *file, const tus_cli_t *tc,
  * ps and /proc/PID/cmdline show (as the other commands do). */
 static char *take_url(const char *arg) {
   char *copy = strdup(arg);
-  if (!copy) return NULL;
-  char *s = (char *)arg, *p = s, *sep = strstr(s, "://");
-  if (sep && sep < s + strcspn(s, "/?#")) p = sep + 3;
-  size_t alen = strcspn(p, "/?#");
-  char *at = NULL;
-  for (size_t i = 0; i < alen; i++)
-    if (p[i] == '@') at = p + i;
-  char *colon = at ? memchr(p, ':', (size_t)(at - p)) : NULL;
-  if (colon) memset(colon + 1, 'x', (size_t)(at - colon - 1));
+  if (copy) cli_wipe_url_password((char *)arg, "/?#"); /* nt_url_parse's split */
   return copy;
 }
 

@@ -156,6 +156,38 @@ check "a URL's USER:PASS@: the password is gone from /proc/PID/cmdline, still se
   secret_case sec2 bob:s3cret:url "http://bob:s3cret:url@127.0.0.1:PORT/x?y=@"
 check "--user=USER:PASS and a URL password: both gone, -u wins" \
   secret_case sec3 carol:s3cret-c --user=carol:s3cret-c "http://bob:s3cret-u@127.0.0.1:PORT/"
+
+# --- review item 4: the other credentials on the command line ------------------
+# hold_case NAME ARGS...: http-get ARGS (PORT: a record peer's) held by the
+# peer; $cmd is its /proc/PID/cmdline while it waits, then it is stopped.
+hold_case() {
+  local name=$1 a args=()
+  shift
+  start_peer "$name" record
+  for a in "$@"; do args+=("${a//PORT/$port}"); done
+  no_proxy='' NO_PROXY='' "$nt" http-get "${args[@]}" -q --idle-timeout 20 \
+    >"$d/out" 2>"$d/err" &
+  pid=$!
+  t_track $pid
+  cmd=""
+  t_wait_line "$d/$name.log" '^request$' 100 && cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline")
+  t_stop $pid TERM
+  wait $pid 2>/dev/null
+}
+hold_case sec4 -H 'Authorization: Bearer s3cret-tok' -H 'cookie: id=s3cret-ck' \
+  -H 'X-Api-Token:s3cret-api' -H 'X-Trace: plain-1' "http://127.0.0.1:PORT/"
+check "-H credentials (Authorization, Cookie, *Token*): values gone from /proc/PID/cmdline, names and other headers kept, all sent" eval \
+  '[ -n "$cmd" ] && [[ "$cmd" != *s3cret* ]] &&
+   [[ "$cmd" == *"-H Authorization: xxxxxxxxxxxxxxxxx -H cookie: xxxxxxxxxxxx -H X-Api-Token:xxxxxxxxxx -H X-Trace: plain-1 "* ]] &&
+   grep -qx "Authorization: Bearer s3cret-tok" "$d/sec4.log" && grep -qx "cookie: id=s3cret-ck" "$d/sec4.log" &&
+   grep -qx "X-Api-Token: s3cret-api" "$d/sec4.log" && grep -qx "X-Trace: plain-1" "$d/sec4.log" ||
+   { echo "cmdline: $cmd"; cat "$d/sec4.log"; false; }'
+hold_case sec5 --proxy "http://pu:s3cret-px@127.0.0.1:PORT" "http://127.0.0.1:$DEAD/"
+check "--proxy USER:PASS@: the password is gone from /proc/PID/cmdline, still sent to the proxy" eval \
+  '[ -n "$cmd" ] && [[ "$cmd" != *s3cret* ]] && [[ "$cmd" == *"http://pu:xxxxxxxxx@127.0.0.1:"* ]] &&
+   grep -qx "Proxy-Authorization: Basic $(printf %s pu:s3cret-px | base64 -w0)" "$d/sec5.log" ||
+   { echo "cmdline: $cmd"; cat "$d/sec5.log"; false; }'
+
 run http-get "http://127.0.0.1:$DEAD/" -u dave:s3cret-d
 check "-u with a refused connection: unchanged (exit 4, no password printed)" eval \
   '[ $rc = 4 ] && ! grep -q s3cret "$d/err" || { info; false; }'

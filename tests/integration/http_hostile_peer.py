@@ -9,8 +9,9 @@ answers every connection the way MODE says, until it is killed:
   esc        404 whose reason phrase holds ESC, OSC, CSI and a UTF-8 C1
              control (llhttp refuses them in header values, not there)
   silent     reads the request, never answers (idle timeouts, retries)
-  record     like silent, after printing the request's Authorization line
-             to stdout (what the client sent while it waits)
+  record     like silent, after printing the request's credential lines
+             (Authorization, Proxy-Authorization, Cookie, X-Api-Token) and
+             X-Trace to stdout (what the client sent while it waits)
   partial    200 with Content-Length 1000000, sends 5000 bytes, then stalls
              (SIGINT during a download)
   trickle    200 with Content-Length 100, one byte every 0.3 s
@@ -82,7 +83,9 @@ def serve(conn, mode, tls_ctx):
             hold(conn)
         elif mode == "record":
             for line in head.split("\r\n"):
-                if line.lower().startswith("authorization:"):
+                if line.split(":", 1)[0].lower() in (
+                        "authorization", "proxy-authorization", "cookie",
+                        "x-api-token", "x-trace"):
                     print(line, flush=True)
             print("request", flush=True)
             hold(conn)

@@ -200,6 +200,63 @@ static void test_proxy_option(void **state) {
   assert_int_equal(cli_opts_parse(&spec, 4, argv5, &co, own, &t, &first), NT_EXIT_USAGE);
 }
 
+/* URL passwords: the span each URL parser takes (HTTP and proxies: the
+ * authority ends at / ? or #; FTP: at /), the userinfo's first ':' to the
+ * authority's last '@'. */
+static void test_url_password_span(void **state) {
+  (void)state;
+  size_t len;
+  char u1[] = "http://bob:s3:cr@t@h:80/p?q=@x#f@";
+  char *p = cli_url_password(u1, "/?#", &len);
+  assert_non_null(p);
+  assert_int_equal(len, strlen("s3:cr@t"));
+  cli_wipe_url_password(u1, "/?#");
+  assert_string_equal(u1, "http://bob:xxxxxxx@h:80/p?q=@x#f@");
+  char u2[] = "http://h/?a:b@c";
+  assert_null(cli_url_password(u2, "/?#", &len));
+  assert_int_equal(len, 0);
+  char u3[] = "bob:pw@h:8080"; /* no scheme: a proxy's host[:port] form */
+  cli_wipe_url_password(u3, "/?#");
+  assert_string_equal(u3, "bob:xx@h:8080");
+  char u4[] = "ftp://u:pa?s#s@h/dir/f"; /* FTP's authority ends at '/' only */
+  cli_wipe_url_password(u4, "/");
+  assert_string_equal(u4, "ftp://u:xxxxxx@h/dir/f");
+  char u5[] = "ftp://u@h/f:x@y";
+  assert_null(cli_url_password(u5, "/", &len));
+  char u6[] = "http://:@h/"; /* an empty password: nothing to wipe */
+  p = cli_url_password(u6, "/?#", &len);
+  assert_non_null(p);
+  assert_int_equal(len, 0);
+}
+
+/* -H: which headers carry credentials, and what of them leaves argv. */
+static void test_secret_headers(void **state) {
+  (void)state;
+  assert_true(cli_header_is_secret("Authorization: Bearer t"));
+  assert_true(cli_header_is_secret("authorization :Basic x"));
+  assert_true(cli_header_is_secret("Proxy-Authorization: x"));
+  assert_true(cli_header_is_secret("Cookie: a=b"));
+  assert_true(cli_header_is_secret("X-Auth-Token: t"));
+  assert_true(cli_header_is_secret("X-API-Key: k"));
+  assert_true(cli_header_is_secret("X-ApiKey: k"));
+  assert_true(cli_header_is_secret("X-Client-Secret: s"));
+  assert_true(cli_header_is_secret("X-Password: s"));
+  assert_false(cli_header_is_secret("Accept: */*"));
+  assert_false(cli_header_is_secret("X-Authorization-Hint: no")); /* not the name */
+  assert_false(cli_header_is_secret("Set-Cookie2: x"));
+  assert_false(cli_header_is_secret("User-Agent: token/1.0")); /* the value does not count */
+
+  char a[] = "Authorization: Bearer s3cret";
+  char *copy = cli_keep_secret(a, a + strlen("Authorization: "));
+  assert_non_null(copy);
+  assert_string_equal(copy, "Authorization: Bearer s3cret");
+  assert_string_equal(a, "Authorization: xxxxxxxxxxxxx");
+  char b[] = "Cookie: id=1";
+  copy = cli_keep_secret(b, b + strlen("Cookie: "));
+  assert_string_equal(copy, "Cookie: id=1"); /* freed at exit */
+  assert_string_equal(b, "Cookie: xxxx");
+}
+
 static void test_help_from_the_tables(void **state) {
   (void)state;
   char a0[] = "demo", a1[] = "--help";
@@ -267,6 +324,8 @@ int main(void) {
       cmocka_unit_test(test_shared_option_only_where_accepted),
       cmocka_unit_test(test_user_password_wiped_from_argv),
       cmocka_unit_test(test_proxy_option),
+      cmocka_unit_test(test_url_password_span),
+      cmocka_unit_test(test_secret_headers),
       cmocka_unit_test(test_tls_rule),
       cmocka_unit_test(test_json_strings),
       cmocka_unit_test(test_help_from_the_tables),
