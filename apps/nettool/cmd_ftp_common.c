@@ -342,6 +342,11 @@ static void data_failed(ftp_cli_t *c, nt_ftp_where_t where, const char *what, in
               where == NT_FTP_WHERE_DATA_TLS ? " (during its TLS handshake)" : "", tail);
 }
 
+/* What the failure was about: the session's, or the transfer's record. */
+static nt_ftp_where_t fail_where(const ftp_cli_t *c) {
+  return c->ftp ? nt_ftp_failure_where(c->ftp) : c->xfer_where;
+}
+
 void ftp_cli_fail(ftp_cli_t *c, const char *what, const nt_ftp_result_t *r,
                   const char *part) {
   if (c->reported) {
@@ -386,9 +391,9 @@ void ftp_cli_fail(ftp_cli_t *c, const char *what, const nt_ftp_result_t *r,
     cli_error("the server closed the connection: %s%s", server_words(r->code, r->text), tail);
   } else if (st == NT_EFTP_BADREPLY && r->code) {
     cli_error("%s: malformed reply: %s", what, server_words(r->code, r->text));
-  } else if (c->ftp && nt_ftp_failure_where(c->ftp) >= NT_FTP_WHERE_DATA_CONNECT) {
+  } else if (fail_where(c) >= NT_FTP_WHERE_DATA_CONNECT) {
     /* The control connection is fine: it was the data connection. */
-    data_failed(c, nt_ftp_failure_where(c->ftp), what, st, tail);
+    data_failed(c, fail_where(c), what, st, tail);
   } else {
     cli_error("%s: %s%s", what, why(st), tail);
   }
@@ -438,21 +443,13 @@ uint64_t ftp_cli_total(void *arg) {
   return c->ftp ? nt_ftp_xfer_size(c->ftp) : UINT64_MAX;
 }
 
-static void on_closed(nt_ftp_t *f, void *arg, int status) {
-  ftp_cli_t *c = arg;
-  c->ftp = NULL;
-  nt_timer_stop(&c->max_timer);
-  progress_stop(&c->progress);
-  if (!status || c->reported) {
-    if (status && !c->exit_code) c->exit_code = ftp_cli_exit(status, 0);
-    return;
-  }
-  const char *tail = c->part_hint;
-  if (stopped(c, tail)) return;
-  int code = ftp_cli_exit(status, 0);
-  mark(c, code);
-  nt_ftp_where_t where = nt_ftp_failure_where(f);
-  const char *words = server_words(nt_ftp_last_code(f), nt_ftp_last_reply(f));
+/* The session itself failed (status): one line saying what and where,
+ * the exit code for it. code/text: the last reply. */
+static void session_failed(ftp_cli_t *c, int status, nt_ftp_where_t where, int code,
+                           const char *text, const char *tail) {
+  int exit_code = ftp_cli_exit(status, 0);
+  mark(c, exit_code);
+  const char *words = server_words(code, text);
   int port = port_of(c);
   if (cli_proxy_detail(status)) {
     c->exit_code = cli_exit_for_proxy(status);
@@ -478,10 +475,25 @@ static void on_closed(nt_ftp_t *f, void *arg, int status) {
     cli_error("%s", words);
   } else if (!c->connected) { /* the control connection never came up */
     cli_error("connect to %s port %d: %s", c->host, port, nt_strerror(status));
-    if (code == NT_EXIT_PROTOCOL) c->exit_code = NT_EXIT_CONNECT;
+    if (exit_code == NT_EXIT_PROTOCOL) c->exit_code = NT_EXIT_CONNECT;
   } else { /* connected: whatever the server sent is a protocol matter */
     cli_error("%s port %d: %s%s", c->host, port, why(status), tail);
   }
+}
+
+static void on_closed(nt_ftp_t *f, void *arg, int status) {
+  ftp_cli_t *c = arg;
+  c->ftp = NULL;
+  nt_timer_stop(&c->max_timer);
+  progress_stop(&c->progress);
+  if (!status || c->reported) {
+    if (status && !c->exit_code) c->exit_code = ftp_cli_exit(status, 0);
+    return;
+  }
+  const char *tail = c->part_hint;
+  if (stopped(c, tail)) return;
+  session_failed(c, status, nt_ftp_failure_where(f), nt_ftp_last_code(f),
+                 nt_ftp_last_reply(f), tail);
 }
 
 static void on_connected(nt_ftp_t *f, void *arg) {
@@ -536,7 +548,7 @@ static void max_time_cb(nt_timer_t *t) {
   else if (c->ftp) nt_ftp_abort(c->ftp);
 }
 
-/* --- --retry / --verify: the library's nt_ftp_transfer --------------------- */
+/* --- files: the library's nt_ftp_transfer (--retry, checksums) ------------- */
 
 static uint64_t xfer_bytes(void *arg) {
   ftp_cli_t *c = arg;
@@ -599,12 +611,27 @@ static void xfer_done(nt_ftp_transfer_t *t, const nt_ftp_result_t *res, void *ar
               part ? part : "");
     return;
   }
+  c->xfer_where = i.where;
   if (res->status == NT_ENOTSUP && c->verify == NT_FTP_VERIFY_REQUIRE) {
     mark(c, NT_EXIT_REFUSED);
     c->reported = 1;
     cli_error("%s: --verify: the server offers no checksum command (FEAT has no "
               "HASH, XSHA256, XSHA1, XMD5 or XCRC)%s%s", c->path,
               part ? "; the file is in " : "", part ? part : "");
+    return;
+  }
+  int replied = res->status == NT_EFTP_REPLY || res->status == NT_EFTP_LOGIN ||
+                res->status == NT_EFTP_NOTLS || res->status == NT_EFTP_CLOSED ||
+                res->status == NT_EFTP_BADREPLY || res->status == NT_EFTP_SIZE;
+  if (res->status && i.session_lost && !res->local && !replied) {
+    /* the session broke (connection, TLS, a limit): said as on_closed
+     * says it for a single session */
+    char tail[PATH_MAX + 128] = "";
+    if (part) snprintf(tail, sizeof tail, "; partial file kept in %s (use --resume)", part);
+    if (stopped(c, tail)) return;
+    c->connected = i.connected;
+    c->ready = i.greeted;
+    session_failed(c, res->status, i.where, res->code, res->text, tail);
     return;
   }
   if (res->status) {
@@ -712,7 +739,7 @@ static int run(ftp_cli_t *c) {
   c->max_timer.data = c;
   nt_timer_unref(&c->max_timer); /* the session keeps the loop alive, not this */
   if (c->max_time_ms) nt_timer_start(&c->max_timer, c->max_time_ms, 0);
-  if (c->xfer_local && (c->retries || c->verify == NT_FTP_VERIFY_REQUIRE)) {
+  if (c->xfer_local) { /* a file: retried (--retry) and checked (checksum) */
     rc = start_transfer(c, &o);
     memset(c->pass, 0, sizeof c->pass);
     if (rc) {

@@ -59,15 +59,17 @@ struct ftp_cli_s {
   const char *json_file;
   int64_t json_bytes;
   int json_status;
-  /* --retry / --verify: the transfer runs as the library's nt_ftp_transfer
-   * (nettool/ftp_transfer.h: sessions retried, each continuing where the
-   * last stopped, then the server's checksum), set up by the command */
+  /* A file (ftp-get -o FILE, ftp-put FILE without --append) runs as the
+   * library's nt_ftp_transfer (nettool/ftp_transfer.h: sessions retried with
+   * --retry, each continuing where the last stopped, then the server's
+   * checksum when it has one), set up by the command */
   int retries, verify; /* verify: NT_FTP_VERIFY_* */
   int verify_given;
   unsigned long long retry_delay_ms;
   const char *xfer_local; /* the local file; NULL: no such transfer */
   int xfer_upload, xfer_resume;
   struct nt_ftp_transfer_s *xfer;
+  nt_ftp_where_t xfer_where; /* what its last failure was about */
 };
 
 /* FTP's own options besides the shared ones (cli_opts.h), for the
@@ -83,12 +85,13 @@ struct ftp_cli_s {
        "TYPE A: line ends converted (CRLF on the wire)", 0}
 /* Rows for the commands that move one file (ftp-get, ftp-put). */
 #define FTP_CLI_RETRY_ROWS                                                   \
-  {"verify", 0, CLI_T_BOOL, 0, 'V', NULL,                                \
-       "check the file against the server's checksum\n"                      \
-       "(HASH, XSHA256/XSHA1/XMD5/XCRC); fail when it has\n"                 \
-       "none (with --retry it is checked when offered)", 0},                 \
+  {"verify", 0, CLI_T_BOOL, 0, 'V', NULL,                                    \
+   "require the checksum check: fail when the server\n"                      \
+   "has no checksum command (without it the file is\n"                       \
+   "checked whenever FEAT offers HASH, XSHA256, XSHA1,\n"                    \
+   "XMD5 or XCRC)", 0},                                                      \
       {"no-verify", 0, CLI_T_BOOL, 0, 'W', NULL,                             \
-       "with --retry: do not check the server's checksum", 0}
+       "do not ask the server for the file's checksum", 0}
 /* --keepalive S (ftp-get, ftp-put) */
 #define FTP_CLI_KEEPALIVE_ROW                                                \
   {"keepalive", 0, CLI_T_STR, 0, 'K', "S",                                   \

@@ -33,14 +33,17 @@ const cli_cmd_spec_t cli_spec_ftp_get = {
     "\n"
     "Downloads PATH from the FTP server HOST (passive mode unless --active).\n"
     "Bytes go to OUT.part as they arrive; OUT appears only once the server\n"
-    "confirmed the transfer (226) and the size matches, so a failed transfer\n"
-    "never truncates an existing OUT and leaves a part file to --resume.\n",
+    "confirmed the transfer (226), the size matches and, when FEAT offers a\n"
+    "checksum command (HASH, XSHA256, XSHA1, XMD5, XCRC), so does the file's\n"
+    "checksum. A failed transfer never truncates an existing OUT and leaves\n"
+    "a part file to --resume (a mismatching checksum keeps it as it is).\n",
     FTP_CLI_SHARED | CLI_S(CLI_O_JSON) | CLI_S_RETRY,
     own_opts,
     ftp_cli_shared_help,
     "Exit status: 0 done, 2 usage, 4 connect, 5 resolve, 6 TLS, 7 protocol or\n"
     "transfer cut short, 8 the server refused (its reply is shown), 9 local\n"
-    "file, 10 timeout, 130 interrupted (docs/EXIT-CODES.md).\n",
+    "file, 10 timeout, 12 checksum mismatch, 130 interrupted\n"
+    "(docs/EXIT-CODES.md).\n",
 };
 
 typedef struct {
@@ -198,7 +201,7 @@ int cmd_ftp_get(int argc, char **argv) {
     }
   }
   g.c.json_file = g.to_stdout ? "-" : g.local;
-  if (!g.to_stdout) { /* --retry/--verify go through nt_ftp_transfer */
+  if (!g.to_stdout) { /* a file: nt_ftp_transfer (retries, checksums) */
     g.c.xfer_local = g.local;
     g.c.xfer_resume = g.resume;
   } else if (g.c.retries || g.c.verify_given) {

@@ -31,13 +31,16 @@ const cli_cmd_spec_t cli_spec_ftp_put = {
     "Uploads the file LOCAL ('-': standard input) to REMOTE on the FTP server\n"
     "HOST. A REMOTE ending in '/' gets LOCAL's name. After the transfer the\n"
     "server's SIZE of REMOTE must match what was sent (when the server has\n"
-    "SIZE; not in --ascii or --append mode).\n",
+    "SIZE; not in --ascii or --append mode), and so must its checksum when\n"
+    "FEAT offers a checksum command (HASH, XSHA256, XSHA1, XMD5, XCRC; not\n"
+    "for standard input or --append).\n",
     FTP_CLI_SHARED | CLI_S(CLI_O_JSON) | CLI_S_RETRY,
     own_opts,
     ftp_cli_shared_help,
     "Exit status: 0 done, 2 usage, 4 connect, 5 resolve, 6 TLS, 7 protocol or\n"
     "transfer cut short, 8 the server refused (its reply is shown), 9 local\n"
-    "file, 10 timeout, 130 interrupted (docs/EXIT-CODES.md).\n",
+    "file, 10 timeout, 12 checksum mismatch, 130 interrupted\n"
+    "(docs/EXIT-CODES.md).\n",
 };
 
 typedef struct {
@@ -157,7 +160,7 @@ int cmd_ftp_put(int argc, char **argv) {
     close(fd);
   }
   p.c.json_file = p.local;
-  if (!p.from_stdin && !p.append) { /* --retry/--verify: nt_ftp_transfer */
+  if (!p.from_stdin && !p.append) { /* a file: nt_ftp_transfer (retries, checksums) */
     p.c.xfer_local = p.local;
     p.c.xfer_upload = 1;
   } else if (p.c.retries || p.c.verify_given) {

@@ -33,7 +33,14 @@ extern "C" {
  * data connection cut mid-transfer, 4xx replies (421, 425, 426, 450,
  * 451...). Not retried: a refused login, 5xx replies (550 no such file,
  * 553...), certificate errors, names that do not exist, local file errors,
- * a checksum mismatch (NT_EDIGEST: LOCAL.part kept, its state removed).
+ * a checksum mismatch (NT_EDIGEST: LOCAL.part kept, its state removed),
+ * a part file larger than the server's file that `resume` asked to
+ * continue (NT_EFTP_SIZE: kept as it is).
+ *
+ * Checked: the file's size (SIZE, after an upload too) and, unless verify
+ * says NEVER, its checksum whenever FEAT offers a command for it: the
+ * default, so the caller need not ask. A refused command (a 550 login,
+ * file or checksum) ends its session with QUIT.
  *
  * Ownership: nt_ftp_transfer_t is nettool's from start until on_done
  * returns, then freed. Strings in the options are copied; session->tls_ctx
@@ -109,6 +116,15 @@ typedef struct nt_ftp_transfer_info_s {
   uint64_t resumed_at; /* where the first attempt started */
   const char *verified; /* "HASH SHA-256", "XMD5"...; "" when none */
   nt_ftp_t *session;  /* the running session, or NULL */
+  /* About the last session's failure, for messages (in on_retry and
+   * on_done): what it was about (nt_ftp_failure_where), whether it ended
+   * the session itself (the control or data connection failed or timed
+   * out) rather than a command being refused, whether its control
+   * connection came up and whether the server greeted it. */
+  nt_ftp_where_t where;
+  int session_lost;
+  int connected;
+  int greeted;
 } nt_ftp_transfer_info_t;
 void nt_ftp_transfer_info_sized(size_t info_size, const nt_ftp_transfer_t *t,
                                 nt_ftp_transfer_info_t *info);

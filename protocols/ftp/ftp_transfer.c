@@ -64,6 +64,12 @@ struct nt_ftp_transfer_s {
   nt__dg_alg_t alg;
   char verb[16];   /* the checksum command in use */
   int failed;      /* the session's first error, or 0 */
+  /* about that failure, for messages (nt_ftp_transfer_info) */
+  nt_ftp_where_t where;
+  int session_lost; /* the session itself failed, not one of its commands */
+  int connected;    /* its control connection came up */
+  int greeted;      /* the server greeted it */
+  int resume_too_big; /* --resume of a part file larger than the file */
   int quitting;
   int cancelled;
   nt_ftp_result_t last; /* the reply that decided, for on_retry/on_done */
@@ -190,6 +196,7 @@ static void finish(nt_ftp_transfer_t *t, int status) {
 /* --- which errors heal --------------------------------------------------------- */
 
 static int heals(const nt_ftp_transfer_t *t, int status) {
+  if (t->resume_too_big) return 0; /* the caller's file: not ours to cut */
   if (t->resume_refused) return 1; /* next time another way */
   if (t->local_err || status == NT_EDIGEST || status == NT_ENOTSUP) return 0;
   if (status == NT_EFTP_LOGIN || status == NT_EFTP_NOTLS) return 0;
@@ -243,15 +250,25 @@ static void session_over(nt_ftp_transfer_t *t, int status) {
   nt_timer_start(&t->timer, delay, 0);
 }
 
-/* An operation of the session failed: remember why, end the session. */
+/* What the session's failure was about, when it is the first. */
+static void note_failure(nt_ftp_transfer_t *t, nt_ftp_t *f) {
+  t->where = nt_ftp_failure_where(f);
+  t->greeted = nt_ftp_last_code(f) != 0;
+  t->session_lost = !strcmp(nt_ftp_state_name(f), "CLOSED");
+}
+
+/* An operation of the session failed: remember why, end the session (with
+ * QUIT when it is idle: a refused login or file is not a broken session). */
 static void op_failed(nt_ftp_transfer_t *t, nt_ftp_t *f,
                       const nt_ftp_result_t *res) {
   if (!t->failed) {
     t->failed = res->status ? res->status : NT_EPROTO;
     keep_result(t, res);
     if (res->local) t->local_err = res->status;
+    note_failure(t, f);
   }
-  nt_ftp_abort(f);
+  t->quitting = 1;
+  nt_ftp_close(f);
 }
 
 /* --- one session --------------------------------------------------------------- */
@@ -346,7 +363,7 @@ static void hash_done(nt_ftp_t *f, void *arg, const nt_ftp_result_t *res) {
     }
     (void)nt_journal_remove(t->state_path);
   }
-  keep_result(t, res);
+  /* the result stays the transfer's (its 226), kept by verify_or_end */
   end_session_ok(t, f);
 }
 
@@ -396,6 +413,7 @@ static void verify_or_end(nt_ftp_transfer_t *t, nt_ftp_t *f,
     end_session_ok(t, f);
     return;
   }
+  keep_result(t, res); /* the transfer's reply, for on_done */
   int rc = !strcmp(t->verb, "HASH")
                ? nt__ftp_simple_cmd(f, "OPTS", hash_opts(t), opts_hash_done, t)
                : nt__ftp_simple_cmd(f, t->verb, t->remote, hash_done, t);
@@ -457,9 +475,18 @@ static void start_retr(nt_ftp_transfer_t *t, nt_ftp_t *f) {
      * run: continued when its state names this file as it is now */
     t->first_done = 1;
     struct stat st;
-    int keep = fstat(t->fd, &st) == 0 && st.st_size > 0 &&
-               (t->o.resume || state_matches(t));
+    int matches = state_matches(t);
+    int keep = fstat(t->fd, &st) == 0 && st.st_size > 0 && (t->o.resume || matches);
     t->offset = keep ? (uint64_t)st.st_size : 0;
+    if (keep && !matches && t->size != UINT64_MAX && t->offset > t->size) {
+      /* asked to continue a part file larger than the server's file:
+       * --resume cannot help, and it is not ours to throw away */
+      t->resume_too_big = 1;
+      nt_ftp_result_t r = {.status = NT_EFTP_SIZE, .text = "", .size = t->size,
+                           .bytes = t->offset};
+      op_failed(t, f, &r);
+      return;
+    }
     if (!keep && ftruncate(t->fd, 0) != 0) {
       nt_ftp_result_t r = {.status = -errno, .text = "", .local = 1};
       op_failed(t, f, &r);
@@ -543,6 +570,7 @@ static void start_stor(nt_ftp_transfer_t *t, nt_ftp_t *f, uint64_t remote) {
   xo.ascii = t->o.ascii;
   xo.offset = t->offset;
   xo.length = t->local_size - t->offset;
+  xo.verify_size = 1; /* the server's SIZE after it, where it has SIZE */
   /* APPE continues without REST (ProFTPD refuses REST + STOR unless
    * AllowStoreRestart); REST + STOR where APPE is not implemented */
   xo.append = t->offset && !t->no_appe;
@@ -581,6 +609,10 @@ static void size_done(nt_ftp_t *f, void *arg, const nt_ftp_result_t *res) {
   start_retr(t, f);
 }
 
+static void utf8_done(nt_ftp_t *f, void *arg, const nt_ftp_result_t *res) {
+  (void)f, (void)arg, (void)res; /* best effort */
+}
+
 static void feat_done(nt_ftp_t *f, void *arg, const nt_ftp_result_t *res) {
   nt_ftp_transfer_t *t = arg;
   if (res->status) {
@@ -588,6 +620,7 @@ static void feat_done(nt_ftp_t *f, void *arg, const nt_ftp_result_t *res) {
     return;
   }
   t->hashes = nt_ftp_parse_feat_hash(res->text, strlen(res->text));
+  if (nt_ftp_features(f) & NT_FTP_FEAT_UTF8) (void)nt_ftp_utf8(f, utf8_done, t);
   int rc;
   int ask_size = t->o.upload ? (t->o.resume || t->first_done) && !t->o.ascii
                              : !t->o.ascii;
@@ -621,6 +654,7 @@ static void login_done(nt_ftp_t *f, void *arg, const nt_ftp_result_t *res) {
 
 static void on_connected(nt_ftp_t *f, void *arg) {
   nt_ftp_transfer_t *t = arg;
+  t->connected = 1;
   if (t->cbs.on_session) t->cbs.on_session(t, f, t->arg);
 }
 
@@ -632,6 +666,8 @@ static void on_closed(nt_ftp_t *f, void *arg, int status) {
     t->last.code = nt_ftp_last_code(f);
     snprintf(t->last_text, sizeof t->last_text, "%s", nt_ftp_last_reply(f));
     t->last.text = t->last_text;
+    note_failure(t, f);
+    t->session_lost = 1;
   }
   t->ftp = NULL;
   session_over(t, t->failed);
@@ -640,6 +676,8 @@ static void on_closed(nt_ftp_t *f, void *arg, int status) {
 static void start_session(nt_ftp_transfer_t *t) {
   set_state(t, FT_SESSION);
   t->failed = t->quitting = t->resume_refused = 0;
+  t->where = NT_FTP_WHERE_NONE;
+  t->session_lost = t->connected = t->greeted = 0;
   t->moved_start = t->moved;
   t->hashes = 0;
   t->attempts++;
@@ -790,5 +828,9 @@ void nt_ftp_transfer_info_sized(size_t info_size, const nt_ftp_transfer_t *t,
   i.resumed_at = t->resumed_at;
   i.verified = t->verified;
   i.session = t->ftp;
+  i.where = t->where;
+  i.session_lost = t->session_lost;
+  i.connected = t->connected;
+  i.greeted = t->greeted;
   memcpy(info, &i, info_size < sizeof i ? info_size : sizeof i);
 }

@@ -7,8 +7,10 @@
 # part file; uploads ask SIZE and continue with APPE), the file arrives
 # whole (sha256), at most 10 % of it is sent twice, and the server's HASH
 # confirms it. cut_relay.py --lie changes the server's digests: exit 12,
-# the part file kept. vsftpd: the fallback without a checksum command, and
-# --verify refusing it.
+# the part file kept. The plain commands (no --retry, no --verify) check
+# too: a lie is exit 12 without any flag, the part file kept and an
+# existing target untouched; --no-verify asks nothing. vsftpd: the fallback
+# without a checksum command (silent), and --verify refusing it.
 # usage: ftp_resume.sh NETTOOL
 set -u
 NETTOOL=$1
@@ -127,6 +129,7 @@ W=$T_TMP/w
 mkdir -p "$W"
 SIZE=$((16 * 1024 * 1024))
 head -c $SIZE /dev/urandom >"$W/up.bin"
+SHA=$(sha_of "$W/up.bin")
 
 pdir=$T_TMP/proftpd
 if ftp_start proftpd "$pdir" ""; then
@@ -134,7 +137,6 @@ if ftp_start proftpd "$pdir" ""; then
   ok "proftpd with mod_digest started on 127.0.0.1:$PPORT"
   cp "$W/up.bin" "$pdir/home/get.bin"
   chown nobody:nogroup "$pdir/home/get.bin"
-  SHA=$(sha_of "$W/up.bin")
   U=(-u "$FTP_USER:$FTP_PASS")
 
   # 1. ftp-get, three cuts at random points of the data
@@ -217,7 +219,56 @@ if ftp_start proftpd "$pdir" ""; then
   fi
   t_stop $RPID
 
-  # 4. 550 is not retried
+  # 4. the plain commands verify by default (no --retry, no --verify)
+  "$NETTOOL" ftp-get -v "${U[@]}" 127.0.0.1 get.bin -o "$W/plain.bin" --port "$PPORT" 2>"$T_TMP/p1"
+  rc=$?
+  if [ $rc -eq 0 ] && [ "$(sha_of "$W/plain.bin")" = "$SHA" ] && grep -q '^> HASH get.bin' "$T_TMP/p1" &&
+    grep -q '^verified: HASH SHA-256' "$T_TMP/p1" && [ ! -e "$W/plain.bin.part" ] &&
+    [ ! -e "$W/plain.bin.part.state" ]; then
+    ok "plain ftp-get: checked with HASH SHA-256 by default (-v shows it)"
+  else
+    not_ok "plain ftp-get verifies" "exit $rc" "$(grep -v '^[<>]' "$T_TMP/p1" | tail -n 5)" \
+      "$(grep -E 'HASH|verified' "$T_TMP/p1")"
+  fi
+  "$NETTOOL" ftp-put -v "${U[@]}" 127.0.0.1 "$W/up.bin" plain-put.bin --port "$PPORT" 2>"$T_TMP/p2"
+  rc=$?
+  if [ $rc -eq 0 ] && [ "$(sha_of "$pdir/home/plain-put.bin")" = "$SHA" ] &&
+    grep -q '^> HASH plain-put.bin' "$T_TMP/p2" && grep -q '^verified: HASH SHA-256' "$T_TMP/p2" &&
+    grep -q '^> SIZE plain-put.bin' "$T_TMP/p2"; then
+    ok "plain ftp-put: SIZE and HASH SHA-256 checked by default"
+  else
+    not_ok "plain ftp-put verifies" "exit $rc" "$(grep -E 'SIZE|HASH|verified|nettool' "$T_TMP/p2")"
+  fi
+  relay "$PPORT" --lie
+  printf 'OLD\n' >"$W/keep.bin"
+  "$NETTOOL" ftp-get -q "${U[@]}" 127.0.0.1 get.bin -o "$W/keep.bin" --port "$RPORT" 2>"$T_TMP/p3"
+  rc=$?
+  if [ $rc -eq 12 ] && [ "$(cat "$W/keep.bin")" = OLD ] && [ "$(sha_of "$W/keep.bin.part")" = "$SHA" ] &&
+    grep -q 'checksum mismatch.*kept in .*keep\.bin\.part' "$T_TMP/p3" && [ "$(wc -l <"$T_TMP/p3")" = 1 ]; then
+    ok "plain ftp-get, lying HASH: exit 12, one line, the existing file untouched, the part file kept"
+  else
+    not_ok "plain ftp-get, lying HASH" "exit $rc, keep.bin: $(head -c 20 "$W/keep.bin")" "$(cat "$T_TMP/p3")"
+  fi
+  "$NETTOOL" ftp-put -q "${U[@]}" 127.0.0.1 "$W/up.bin" lie-plain.bin --port "$RPORT" 2>"$T_TMP/p4"
+  rc=$?
+  if [ $rc -eq 12 ] && grep -q 'checksum mismatch' "$T_TMP/p4"; then
+    ok "plain ftp-put, lying HASH: exit 12"
+  else
+    not_ok "plain ftp-put, lying HASH" "exit $rc" "$(cat "$T_TMP/p4")"
+  fi
+  rm -f "$W/nv2.bin"
+  "$NETTOOL" ftp-get -v "${U[@]}" 127.0.0.1 get.bin -o "$W/nv2.bin" --port "$RPORT" --no-verify \
+    2>"$T_TMP/p5"
+  rc=$?
+  if [ $rc -eq 0 ] && [ "$(sha_of "$W/nv2.bin")" = "$SHA" ] && ! grep -qE '^> (HASH|OPTS HASH|X[A-Z0-9]+) ' "$T_TMP/p5" &&
+    ! grep -q '^verified:' "$T_TMP/p5"; then
+    ok "plain ftp-get --no-verify: no checksum asked, the lie not seen, exit 0"
+  else
+    not_ok "plain --no-verify" "exit $rc" "$(grep -E 'HASH|verified|nettool' "$T_TMP/p5")"
+  fi
+  t_stop $RPID
+
+  # 5. 550 is not retried
   "$NETTOOL" ftp-get "${U[@]}" 127.0.0.1 nope.bin -o "$W/nope.bin" --port "$PPORT" \
     --retry 3 2>"$T_TMP/e6"
   rc=$?
@@ -265,6 +316,19 @@ if ftp_start vsftpd "$vdir" "$certs"; then
     ok "vsftpd: SIGKILL at $kept bytes, the same command continued with REST $kept"
   else
     not_ok "vsftpd: continue after SIGKILL" "exit $rc, kept $kept" "$(grep -E '^> (REST|RETR)' "$T_TMP/e10")"
+  fi
+  # the plain commands without a checksum command: silent, no checksum asked
+  "$NETTOOL" ftp-get 127.0.0.1 pub/big.bin -o "$W/vp.bin" --port "$VPORT" 2>"$T_TMP/v1"
+  rc=$?
+  NETTOOL_LOG=debug "$NETTOOL" ftp-put -u "$FTP_USER:$FTP_PASS" 127.0.0.1 "$W/up.bin" vput.bin \
+    --port "$VPORT" 2>"$T_TMP/v2"
+  rc2=$?
+  if [ $rc -eq 0 ] && [ ! -s "$T_TMP/v1" ] && [ "$(sha_of "$W/vp.bin")" = "$(sha_of "$vdir/anon/pub/big.bin")" ] &&
+    [ $rc2 -eq 0 ] && [ "$(sha_of "$vdir/home/vput.bin")" = "$SHA" ] &&
+    ! grep -qE '> (HASH|X[A-Z0-9]+) ' "$T_TMP/v2" && ! grep -q '^nettool: ' "$T_TMP/v2"; then
+    ok "vsftpd: plain ftp-get and ftp-put work silently, no checksum command asked"
+  else
+    not_ok "vsftpd plain" "exit $rc / $rc2" "$(cat "$T_TMP/v1")" "$(grep -E 'HASH|nettool' "$T_TMP/v2" | tail -n 3)"
   fi
   "$NETTOOL" ftp-get 127.0.0.1 pub/hello.txt -o "$W/vh.txt" --port "$VPORT" --verify 2>"$T_TMP/e8"
   rc=$?
