@@ -71,6 +71,12 @@ nt__digest_t *nt__digest_new(nt__dg_alg_t alg) {
     d->crc = 0xFFFFFFFFu;
     return d;
   }
+#ifdef NETTOOL_OSSL_LAZY_H /* OpenSSL is loaded on first use */
+  if (nt__ossl_load()) {
+    nt__free(d);
+    return NULL;
+  }
+#endif
   d->md = EVP_MD_CTX_new();
   if (!d->md || !EVP_DigestInit_ex(d->md, evp_of(alg), NULL)) {
     EVP_MD_CTX_free(d->md);
@@ -94,7 +100,7 @@ void nt__digest_update(nt__digest_t *d, const void *p, size_t n) {
 
 void nt__digest_free(nt__digest_t *d) {
   if (!d) return;
-  EVP_MD_CTX_free(d->md);
+  if (d->md) EVP_MD_CTX_free(d->md); /* a CRC-32 never loads OpenSSL */
   nt__free(d);
 }
 

@@ -306,6 +306,12 @@ int nt_tls_ctx_new_sized(size_t opts_size, const nt_tls_ctx_options_t *o,
     nt__tls_set_last_error("no options");
     return NT_EINVAL;
   }
+#ifdef NETTOOL_OSSL_LAZY_H /* OpenSSL is loaded on first use */
+  if (nt__ossl_load()) {
+    nt__tls_set_last_error("%s", nt__ossl_error());
+    return NT_ENOTSUP;
+  }
+#endif
   nt_tls_ctx_t *ctx = nt__calloc(1, sizeof *ctx);
   if (!ctx) {
     nt__tls_set_last_error("out of memory");
