@@ -49,16 +49,22 @@ enum {
   TAG_IGNORE = 2,
   TAG_CIO_NOP = 3,
   TAG_CIO_SEND = 4,
+  TAG_CIO_POLL = 5,
   TAG_MASK = 7
 };
 
 #define BUF_GROUP 1
-/* Provided buffers, shared by the reactor's connections: 1 MiB in all.
- * Small, so small messages cost little (the ring cycles through every
- * buffer, and each one it has used stays resident); a chunk that fills one
- * is followed by read(2)s into the reactor's 64 KiB buffer at once
- * (cio_drain), so large messages take no extra loop turns. */
+/* Provided buffers, shared by the reactor's connections: 1 MiB at most.
+ * Small, so small messages cost little; a chunk that fills one is followed
+ * by read(2)s into the reactor's 64 KiB buffer at once (cio_drain), so
+ * large messages take no extra loop turns. The ring cycles through every
+ * buffer it has been given, and each one it has used stays resident: it
+ * gets URING_NBUFS_START at first (64 KiB, what epoll's read buffer
+ * costs), and twice as many each time a receive finds it empty, so a
+ * server whose connections are mostly idle keeps 64 KiB, not 1 MiB
+ * (100 bytes per connection at 10,000). */
 #define URING_NBUFS 512
+#define URING_NBUFS_START 32
 #define URING_BUFSIZE 2048
 #define DRAIN_READS 4 /* per chunk, like the epoll path's reads per event */
 
@@ -75,15 +81,20 @@ typedef struct {
   nt_reactor_t *r;
   fdstate_t *fds;
   size_t nfds;
-  /* provided-buffer ring for completion-based receives (lazily set up) */
+  /* provided-buffer ring for completion-based receives */
   struct io_uring_buf_ring *br;
   char *bufs;
   size_t br_bytes; /* the mmap of br */
   unsigned nbufs, bufsize;
-  int br_state; /* 0 not tried, 1 ready, -1 unavailable */
+  unsigned posted; /* buffers 0..posted-1 have been given to the ring */
+  nt__cio_cb cio_cb; /* the owners' callback (one per reactor) */
+  size_t cio_off;    /* where a cio sits in its owner's memory */
   /* cios whose recv ended for lack of buffers: re-armed after the batch */
-  struct nt__cio *starved;
-  struct nt__cio *cios; /* all of them (list head) */
+  nt__cio_t **starved;
+  size_t nstarved, starved_cap;
+  /* released cios with requests in flight (nt__cio_t.zombie - 1) */
+  nt__cio_t **zombies;
+  size_t nzombies, zcap;
 } uring_data_t;
 
 /* --- test hooks (reactor-int.h) ------------------------------------------- */
@@ -98,6 +109,7 @@ nt__uring_stats_t nt__uring_stats;
 static struct io_uring_sqe *get_sqe(uring_data_t *d) {
   struct io_uring_sqe *sqe = io_uring_get_sqe(&d->ring);
   if (!sqe) {
+    nt__uring_stats.enters++;
     io_uring_submit(&d->ring);
     sqe = io_uring_get_sqe(&d->ring);
   }
@@ -135,9 +147,10 @@ static void disarm(uring_data_t *d, int fd) {
 
 /* --- init / destroy ------------------------------------------------------------ */
 
+static int br_setup(uring_data_t *d);
+static void br_post_new(uring_data_t *d, unsigned k);
 static void br_free(uring_data_t *d);
-static void cio_free(nt__cio_t *c);
-static void cio_call(nt__cio_t *c, int kind, const char *data, ssize_t n);
+static void cio_free_parts(nt__cio_t *c);
 
 static int ur_init(nt_reactor_t *r) {
   if (nt__uring_setup_hook) {
@@ -169,6 +182,16 @@ static int ur_init(nt_reactor_t *r) {
     nt__free(d);
     return NT_ENOTSUP;
   }
+  /* Completion-based receives need a provided-buffer ring (5.19): a
+   * kernel without one is served by epoll, as one without io_uring is. */
+  rc = br_setup(d);
+  if (rc) {
+    io_uring_queue_exit(&d->ring);
+    nt__free(d);
+    return rc;
+  }
+  unsigned start = URING_NBUFS_START < d->nbufs ? URING_NBUFS_START : d->nbufs;
+  br_post_new(d, start);
   d->r = r;
   r->backend_data = d;
   return 0;
@@ -178,7 +201,16 @@ static void ur_destroy(nt_reactor_t *r) {
   uring_data_t *d = r->backend_data;
   if (!d) return;
   io_uring_queue_exit(&d->ring); /* ends every request still in flight */
-  while (d->cios) cio_free(d->cios); /* their completions will not come */
+  /* Their completions will not come: what they held is freed now. (The
+   * cios of connections still open are their owners'.) */
+  for (size_t i = 0; i < d->nzombies; i++) {
+    nt__cio_t *c = d->zombies[i];
+    cio_free_parts(c);
+    nt__free((char *)c - d->cio_off);
+    nt__uring_stats.cios_live--;
+  }
+  nt__free(d->zombies);
+  nt__free(d->starved);
   br_free(d);
   nt__free(d->fds);
   nt__free(d);
@@ -222,49 +254,64 @@ static int ur_set(nt_reactor_t *r, int fd, unsigned have, unsigned want) {
   return 0;
 }
 
-/* --- completion-based receive ----------------------------------------------------- */
+/* --- completion-based stream I/O ---------------------------------------------- */
 
-/* One per stream connection, owned by the backend: it outlives its owner
- * while a request naming it is still in the ring (the completion of a
- * cancelled recv arrives after the transport has closed, and must find live
- * memory). Freed when closed and nothing of it is in flight. */
-struct nt__cio {
-  uring_data_t *d;
-  nt__cio_cb cb;
-  void *owner; /* NULL once closed */
-  int fd;
-  uint8_t want;       /* the owner wants data now */
-  uint8_t recv_live;  /* a multishot recv is in the ring (until its last CQE) */
-  uint8_t cancelling; /* ... and a cancel for it was submitted */
-  uint8_t nop;        /* a NOP bringing held data back is in the ring */
-  uint8_t starving;   /* on d->starved */
-  uint8_t busy;       /* inside the owner's callback */
-  uint8_t has_end;    /* held_end is to be delivered after held */
-  int held_end;       /* 0 (end of stream) or an error */
-  /* Bytes that arrived while the owner did not want them (paused, or the
-   * cancel not yet done): handed over, in order, when it wants them again. */
-  char *held;
-  size_t held_len;
-  struct nt__cio *next_starved;
-  struct nt__cio *prev, *next; /* every cio of the ring, for destroy */
-  /* The send in flight (one at a time): a copy the cio owns, so a close or
-   * an abort never leaves the kernel reading freed memory. */
-  char *sbuf;
-  size_t slen, soff;
-  uint8_t sending, send_cancelled;
+/* A cio (reactor-int.h) lives inside its owner's memory, so an idle
+ * connection costs no allocation beyond its own struct: 32 bytes of state,
+ * with the data held while paused and the send in flight allocated only
+ * while they exist. Once the owner has closed it and given its memory back
+ * (cio_release), the memory is the backend's until the last completion
+ * naming the cio is in (a cancelled receive completes after the close),
+ * then freed; a reactor freed before that frees it too (d->zombies). */
+enum {
+  C_WANT = 1 << 0,       /* the owner wants data now */
+  C_RECV = 1 << 1,       /* a recv is in the ring (until its last CQE) */
+  C_CANCELLING = 1 << 2, /* ... and a cancel for it was submitted */
+  C_NOP = 1 << 3,        /* a NOP bringing held data back is in the ring */
+  C_STARVING = 1 << 4,   /* on d->starved */
+  C_BUSY = 1 << 5,       /* inside the owner's callback */
+  C_SENDING = 1 << 6,    /* snd is in the ring */
+  C_SEND_CANCELLED = 1 << 7,
+  C_CLOSED = 1 << 8,   /* cio_close: no callback any more */
+  C_RELEASED = 1 << 9, /* the owner's memory is ours */
+  C_POLL = 1 << 10,    /* a POLLOUT is in the ring */
+  C_POLL_WANT = 1 << 11,
+  C_OOM_END = 1 << 12, /* an end to deliver that could not be held */
+  C_INFLIGHT = C_RECV | C_NOP | C_STARVING | C_BUSY | C_SENDING | C_POLL
 };
+
+/* Bytes that arrived while the owner did not want them (paused, or the
+ * cancel not yet done), and the end of the stream after them: handed over,
+ * in order, when it wants them again. */
+typedef struct {
+  size_t len;
+  int has_end, end; /* end: 0 (end of stream) or an error */
+  char data[];
+} held_t;
+
+/* The send in flight (one at a time): a copy the backend owns, so a close
+ * or an abort never leaves the kernel reading freed memory. */
+typedef struct {
+  uint32_t len, off;
+  char data[];
+} snd_t;
+
+_Static_assert(sizeof(nt__cio_t) <= sizeof(nt_io_t),
+               "a cio shares its connection's room with an nt_io_t");
+_Static_assert(offsetof(nt__cio_t, fd) == offsetof(nt_io_t, fd),
+               "fd at the same place in both");
 
 static uint64_t cio_ud(nt__cio_t *c, int tag) {
   return (uint64_t)(uintptr_t)c | (uint64_t)tag;
 }
 
 static int br_setup(uring_data_t *d) {
-  if (d->br_state) return d->br_state > 0 ? 0 : NT_ENOTSUP;
-  d->br_state = -1;
   unsigned n = nt__uring_nbufs_override ? nt__uring_nbufs_override : URING_NBUFS;
   unsigned size = URING_BUFSIZE;
   size_t ring_bytes = n * sizeof(struct io_uring_buf);
   ring_bytes = (ring_bytes + 4095) & ~(size_t)4095;
+  /* Reserved, not resident: a page of buffers costs memory once the kernel
+   * has written into it, and only the buffers posted so far are used. */
   void *mem = mmap(NULL, ring_bytes + (size_t)n * size, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (mem == MAP_FAILED) return NT_ENOMEM;
@@ -282,13 +329,23 @@ static int br_setup(uring_data_t *d) {
   d->br_bytes = ring_bytes + (size_t)n * size;
   d->nbufs = n;
   d->bufsize = size;
+  d->posted = 0;
   io_uring_buf_ring_init(d->br);
-  for (unsigned i = 0; i < n; i++)
-    io_uring_buf_ring_add(d->br, d->bufs + (size_t)i * size, size,
-                          (unsigned short)i, io_uring_buf_ring_mask(n), (int)i);
-  io_uring_buf_ring_advance(d->br, (int)n);
-  d->br_state = 1;
   return 0;
+}
+
+/* Hands k buffers the ring has never had to it. */
+static void br_post_new(uring_data_t *d, unsigned k) {
+  if (k > d->nbufs - d->posted) k = d->nbufs - d->posted;
+  for (unsigned i = 0; i < k; i++) {
+    unsigned bid = d->posted + i;
+    io_uring_buf_ring_add(d->br, d->bufs + (size_t)bid * d->bufsize,
+                          d->bufsize, (unsigned short)bid,
+                          io_uring_buf_ring_mask(d->nbufs), (int)i);
+  }
+  io_uring_buf_ring_advance(d->br, (int)k);
+  d->posted += k;
+  nt__uring_stats.bufs_posted += k;
 }
 
 static void br_free(uring_data_t *d) {
@@ -296,250 +353,343 @@ static void br_free(uring_data_t *d) {
   d->br = NULL;
 }
 
+/* A used buffer goes back to the ring's tail: the ring cycles through the
+ * buffers it was given, so giving it few keeps few resident. */
 static void br_recycle(uring_data_t *d, unsigned bid) {
   io_uring_buf_ring_add(d->br, d->bufs + (size_t)bid * d->bufsize, d->bufsize,
                         (unsigned short)bid, io_uring_buf_ring_mask(d->nbufs), 0);
   io_uring_buf_ring_advance(d->br, 1);
 }
 
-static nt__cio_t *ur_cio_open(nt_reactor_t *r, int fd, nt__cio_cb cb,
-                              void *owner) {
+static int ur_cio_open(nt_reactor_t *r, nt__cio_t *c, int fd, nt__cio_cb cb) {
   uring_data_t *d = r->backend_data;
-  if (br_setup(d)) return NULL;
-  nt__cio_t *c = nt__calloc(1, sizeof *c);
-  if (!c) return NULL;
-  c->d = d;
-  c->cb = cb;
-  c->owner = owner;
+  if (d->cio_cb && d->cio_cb != cb) return NT_ENOTSUP; /* one per reactor */
+  d->cio_cb = cb;
+  memset(c, 0, sizeof *c);
   c->fd = fd;
-  c->next = d->cios;
-  if (c->next) c->next->prev = c;
-  d->cios = c;
   nt__uring_stats.cios_live++;
-  return c;
+  return 0;
 }
 
-static void cio_free(nt__cio_t *c) {
-  if (c->prev)
-    c->prev->next = c->next;
-  else
-    c->d->cios = c->next;
-  if (c->next) c->next->prev = c->prev;
+static void cio_free_parts(nt__cio_t *c) {
   nt__free(c->held);
-  nt__free(c->sbuf);
-  nt__free(c);
+  c->held = NULL;
+  nt__free(c->snd);
+  c->snd = NULL;
+}
+
+static void zombie_drop(uring_data_t *d, nt__cio_t *c) {
+  uint32_t i = c->zombie - 1;
+  nt__cio_t *last = d->zombies[--d->nzombies];
+  d->zombies[i] = last;
+  last->zombie = i + 1;
+  c->zombie = 0;
+}
+
+/* Frees the owner's memory once it is ours and nothing of the cio is in
+ * flight. */
+static void cio_maybe_free(uring_data_t *d, nt__cio_t *c) {
+  if (!(c->bits & C_RELEASED) || (c->bits & C_INFLIGHT)) return;
+  if (c->zombie) zombie_drop(d, c);
+  cio_free_parts(c);
+  nt__free((char *)c - d->cio_off);
   nt__uring_stats.cios_live--;
 }
 
-static void cio_maybe_free(nt__cio_t *c) {
-  if (!c->owner && !c->recv_live && !c->nop && !c->starving && !c->busy &&
-      !c->sending)
-    cio_free(c);
-}
-
-static void cio_arm_recv(nt__cio_t *c) {
-  struct io_uring_sqe *sqe = get_sqe(c->d);
-  if (!sqe) { /* cannot happen after a flush; say so rather than stall */
-    c->has_end = 1;
-    c->held_end = NT_ENOMEM;
+static void ur_cio_release(nt_reactor_t *r, nt__cio_t *c, void *mem) {
+  uring_data_t *d = r->backend_data;
+  d->cio_off = (size_t)((char *)c - (char *)mem); /* the same for every cio */
+  c->bits |= C_CLOSED | C_RELEASED;
+  if (c->bits & C_INFLIGHT) {
+    if (d->nzombies == d->zcap) {
+      size_t cap = d->zcap ? d->zcap * 2 : 16;
+      nt__cio_t **z = nt__realloc(d->zombies, cap * sizeof *z);
+      if (!z) return; /* leaked if the reactor goes first; freed otherwise */
+      d->zombies = z;
+      d->zcap = cap;
+    }
+    d->zombies[d->nzombies++] = c;
+    c->zombie = (uint32_t)d->nzombies;
     return;
   }
+  cio_maybe_free(d, c);
+}
+
+static void cio_arm_recv(uring_data_t *d, nt__cio_t *c) {
+  struct io_uring_sqe *sqe = get_sqe(d);
+  if (!sqe) return; /* cannot happen after a flush */
   io_uring_prep_recv(sqe, c->fd, NULL, 0, 0);
   sqe->flags |= IOSQE_BUFFER_SELECT;
   sqe->buf_group = BUF_GROUP;
   io_uring_sqe_set_data64(sqe, cio_ud(c, TAG_CIO));
-  c->recv_live = 1;
-  c->cancelling = 0;
+  c->bits = (uint16_t)((c->bits | C_RECV) & ~C_CANCELLING);
 }
 
-static void cio_cancel_recv(nt__cio_t *c) {
-  if (!c->recv_live || c->cancelling) return;
-  struct io_uring_sqe *sqe = get_sqe(c->d);
+static void cio_cancel(uring_data_t *d, nt__cio_t *c, int tag) {
+  struct io_uring_sqe *sqe = get_sqe(d);
   if (!sqe) return;
-  io_uring_prep_cancel64(sqe, cio_ud(c, TAG_CIO), 0);
+  io_uring_prep_cancel64(sqe, cio_ud(c, tag), 0);
   io_uring_sqe_set_data64(sqe, TAG_IGNORE);
-  c->cancelling = 1; /* its last completion still comes, and is waited for */
+}
+
+static void cio_cancel_recv(uring_data_t *d, nt__cio_t *c) {
+  if (!(c->bits & C_RECV) || (c->bits & C_CANCELLING)) return;
+  cio_cancel(d, c, TAG_CIO);
+  c->bits |= C_CANCELLING; /* its last completion still comes, and is waited for */
 }
 
 /* Held data goes back to the owner from the loop, through the ring, so it
  * never runs inside the call that resumed reading. */
-static void cio_post_nop(nt__cio_t *c) {
-  if (c->nop) return;
-  struct io_uring_sqe *sqe = get_sqe(c->d);
+static void cio_post_nop(uring_data_t *d, nt__cio_t *c) {
+  if (c->bits & C_NOP) return;
+  struct io_uring_sqe *sqe = get_sqe(d);
   if (!sqe) return;
   io_uring_prep_nop(sqe);
   io_uring_sqe_set_data64(sqe, cio_ud(c, TAG_CIO_NOP));
-  c->nop = 1;
+  c->bits |= C_NOP;
 }
 
 /* What the cio should have in the ring now that the owner wants data. */
-static void cio_resume(nt__cio_t *c) {
-  if (!c->owner || !c->want || c->starving) return;
-  if (c->held_len || c->has_end)
-    cio_post_nop(c);
-  else if (!c->recv_live)
-    cio_arm_recv(c);
-  /* recv_live && cancelling: its last completion re-arms */
+static void cio_resume(uring_data_t *d, nt__cio_t *c) {
+  if ((c->bits & (C_CLOSED | C_STARVING)) || !(c->bits & C_WANT)) return;
+  if (c->held || (c->bits & C_OOM_END))
+    cio_post_nop(d, c);
+  else if (!(c->bits & C_RECV))
+    cio_arm_recv(d, c);
+  /* recv in the ring and cancelling: its last completion re-arms */
 }
 
-static int ur_cio_recv(nt__cio_t *c, int on) {
-  c->want = (uint8_t)(on != 0);
-  if (on)
-    cio_resume(c);
-  else
-    cio_cancel_recv(c);
+static int ur_cio_recv(nt_reactor_t *r, nt__cio_t *c, int on) {
+  uring_data_t *d = r->backend_data;
+  if (on) {
+    c->bits |= C_WANT;
+    cio_resume(d, c);
+  } else {
+    c->bits &= (uint16_t)~C_WANT;
+    cio_cancel_recv(d, c);
+  }
   return 0;
 }
 
 /* The send in flight: submitted (again, after a short send) from its own
  * buffer. */
-static void cio_submit_send(nt__cio_t *c) {
-  struct io_uring_sqe *sqe = get_sqe(c->d);
+static void cio_submit_send(uring_data_t *d, nt__cio_t *c) {
+  snd_t *b = c->snd;
+  struct io_uring_sqe *sqe = get_sqe(d);
   if (!sqe) return; /* cannot happen after a flush */
-  io_uring_prep_send(sqe, c->fd, c->sbuf + c->soff, c->slen - c->soff,
+  io_uring_prep_send(sqe, c->fd, b->data + b->off, b->len - b->off,
                      MSG_NOSIGNAL);
   io_uring_sqe_set_data64(sqe, cio_ud(c, TAG_CIO_SEND));
 }
 
-static int ur_cio_send(nt__cio_t *c, const struct iovec *iov, int n,
-                       size_t max) {
-  if (c->sending) return NT_EAGAIN;
+static int ur_cio_send(nt_reactor_t *r, nt__cio_t *c, const struct iovec *iov,
+                       int n, size_t max) {
+  if (c->bits & C_SENDING) return NT_EAGAIN;
   size_t total = 0;
   for (int i = 0; i < n; i++) total += iov[i].iov_len;
   if (total > max) total = max;
+  if (total > UINT32_MAX / 2) total = UINT32_MAX / 2;
   if (!total) return NT_EINVAL;
-  char *b = nt__malloc(total);
+  snd_t *b = nt__malloc(sizeof *b + total);
   if (!b) return NT_ENOMEM;
   size_t off = 0;
   for (int i = 0; i < n && off < total; i++) {
     size_t k = iov[i].iov_len < total - off ? iov[i].iov_len : total - off;
-    memcpy(b + off, iov[i].iov_base, k);
+    memcpy(b->data + off, iov[i].iov_base, k);
     off += k;
   }
-  c->sbuf = b;
-  c->slen = total;
-  c->soff = 0;
-  c->sending = 1;
-  cio_submit_send(c);
+  b->len = (uint32_t)total;
+  b->off = 0;
+  c->snd = b;
+  c->bits |= C_SENDING;
+  cio_submit_send(r->backend_data, c);
   return 0;
 }
 
-static int ur_cio_sending(const nt__cio_t *c) { return c->sending; }
+static int ur_cio_sending(const nt__cio_t *c) {
+  return (c->bits & C_SENDING) != 0;
+}
 
-static int cio_send_done(nt__cio_t *c, int res) {
+static void cio_call(uring_data_t *d, nt__cio_t *c, int kind, const char *data,
+                     ssize_t n) {
+  c->bits |= C_BUSY;
+  d->cio_cb(c, kind, data, n);
+  c->bits &= (uint16_t)~C_BUSY;
+}
+
+static int cio_send_done(uring_data_t *d, nt__cio_t *c, int res) {
+  snd_t *b = c->snd;
   int called = 0;
-  if (res == 0 && c->soff < c->slen) res = NT_EPIPE; /* took nothing */
-  if (res > 0 && !c->send_cancelled) {
-    c->soff += (size_t)res;
-    if (c->soff < c->slen) { /* a short send: the rest goes next */
+  if (res == 0 && b->off < b->len) res = NT_EPIPE; /* took nothing */
+  if (res > 0 && !(c->bits & C_SEND_CANCELLED)) {
+    b->off += (uint32_t)res;
+    if (b->off < b->len) { /* a short send: the rest goes next */
       nt__uring_stats.short_sends++;
-      cio_submit_send(c);
+      cio_submit_send(d, c);
       return 0;
     }
   }
-  nt__free(c->sbuf);
-  c->sbuf = NULL;
-  c->sending = 0;
-  if (c->owner) {
-    cio_call(c, NT__CIO_SENT, NULL, res < 0 ? (ssize_t)res : (ssize_t)c->slen);
+  ssize_t sent = res < 0 ? (ssize_t)res : (ssize_t)b->len;
+  nt__free(b);
+  c->snd = NULL;
+  c->bits &= (uint16_t)~(C_SENDING | C_SEND_CANCELLED);
+  if (!(c->bits & C_CLOSED)) {
+    cio_call(d, c, NT__CIO_SENT, NULL, sent);
     called = 1;
   }
-  cio_maybe_free(c);
+  cio_maybe_free(d, c);
   return called;
 }
 
-static void ur_cio_close(nt__cio_t *c) {
-  if (!c) return;
-  c->owner = NULL;
-  c->want = 0;
-  cio_cancel_recv(c);
-  /* A send in flight is cancelled (its buffer stays ours until its last
-   * completion). A graceful close never meets one: the bytes in flight
-   * are still in the owner's queue, and it closes only once it is empty. */
-  if (c->sending && !c->send_cancelled) {
-    struct io_uring_sqe *sqe = get_sqe(c->d);
-    if (sqe) {
-      io_uring_prep_cancel64(sqe, cio_ud(c, TAG_CIO_SEND), 0);
-      io_uring_sqe_set_data64(sqe, TAG_IGNORE);
-    }
-    c->send_cancelled = 1;
+static int ur_cio_poll_out(nt_reactor_t *r, nt__cio_t *c, int on) {
+  uring_data_t *d = r->backend_data;
+  if (!on) {
+    c->bits &= (uint16_t)~C_POLL_WANT; /* a poll in the ring is ignored */
+    return 0;
   }
-  nt__free(c->held);
-  c->held = NULL;
-  c->held_len = 0;
-  cio_maybe_free(c);
-}
-
-static int hold(nt__cio_t *c, const char *p, size_t n) {
-  char *h = nt__realloc(c->held, c->held_len + n);
-  if (!h) return NT_ENOMEM;
-  memcpy(h + c->held_len, p, n);
-  c->held = h;
-  c->held_len += n;
+  c->bits |= C_POLL_WANT;
+  if (c->bits & C_POLL) return 0;
+  struct io_uring_sqe *sqe = get_sqe(d);
+  if (!sqe) return NT_ENOMEM;
+  io_uring_prep_poll_add(sqe, c->fd, POLLOUT);
+  io_uring_sqe_set_data64(sqe, cio_ud(c, TAG_CIO_POLL));
+  c->bits |= C_POLL;
   return 0;
 }
 
-static void cio_call(nt__cio_t *c, int kind, const char *data, ssize_t n) {
-  c->busy = 1;
-  c->cb(c->owner, kind, data, n);
-  c->busy = 0;
+static int cio_poll_done(uring_data_t *d, nt__cio_t *c) {
+  int called = 0;
+  c->bits &= (uint16_t)~C_POLL;
+  if ((c->bits & C_POLL_WANT) && !(c->bits & C_CLOSED)) {
+    c->bits &= (uint16_t)~C_POLL_WANT;
+    cio_call(d, c, NT__CIO_WRITABLE, NULL, 0);
+    called = 1;
+  }
+  cio_maybe_free(d, c);
+  return called;
+}
+
+static void ur_cio_close(nt_reactor_t *r, nt__cio_t *c) {
+  uring_data_t *d = r->backend_data;
+  c->bits = (uint16_t)((c->bits | C_CLOSED) & ~(C_WANT | C_POLL_WANT));
+  cio_cancel_recv(d, c);
+  /* A send in flight is cancelled (its buffer stays ours until its last
+   * completion). A graceful close never meets one: the bytes in flight
+   * are still in the owner's queue, and it closes only once it is empty. */
+  if ((c->bits & C_SENDING) && !(c->bits & C_SEND_CANCELLED)) {
+    cio_cancel(d, c, TAG_CIO_SEND);
+    c->bits |= C_SEND_CANCELLED;
+  }
+  if (c->bits & C_POLL) {
+    struct io_uring_sqe *sqe = get_sqe(d);
+    if (sqe) {
+      io_uring_prep_poll_remove(sqe, cio_ud(c, TAG_CIO_POLL));
+      io_uring_sqe_set_data64(sqe, TAG_IGNORE);
+    }
+  }
+  nt__free(c->held);
+  c->held = NULL;
+}
+
+static int hold(nt__cio_t *c, const char *p, size_t n) {
+  held_t *h = c->held;
+  size_t have = h ? h->len : 0;
+  h = nt__realloc(h, sizeof *h + have + n);
+  if (!h) return NT_ENOMEM;
+  if (!c->held) h->has_end = h->end = 0;
+  memcpy(h->data + have, p, n);
+  h->len = have + n;
+  c->held = h;
+  return 0;
+}
+
+/* The end of the stream (or an error) after what is held. */
+static void hold_end(nt__cio_t *c, int end) {
+  if (!c->held && hold(c, NULL, 0)) {
+    c->bits |= C_OOM_END; /* no memory even for that: NT_ENOMEM ends it */
+    return;
+  }
+  held_t *h = c->held;
+  if (!h->has_end) {
+    h->has_end = 1;
+    h->end = end;
+  }
+}
+
+static int held_has_end(const nt__cio_t *c) {
+  return (c->bits & C_OOM_END) || (c->held && ((held_t *)c->held)->has_end);
 }
 
 /* The NOP posted by cio_post_nop: deliver what was held. */
-static int cio_nop_done(nt__cio_t *c) {
+static int cio_nop_done(uring_data_t *d, nt__cio_t *c) {
   int called = 0;
-  c->nop = 0;
-  if (c->owner && c->want && c->held_len) {
-    char *h = c->held;
-    size_t n = c->held_len;
+  c->bits &= (uint16_t)~C_NOP;
+  held_t *h = c->held;
+  if (h && !(c->bits & C_CLOSED) && (c->bits & C_WANT)) {
     c->held = NULL;
-    c->held_len = 0;
-    cio_call(c, NT__CIO_DATA, h, (ssize_t)n);
+    if (h->len) {
+      cio_call(d, c, NT__CIO_DATA, h->data, (ssize_t)h->len);
+      called = 1;
+    }
+    if (h->has_end) {
+      if (!(c->bits & C_CLOSED) && (c->bits & C_WANT)) {
+        cio_call(d, c, NT__CIO_END, NULL, h->end);
+        called = 1;
+      } else if (!(c->bits & C_CLOSED)) {
+        h->len = 0; /* paused again: the end waits for the next resume */
+        c->held = h;
+        h = NULL;
+      }
+    } else {
+      cio_resume(d, c);
+    }
     nt__free(h);
-    called = 1;
-  }
-  if (c->owner && c->want && c->has_end) {
-    c->has_end = 0;
-    cio_call(c, NT__CIO_END, NULL, c->held_end);
+  } else if ((c->bits & (C_OOM_END | C_CLOSED | C_WANT)) ==
+             (C_OOM_END | C_WANT)) {
+    c->bits &= (uint16_t)~C_OOM_END;
+    cio_call(d, c, NT__CIO_END, NULL, NT_ENOMEM);
     called = 1;
   } else {
-    cio_resume(c);
+    cio_resume(d, c);
   }
-  cio_maybe_free(c);
+  cio_maybe_free(d, c);
   return called;
 }
 
 /* The chunk filled its buffer and the socket has more: read the rest now
  * (a few reads at most), rather than one 2 KiB buffer per loop turn.
  * Returns 1 if it met the end of the stream or an error (delivered). */
-static int cio_drain(nt__cio_t *c, const char *data, size_t len) {
+static int cio_drain(uring_data_t *d, nt__cio_t *c, const char *data,
+                     size_t len) {
   size_t size;
-  char *buf = nt__reactor_readbuf(c->d->r, &size);
+  char *buf = nt__reactor_readbuf(d->r, &size);
   if (!buf) { /* the ring's next receive gets the rest */
-    cio_call(c, NT__CIO_DATA, data, (ssize_t)len);
+    cio_call(d, c, NT__CIO_DATA, data, (ssize_t)len);
     return 0;
   }
   /* The chunk and what follows it go to the protocol as one piece, as one
    * read(2) on epoll would: a message is not cut at the buffer's size. */
   memcpy(buf, data, len);
-  for (int i = 0; i < DRAIN_READS && c->owner && c->want; i++) {
+#define LIVE(c) (((c)->bits & (C_CLOSED | C_WANT)) == C_WANT)
+  for (int i = 0; i < DRAIN_READS && LIVE(c); i++) {
     ssize_t n = read(c->fd, buf + len, size - len);
     if (n > 0 || len) {
       size_t got = len + (size_t)(n > 0 ? n : 0);
       int e = n < 0 ? errno : 0;
       len = 0;
-      cio_call(c, NT__CIO_DATA, buf, (ssize_t)got);
+      cio_call(d, c, NT__CIO_DATA, buf, (ssize_t)got);
       if (n > 0 && got == size) continue; /* full: more may be there */
       if (n > 0 || e == EAGAIN || e == EWOULDBLOCK || e == EINTR) return 0;
-      if (!c->owner || !c->want) return 0; /* the end waits in the socket */
-      cio_call(c, NT__CIO_END, NULL, n == 0 ? 0 : -e);
+      if (!LIVE(c)) return 0; /* the end waits in the socket */
+      cio_call(d, c, NT__CIO_END, NULL, n == 0 ? 0 : -e);
       return 1;
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
-    cio_call(c, NT__CIO_END, NULL, n == 0 ? 0 : -errno);
+    cio_call(d, c, NT__CIO_END, NULL, n == 0 ? 0 : -errno);
     return 1;
   }
+#undef LIVE
   return 0;
 }
 
@@ -547,67 +697,73 @@ static int cio_drain(nt__cio_t *c, const char *data, size_t len) {
 static int cio_recv_done(uring_data_t *d, nt__cio_t *c, int res,
                          unsigned flags) {
   int called = 0, ended = 0;
-  if (!(flags & IORING_CQE_F_MORE)) {
-    c->recv_live = 0;
-    c->cancelling = 0;
-  }
+  if (!(flags & IORING_CQE_F_MORE))
+    c->bits &= (uint16_t)~(C_RECV | C_CANCELLING);
+  int open = !(c->bits & C_CLOSED);
   if (flags & IORING_CQE_F_BUFFER) {
     unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
     const char *data = d->bufs + (size_t)bid * d->bufsize;
-    if (c->owner && res > 0) {
-      if (c->want && !c->held_len && !c->has_end) {
+    if (open && res > 0) {
+      if ((c->bits & C_WANT) && !c->held && !(c->bits & C_OOM_END)) {
         called = 1;
-        if (((flags & IORING_CQE_F_SOCK_NONEMPTY) || (unsigned)res == d->bufsize) &&
-            !c->recv_live)
-          ended = cio_drain(c, data, (size_t)res);
+        if (((flags & IORING_CQE_F_SOCK_NONEMPTY) ||
+             (unsigned)res == d->bufsize) &&
+            !(c->bits & C_RECV))
+          ended = cio_drain(d, c, data, (size_t)res);
         else
-          cio_call(c, NT__CIO_DATA, data, res);
-      } else if (!c->has_end) {
+          cio_call(d, c, NT__CIO_DATA, data, res);
+      } else if (!held_has_end(c)) {
         nt__uring_stats.held++;
-        if (hold(c, data, (size_t)res)) {
-          c->has_end = 1;
-          c->held_end = NT_ENOMEM;
-        }
+        if (hold(c, data, (size_t)res)) hold_end(c, NT_ENOMEM);
       }
     }
     br_recycle(d, bid);
   } else if (res == -ENOBUFS) {
     nt__uring_stats.enobufs++;
-    /* Every buffer is in use: receive again once this batch has given some
-     * back (the data waits in the socket meanwhile). */
-    if (c->owner && !c->starving) {
-      c->starving = 1;
-      c->next_starved = d->starved;
-      d->starved = c;
+    /* Every buffer is in use: give the ring more if it may have more, and
+     * receive again once this batch is done (the data waits in the socket
+     * meanwhile). */
+    if (d->posted < d->nbufs) br_post_new(d, d->posted ? d->posted : 1);
+    if (open && !(c->bits & C_STARVING)) {
+      if (d->nstarved == d->starved_cap) {
+        size_t cap = d->starved_cap ? d->starved_cap * 2 : 64;
+        nt__cio_t **st = nt__realloc(d->starved, cap * sizeof *st);
+        if (st) {
+          d->starved = st;
+          d->starved_cap = cap;
+        }
+      }
+      if (d->nstarved < d->starved_cap) {
+        c->bits |= C_STARVING;
+        d->starved[d->nstarved++] = c;
+      }
     }
   } else if (res == -ECANCELED) {
     /* we cancelled it: the owner paused or closed */
-  } else if (res <= 0 && c->owner && !c->has_end) {
+  } else if (res <= 0 && open && !held_has_end(c)) {
     ended = 1; /* end of stream, or a socket error */
-    if (c->want && !c->held_len) {
-      cio_call(c, NT__CIO_END, NULL, res);
+    if ((c->bits & C_WANT) && !c->held) {
+      cio_call(d, c, NT__CIO_END, NULL, res);
       called = 1;
     } else {
-      c->has_end = 1;
-      c->held_end = res;
+      hold_end(c, res);
     }
   }
   /* Still wanted and the request has ended (cancelled then resumed, or the
    * kernel's own choice): receive again. */
-  if (!ended && !c->recv_live) cio_resume(c);
-  cio_maybe_free(c);
+  if (!ended && !(c->bits & C_RECV)) cio_resume(d, c);
+  cio_maybe_free(d, c);
   return called;
 }
 
 static void rearm_starved(uring_data_t *d) {
-  nt__cio_t *c = d->starved;
-  d->starved = NULL;
-  while (c) {
-    nt__cio_t *next = c->next_starved;
-    c->starving = 0;
-    cio_resume(c);
-    cio_maybe_free(c);
-    c = next;
+  size_t n = d->nstarved;
+  d->nstarved = 0;
+  for (size_t i = 0; i < n; i++) {
+    nt__cio_t *c = d->starved[i];
+    c->bits &= (uint16_t)~C_STARVING;
+    cio_resume(d, c);
+    cio_maybe_free(d, c);
   }
 }
 
@@ -646,10 +802,15 @@ static int dispatch_poll(nt_reactor_t *r, uring_data_t *d, const cqe_copy_t *e) 
   return 1;
 }
 
+static nt__cio_t *ud_cio(uint64_t ud) {
+  return (nt__cio_t *)(uintptr_t)(ud & ~(uint64_t)TAG_MASK);
+}
+
 static int ur_wait(nt_reactor_t *r, int timeout_ms) {
   uring_data_t *d = r->backend_data;
   struct io_uring_cqe *cqe = NULL;
   int rc;
+  nt__uring_stats.enters++;
   if (timeout_ms == 0) {
     rc = io_uring_submit(&d->ring);
   } else if (timeout_ms < 0) {
@@ -684,19 +845,20 @@ static int ur_wait(nt_reactor_t *r, int timeout_ms) {
         n += dispatch_poll(r, d, &ev[i]);
         break;
       case TAG_CIO:
-        n += cio_recv_done(d, (nt__cio_t *)(uintptr_t)(ev[i].ud & ~(uint64_t)TAG_MASK),
-                           ev[i].res, ev[i].flags);
+        n += cio_recv_done(d, ud_cio(ev[i].ud), ev[i].res, ev[i].flags);
         break;
       case TAG_CIO_NOP:
-        n += cio_nop_done((nt__cio_t *)(uintptr_t)(ev[i].ud & ~(uint64_t)TAG_MASK));
+        n += cio_nop_done(d, ud_cio(ev[i].ud));
         break;
       case TAG_CIO_SEND:
-        n += cio_send_done((nt__cio_t *)(uintptr_t)(ev[i].ud & ~(uint64_t)TAG_MASK),
-                           ev[i].res);
+        n += cio_send_done(d, ud_cio(ev[i].ud), ev[i].res);
+        break;
+      case TAG_CIO_POLL:
+        n += cio_poll_done(d, ud_cio(ev[i].ud));
         break;
       }
     }
-    if (d->starved) rearm_starved(d);
+    if (d->nstarved) rearm_starved(d);
     if (k < CQE_BATCH) break;
   }
   return n;
@@ -730,6 +892,8 @@ const struct nt__backend nt__backend_uring = {
     .cio_open = ur_cio_open,
     .cio_recv = ur_cio_recv,
     .cio_close = ur_cio_close,
+    .cio_release = ur_cio_release,
     .cio_send = ur_cio_send,
     .cio_sending = ur_cio_sending,
+    .cio_poll_out = ur_cio_poll_out,
 };

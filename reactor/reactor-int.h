@@ -13,24 +13,44 @@
 #define nt__container_of(ptr, type, member)                                    \
   ((type *)((char *)(ptr)-offsetof(type, member)))
 
-/* Completion-based stream I/O (backend_uring.c), one cio per connection.
- * Receive: once cio_recv(c, 1) is called, cb(owner, NT__CIO_DATA, data, n)
+/* Completion-based stream I/O (backend_uring.c), one cio per connection,
+ * embedded in the connection (no allocation of its own: an idle connection
+ * costs what its struct costs). Its fields are the backend's; the owner
+ * sets none of them but owner_on, a byte of its own. fd sits where
+ * nt_io_t's does (a connection keeps one or the other in a union).
+ * Receive: once cio_recv(r, c, 1) is called, cb(c, NT__CIO_DATA, data, n)
  * runs from the loop for each chunk received (data valid during the call
- * only), then cb(owner, NT__CIO_END, NULL, n) once, n == 0 at the end of the
- * stream or an error code; never while reading is off (cio_recv(c, 0)):
+ * only), then cb(c, NT__CIO_END, NULL, n) once, n == 0 at the end of the
+ * stream or an error code; never while reading is off (cio_recv(r, c, 0)):
  * what arrives meanwhile is kept and delivered, in order, once it is on
  * again. Send: cio_send copies up to max bytes of iov (so the kernel never
  * reads memory the owner may free), submits them with the loop's next wait
  * and returns 0; NT_EAGAIN while a send is in flight (cio_sending). The
- * send ends with cb(owner, NT__CIO_SENT, NULL, n): n the bytes sent (all
- * of them: short sends are resubmitted inside) or an error. The owner
- * keeps those bytes queued until then, so "drained" still means "taken by
- * the kernel". cio_close: no callback after it; a send in flight is
- * cancelled; the backend frees the cio when nothing of it is in flight.
- * The owner keeps the fd and closes it after cio_close. */
+ * send ends with cb(c, NT__CIO_SENT, NULL, n): n the bytes sent (all of
+ * them: short sends are resubmitted inside) or an error. The owner keeps
+ * those bytes queued until then, so "drained" still means "taken by the
+ * kernel". cio_poll_out(r, c, 1): cb(c, NT__CIO_WRITABLE, NULL, 0) once
+ * the socket can take more (one-shot; for what cannot go through the ring,
+ * file segments). cio_close: no callback after it; what is in flight is
+ * cancelled. The owner keeps the fd and closes it after cio_close; it
+ * frees its memory (which holds c) with cio_release(r, c, mem) instead of
+ * nt__free: the backend frees mem once nothing of c is in flight (the
+ * completion of a cancelled receive arrives after the close, and must find
+ * live memory), or when the reactor is freed. One callback per reactor. */
 typedef struct nt__cio nt__cio_t;
-enum { NT__CIO_DATA, NT__CIO_END, NT__CIO_SENT };
-typedef void (*nt__cio_cb)(void *owner, int kind, const char *data, ssize_t n);
+struct nt__cio {
+  void *held;         /* data kept while reading is off (backend_uring.c) */
+  void *snd;          /* the send in flight: a copy the backend owns */
+  uint32_t sent_done; /* the owner's: bytes the ring sent, still queued */
+  uint16_t bits;      /* state (backend_uring.c) */
+  uint8_t owner_on;   /* the owner's */
+  uint8_t spare;
+  int fd;           /* at nt_io_t's offset */
+  uint32_t zombie;  /* released with requests in flight: index + 1 */
+};
+enum { NT__CIO_DATA, NT__CIO_END, NT__CIO_SENT, NT__CIO_WRITABLE };
+typedef void (*nt__cio_cb)(nt__cio_t *c, int kind, const char *data,
+                           ssize_t n);
 struct iovec;
 
 /* One poller backend per file, chosen at run time (NETTOOL_BACKEND). set()
@@ -50,13 +70,16 @@ struct nt__backend {
   /* The one pollable fd that is readable when wait() has events, for loops
    * that embed the reactor (nt_reactor_backend_fd); NULL if there is none. */
   int (*fd)(const nt_reactor_t *r);
-  /* Completion-based stream I/O (io_uring); NULL on readiness backends.
-   * cio_open returns NULL when it cannot (the caller stays readiness-based). */
-  nt__cio_t *(*cio_open)(nt_reactor_t *r, int fd, nt__cio_cb cb, void *owner);
-  int (*cio_recv)(nt__cio_t *c, int on);
-  void (*cio_close)(nt__cio_t *c);
-  int (*cio_send)(nt__cio_t *c, const struct iovec *iov, int n, size_t max);
+  /* Completion-based stream I/O (io_uring); NULL on readiness backends,
+   * where a backend that has cio_open uses it for every TCP connection. */
+  int (*cio_open)(nt_reactor_t *r, nt__cio_t *c, int fd, nt__cio_cb cb);
+  int (*cio_recv)(nt_reactor_t *r, nt__cio_t *c, int on);
+  void (*cio_close)(nt_reactor_t *r, nt__cio_t *c);
+  void (*cio_release)(nt_reactor_t *r, nt__cio_t *c, void *mem);
+  int (*cio_send)(nt_reactor_t *r, nt__cio_t *c, const struct iovec *iov,
+                  int n, size_t max);
   int (*cio_sending)(const nt__cio_t *c);
+  int (*cio_poll_out)(nt_reactor_t *r, nt__cio_t *c, int on);
   /* Optional: hands the kernel what the backend has queued (io_uring's
    * SQEs), without waiting. A host loop that sleeps on fd() must not sleep
    * with requests still in user space (their completions would never make
@@ -80,6 +103,10 @@ extern unsigned nt__uring_nbufs_override;
  * reading was off, cios allocated and not yet freed. */
 typedef struct {
   unsigned long enobufs, short_sends, held, cios_live;
+  /* provided buffers the ring has been given so far (it starts small and
+   * grows when receives find it empty: every buffer it cycles through
+   * stays resident), calls into the kernel (io_uring_enter, any reason) */
+  unsigned long bufs_posted, enters;
 } nt__uring_stats_t;
 extern nt__uring_stats_t nt__uring_stats;
 #endif

@@ -22,16 +22,23 @@
 
 typedef struct tcp_conn {
   nt__stream_t s;
-  nt_io_t io;
   nt__handle_t handle;
-  /* Completion-based receive (io_uring backend), or NULL: reads then come
-   * from the backend, and io watches for writability only. */
-  nt__cio_t *cio;
-  uint8_t cio_on;   /* receiving through the cio */
-  size_t sent_done; /* sent through the cio, still at the queue's head */
+  /* A readiness backend (epoll, poll) watches the socket with io; on one
+   * with completion-based I/O (io_uring: the backend has cio_open) the
+   * connection's I/O goes through cio instead, which takes io's room (an
+   * idle connection costs no more than on epoll). The fd is at the same
+   * place in both (reactor-int.h), so io.fd names the socket either way. */
+  union {
+    nt_io_t io;
+    nt__cio_t cio;
+  };
 } tcp_conn_t;
 
 static const nt_transport_ops_t tcp_ops;
+
+static int is_cio(const tcp_conn_t *c) {
+  return c->s.base.reactor->backend->cio_open != NULL;
+}
 
 /* --- the connection's socket -------------------------------------------- */
 
@@ -43,18 +50,21 @@ static void update_events(tcp_conn_t *c) {
              NT_TRANSPORT_CLOSED | NT_TRANSPORT_EOF_RECEIVED)))
     ev |= NT_READABLE;
   if (c->s.wq.head) ev |= NT_WRITABLE;
-  if (c->cio) {
-    const struct nt__backend *be = c->s.base.reactor->backend;
+  if (is_cio(c)) {
+    nt_reactor_t *r = c->s.base.reactor;
+    const struct nt__backend *be = r->backend;
     int on = (ev & NT_READABLE) != 0;
-    if (on != c->cio_on) {
-      c->cio_on = (uint8_t)on;
-      be->cio_recv(c->cio, on);
+    if (on != c->cio.owner_on) {
+      c->cio.owner_on = (uint8_t)on;
+      be->cio_recv(r, &c->cio, on);
     }
-    ev &= ~(unsigned)NT_READABLE;
     /* The end of the send in flight flushes the queue (conn_cio_cb): the
      * socket's writability matters only when nothing is in flight (a file
      * segment that met a full socket). */
-    if (be->cio_sending(c->cio)) ev &= ~(unsigned)NT_WRITABLE;
+    int w = (ev & NT_WRITABLE) && !be->cio_sending(&c->cio);
+    int rc = be->cio_poll_out(r, &c->cio, w);
+    if (rc) nt__stream_fail(&c->s, rc);
+    return;
   }
   if (ev != c->io.events) {
     int rc = nt_io_start(&c->io, ev);
@@ -75,15 +85,16 @@ static void update_events(tcp_conn_t *c) {
  * writability round trip, and its completion flushes the rest. */
 static ssize_t tcp_sendv(nt__stream_t *s, const struct iovec *iov, int n) {
   tcp_conn_t *c = (tcp_conn_t *)s;
-  if (c->cio && s->wq.head) { /* flushing the queue (flush_queue) */
+  if (is_cio(c) && s->wq.head) { /* flushing the queue (flush_queue) */
     /* Nothing is taken now; once the send completes, the queue's head is
      * what went out, and the next call says so. */
-    if (c->sent_done) {
-      size_t k = c->sent_done;
-      c->sent_done = 0;
+    if (c->cio.sent_done) {
+      size_t k = c->cio.sent_done;
+      c->cio.sent_done = 0;
       return (ssize_t)k;
     }
-    int rc = s->base.reactor->backend->cio_send(c->cio, iov, n, CIO_SEND_MAX);
+    nt_reactor_t *r = s->base.reactor;
+    int rc = r->backend->cio_send(r, &c->cio, iov, n, CIO_SEND_MAX);
     return rc ? rc : NT_EAGAIN;
   }
   struct msghdr m;
@@ -102,7 +113,8 @@ static ssize_t tcp_sendfile(nt__stream_t *s, int fd, uint64_t *off,
                             size_t len) {
   tcp_conn_t *c = (tcp_conn_t *)s;
   /* Not past bytes still in flight in the ring. */
-  if (c->cio && s->base.reactor->backend->cio_sending(c->cio)) return NT_EAGAIN;
+  if (is_cio(c) && s->base.reactor->backend->cio_sending(&c->cio))
+    return NT_EAGAIN;
   off_t o = (off_t)*off;
   for (;;) {
     ssize_t w = sendfile(c->io.fd, fd, &o, len);
@@ -117,8 +129,9 @@ static ssize_t tcp_sendfile(nt__stream_t *s, int fd, uint64_t *off,
 
 /* The queue's memory head goes to the ring, if nothing is in flight. */
 static void cio_kick(tcp_conn_t *c) {
-  const struct nt__backend *be = c->s.base.reactor->backend;
-  if (be->cio_sending(c->cio) || c->sent_done) return;
+  nt_reactor_t *r = c->s.base.reactor;
+  const struct nt__backend *be = r->backend;
+  if (be->cio_sending(&c->cio) || c->cio.sent_done) return;
   struct iovec iov[16];
   int k = 0;
   for (nt__wseg_t *g = c->s.wq.head; g && g->fd < 0 && k < 16; g = g->next) {
@@ -127,13 +140,13 @@ static void cio_kick(tcp_conn_t *c) {
     k++;
   }
   if (!k) return; /* a file segment first: sendfile when writable */
-  int rc = be->cio_send(c->cio, iov, k, CIO_SEND_MAX);
+  int rc = be->cio_send(r, &c->cio, iov, k, CIO_SEND_MAX);
   if (rc && rc != NT_EAGAIN) nt__stream_fail(&c->s, rc);
 }
 
 static void tcp_want_write(nt__stream_t *s, int on) {
   tcp_conn_t *c = (tcp_conn_t *)s;
-  if (c->cio && on) {
+  if (is_cio(c) && on) {
     cio_kick(c);
     if (c->s.base.flags & NT_TRANSPORT_CLOSED) return;
   }
@@ -153,16 +166,25 @@ static int tcp_shutdown_write(nt__stream_t *s) {
 static void tcp_close(nt__stream_t *s) {
   tcp_conn_t *c = (tcp_conn_t *)s;
   if (c->io.fd < 0) return;
-  nt_io_stop(&c->io);
-  if (c->cio) c->s.base.reactor->backend->cio_close(c->cio);
-  c->cio = NULL;
+  if (is_cio(c))
+    c->s.base.reactor->backend->cio_close(c->s.base.reactor, &c->cio);
+  else
+    nt_io_stop(&c->io);
   close(c->io.fd);
   c->io.fd = -1;
   nt__handle_remove(&c->handle);
   nt_reactor_unref(c->s.base.reactor); /* taken in conn_new */
 }
 
-static void tcp_free(nt__stream_t *s) { nt__free(s); }
+static void tcp_free(nt__stream_t *s) {
+  tcp_conn_t *c = (tcp_conn_t *)s;
+  nt_reactor_t *r = c->s.base.reactor;
+  /* The backend frees it once the cancelled requests naming it are in. */
+  if (is_cio(c))
+    r->backend->cio_release(r, &c->cio, c);
+  else
+    nt__free(c);
+}
 
 /* SIOCOUTQ (TIOCOUTQ) on TCP: bytes in the send queue the peer has not
  * ACKed yet (sent or not). */
@@ -230,8 +252,9 @@ static void cio_flush(tcp_conn_t *c) {
 }
 
 /* Completion-based I/O: the backend's callback (reactor-int.h). */
-static void conn_cio_cb(void *owner, int kind, const char *data, ssize_t n) {
-  tcp_conn_t *c = owner;
+static void conn_cio_cb(nt__cio_t *cio, int kind, const char *data,
+                        ssize_t n) {
+  tcp_conn_t *c = nt__container_of(cio, tcp_conn_t, cio);
   if (kind == NT__CIO_DATA) {
     nt__stream_deliver(&c->s, data, (size_t)n);
   } else if (kind == NT__CIO_END) {
@@ -239,12 +262,14 @@ static void conn_cio_cb(void *owner, int kind, const char *data, ssize_t n) {
       nt__stream_deliver_eof(&c->s);
     else
       nt__stream_fail(&c->s, (int)n);
+  } else if (kind == NT__CIO_WRITABLE) { /* a file segment can go on */
+    cio_flush(c);
   } else { /* NT__CIO_SENT: the bytes in flight are out */
     if (n < 0) {
       nt__stream_fail(&c->s, (int)n);
       return;
     }
-    c->sent_done = (size_t)n;
+    c->cio.sent_done = (uint32_t)n;
     cio_flush(c); /* takes them off the queue, sends the rest */
   }
 }
@@ -259,12 +284,8 @@ static void conn_io_cb(nt_io_t *io, unsigned events) {
     do_read(c);
     can_read = 0;
   }
-  if ((events & NT_WRITABLE) && !(c->s.base.flags & NT_TRANSPORT_CLOSED)) {
-    if (c->cio)
-      cio_flush(c);
-    else
-      nt__stream_flush(&c->s);
-  }
+  if ((events & NT_WRITABLE) && !(c->s.base.flags & NT_TRANSPORT_CLOSED))
+    nt__stream_flush(&c->s);
   if (can_read && (c->io.events & NT_READABLE) &&
       !(c->s.base.flags & NT_TRANSPORT_CLOSED))
     do_read(c);
@@ -290,19 +311,25 @@ static int conn_new(nt_reactor_t *r, int fd, tcp_conn_t **out) {
     return NT_ENOMEM;
   }
   nt__stream_init(&c->s, r, &tcp_ops, &tcp_stream_io);
-  nt_io_init(r, &c->io, fd, conn_io_cb);
-  nt_io_unref(&c->io);
-  c->cio = r->backend->cio_open ? r->backend->cio_open(r, fd, conn_cio_cb, c)
-                                : NULL;
-  c->cio_on = c->cio != NULL;
-  c->sent_done = 0;
-  int rc = c->cio ? r->backend->cio_recv(c->cio, 1)
-                  : nt_io_start(&c->io, NT_READABLE);
-  if (rc) {
-    if (c->cio) r->backend->cio_close(c->cio);
-    close(fd);
-    nt__free(c);
-    return rc;
+  int rc;
+  if (r->backend->cio_open) {
+    rc = r->backend->cio_open(r, &c->cio, fd, conn_cio_cb);
+    if (rc) {
+      close(fd);
+      nt__free(c);
+      return rc;
+    }
+    c->cio.owner_on = 1;
+    r->backend->cio_recv(r, &c->cio, 1); /* an SQE: cannot fail */
+  } else {
+    nt_io_init(r, &c->io, fd, conn_io_cb);
+    nt_io_unref(&c->io);
+    rc = nt_io_start(&c->io, NT_READABLE);
+    if (rc) {
+      close(fd);
+      nt__free(c);
+      return rc;
+    }
   }
   nt_reactor_ref(r);
   nt__handle_add(r, &c->handle, conn_close_handle);
