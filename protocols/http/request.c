@@ -400,6 +400,20 @@ static void common(nt_http_request_t *q, rq_event_t ev, int arg) {
   }
 }
 
+/* The detail of a response cut while its body came: how much of it came.
+ * The status says how the connection ended (reset, closed early), and
+ * programs print the two together: this must not say that again. */
+static void set_cut_error(nt_http_request_t *q, const char *note) {
+  char d[160];
+  if (q->have_resp && q->resp.content_length >= 0)
+    snprintf(d, sizeof d, "the response body stopped after %llu of %lld bytes%s",
+             (unsigned long long)q->received, (long long)q->resp.content_length, note);
+  else
+    snprintf(d, sizeof d, "the response body stopped after %llu bytes%s",
+             (unsigned long long)q->received, note);
+  set_error(q, "%s", d);
+}
+
 /* The connection ended while the final answer's body was coming. */
 static void lost_receiving(nt_http_request_t *q, int status) {
   q->conn = NULL;
@@ -407,12 +421,10 @@ static void lost_receiving(nt_http_request_t *q, int status) {
    * other, not a TLS (handshake) failure. */
   if (status == NT_ETLS_TRUNCATED) {
     status = NT_EUNEXPECTEDEOF;
-    set_error(q, "%s",
-              "the connection closed before the response ended "
-              "(no TLS close_notify)");
+    set_cut_error(q, " (no TLS close_notify)");
   }
   if (status == 0) status = NT_EUNEXPECTEDEOF;
-  set_error(q, "%s", "the connection closed before the response ended");
+  set_cut_error(q, "");
   finish(q, status);
 }
 
@@ -630,6 +642,10 @@ static void c_lost(nt_http_request_t *q, int status) {
 }
 
 static void c_failed(nt_http_request_t *q, int status, const char *detail) {
+  /* the connection closed inside the body: the parser's words would say
+   * again what NT_EUNEXPECTEDEOF says */
+  if (status == NT_EUNEXPECTEDEOF && q->state == RQ_RECEIVING)
+    set_cut_error(q, "");
   set_error(q, "%s", detail);
   step(q, EV_FAIL, status);
 }

@@ -141,6 +141,24 @@ else
 fi
 t_stop $RPID
 
+# 2b. one cut, no --retry: exit 7 and one line that says how the connection
+# ended (the status) and how much came, each once (it used to say twice that
+# the connection closed); the retry lines of 2 say it the same way
+relay --cut-at 1000000
+OUT=$T_TMP/o2b.bin
+"$NETTOOL" http-get -q "http://127.0.0.1:$RPORT/big.bin" -o "$OUT" 2>"$T_TMP/e2b"
+rc=$?
+want="^nettool: http-get: http://127\.0\.0\.1:$RPORT/big\.bin: (connection reset by peer|connection closed before the reply was complete): the response body stopped after [0-9]+ of $SIZE bytes; partial download kept in $OUT\.part \(the same command continues it\)\$"
+if [ $rc -eq 7 ] && [ "$(wc -l <"$T_TMP/e2b")" = 1 ] && grep -Eq "$want" "$T_TMP/e2b" &&
+  [ "$(grep -o 'connection' "$T_TMP/e2b" | wc -l)" = 1 ] &&
+  grep -Eq '(connection reset by peer|connection closed before the reply was complete): the response body stopped after [0-9]+ of [0-9]+ bytes, retrying in' "$T_TMP/e2" &&
+  ! grep -q 'the connection closed' "$T_TMP/e2"; then
+  ok "a cut without --retry: exit 7, one line saying once how it ended and how much came"
+else
+  not_ok "a cut without --retry: one clear line" "exit $rc" "$(cat "$T_TMP/e2b")" "$(grep retrying "$T_TMP/e2")"
+fi
+t_stop $RPID
+
 # 3. the file changes between two attempts: If-Range fails, nginx sends
 # the new file whole (200), which is what arrives, not a splice. The cut
 # comes before 1 MiB of body (after more, the retry would go at once): the
