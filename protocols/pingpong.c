@@ -211,8 +211,13 @@ static void fail(nt_pp_t *pp, int err) {
 static void block_line(nt_pp_t *pp, const char *line, size_t len) {
   nt__pp_cmd_t *c = pp->head;
   /* A block is a transfer: each complete line is progress (a partial one
-   * is not, so a server trickling bytes cannot hold the command open). */
-  arm_timer(pp);
+   * is not, so a server trickling bytes cannot hold the command open).
+   * The reactor's clock moves once per turn of the loop, so the lines of
+   * one read would all set the same deadline: only the first pays for
+   * the timer heap (per line, that was 2% of nntp-get's CPU). */
+  if (!nt_timer_is_active(&pp->timer) ||
+      pp->timer.due != nt_reactor_now(pp->reactor) + pp->timeout_ms)
+    arm_timer(pp);
   if (len == 1 && line[0] == '.') {
     if (c->line) c->line(pp, c->arg, NULL, 0);
     if (pp->head == c) pop_head(pp);
