@@ -498,6 +498,7 @@ int nntp_cli_run(nntp_cli_t *s) {
     rc = nt_reactor_run(s->reactor);
     nt_timer_stop(&max_timer);
     nt_timer_stop(&retry_timer);
+    if (s->on_stop) s->on_stop(s);
     if (rc) {
       cli_error("reactor failed: %s", nt_strerror(rc));
       s->exit_code = NT_EXIT_INTERNAL;

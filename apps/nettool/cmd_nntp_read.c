@@ -58,8 +58,11 @@ const cli_cmd_spec_t cli_spec_nntp_read = {
     "the newest article left is shown. GROUP may be a URL:\n"
     "news://HOST[:PORT]/GROUP, nntp://HOST[:PORT]/GROUP[/N], nntps://...\n"
     "Commands are pipelined (RFC 3977) and COMPRESS DEFLATE is used when the\n"
-    "server offers it. --json prints one object: the article, or the group\n"
-    "and its overview rows.\n",
+    "server offers it (a server that refuses pipelining gets the commands\n"
+    "again one at a time on a new connection). --json prints one object: the\n"
+    "article, or the group and its overview rows. On a terminal, --overview\n"
+    "and --new show a progress line on stderr (articles done, rows, bytes,\n"
+    "rate).\n",
     NNTP_CLI_SHARED | CLI_S(CLI_O_JSON) | CLI_S_RETRY,
     own_opts,
     nntp_cli_shared_help,
@@ -454,6 +457,12 @@ static void group_done(nt_nntp_t *c, const nt_nntp_result_t *res, void *arg) {
   group_work(r);
 }
 
+/* The loop is over (done, or Ctrl-C): the overview's timers stop. */
+static void stop(nntp_cli_t *s) {
+  read_t *r = s->data;
+  nntp_over_stop(&r->job);
+}
+
 static void start(nntp_cli_t *s) {
   read_t *r = s->data;
   int rc = nt_nntp_group(s->client, r->group, group_done, r);
@@ -548,6 +557,7 @@ int cmd_nntp_read(int argc, char **argv) {
     r.article = urlnum;
   }
   r.s.on_ready = start;
+  r.s.on_stop = stop;
   r.s.data = &r;
   cli_last_error[0] = 0;
   double t0 = cli_now();

@@ -61,6 +61,9 @@ typedef struct nntp_cli_s {
   int retries, retried;
   unsigned long long retry_delay_ms;
   int retry_pending; /* a reconnect is due: failures say nothing */
+  /* after the loop, before the reactor is freed (also after Ctrl-C): the
+   * command stops its own timers; NULL: none */
+  void (*on_stop)(struct nntp_cli_s *s);
 } nntp_cli_t;
 
 /* NNTP's own options besides the shared ones (cli_opts.h), for the

@@ -2,9 +2,8 @@
  * (pipelined by the client) or, with --connections N > 1, a pool of N that
  * takes the session's connection over as its first (N in all); a server
  * that hangs up on pipelined commands gets the chunks not done again one
- * command at a time (the client does that itself, nntp.h; should the
- * session still die under pipelined commands, a pool of one with
- * pipelining off takes over). Rows are
+ * command at a time (the client does that itself, nntp.h); with --retry a
+ * lost connection's chunks go again on a new one after the backoff. Rows are
  * collected per chunk (a chunk sent again starts over), then sorted,
  * threaded by References and printed. One connection by default: accounts
  * limited to one connection keep working. */
@@ -13,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <wchar.h>
 
 #include "cli.h"
@@ -21,6 +21,7 @@
 #include "nettool/nntp.h"
 #include "nettool/nntp_pool.h"
 #include "nntp_read_over.h"
+#include "progress.h"
 
 #define CHUNK 1000       /* articles per OVER command */
 #define MIN_CHUNK 100    /* with several connections: at least this */
@@ -37,6 +38,8 @@ typedef struct {
   row_t *rows;
   size_t n, cap;
   char range[64];
+  uint64_t lo, hi;
+  uint64_t bytes; /* overview lines received for it (the progress bar) */
   int done;
 } chunk_t;
 
@@ -46,12 +49,22 @@ typedef struct {
   size_t nchunks, pending;
   nt_nntp_pool_t *pool;
   int failed;
-  int fallback, fallback_done; /* the session refused pipelining */
-  /* --retry: the session was lost; the chunks not done go again over a
-   * pool of one after the backoff (rows of done chunks are kept, a chunk
-   * cut short starts over: no row twice) */
-  int retry, retry_status;
+  /* --retry: the connection was lost (the session's, or a retry's); the
+   * chunks not done go again over a new pool of one after the backoff
+   * (rows of done chunks are kept, a chunk cut short starts over: no row
+   * twice). A server that refuses pipelining is the client's business
+   * (nntp.h: it connects again by itself). */
+  int redo;       /* chunks wait for the next try */
+  int retry_pool; /* o->pool is a retry's (one try per pool) */
+  int retry_status;
   nt_timer_t retry_timer;
+  int retry_timer_on;
+  /* the progress line (a terminal, not --json or -q): articles of the
+   * ranges done, rows, bytes, rate; drawn at once, then every 250 ms */
+  int bar, drawn;
+  nt_timer_t bar_timer;
+  uint64_t last_ms, last_bytes;
+  double rate;
 } over_t;
 
 static char *dup_str(nt_nntp_str_t s) {
@@ -73,10 +86,21 @@ static void row_free(row_t *r) {
 static void chunk_reset(chunk_t *c) {
   for (size_t i = 0; i < c->n; i++) row_free(&c->rows[i]);
   c->n = 0;
+  c->bytes = 0;
+}
+
+/* The bytes of the overview line o came from ("N\t...\r\n"): its fields
+ * are slices of it, from the subject to the end; the number is in front. */
+static uint64_t line_bytes(const nt_nntp_overview_t *ov) {
+  uint64_t digits = 1;
+  for (uint64_t n = ov->number; n >= 10; n /= 10) digits++;
+  const char *end = ov->extra.p + ov->extra.n;
+  return (uint64_t)(end - ov->subject.p) + digits + 1 + 2;
 }
 
 static void keep(over_t *o, chunk_t *c, const nt_nntp_overview_t *ov) {
   (void)o;
+  c->bytes += line_bytes(ov);
   if (c->n == c->cap) {
     size_t cap = c->cap ? c->cap * 2 : 64;
     row_t *r = realloc(c->rows, cap * sizeof *r);
@@ -100,6 +124,8 @@ static void keep(over_t *o, chunk_t *c, const nt_nntp_overview_t *ov) {
   }
   c->n++;
 }
+
+static over_t *current; /* the one job of the process */
 
 /* --- output ------------------------------------------------------------------------------ */
 
@@ -325,10 +351,73 @@ static row_t *thread(row_t *rows, size_t n) {
   return out;
 }
 
+/* --- the progress line --------------------------------------------------------------------- */
+
+static void bar_erase(over_t *o) {
+  if (!o->drawn) return;
+  fputs("\r\033[K", stderr);
+  fflush(stderr);
+  o->drawn = 0;
+}
+
+static void bar_draw(over_t *o) {
+  uint64_t total = 0, done = 0, rows = 0, bytes = 0;
+  for (size_t i = 0; i < o->nchunks; i++) {
+    const chunk_t *c = &o->chunks[i];
+    total += c->hi - c->lo + 1;
+    if (c->done) done += c->hi - c->lo + 1;
+    rows += c->n;
+    bytes += c->bytes;
+  }
+  uint64_t now = nt_reactor_now(o->job->s->reactor);
+  if (now - o->last_ms >= 200) {
+    double inst = bytes >= o->last_bytes
+                      ? (double)(bytes - o->last_bytes) * 1000.0 / (double)(now - o->last_ms)
+                      : 0;
+    o->rate = o->rate == 0 ? inst : 0.7 * o->rate + 0.3 * inst;
+    o->last_ms = now;
+    o->last_bytes = bytes;
+  }
+  int pct = total ? (int)((double)done * 100.0 / (double)total) : 100;
+  char bar[21], b[32], r[32];
+  for (int i = 0; i < 20; i++) bar[i] = i < pct / 5 ? '#' : '.';
+  bar[20] = 0;
+  progress_human(b, sizeof b, (double)bytes);
+  progress_human(r, sizeof r, o->rate);
+  const char *g = o->job->group;
+  fprintf(stderr, "\r[%s] %3d%%  %.40s: articles %llu/%llu  rows %llu  %s  %s/s\033[K", bar,
+          pct, cli_text(g, strlen(g)), (unsigned long long)done, (unsigned long long)total,
+          (unsigned long long)rows, b, r);
+  fflush(stderr);
+  o->drawn = 1;
+}
+
+static void bar_tick(nt_timer_t *t) { bar_draw(t->data); }
+
+static void bar_start(over_t *o) {
+  nntp_over_job_t *job = o->job;
+  if (job->json || job->s->quiet || !isatty(STDERR_FILENO)) return;
+  o->bar = 1;
+  nt_timer_init(job->s->reactor, &o->bar_timer, bar_tick);
+  o->bar_timer.data = o;
+  nt_timer_unref(&o->bar_timer); /* it alone does not keep the loop going */
+  o->last_ms = nt_reactor_now(job->s->reactor);
+  nt_timer_start(&o->bar_timer, 250, 250);
+  bar_draw(o); /* at once: a short run shows it too */
+}
+
+static void bar_stop(over_t *o) {
+  if (!o->bar) return;
+  nt_timer_stop(&o->bar_timer);
+  o->bar = 0;
+  bar_erase(o);
+}
+
 /* --- fetching ------------------------------------------------------------------------------- */
 
 static void finish(over_t *o) {
   nntp_over_job_t *job = o->job;
+  bar_stop(o);
   if (o->pool) {
     nt_nntp_pool_close(o->pool);
     o->pool = NULL;
@@ -380,7 +469,7 @@ static void finish(over_t *o) {
 static void chunk_over(nt_nntp_t *c, const nt_nntp_overview_t *ov, void *arg) {
   chunk_t *ch = arg;
   (void)c;
-  keep(NULL, ch, ov);
+  keep(current, ch, ov);
 }
 
 static void start_pool(over_t *o, unsigned connections, unsigned pipeline);
@@ -388,24 +477,12 @@ static void retry_later(over_t *o);
 
 static void chunk_done_common(over_t *o, chunk_t *ch, int status, int code,
                               const char *text) {
-  nt_nntp_t *sc = o->job->s->client;
-  /* The session died under pipelined commands (code 0: no reply to this
-   * one): a server that cannot pipeline. Every unanswered chunk hears it
-   * now, in order; they go again over one new connection, one command at
-   * a time (the session is gone, so no connection more than before). */
-  if (!o->pool && !o->fallback_done && code == 0 && sc &&
-      nt_nntp_peak_in_flight(sc) > 1 &&
-      (status == NT_EUNEXPECTEDEOF || status == NT_ECONNRESET)) {
-    o->fallback = 1;
-    o->job->s->handed_over = 1;
-    chunk_reset(ch);
-    if (--o->pending == 0) start_pool(o, 1, 1);
-    return;
-  }
   nntp_cli_t *s = o->job->s;
-  if (!o->pool && !o->fallback_done && s->retried < s->retries &&
-      nntp_cli_transient(status)) {
-    o->retry = 1;
+  /* the session's connection or a retry's pool of one was lost: again
+   * after the backoff (a pool of --connections N retries by itself) */
+  int ours = o->pool ? o->retry_pool : 1;
+  if (ours && !o->failed && s->retried < s->retries && nntp_cli_transient(status)) {
+    o->redo = 1;
     o->retry_status = status;
     s->handed_over = 1;
     chunk_reset(ch);
@@ -416,6 +493,7 @@ static void chunk_done_common(over_t *o, chunk_t *ch, int status, int code,
   /* 423: no article in that range (a cancelled stretch): simply none */
   if (status && status != NT_ENNTP_NOARTICLE && !o->failed) {
     o->failed = 1;
+    bar_stop(o);
     nt_nntp_result_t r;
     memset(&r, 0, sizeof r);
     r.status = status;
@@ -436,19 +514,14 @@ static void chunk_done_common(over_t *o, chunk_t *ch, int status, int code,
     nntp_cli_fail(o->job->s, what, &r);
   }
   if (--o->pending == 0) {
-    if (o->retry && !o->pool) {
+    if (o->redo && !o->failed) {
       retry_later(o);
-      return;
-    }
-    if (o->fallback && !o->pool) {
-      start_pool(o, 1, 1);
       return;
     }
     finish(o);
   }
 }
 
-static over_t *current; /* the one job of the process */
 
 static void chunk_done(nt_nntp_t *c, const nt_nntp_result_t *r, void *arg) {
   (void)c;
@@ -462,7 +535,7 @@ static void pool_over(nt_nntp_pool_t *p, const nt_nntp_overview_t *ov, void *arg
     chunk_reset(ch);
     return;
   }
-  keep(NULL, ch, ov);
+  keep(current, ch, ov);
 }
 
 static void pool_done(nt_nntp_pool_t *p, const nt_nntp_pool_result_t *r, void *arg) {
@@ -483,17 +556,14 @@ static int pool_chunks(over_t *o, unsigned connections, unsigned pipeline, int a
   memset(&po, 0, sizeof po);
   po.connections = connections;
   if (adopt) po.adopt = job->s->client;
-  if (o->retry) { /* the retries left are the pool's now */
-    po.attempts = (unsigned)(job->s->retries - job->s->retried + 1);
-    po.retry_delay_ms = job->s->retry_delay_ms ? job->s->retry_delay_ms : 1000;
-    job->s->retried = job->s->retries;
-  }
+  if (o->retry_pool) po.attempts = 1; /* retry_later does the retrying */
   nt_nntp_options_t co = *job->s->conn_opts;
   if (pipeline) co.pipeline = pipeline;
   nt_nntp_pool_callbacks_t cbs = {.closed = pool_closed};
   int rc = nt_nntp_pool_new(job->s->reactor, job->s->host, job->s->port, &co, &po, &cbs,
                             o, &o->pool);
   if (rc) {
+    bar_stop(o);
     cli_error("connect to %s port %d: %s", job->s->host, job->s->port, nt_strerror(rc));
     return nntp_cli_exit(rc);
   }
@@ -517,7 +587,6 @@ static int pool_chunks(over_t *o, unsigned connections, unsigned pipeline, int a
 }
 
 static void start_pool(over_t *o, unsigned connections, unsigned pipeline) {
-  o->fallback_done = 1;
   int rc = pool_chunks(o, connections, pipeline, 0);
   if (rc) {
     o->failed = 1;
@@ -528,21 +597,30 @@ static void start_pool(over_t *o, unsigned connections, unsigned pipeline) {
 
 static void on_retry_timer(nt_timer_t *t) {
   over_t *o = t->data;
+  o->retry_timer_on = 0;
   if (o->job->s->finished) return;
+  o->retry_pool = 1;
   start_pool(o, 1, 0);
 }
 
-/* The session was lost under the overview (--retry): after the backoff, a
- * new connection takes the chunks not done. */
+/* The connection was lost under the overview (--retry): after the backoff,
+ * a new connection takes the chunks not done. */
 static void retry_later(over_t *o) {
   nntp_cli_t *s = o->job->s;
   if (s->finished) return;
+  o->redo = 0;
+  if (o->pool) { /* the last try's: its connection is gone */
+    nt_nntp_pool_close(o->pool);
+    o->pool = NULL;
+  }
   unsigned long long d = nntp_cli_backoff(s, s->retried);
   s->retried++;
+  bar_erase(o); /* drawn again by the next tick */
   cli_error("%s port %d: overview: %s; retrying in %s (%d of %d)", s->host, s->port,
             nt_strerror(o->retry_status), cli_secs(d), s->retried, s->retries);
   nt_timer_init(s->reactor, &o->retry_timer, on_retry_timer);
   o->retry_timer.data = o;
+  o->retry_timer_on = 1;
   nt_timer_start(&o->retry_timer, d, 0);
 }
 
@@ -570,6 +648,8 @@ int nntp_over_start(nntp_over_job_t *job, const uint64_t (*ranges)[2], size_t n)
       chunk_t *ch = &o->chunks[o->nchunks++];
       snprintf(ch->range, sizeof ch->range, "%llu-%llu", (unsigned long long)lo,
                (unsigned long long)hi);
+      ch->lo = lo;
+      ch->hi = hi;
       if (hi == UINT64_MAX) break;
     }
   if (!o->nchunks) {
@@ -578,6 +658,7 @@ int nntp_over_start(nntp_over_job_t *job, const uint64_t (*ranges)[2], size_t n)
     return 0;
   }
   o->pending = o->nchunks;
+  bar_start(o);
   /* N connections in all: the session's and N - 1 more */
   if (job->connections > 1) return pool_chunks(o, job->connections, 0, 1);
   for (size_t i = 0; i < o->nchunks; i++) {
@@ -589,6 +670,14 @@ int nntp_over_start(nntp_over_job_t *job, const uint64_t (*ranges)[2], size_t n)
     }
   }
   return 0;
+}
+
+void nntp_over_stop(nntp_over_job_t *job) {
+  over_t *o = job->impl;
+  if (!o) return;
+  bar_stop(o);
+  if (o->retry_timer_on) nt_timer_stop(&o->retry_timer);
+  o->retry_timer_on = 0;
 }
 
 void nntp_over_free(nntp_over_job_t *job) {

@@ -2,7 +2,9 @@
  * into chunks fetched with pipelined OVER commands, on the session's
  * connection or over --connections N (nettool/nntp_pool.h); rows are
  * kept, sorted by number, optionally threaded by References, and printed
- * as the table or as JSON. */
+ * as the table or as JSON. On a terminal (not with --json or -q) a progress
+ * line on stderr shows the articles of the ranges done of all, the rows,
+ * the bytes and the rate while they come. */
 #ifndef NETTOOL_NNTP_READ_OVER_H
 #define NETTOOL_NNTP_READ_OVER_H
 
@@ -29,6 +31,9 @@ typedef struct nntp_over_job_s {
 int nntp_over_start(nntp_over_job_t *job, const uint64_t (*ranges)[2], size_t n);
 /* Prints a row as the table does (for the single-article code paths). */
 void nntp_over_table_head(void);
+/* Stops the job's timers (the progress line, a --retry wait) and erases
+ * the progress line: after the loop, before its reactor is freed. */
+void nntp_over_stop(nntp_over_job_t *job);
 /* Frees what the job kept. */
 void nntp_over_free(nntp_over_job_t *job);
 

@@ -208,6 +208,29 @@ assert d["exit_code"] == int(sys.argv[2]) != 0 and "no.such.group" in d["error"]
 }
 check "--json: the overview and an article parse, dot-stuffing undone; a failure is an object with exit_code and error" t_json
 
+# the progress line: on a terminal (script(1) gives a pty), not with --json
+# or -q, nor when stderr is a file
+t_progress() {
+  command -v script >/dev/null || { echo "# script(1) missing (bsdutils)"; return 1; }
+  local c
+  for c in 1 2; do
+    script -q -e -c "$nt nntp-read local.test --server $srv --overview 150 --connections $c" \
+      "$dir/tty$c.log" >/dev/null 2>&1 || { echo "# $c: exit $?"; return 1; }
+    grep -aEq 'local\.test: articles [0-9]+/150  rows [0-9]+  [0-9.]+ [KMG]?i?B  [0-9.]+ [KMG]?i?B/s' "$dir/tty$c.log" ||
+      { echo "# $c: no progress line: $(head -c 300 "$dir/tty$c.log")"; return 1; }
+    grep -aq 'articles 0/150' "$dir/tty$c.log" ||
+      { echo "# $c: no count"; return 1; }
+    [ "$(grep -caE '^ +[0-9]+  ' "$dir/tty$c.log")" = 150 ] || { echo "# $c: rows"; return 1; }
+  done
+  script -q -e -c "$nt nntp-read local.test --server $srv --overview 150 --json" \
+    "$dir/ttyj.log" >/dev/null 2>&1 || return 1
+  script -q -e -c "$nt nntp-read local.test --server $srv --overview 150 -q" \
+    "$dir/ttyq.log" >/dev/null 2>&1 || return 1
+  ! grep -aq 'articles [0-9]*/' "$dir/ttyj.log" "$dir/ttyq.log" "$dir/z.err" ||
+    { echo "# a progress line with --json, -q or no terminal"; return 1; }
+}
+check "on a terminal: a progress line (articles done of all, rows, bytes, rate); none with --json, -q or a file" t_progress
+
 # a server that hangs up when a second command arrives before its answer:
 # the overview is fetched again one command at a time on a new connection
 # (after the session died, or in the pool of --connections 2), nothing lost

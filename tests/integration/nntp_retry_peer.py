@@ -11,6 +11,8 @@ Modes:
   over     the first connection is cut after 10 rows of an OVER reply
   article  the first connection is cut after 3 body lines of an ARTICLE
   nogroup  GROUP answers 411 (a refusal: never worth a retry)
+  silent   every connection: set-up and GROUP are answered, then nothing
+           (OVER and ARTICLE wait for ever: the client's --timeout ends it)
 """
 import socket
 import sys
@@ -63,6 +65,8 @@ def serve(conn, k):
                 conn.sendall(b"411 No such newsgroup\r\n")
             elif verb == "GROUP":
                 conn.sendall(b"211 %d 1 %d g\r\n" % (HIGH, HIGH))
+            elif verb in ("OVER", "XOVER", "ARTICLE") and mode == "silent":
+                pass  # stops answering; the client hangs up
             elif verb in ("OVER", "XOVER"):
                 a, b = (int(x) for x in w[1].split("-"))
                 rows = [row(n) for n in range(max(a, 1), min(b, HIGH) + 1)]

@@ -5,7 +5,10 @@
 # it; nntp-read --retry against a scripted server (nntp_retry_peer.py,
 # 127.0.0.1) that cuts the first connection mid-overview or mid-article:
 # reconnect, the rest fetched, every row and line exactly once, exit 0;
-# without --retry the documented exit 7; a refusal (411) is never retried.
+# without --retry the documented exit 7; a refusal (411) is never retried;
+# a server that stops answering: timeout, backoff, retry, and exit 10 in
+# the expected time; Ctrl-C while a backoff timer is pending: exit 130 at
+# once, with nothing left live.
 #   retry.sh NETTOOL
 set -u
 nt=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -103,5 +106,55 @@ t_wait_exit "$PEER" 50
 c "411 no such group with --retry 3: exit 8 at once, one connection" sh -c "
   [ \$(cat '$W/rc') = 8 ] && [ \$(grep -c ' CAPABILITIES\$' '$W/log') = 1 ] &&
   ! grep -q retrying '$W/err'"
+
+# --- the backoff timer: a server that stops answering ------------------------------
+# Every connection gets its set-up and GROUP answered, then silence: each try
+# ends with the reply timeout (0.5 s), a backoff follows (--retry-delay 0.2:
+# 0.1-0.2 s, then 0.2-0.4 s), and after the third try the command gives up
+# with exit 10 (timeout), three connections made, in 1.5 s to 3 tries'
+# worth plus slack (8 s).
+for what in article overview; do
+  peer silent
+  args=()
+  [ "$what" = overview ] && args=(--overview 30)
+  t0=$(date +%s%N)
+  run nntp-read g --server "127.0.0.1:$port" "${args[@]}" --timeout 0.5 --retry 2 --retry-delay 0.2
+  ms=$((($(date +%s%N) - t0) / 1000000))
+  t_wait_exit "$PEER" 50
+  c "$what: silence after GROUP, --timeout 0.5 --retry 2: exit 10 (timeout)" rc_is 10
+  c "... three connections, the command sent on each" sh -c "
+    [ \$(grep -c ' CAPABILITIES\$' '$W/log') = 3 ] && [ \$(grep -cE '^[123] (OVER|ARTICLE) ' '$W/log') = 3 ]"
+  c "... two retries said, then the timeout" sh -c "
+    grep -q 'retrying in .* (1 of 2)' '$W/err' && grep -q 'retrying in .* (2 of 2)' '$W/err' &&
+    ! grep -q '(3 of' '$W/err' && tail -1 '$W/err' | grep -Eq 'timeout|within'"
+  c "... inside the expected time (1.5 s <= $ms ms <= 8 s)" test "$ms" -ge 1500 -a "$ms" -le 8000
+done
+
+# --- Ctrl-C while a backoff timer is pending ----------------------------------------
+# The first connection is cut (mode over/article); the retry waits 30 s; SIGINT
+# during the wait: exit 130 at once, "interrupted", and nothing left behind (no
+# timer or connection still live when the reactor is freed: its warning).
+for mode in article over; do
+  peer "$mode"
+  args=()
+  [ "$mode" = over ] && args=(--overview 30)
+  (cd "$W" && exec "$nt" nntp-read g --server "127.0.0.1:$port" "${args[@]}" --retry 3 \
+    --retry-delay 30 >"$W/out" 2>"$W/err") &
+  pid=$!
+  t_track "$pid"
+  for i in $(seq 100); do grep -q 'retrying in' "$W/err" 2>/dev/null && break; sleep 0.05; done
+  t0=$(date +%s%N)
+  kill -INT "$pid"
+  t_wait_exit "$pid" 30
+  wait "$pid"
+  echo $? >"$W/rc"
+  ms=$((($(date +%s%N) - t0) / 1000000))
+  c "$mode: Ctrl-C during the 15-30 s backoff: exit 130" rc_is 130
+  c "... within 2 s ($ms ms)" test "$ms" -le 2000
+  c "... it said so, and nothing was left live" sh -c "
+    grep -q 'retrying in' '$W/err' && grep -q 'interrupted' '$W/err' && ! grep -q 'still live' '$W/err'"
+  kill "$PEER" 2>/dev/null
+  wait "$PEER" 2>/dev/null
+done
 
 t_summary
