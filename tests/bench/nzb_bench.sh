@@ -8,8 +8,9 @@
 # the same number of connections to the same server, RUNS times each,
 # alternating. Both results are checked against the posted file (sha256).
 # Prints wall time, CPU (user+sys) per decoded MiB and peak RSS (GNU time)
-# as a Markdown table with nettool/NZBGet ratios, then the yEnc decoder's
-# speed on one core (tests/bench/yenc_bench.c).
+# as a Markdown table (medians of the runs, [min-max]) with nettool/NZBGet
+# ratios, then the yEnc decoder's speed on one core
+# (tests/bench/yenc_bench.c).
 #   tests/bench/nzb_bench.sh [SIZE] [CONNECTIONS] [RUNS]   (root, inn2, nzbget, node)
 #   SIZE as head -c takes it (default 500M); NETTOOL=path uses that binary.
 set -euo pipefail
@@ -40,7 +41,8 @@ cc -O2 -std=gnu11 -I"$root/include" "$root/tests/bench/yenc_bench.c" "$lib" \
   $(pkg-config --libs libcares expat zlib) -lssl -lcrypto -lpthread -o "$work/yenc_bench"
 
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-bash "$root/tests/integration/nntp_inn.sh" start "$work/inn" "$port" >/dev/null
+bash "$root/tests/integration/nntp_inn.sh" start "$work/inn" "$port" >/dev/null ||
+  { tail -n 20 "$work/inn/log/"* >&2; exit 1; } # why (the trap removes $work)
 mkdir -p "$work/post"
 head -c "$size" /dev/urandom >"$work/post/data.bin"
 want=$(sha256sum <"$work/post/data.bin" | cut -d' ' -f1)
@@ -123,18 +125,27 @@ mib=$(awk -v b="$bytes" 'BEGIN{printf "%.1f", b/1048576}')
 echo
 echo "## NZB download, $(date -u +%Y-%m-%d), $mib MiB in $(grep -c '<segment ' "$work/data.nzb") articles, $conns connections, INN on loopback, $(nproc) cores"
 echo
-echo "| client | wall s | CPU s (user+sys) | CPU ms per MiB | MiB/s | peak RSS MiB | sha256 |"
-echo "|---|---:|---:|---:|---:|---:|---|"
+echo "| client | runs | wall s | CPU s (user+sys) | CPU ms per MiB | MiB/s | peak RSS MiB | sha256 |"
+echo "|---|---:|---:|---:|---:|---:|---:|---|"
+# medians over the runs, [min-max] beside them (a shared machine: the
+# spread says how much to trust a ratio)
 awk -v mib="$mib" '
-  { n[$1]++; w[$1]+=$2; c[$1]+=$3+$4; if ($5>m[$1]) m[$1]=$5; ok[$1]+=$6 }
+  function med(a, n,   i, j, t) { # sorts a[1..n], returns the median
+    for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+    return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+  }
+  { k = $1; n[k]++; W[k, n[k]] = $2; C[k, n[k]] = $3 + $4; M[k, n[k]] = $5; ok[k] += $6 }
   END {
     for (k in n) {
-      W=w[k]/n[k]; C=c[k]/n[k]
-      printf "| %s | %.2f | %.2f | %.1f | %.1f | %.1f | %s |\n", k, W, C, 1000*C/mib, mib/W, m[k]/1024, (ok[k]==n[k]?"ok":"MISMATCH")
-      WW[k]=W; CC[k]=C; MM[k]=m[k]
+      delete w; delete c; delete m
+      for (i = 1; i <= n[k]; i++) { w[i] = W[k, i]; c[i] = C[k, i]; m[i] = M[k, i] }
+      mw[k] = med(w, n[k]); mc[k] = med(c, n[k]); mm[k] = med(m, n[k])
+      printf "| %s | %d | %.2f [%.2f-%.2f] | %.2f [%.2f-%.2f] | %.2f [%.2f-%.2f] | %.1f | %.2f [%.2f-%.2f] | %s |\n", k, n[k],
+        mw[k], w[1], w[n[k]], mc[k], c[1], c[n[k]], 1000 * mc[k] / mib, 1000 * c[1] / mib, 1000 * c[n[k]] / mib,
+        mib / mw[k], mm[k] / 1024, m[1] / 1024, m[n[k]] / 1024, (ok[k] == n[k] ? "ok" : "MISMATCH")
     }
     if (("nzbget" in n) && ("nettool" in n))
-      printf "\nnettool/NZBGet: wall %.2fx, CPU per MiB %.2fx, peak memory %.2fx\n", WW["nettool"]/WW["nzbget"], CC["nettool"]/CC["nzbget"], MM["nettool"]/MM["nzbget"]
+      printf "\nnettool/NZBGet (medians): wall %.2fx, CPU per MiB %.2fx, peak memory %.2fx\n", mw["nettool"] / mw["nzbget"], mc["nettool"] / mc["nzbget"], mm["nettool"] / mm["nzbget"]
   }' "$work/results"
 echo
 echo "## yEnc decoding on one core (thread CPU time), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
