@@ -155,6 +155,29 @@ if ! cmp -s "$T_TMP/inc_older/nettool/timestamp.h" "$P/include/nettool/timestamp
 else
   not_ok "ABI: older/newer headers made" "timestamp.h's options struct changed shape: update consumer.sh"
 fi
+# The other direction: structs the library fills (nt_http_progress_t,
+# nt_ftp_entry_t) in a program built when they were one field shorter; the
+# library must write only the program's sizeof (abi_fill.c checks guard
+# bytes after each struct), and with this release's headers the whole one.
+rm -rf "$T_TMP/inc_fill" && cp -r "$P/include" "$T_TMP/inc_fill" &&
+  sed -i '/^  uint64_t acked;$/d' "$T_TMP/inc_fill/nettool/http.h" &&
+  sed -i '/^  int unix_mode; \/\* UNIX.mode; -1: unknown \*\/$/d' "$T_TMP/inc_fill/nettool/ftp.h"
+if ! cmp -s "$T_TMP/inc_fill/nettool/http.h" "$P/include/nettool/http.h" \
+   && ! cmp -s "$T_TMP/inc_fill/nettool/ftp.h" "$P/include/nettool/ftp.h"; then
+  for kind in older current; do
+    inc=$T_TMP/inc_fill def=-DNT_ABI_OLDER
+    [ $kind = current ] && inc=$P/include def=
+    # shellcheck disable=SC2046
+    if "$CC" -std=c11 -Wall -Wextra -pedantic -Werror $def -o "abi_fill_$kind" "$HERE/abi_fill.c" \
+         -I"$inc" $(pkg-config --libs nettool) 2>"$T_TMP/cc.err"; then
+      if LD_LIBRARY_PATH=$LIBDIR timeout 20 "./abi_fill_$kind" "$PORT" >"$T_TMP/abi.out" 2>&1; then
+        ok "ABI: fill functions write only the $kind structs ($(echo $(grep -o '[a-z_]*_t: [0-9]* bytes' "$T_TMP/abi.out"))) of a program"
+      else not_ok "ABI: fill functions with the $kind structs" "$(cat "$T_TMP/abi.out")"; fi
+    else not_ok "ABI: abi_fill built against the $kind headers" "$(cat "$T_TMP/cc.err")"; fi
+  done
+else
+  not_ok "ABI: older fill-struct headers made" "nt_http_progress_t or nt_ftp_entry_t changed shape: update consumer.sh"
+fi
 
 # --- C++17 through find_package(nettool) -----------------------------------------
 gen=()
