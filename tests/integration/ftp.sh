@@ -128,12 +128,16 @@ else
   if ftp_hostile_start silent "$H"; then
     hp=$HOSTILE_PORT
     bg ftp-get 127.0.0.1 f --port "$hp" -q
-    sleep 0.5
+    # Not a fixed sleep: a signal sent before nettool's handler is in place
+    # is lost or kills it (seen under ASan on a busy machine).
+    t_wait_handler "$BG_PID" 2 100
+    sleep 0.2
     sig_exit INT
     c "SIGINT while waiting for the greeting: exit 130 at once, one line" \
       eval 'rc_is 130 && fast 1000 && err_is_one_line "^nettool: ftp-get: interrupted$"'
     bg ftp-ls 127.0.0.1 --port "$hp"
-    sleep 0.5
+    t_wait_handler "$BG_PID" 15 100
+    sleep 0.2
     sig_exit TERM
     c "SIGTERM too: exit 130 at once" eval 'rc_is 130 && fast 1000 && err_is_one_line "interrupted$"'
     # Secrets on the command line leave the process list: /proc/PID/cmdline
