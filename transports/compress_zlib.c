@@ -6,8 +6,10 @@
  * Two owners keep the layer alive (refs): the upper stream until the core
  * frees it (after upper's connection_lost and destroy) and the lower
  * protocol slot until lower destroys it; queued loop calls hold one more.
- * Input: lower's bytes are inflated into a 64 KiB buffer and handed up a
- * piece at a time; when upper pauses reading, the compressed rest is kept
+ * Input: lower's bytes are inflated into a 16 KiB buffer of the
+ * connection's (allocated at the first input: a thread-local static one
+ * was 64 KiB of every nettool thread's memory, zeroed at its start,
+ * COMPRESS or not) and handed up a piece at a time; when upper pauses reading, the compressed rest is kept
  * (at most one read of lower's) and lower is paused too, so a compression
  * bomb costs nothing beyond the buffer. Output: each sendv is deflated and
  * flushed (Z_SYNC_FLUSH) to lower at once; when lower's queue is over its
@@ -22,7 +24,7 @@
 #include "stream-int.h"
 
 #define OUT_CHUNK 16384u
-#define IN_CHUNK 65536u
+#define IN_CHUNK 16384u
 #define FILE_CHUNK 65536u
 
 typedef struct dz_conn {
@@ -37,6 +39,7 @@ typedef struct dz_conn {
   int ended;       /* the peer ended its deflate stream (Z_STREAM_END) */
   int want_write;  /* the core has a queue to flush */
   int drain_queued;
+  char *out;  /* IN_CHUNK bytes: inflated data on its way up */
   char *held; /* compressed input kept while upper pauses reading */
   size_t held_len, held_off;
   nt_compress_stats_t st;
@@ -52,6 +55,7 @@ static void unref(dz_t *c) {
   if (--c->refs > 0) return;
   inflateEnd(&c->inf);
   deflateEnd(&c->def);
+  nt__free(c->out);
   nt__free(c->held);
   nt__free(c);
 }
@@ -70,7 +74,11 @@ static void fail(dz_t *c, int status, const char *why) {
 /* Inflates data and hands the output up. Returns how much of data was
  * used: all of it, unless upper paused reading or the stream ended. */
 static size_t inflate_feed(dz_t *c, const char *data, size_t len) {
-  static _Thread_local char out[IN_CHUNK];
+  if (!c->out && !(c->out = nt__malloc(IN_CHUNK))) {
+    fail(c, NT_ENOMEM, "out of memory");
+    return len;
+  }
+  char *out = c->out;
   c->inf.next_in = (Bytef *)(uintptr_t)data;
   c->inf.avail_in = (uInt)len;
   for (;;) {
@@ -81,10 +89,10 @@ static size_t inflate_feed(dz_t *c, const char *data, size_t len) {
       break;
     }
     c->inf.next_out = (Bytef *)out;
-    c->inf.avail_out = sizeof out;
+    c->inf.avail_out = IN_CHUNK;
     uInt before = c->inf.avail_in;
     int rc = inflate(&c->inf, Z_NO_FLUSH);
-    size_t made = sizeof out - c->inf.avail_out;
+    size_t made = IN_CHUNK - c->inf.avail_out;
     c->st.wire_in += before - c->inf.avail_in;
     c->inf_pending = c->inf.avail_out == 0; /* there may be more inside */
     if (rc == Z_STREAM_END) {
