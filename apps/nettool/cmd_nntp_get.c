@@ -20,6 +20,7 @@
 #include "cli_proxy.h"
 #include "cli_text.h"
 #include "commands.h"
+#include "nettool/log.h"
 #include "nettool/nzb.h"
 #include "nettool/yenc.h"
 #include "progress.h"
@@ -263,6 +264,22 @@ static void on_file(nt_nzb_get_t *g, size_t fi, const char *path, int status, vo
   fflush(stdout);
 }
 
+/* Without -v the downloader's reconnect lines ("nzb: HOST port N: why; a
+ * new connection in N ms (k of n)", "...; giving up on this server") show,
+ * as nntp-read shows its retries; other lines as before (up to the level
+ * $NETTOOL_LOG asks for, in the library's format). */
+static int log_level_before;
+static void log_line(int level, const char *line, void *arg) {
+  get_t *x = arg;
+  if (level == NT_LOG_INFO && !strncmp(line, "nzb: ", 5)) {
+    erase(x);
+    fprintf(stderr, "nettool: nntp-get: %s\n", cli_text(line + 5, strlen(line + 5)));
+    return;
+  }
+  if (level <= log_level_before)
+    fprintf(stderr, "nettool[%s]: %s\n", nt_log_level_name(level), cli_text(line, strlen(line)));
+}
+
 static void on_progress(nt_nzb_get_t *g, const nt_nzb_progress_t *p, void *arg) {
   get_t *x = arg;
   (void)g;
@@ -497,7 +514,13 @@ static int nntp_get(int argc, char **argv) {
     }
     if (x.co.insecure) cli_warn_insecure(NULL);
   }
-  if (x.co.verbose) cli_verbose_on();
+  if (x.co.verbose) {
+    cli_verbose_on();
+  } else if (!x.co.quiet) {
+    log_level_before = nt_log_get_level();
+    nt_log_set_handler(log_line, &x);
+    if (log_level_before < NT_LOG_INFO) nt_log_set_level(NT_LOG_INFO);
+  }
   if ((rc = nt_reactor_new(&x.r, NULL))) {
     cli_error("cannot start a reactor: %s", nt_strerror(rc));
     code = NT_EXIT_INTERNAL;
@@ -609,6 +632,10 @@ static int nntp_get(int argc, char **argv) {
 out_reactor:
   nt_reactor_close_all(x.r);
   nt_reactor_free(x.r);
+  if (!x.co.verbose && !x.co.quiet) {
+    nt_log_set_handler(NULL, NULL);
+    nt_log_set_level(log_level_before);
+  }
 out_tls:
   nt_tls_ctx_free(ctx);
 out_nzb:

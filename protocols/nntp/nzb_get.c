@@ -649,7 +649,7 @@ static void on_wait_over(nt_timer_t *t) {
 
 static void server_dead(nt_nzb_get_t *g, size_t sv, int why) {
   server_t *s = &g->sv[sv];
-  nt__log(NT__LOG_INFO, "nzb: %s port %d: %s; its work moves on", s->host, s->port,
+  nt__log(NT__LOG_INFO, "nzb: %s port %d: %s; giving up on this server", s->host, s->port,
           nt_strerror(why ? why : s->last_error));
   s->dead = 1;
   s->waiting = 0;

@@ -261,15 +261,19 @@ check "--connections 0: usage, exit 2" eval 'rc 2'
 dead=127.0.0.1:$(free_ports 1) # bound and closed again: nothing listens there
 mkdir "$dir/o9" "$dir/o10"
 run nntp-get "$dir/post.nzb" -o "$dir/o9" --server "$dead" --server "$s1" --server "$s2" --retry-delay 0.1
-check "first server down: its work moves to the next ones (after 3 reconnect waits), exit 0" eval \
-  'rc 0 && same "$dir/o9/big.bin" "$src/big.bin" && same "$dir/o9/empty.bin" "$src/empty.bin"'
+check "first server down: its work moves to the next ones (after 3 reconnect waits, said on stderr), exit 0" eval \
+  'rc 0 && same "$dir/o9/big.bin" "$src/big.bin" && same "$dir/o9/empty.bin" "$src/empty.bin" &&
+   err_lines "connection refused; a new connection in .* ms ([123] of 3)" 3 && err_has "connection refused; giving up on this server"'
 NETTOOL_LOG=info run nntp-get "$dir/post.nzb" -o "$dir/o10" --server "$dead" --retry-delay 0.1
 check "the only server down: 3 waits, exit 4 (connect), each segment listed as failed" eval \
   'rc 4 && err_lines "failed: .* connection refused" 205 && err_lines "a new connection in" 3'
 rm -rf "$dir/o10"; mkdir "$dir/o10"
-NETTOOL_LOG=info run nntp-get "$dir/post.nzb" -o "$dir/o10" --server "$dead" --retry 0
+run nntp-get "$dir/post.nzb" -o "$dir/o10" --server "$dead" --retry 0
 check "--retry 0: no reconnect, exit 4" eval \
   'rc 4 && err_lines "failed: .* connection refused" 205 && err_lines "a new connection in" 0'
+rm -rf "$dir/o10"; mkdir "$dir/o10"
+run nntp-get "$dir/post.nzb" -o "$dir/o10" --server "$dead" --retry-delay 0.1 -q
+check "-q: the waits not shown" eval 'rc 4 && err_lines "a new connection in" 0'
 
 # --- a provider's connection limit: 2 of the 4 connections get "400 too many connections"
 "$py" "$here/nntp_get_limit.py" 2 "$port_inn1" >"$dir/limit.log" 2>&1 &
