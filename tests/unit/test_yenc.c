@@ -186,7 +186,9 @@ static void test_multipart(void **state) {
     make_part(&a, data, SIZE, p + 1, 3, bounds[p][0], bounds[p][1], "my file.bin");
     nt_yenc_t y;
     nt_yenc_init(&y);
-    nt_yenc_set_output(&y, out + bounds[p][0] - 1, SIZE);
+    /* the room that is really left: the kernel may store up to a line's
+     * encoded length from where it writes (yenc.h) */
+    nt_yenc_set_output(&y, out + bounds[p][0] - 1, SIZE - (bounds[p][0] - 1));
     assert_int_equal(feed_all(&y, &a), 0);
     assert_int_equal(y.info.part, p + 1);
     assert_int_equal(y.info.total, 3);
