@@ -257,7 +257,7 @@ static void send_noop(nt_ftp_t *f) {
 static void arm(nt_ftp_t *f, const nt__ftp_op_t *op) {
   uint64_t now = nt_reactor_now(f->reactor);
   if (op->data_done && !op->data_err) { /* a clean end: the final wait */
-    uint64_t t = touch_due(f);
+    uint64_t t = op->final_ok ? UINT64_MAX : touch_due(f); /* VERIFY: its own */
     if (t == UINT64_MAX)
       nt_timer_stop(&f->data_timer); /* the reply timeout alone */
     else
@@ -293,8 +293,10 @@ void nt__ftp_data_tick(nt_timer_t *t) {
   if (!op || op->kind != NT__OP_XFER) return;
   uint64_t now = nt_reactor_now(f->reactor);
   if (op->data_done && !op->data_err) {
-    /* A clean end: the reply timeout watches what is left, restarted
-     * once so that it ends no earlier than the final wait. */
+    /* A clean end: the reply timeout watches what is left, restarted so
+     * that it ends no earlier than the final wait (not a later command's:
+     * SIZE after an upload has its own). */
+    if (op->final_ok) return;
     if (now >= touch_due(f)) final_touch(f, now);
     arm(f, op);
     return;

@@ -52,6 +52,8 @@ static void test_formula(void **state) {
  * bytes of which the server's TCP has not acknowledged. Runs until the
  * client noticed the upload is written (its data timer samples every
  * BASE/10); returns the control transport. */
+static int verify_size; /* upload_written: SIZE after the upload */
+
 static nt_test_transport_t *upload_written(nt_ftp_t **fp, uint64_t hold) {
   test_opts.data_timeout_ms = BASE;
   test_opts.reply_timeout_ms = BASE;
@@ -59,7 +61,8 @@ static nt_test_transport_t *upload_written(nt_ftp_t **fp, uint64_t hold) {
   data_plan(DATA_HOLD, NULL);
   nt_ftp_t *f = client_new();
   nt_test_transport_t *tt = nt_test_transport_new(R, nt_ftp_protocol(f));
-  assert_int_equal(nt_ftp_put_file(f, local, "up", NULL, done, "put"), 0);
+  nt_ftp_file_options_t fo = {.verify_size = verify_size};
+  assert_int_equal(nt_ftp_put_file(f, local, "up", &fo, done, "put"), 0);
   nt_test_feed_str(tt, "220 hi\r\n200 ok\r\n229 (|||40001|)\r\n");
   nt_test_run_pending(R);
   nt_test_transport_t *dt = fakes[0].tt;
@@ -180,6 +183,32 @@ static void test_big_remainder_extends_reply_timeout(void **state) {
   tmp_cleanup();
 }
 
+/* The 226 came early: the SIZE that checks the upload then has its own
+ * reply timeout, not the rest of the final wait. */
+static void test_verify_size_after_the_final_reply(void **state) {
+  (void)state;
+  tmp_setup();
+  verify_size = 1;
+  nt_ftp_t *f;
+  nt_test_transport_t *tt = upload_written(&f, 1000000);
+  uint64_t end = f->final_at + f->final_wait_ms;
+  fake_kernel_unacked = 0;
+  nt_test_feed_eof(fakes[0].tt);
+  nt_test_feed_str(tt, "226 ok\r\n"); /* SIZE up goes out now */
+  nt_test_run_pending(R);
+  uint64_t sent = nt_reactor_now(R);
+  assert_true(sent + BASE < end);
+  assert_non_null(strstr(nt_test_output(tt, NULL), "SIZE up\r\n"));
+  nt_test_clock_advance(R, BASE - 1);
+  assert_int_equal(rec.closed, 0);
+  nt_test_clock_advance(R, 1);
+  assert_int_equal(rec.closed, 1);
+  assert_int_equal(rec.where, NT_FTP_WHERE_REPLY);
+  verify_size = 0;
+  nt_test_transport_free(tt);
+  tmp_cleanup();
+}
+
 /* A download's data ends with the server's close: nothing of ours is
  * buffered, the final reply gets the reply timeout from its last
  * progress, as before. */
@@ -215,6 +244,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_small_remainder_changes_nothing, common_setup,
                                       common_teardown),
       cmocka_unit_test_setup_teardown(test_big_remainder_extends_reply_timeout, common_setup,
+                                      common_teardown),
+      cmocka_unit_test_setup_teardown(test_verify_size_after_the_final_reply, common_setup,
                                       common_teardown),
       cmocka_unit_test_setup_teardown(test_download_waits_the_reply_timeout, common_setup,
                                       common_teardown),
