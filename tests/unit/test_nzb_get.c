@@ -19,7 +19,9 @@
  *     moves to the next server at once;
  *   - a part that breaks the connection every time: it leaves the server
  *     after `retries`, and a 430 on the next one is reported as the failure
- *     it is (not "missing"). */
+ *     it is (not "missing");
+ *   - the server's proxy is copied: the caller's struct may go away after
+ *     nt_nzb_get_add_server. */
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -137,10 +139,14 @@ static struct {
   int file_status[2];
 } T;
 
+static nt_proxy_t seen_proxy; /* what the last connection was given */
+
 static int hook(void *arg, nt_reactor_t *r, const char *host, int port,
                 const nt_nntp_options_t *o, const nt_nntp_callbacks_t *cbs, void *cb_arg,
                 nt_nntp_t **out) {
   (void)arg, (void)host;
+  memset(&seen_proxy, 0, sizeof seen_proxy);
+  if (o->proxy) seen_proxy = *o->proxy;
   assert_true(T.n < MAXC);
   int rc = nt_nntp_new(r, o, cbs, cb_arg, out);
   if (rc) return rc;
@@ -533,6 +539,33 @@ static void test_poison_part(void **state) {
   finish();
 }
 
+static void test_proxy_copied(void **state) {
+  (void)state;
+  clean();
+  nt_nzb_t *nzb = T.nzb;
+  memset(&T, 0, sizeof T);
+  T.nzb = nzb;
+  nt_nzb_get_options_t o = {.dir = dir, .connections = 1, .no_resume = 1};
+  assert_int_equal(nt_nzb_get_new(R, T.nzb, &o, &cbs, NULL, &T.g), 0);
+  nt__nzb_get_set_connect_hook(T.g, hook, NULL);
+  nt_proxy_t *px = calloc(1, sizeof *px);
+  assert_non_null(px);
+  assert_int_equal(nt_proxy_parse("socks5h://u:secret@proxy.test:1080", px), 0);
+  nt_nntp_options_t no = {.no_compress = 1, .proxy = px};
+  assert_int_equal(nt_nzb_get_add_server(T.g, "news.test", 1190, &no, 0), 0);
+  memset(px, 0x55, sizeof *px); /* the caller's copy is gone */
+  free(px);
+  assert_int_equal(nt_nzb_get_start(T.g), 0);
+  assert_int_equal(T.n, 1);
+  assert_int_equal(seen_proxy.type, NT_PROXY_SOCKS5H);
+  assert_string_equal(seen_proxy.host, "proxy.test");
+  assert_int_equal(seen_proxy.port, 1080);
+  assert_string_equal(seen_proxy.password, "secret");
+  serve();
+  all_ok();
+  finish();
+}
+
 static int setup(void **state) {
   (void)state;
   make_articles();
@@ -563,6 +596,7 @@ int main(void) {
       cmocka_unit_test(test_refused_at_setup),
       cmocka_unit_test(test_reset_then_backoff),
       cmocka_unit_test(test_poison_part),
+      cmocka_unit_test(test_proxy_copied),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
