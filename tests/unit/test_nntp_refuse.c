@@ -5,7 +5,9 @@
  * answers 500 to the extra commands, or says 400 and hangs up. Every reply
  * (and the greeting) is delivered cut at every byte position, and byte by
  * byte. The client must connect again (options.reconnect hands it a new
- * in-memory transport), log in again, select the group and the current
+ * in-memory transport), log in again (and COMPRESS DEFLATE again, when the
+ * server lists it: the cuts then fall in the deflate stream), select the
+ * group and the current
  * article again, send the commands that had no answer one at a time, and
  * give each done() once, in order, with the right result. Also: no second
  * connection when the lost command was sent alone or no reconnect is
@@ -17,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include <cmocka.h>
 
@@ -32,16 +35,21 @@ enum { HANGUP, RESET, ANSWER_500, SAY_400, CUT_BLOCK, DROP_ALONE };
 
 typedef struct {
   nt_test_transport_t *tt;
-  size_t read; /* output bytes already taken as commands */
+  size_t read; /* output bytes already taken */
+  char text[4096]; /* what the client sent, inflated when compressed */
+  size_t tlen, tread;
   int group;   /* local.test selected */
   unsigned cur; /* current article */
   int gone;
+  int z;       /* COMPRESS DEFLATE is on (RFC 8054): both ways raw deflate */
+  z_stream in, out;
 } sconn_t;
 
 static struct {
   int mode;
   size_t cut; /* each reply fed in two pieces cut here; 0 whole; BYTEWISE */
   int no_hook;
+  int compress; /* the server lists COMPRESS DEFLATE */
   int scenario; /* 0: the burst; 1: one BODY alone */
   sconn_t conns[MAX_CONNS];
   int nconns;
@@ -65,8 +73,19 @@ static void add(char *buf, size_t *len, size_t cap, const char *fmt, ...) {
 
 /* --- the server ------------------------------------------------------------------ */
 
-static void feed(sconn_t *k, const char *s) {
-  size_t n = strlen(s);
+static void feed(sconn_t *k, const char *text) {
+  const char *s = text;
+  size_t n = strlen(text);
+  unsigned char z[8192];
+  if (k->z) { /* one deflate block per reply, flushed */
+    k->out.next_in = (unsigned char *)text;
+    k->out.avail_in = (unsigned)n;
+    k->out.next_out = z;
+    k->out.avail_out = sizeof z;
+    assert_int_equal(deflate(&k->out, Z_SYNC_FLUSH), Z_OK);
+    s = (const char *)z;
+    n = sizeof z - k->out.avail_out;
+  }
   if (S.cut == BYTEWISE) {
     for (size_t i = 0; i < n && !k->gone; i++) {
       nt_test_feed(k->tt, s + i, 1);
@@ -97,8 +116,21 @@ static void answer(sconn_t *k, const char *cmd) {
   char out[512];
   unsigned n;
   char id[64];
-  if (!strcmp(cmd, "CAPABILITIES"))
+  if (!strcmp(cmd, "CAPABILITIES") && S.compress)
+    feed(k, "101 caps\r\nVERSION 2\r\nREADER\r\nOVER\r\nAUTHINFO USER\r\n"
+            "COMPRESS DEFLATE\r\n.\r\n");
+  else if (!strcmp(cmd, "CAPABILITIES"))
     feed(k, "101 caps\r\nVERSION 2\r\nREADER\r\nOVER\r\nAUTHINFO USER\r\n.\r\n");
+  else if (!strcmp(cmd, "COMPRESS DEFLATE") && S.compress) {
+    /* the client sends nothing between COMPRESS and the 206: every byte
+     * from it after the ones read so far is deflate */
+    feed(k, "206 compressing\r\n");
+    assert_int_equal(inflateInit2(&k->in, -15), Z_OK);
+    assert_int_equal(deflateInit2(&k->out, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8,
+                                  Z_DEFAULT_STRATEGY),
+                     Z_OK);
+    k->z = 1;
+  }
   else if (!strcmp(cmd, "AUTHINFO USER u"))
     feed(k, "381 more\r\n");
   else if (!strcmp(cmd, "AUTHINFO PASS pw"))
@@ -145,18 +177,37 @@ static void answer(sconn_t *k, const char *cmd) {
 static int serve_once(sconn_t *k) {
   if (k->gone) return 0;
   size_t n;
-  const char *out = nt_test_output(k->tt, &n);
+  const char *raw = nt_test_output(k->tt, &n);
+  if (k->read < n) { /* new bytes from the client: its commands */
+    size_t room = sizeof k->text - k->tlen;
+    if (k->z) {
+      k->in.next_in = (unsigned char *)raw + k->read;
+      k->in.avail_in = (unsigned)(n - k->read);
+      k->in.next_out = (unsigned char *)k->text + k->tlen;
+      k->in.avail_out = (unsigned)room;
+      int zr = inflate(&k->in, Z_SYNC_FLUSH);
+      assert_true(zr == Z_OK || zr == Z_BUF_ERROR);
+      k->tlen += room - k->in.avail_out;
+    } else {
+      assert_true(n - k->read <= room);
+      memcpy(k->text + k->tlen, raw + k->read, n - k->read);
+      k->tlen += n - k->read;
+    }
+    k->read = n;
+  }
+  const char *out = k->text;
   char cmds[16][128];
   int nc = 0;
-  while (k->read < n && nc < 16) {
-    const char *nl = memchr(out + k->read, '\n', n - k->read);
+  /* one command at a time up to COMPRESS: what follows it is deflate */
+  while (k->tread < k->tlen && nc < 16) {
+    const char *nl = memchr(out + k->tread, '\n', k->tlen - k->tread);
     if (!nl) break;
-    size_t len = (size_t)(nl - (out + k->read));
-    if (len && out[k->read + len - 1] == '\r') len--;
+    size_t len = (size_t)(nl - (out + k->tread));
+    if (len && out[k->tread + len - 1] == '\r') len--;
     if (len >= sizeof cmds[0]) len = sizeof cmds[0] - 1;
-    memcpy(cmds[nc], out + k->read, len);
+    memcpy(cmds[nc], out + k->tread, len);
     cmds[nc][len] = 0;
-    k->read = (size_t)(nl - out) + 1;
+    k->tread = (size_t)(nl - out) + 1;
     WIRE("%d %s\n", (int)(k - S.conns) + 1, cmds[nc]);
     nc++;
   }
@@ -290,8 +341,9 @@ static const nt_nntp_callbacks_t cbs = {.ready = on_ready, .closed = on_closed};
 
 /* Runs the whole conversation; the transports are freed after. */
 static void run(int mode, size_t cut) {
-  int scenario = S.scenario, no_hook = S.no_hook;
+  int scenario = S.scenario, no_hook = S.no_hook, compress = S.compress;
   memset(&S, 0, sizeof S);
+  S.compress = compress;
   S.mode = mode;
   S.cut = cut;
   S.scenario = scenario;
@@ -304,7 +356,13 @@ static void run(int mode, size_t cut) {
   assert_int_equal(nt_nntp_new(R, &o, &cbs, NULL, &c), 0);
   new_conn(nt_nntp_protocol(c));
   serve();
-  for (int i = 0; i < S.nconns; i++) nt_test_transport_free(S.conns[i].tt);
+  for (int i = 0; i < S.nconns; i++) {
+    nt_test_transport_free(S.conns[i].tt);
+    if (S.conns[i].z) {
+      inflateEnd(&S.conns[i].in);
+      deflateEnd(&S.conns[i].out);
+    }
+  }
   nt_test_run_pending(R);
 }
 
@@ -313,6 +371,7 @@ static const char setup_cmds[] =
 
 static void want_setup(char *buf, size_t *len, size_t cap, int k) {
   add(buf, len, cap, setup_cmds, k, k, k, k);
+  if (S.compress) add(buf, len, cap, "%d COMPRESS DEFLATE\n", k);
 }
 
 /* The results, whatever the server did to the pipeline. */
@@ -402,6 +461,16 @@ static void test_400(void **state) {
   each_cut(SAY_400);
 }
 
+/* The same over COMPRESS DEFLATE (RFC 8054, after AUTHINFO): the new
+ * connection negotiates it again; the cuts fall in the deflate stream. */
+static void test_compressed(void **state) {
+  (void)state;
+  S.compress = 1;
+  each_cut(HANGUP);
+  each_cut(ANSWER_500);
+  S.compress = 0;
+}
+
 /* The server hung up in the middle of BODY 1's reply: that one ends with
  * the error (its lines were delivered), the rest go again. */
 static void test_reply_begun(void **state) {
@@ -462,6 +531,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_reset, setup, teardown),
       cmocka_unit_test_setup_teardown(test_500, setup, teardown),
       cmocka_unit_test_setup_teardown(test_400, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_compressed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_reply_begun, setup, teardown),
       cmocka_unit_test_setup_teardown(test_no_fallback, setup, teardown),
   };
