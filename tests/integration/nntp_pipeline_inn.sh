@@ -253,8 +253,20 @@ t_refuse() {
   done
   kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
   [ "$rc" = 0 ] || { echo "# exit $rc: $(head -3 "$dir/refused.err")"; return 1; }
+  # STARTTLS: the new connection is TLS again (two TLS sessions), same rows
+  rm -f "$dir/rport" "$dir/hangups.tls"
+  echo 0 >"$dir/hangups"
+  /usr/bin/python3 "$here/nntp_refuse_peer.py" 3000 "$dir/hangups" "$dir/certs" >"$dir/rport" &
+  pid=$!
+  for i in $(seq 50); do [ -s "$dir/rport" ] && break; sleep 0.1; done
+  "$nt" nntp-read local.test --server "127.0.0.1:$(cat "$dir/rport")" --overview 3000 \
+    --tls --cacert "$dir/certs/ca.crt" >"$dir/refused" 2>"$dir/refused.err" || rc=$?
+  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+  [ "$rc" = 0 ] && [ "$(rows "$dir/refused")" = 3000 ] && [ "$(cat "$dir/hangups")" -ge 1 ] &&
+    [ "$(cat "$dir/hangups.tls" 2>/dev/null)" = 2 ] ||
+    { echo "# TLS: exit $rc, rows $(rows "$dir/refused"), hang-ups $(cat "$dir/hangups"), TLS sessions $(cat "$dir/hangups.tls" 2>/dev/null)"; return 1; }
 }
-check "a server that refuses pipelining: one command at a time, all 3000 rows" t_refuse
+check "a server that refuses pipelining: one command at a time, all 3000 rows (plain, pool of 2, STARTTLS again on the new connection)" t_refuse
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

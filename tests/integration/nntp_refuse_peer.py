@@ -2,14 +2,21 @@
 support it): it reads one command, answers it, and hangs up when a second
 command had already arrived before its answer went out. Group local.test
 holds articles 1..N (overview only). Listens on 127.0.0.1 (port 0: any),
-prints the port, serves until killed; counts the hang-ups in FILE.
-    python3 nntp_refuse_peer.py N FILE"""
+prints the port, serves until killed; counts the hang-ups in FILE. With
+CERTDIR (tests/tls/make-certs.sh: server.crt, server.key) it offers
+STARTTLS (RFC 4642) and counts the TLS sessions in FILE.tls.
+    python3 nntp_refuse_peer.py N FILE [CERTDIR]"""
 import socket
+import ssl
 import sys
 import threading
 
 n = int(sys.argv[1])
 count_file = sys.argv[2]
+tls_ctx = None
+if len(sys.argv) > 3:
+    tls_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls_ctx.load_cert_chain(sys.argv[3] + "/server.crt", sys.argv[3] + "/server.key")
 hangups = 0
 lock = threading.Lock()
 
@@ -22,9 +29,19 @@ def over(lo, hi):
     return rows
 
 
+def bump(path):
+    with lock:
+        try:
+            k = int(open(path).read() or 0) + 1
+        except (OSError, ValueError):
+            k = 1
+        open(path, "w").write(str(k))
+
+
 def serve(conn):
     global hangups
     f = conn.makefile("rb")
+    tls = False
     conn.sendall(b"200 refusing.test ready\r\n")
     try:
         while True:
@@ -49,7 +66,15 @@ def serve(conn):
                 return
             word = cmd.split(" ")[0].upper()
             if word == "CAPABILITIES":
-                out = "101 caps\r\nVERSION 2\r\nREADER\r\nOVER\r\n.\r\n"
+                starttls = "STARTTLS\r\n" if tls_ctx and not tls else ""
+                out = "101 caps\r\nVERSION 2\r\nREADER\r\nOVER\r\n%s.\r\n" % starttls
+            elif word == "STARTTLS" and tls_ctx and not tls:
+                conn.sendall(b"382 go ahead\r\n")
+                conn = tls_ctx.wrap_socket(conn, server_side=True)
+                f = conn.makefile("rb")
+                tls = True
+                bump(count_file + ".tls")
+                continue
             elif word == "GROUP":
                 out = "211 %d 1 %d local.test\r\n" % (n, n)
             elif word == "OVER":
