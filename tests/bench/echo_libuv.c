@@ -1,4 +1,5 @@
-/* libuv echo server: benchmark anchor for nettool.
+/* libuv echo server: benchmark anchor for nettool, over TCP (run.sh) or a
+ * UNIX socket through uv_pipe_t (unix_bench.sh).
  *
  * Written the way libuv's own benchmark echo server (test/echo-server.c) is:
  * alloc_cb mallocs a buffer per read, the read buffer is handed straight to
@@ -6,9 +7,12 @@
  * idle connection therefore costs one uv_tcp_t (plus malloc overhead).
  *
  * usage: echo_libuv PORT [ADDR]     (ADDR defaults to 127.0.0.1)
+ *        echo_libuv --unix PATH     (libuv unlinks PATH when it stops)
  */
 #include <malloc.h>
+#include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 #include <uv.h>
 
@@ -17,8 +21,15 @@ typedef struct {
   uv_buf_t buf;
 } write_req_t;
 
+/* A connection or the listener: a TCP or a pipe handle, both streams. */
+typedef union {
+  uv_tcp_t tcp;
+  uv_pipe_t pipe;
+} stream_t;
+
 static uv_loop_t *loop;
-static uv_tcp_t server;
+static stream_t server;
+static int use_unix;
 
 static void on_close(uv_handle_t *peer) { free(peer); }
 
@@ -32,7 +43,9 @@ static void after_write(uv_write_t *req, int status) {
 
 static void after_shutdown(uv_shutdown_t *req, int status) {
   (void)status;
-  uv_close((uv_handle_t *)req->handle, on_close);
+  /* A failed write (the client left) may have closed it already. */
+  if (!uv_is_closing((uv_handle_t *)req->handle))
+    uv_close((uv_handle_t *)req->handle, on_close);
   free(req);
 }
 
@@ -78,9 +91,12 @@ static void on_connection(uv_stream_t *srv, int status) {
     fprintf(stderr, "echo_libuv: connection error: %s\n", uv_strerror(status));
     return;
   }
-  uv_tcp_t *stream = malloc(sizeof *stream);
+  stream_t *stream = malloc(sizeof *stream);
   if (!stream) return;
-  uv_tcp_init(loop, stream);
+  if (use_unix)
+    uv_pipe_init(loop, &stream->pipe, 0);
+  else
+    uv_tcp_init(loop, &stream->tcp);
   if (uv_accept(srv, (uv_stream_t *)stream) != 0 ||
       uv_read_start((uv_stream_t *)stream, echo_alloc, after_read) != 0)
     uv_close((uv_handle_t *)stream, on_close);
@@ -91,32 +107,57 @@ static void on_signal(uv_signal_t *h, int signum) {
   uv_stop(h->loop);
 }
 
-int main(int argc, char **argv) {
-  if (argc < 2 || argc > 3) {
-    fprintf(stderr, "usage: echo_libuv PORT [ADDR]\n");
-    return 64;
+/* Binds the listener: "PORT [ADDR]" or "--unix PATH"; prints where, or an
+ * error and returns nonzero. */
+static int bind_server(int argc, char **argv, char *where, size_t size) {
+  int r;
+  if (argc == 3 && strcmp(argv[1], "--unix") == 0) {
+    use_unix = 1;
+    snprintf(where, size, "unix %s", argv[2]);
+    if ((r = uv_pipe_init(loop, &server.pipe, 0)) ||
+        (r = uv_pipe_bind(&server.pipe, argv[2])))
+      goto fail;
+    return 0;
   }
   int port = atoi(argv[1]);
   const char *addr_s = argc > 2 ? argv[2] : "127.0.0.1";
   struct sockaddr_storage addr;
+  snprintf(where, size, "tcp %s:%d", addr_s, port);
+  r = uv_ip4_addr(addr_s, port, (struct sockaddr_in *)&addr);
+  if (r) r = uv_ip6_addr(addr_s, port, (struct sockaddr_in6 *)&addr);
+  if (r) {
+    fprintf(stderr, "echo_libuv: bad address '%s'\n", addr_s);
+    return r;
+  }
+  if ((r = uv_tcp_init(loop, &server.tcp)) ||
+      (r = uv_tcp_bind(&server.tcp, (const struct sockaddr *)&addr, 0)))
+    goto fail;
+  return 0;
+fail:
+  fprintf(stderr, "echo_libuv: listen on %s: %s\n", where, uv_strerror(r));
+  return r;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2 || argc > 3 || (strcmp(argv[1], "--unix") == 0 && argc != 3)) {
+    fprintf(stderr, "usage: echo_libuv PORT [ADDR] | echo_libuv --unix PATH\n");
+    return 64;
+  }
   /* glibc returns the heap top to the kernel whenever more than 128 KiB is
    * free there, so freeing each 64 KiB read buffer right after its write
    * costs a brk() plus 16 page faults on the next read (about 3x the cost of
    * the echo itself).  Keep freed memory, as a tuned glibc server would; the
    * allocation pattern itself stays exactly libuv's. */
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  /* libuv leaves SIGPIPE alone; a write to a client that just left would
+   * kill the server (nettool and Twisted send with MSG_NOSIGNAL / ignore). */
+  signal(SIGPIPE, SIG_IGN);
   loop = uv_default_loop();
-  int r = uv_ip4_addr(addr_s, port, (struct sockaddr_in *)&addr);
-  if (r) r = uv_ip6_addr(addr_s, port, (struct sockaddr_in6 *)&addr);
+  char where[160];
+  if (bind_server(argc, argv, where, sizeof where)) return 1;
+  int r = uv_listen((uv_stream_t *)&server, SOMAXCONN, on_connection);
   if (r) {
-    fprintf(stderr, "echo_libuv: bad address '%s'\n", addr_s);
-    return 64;
-  }
-  if ((r = uv_tcp_init(loop, &server)) ||
-      (r = uv_tcp_bind(&server, (const struct sockaddr *)&addr, 0)) ||
-      (r = uv_listen((uv_stream_t *)&server, SOMAXCONN, on_connection))) {
-    fprintf(stderr, "echo_libuv: listen on %s port %d: %s\n", addr_s, port,
-            uv_strerror(r));
+    fprintf(stderr, "echo_libuv: listen on %s: %s\n", where, uv_strerror(r));
     return 1;
   }
   uv_signal_t sigterm, sigint;
@@ -126,8 +167,10 @@ int main(int argc, char **argv) {
   uv_signal_start(&sigint, on_signal, SIGINT);
   uv_unref((uv_handle_t *)&sigterm);
   uv_unref((uv_handle_t *)&sigint);
-  printf("listening on tcp %s:%d\n", addr_s, port);
+  printf("listening on %s\n", where);
   fflush(stdout);
   uv_run(loop, UV_RUN_DEFAULT);
+  uv_close((uv_handle_t *)&server, NULL); /* a pipe's path is unlinked */
+  uv_run(loop, UV_RUN_NOWAIT);
   return 0;
 }

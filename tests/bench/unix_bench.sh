@@ -6,7 +6,7 @@
 #                             [--conns N] [--size B] [--build-dir DIR] [--no-build]
 #
 # Builds a Release tree (default <repo>/build-bench-unix, -DNT_BUILD_BENCH=ON)
-# with loadgen (now with --unix), echo_unix_nettool and echo_unix_libuv; then
+# with loadgen, echo_nettool and echo_libuv (all three with --unix); then
 # for each round and each server (interleaved): starts it pinned to CPU 0
 # (taskset -c 0) on a fresh socket path, drives it with loadgen pinned to
 # CPU 1 (64-byte messages, one in flight per connection), and reads the
@@ -36,7 +36,7 @@ done
 if [ $BUILD = 1 ]; then
   cmake -S "$ROOT" -B "$BDIR" -G Ninja -DNT_BUILD_BENCH=ON -DNT_BUILD_TESTS=OFF \
     -DCMAKE_BUILD_TYPE=Release >/dev/null
-  ninja -C "$BDIR" loadgen echo_unix_nettool echo_unix_libuv >/dev/null
+  ninja -C "$BDIR" loadgen echo_nettool echo_libuv >/dev/null
 fi
 B=$BDIR/tests/bench
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/nt-unix-bench.XXXXXX")
@@ -54,7 +54,7 @@ run_one() {
   # A fresh path per run: a server that unlinks its path at exit (libuv
   # does) must not take the next run's socket with it.
   local sock=$TMP/$name.$RANDOM$RANDOM.sock
-  taskset -c 0 "$@" "$sock" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+  taskset -c 0 "$@" --unix "$sock" >"$TMP/$name.out" 2>"$TMP/$name.err" &
   SRV=$!
   local i=0
   until grep -q '^listening on unix' "$TMP/$name.out" 2>/dev/null; do
@@ -96,9 +96,9 @@ SERVERS="nettool libuv twisted"
 for r in $(seq 1 "$REPEAT"); do
   for s in $SERVERS; do
     case $s in
-      nettool) res=$(run_one nettool "$B/echo_unix_nettool") ;;
-      libuv) res=$(run_one libuv "$B/echo_unix_libuv") ;;
-      twisted) res=$(run_one twisted "$PY" "$HERE/echo_unix_twisted.py") ;;
+      nettool) res=$(run_one nettool "$B/echo_nettool") ;;
+      libuv) res=$(run_one libuv "$B/echo_libuv") ;;
+      twisted) res=$(run_one twisted "$PY" "$HERE/echo_twisted.py") ;;
     esac
     set -- $res
     echo "round $r $s: $1 msgs/s, $2 us CPU/msg" >&2
