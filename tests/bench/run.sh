@@ -68,10 +68,12 @@
 #                    worker): rows nettool-ts-wN, nettool-ts-uring-wN, and a
 #                    scaling table (msgs/s and server CPU against N = the
 #                    list's first). A row with N workers is pinned to CPUs
-#                    0..N-1, so on a 2-CPU machine N = 2 shares CPU 1 with
-#                    loadgen (which is single-threaded and itself needs about
-#                    a core): there, the table shows what 2 workers cost and
-#                    give on this machine, not how they scale with free cores.
+#                    0..N-1 and its loadgen to CPU N when the machine has
+#                    more than N CPUs; else loadgen stays on CPU 1, so on a
+#                    2-CPU machine N = 2 shares CPU 1 with loadgen (which is
+#                    single-threaded and itself needs about a core): there,
+#                    the table shows what 2 workers cost and give on this
+#                    machine, not how they scale with free cores.
 #                    --workers "1 2" --servers "" measures only those rows.
 #
 # Output: the table on stdout; every raw loadgen result and server log under
@@ -280,6 +282,16 @@ pin_of() {
     printf '%s\n' "${PIN_SRV[@]}"
   fi
 }
+# lg_pin_of NAME: loadgen's taskset prefix for that server's cells: CPU N
+# beside a row with N workers when there is one free, else CPU 1.
+lg_pin_of() {
+  ((${#PIN_LG[@]})) || return 0
+  if [[ $1 =~ -w([0-9]+)$ ]] && ((BASH_REMATCH[1] > 1 && NCPU > BASH_REMATCH[1])); then
+    printf '%s\n' taskset -c "${BASH_REMATCH[1]}"
+  else
+    printf '%s\n' "${PIN_LG[@]}"
+  fi
+}
 
 free_port() {
   "$PY" -c 'import socket
@@ -364,13 +376,14 @@ cpu_busy_ticks() { # user+nice+system ticks of all CPUs (irq/softirq excluded, a
 # run_cell SERVER CONNS ROUND TRY: one loadgen run; sets MPS SCPU LGC ERR FOREIGN OK
 run_cell() {
   local s=$1 c=$2 r=$3 try=$4 pid=${PID_OF[$1]} out t0 t1 s0 s1 b0 b1 rc=0
-  local -a rl=()
+  local -a rl=() lgpin
+  mapfile -t lgpin < <(lg_pin_of "$s")
   out="$LOGS/tput.$s.c$c.r$r.t$try.txt"
   [[ $(kind_of "$s") == echo ]] && rl=(--reply-len "$MSG_SIZE")
   t0=$(cpu_ticks "$pid")
   b0=$(cpu_busy_ticks)
   s0=$(date +%s.%N)
-  "${PIN_LG[@]}" "$LOADGEN" --port "${PORT_OF[$s]}" --conns "$c" --size "$MSG_SIZE" \
+  "${lgpin[@]}" "$LOADGEN" --port "${PORT_OF[$s]}" --conns "$c" --size "$MSG_SIZE" \
     --seconds "$SECONDS_PER" --warmup "$WARMUP" "${rl[@]}" >"$out" 2>&1 || rc=$?
   s1=$(date +%s.%N)
   b1=$(cpu_busy_ticks)
@@ -618,7 +631,7 @@ fi
 if [[ -n $WORKERS_LIST ]]; then
   w0=${WORKERS_LIST%% *}
   echo
-  echo "### Workers: ts-server --workers N (N workers pinned to CPUs 0..N-1, loadgen on CPU $((NCPU - 1)); msgs/s, x vs N=$w0, server CPU in cores, µs/msg, loadgen CPU)"
+  echo "### Workers: ts-server --workers N (N workers pinned to CPUs 0..N-1, loadgen on CPU N if there is one, else CPU 1; msgs/s, x vs N=$w0, server CPU in cores, µs/msg, loadgen CPU)"
   echo
   for be in ts ts-uring; do
     for w in $WORKERS_LIST; do
