@@ -16,10 +16,11 @@
  *                          chunk_size, each with Upload-Checksum when the
  *                          server offers an algorithm nettool has (sha1...)
  * The journal (nettool/journal.h, next to the file: FILE.nettool-upload unless
- * journal_path says) keeps the upload URL, the last acknowledged offset and
- * the file's identity (size, mtime, device, inode) plus the endpoint and the
- * metadata; it is saved after the creation and after every acknowledged
- * piece, and removed when the server has every byte. Running the same upload
+ * journal_path says) keeps the upload URL and the file's identity (size,
+ * mtime, device, inode) plus the endpoint and the metadata; it is saved once
+ * the creation answered (before the first byte; not after every piece: the
+ * offset is the server's to say), and removed when the server has every
+ * byte. Running the same upload
  * again (same file unchanged, same endpoint, same metadata) after any kill
  * asks the server for the offset (HEAD: the server's word, never the
  * journal's, decides where to go on) and continues from there. A changed file

@@ -2,21 +2,28 @@
 # Retry-with-resume benchmark (issue 12; not part of the suite): one file
 # served by nginx on loopback, fetched through tests/integration/cut_relay.py,
 # which resets the connection every CUT_MIB MiB of data it carried (SIZE/CUT
-# cuts in all, then it lets everything through). Same run, same relay:
-#   - nettool http-get --retry, uninterrupted (the anchor: wall time T0)
-#   - nettool http-get --retry through the cuts (resumes: Range + If-Range)
-#   - curl --retry --retry-all-errors through the cuts (starts over)
-#   - curl -C - --retry --retry-all-errors through the cuts
-#   - curl uninterrupted
-# Files on /dev/shm. Prints bytes on the wire (server -> client, counted by the relay) and wall
-# time, each as a ratio to the file size and to T0, and checks the sha256.
-# Targets for nettool: bytes <= 1.05 x size, wall <= 1.1 x T0.
-#   [RUNS=3] tests/bench/resume_bench.sh [SIZE_MIB] [CUT_MIB]   (defaults: 1024, 100)
+# cuts in all, then it lets everything through). Rows, same run, same relay:
+#   A nettool http-get, uninterrupted (the anchor: T0)
+#   B nettool http-get --retry through the cuts (resumes: Range + If-Range;
+#     the default --retry-delay: an attempt that moved data retries at once)
+#   C curl -C - --retry --retry-all-errors through the cuts
+#   D curl --retry --retry-all-errors through the cuts (starts over)
+#   E curl uninterrupted
+# The machine may be shared and loaded, so the rows are INTERLEAVED: each of
+# RUNS rounds runs A, B, C, D, E once (a fresh relay each), so a burst of
+# load hits all rows alike; each row's median wall time is compared with A's
+# (ratio of medians), each round's B/A too (the median of those ratios is
+# the steadier figure). Bytes on the wire: server -> client, counted by the
+# relay. Files on /dev/shm; every result's sha256 is checked.
+# Targets for nettool (B): bytes <= 1.05 x size, wall <= 1.1 x T0.
+#   [RUNS=5] [CURL=0] tests/bench/resume_bench.sh [SIZE_MIB] [CUT_MIB]
+#   (defaults: 1024, 100; CURL=0 leaves out rows C-E, for a quick look)
 # NETTOOL=path uses that binary instead of building build/bench-resume.
 set -euo pipefail
 mib=${1:-1024}
 cut_mib=${2:-100}
-runs=${RUNS:-3}
+runs=${RUNS:-5}
+with_curl=${CURL:-1}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 command -v curl >/dev/null || { echo "curl is needed (scripts/install-deps.sh bench)"; exit 1; }
@@ -42,18 +49,17 @@ cleanup() {
 trap cleanup EXIT
 chmod 755 "$tmp"
 
-port=""
-for p in $(seq 27500 27560); do
-  if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then port=$p; break; fi
-done
-[ -n "$port" ] || { echo "no free port in 27500-27560"; exit 1; }
-
 mkdir -p "$tmp/www" "$tmp/ngx/tmp"
 echo "making a $mib MiB file..." >&2
 head -c $((mib * 1024 * 1024)) /dev/urandom >"$tmp/www/f.bin"
 size=$(stat -c %s "$tmp/www/f.bin")
 sha=$(sha256sum <"$tmp/www/f.bin" | cut -d' ' -f1)
-cat >"$tmp/ngx/nginx.conf" <<EOF
+# nginx on a port of 45000-45999 (this benchmark's range; it lies in the
+# kernel's ephemeral range, so a port may be some connection's local port:
+# bind fails then, and another one is tried)
+start_nginx() {
+  local port=$1
+  cat >"$tmp/ngx/nginx.conf" <<EOF
 worker_processes 1;
 pid $tmp/ngx/nginx.pid;
 error_log $tmp/ngx/error.log;
@@ -69,10 +75,28 @@ http {
   server { listen 127.0.0.1:$port; root $tmp/www; }
 }
 EOF
-[ "$(id -u)" = 0 ] && sed -i '1i user root root;' "$tmp/ngx/nginx.conf"
-"$NGINX" -p "$tmp/ngx" -e "$tmp/ngx/error.log" -c "$tmp/ngx/nginx.conf" -g 'daemon off;' &
-pids+=($!)
-for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+  [ "$(id -u)" = 0 ] && sed -i '1i user root root;' "$tmp/ngx/nginx.conf"
+  "$NGINX" -p "$tmp/ngx" -e "$tmp/ngx/error.log" -c "$tmp/ngx/nginx.conf" -g 'daemon off;' &
+  local pid=$!
+  for _ in $(seq 50); do
+    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 1; }
+    if curl -s -o /dev/null -r 0-0 "http://127.0.0.1:$port/f.bin"; then
+      pids+=("$pid")
+      return 0
+    fi
+    sleep 0.1
+  done
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  return 1
+}
+port=""
+for _ in $(seq 10); do
+  p=$((45000 + RANDOM % 1000))
+  if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then continue; fi # someone listens
+  if start_nginx "$p"; then port=$p; break; fi
+done
+[ -n "$port" ] || { echo "nginx did not start on a port of 45000-45999: $(tail -n 2 "$tmp/ngx/error.log")"; exit 1; }
 
 n=0
 # relay [ARGS...]: a fresh cut_relay.py; sets RPORT, RSTATS, RPID
@@ -93,55 +117,79 @@ every=$((cut_mib * 1024 * 1024))
 printf '%s, %d MiB file, a cut every %d MiB (%d cuts), loopback, nginx %s, %s\n' \
   "$(date -u +%Y-%m-%d)" "$mib" "$cut_mib" "$cuts" "$("$NGINX" -v 2>&1 | sed 's/.*\///')" \
   "$(curl --version | head -n 1 | cut -d' ' -f1-2)"
-printf '%-44s %4s %13s %6s %7s  %-6s %-5s %s\n' "run ($runs times each)" "exit" "bytes" "xsize" "wall s" "xT0" "sha" "(each wall s)"
-t0=""
 
-# run NAME CUTS(0/1) CMD...: RUNS times (a fresh relay each); the median
-# wall time (the machine may be shared: the spread is printed too) and the
-# bytes of the median run. @URL@ in CMD is the relay's URL.
-run() {
+# once NAME CUT(0/1) CMD...: one run through a fresh relay; appends
+# "NAME<TAB>rc<TAB>wall<TAB>bytes<TAB>sha-ok" to $res. @URL@ in CMD is the
+# relay's URL.
+res=$tmp/results.tsv
+: >"$res"
+once() {
   local name=$1 cut=$2
   shift 2
-  local i walls=() bytes_of=() rcs=0 oks=same
-  for i in $(seq "$runs"); do
-    rm -f "$tmp/out.bin" "$tmp/out.bin.part" "$tmp/out.bin.part.state"
-    if [ "$cut" = 1 ]; then relay --cut-every "$every" --cuts "$cuts"; else relay; fi
-    local s e rc=0 a args=()
-    for a in "$@"; do args+=("${a//@URL@/http://127.0.0.1:$RPORT/f.bin}"); done
-    s=$(date +%s.%N)
-    "${args[@]}" >/dev/null 2>"$tmp/err" || rc=$?
-    e=$(date +%s.%N)
-    sleep 0.3 # the relay writes its stats when the connection ends
-    walls+=("$($PY -c "print(f'{$e - $s:.2f}')")")
-    bytes_of+=("$(down)")
-    [ "$rc" = 0 ] || rcs=$rc
-    { [ -f "$tmp/out.bin" ] && [ "$(sha256sum <"$tmp/out.bin" | cut -d' ' -f1)" = "$sha" ]; } || oks=DIFFERENT
-    kill "$RPID" 2>/dev/null || true
-    wait "$RPID" 2>/dev/null || true
-  done
-  local med
-  med=$($PY -c "import sys; w=sorted(map(float,sys.argv[1:])); print(w[len(w)//2])" "${walls[@]}")
-  local bytes
-  bytes=$($PY -c "import sys; b=sorted(map(int,sys.argv[1:])); print(b[len(b)//2])" "${bytes_of[@]}")
-  [ -z "$t0" ] && t0=$med
-  printf '%-44s %4s %13s %6s %7s  x%-5s %-5s (%s)\n' "$name" "$rcs" "$bytes" \
-    "$($PY -c "print(f'{$bytes / $size:.3f}')")" "$med" \
-    "$($PY -c "print(f'{$med / $t0:.2f}')")" "$oks" "${walls[*]}"
+  rm -f "$tmp/out.bin" "$tmp/out.bin.part" "$tmp/out.bin.part.state"
+  if [ "$cut" = 1 ]; then relay --cut-every "$every" --cuts "$cuts"; else relay; fi
+  local s e rc=0 a args=() ok=1
+  for a in "$@"; do args+=("${a//@URL@/http://127.0.0.1:$RPORT/f.bin}"); done
+  s=$(date +%s.%N)
+  "${args[@]}" >/dev/null 2>"$tmp/err" || rc=$?
+  e=$(date +%s.%N)
+  sleep 0.3 # the relay writes its stats when the connection ends
+  { [ -f "$tmp/out.bin" ] && [ "$(sha256sum <"$tmp/out.bin" | cut -d' ' -f1)" = "$sha" ]; } || ok=0
+  kill "$RPID" 2>/dev/null || true
+  wait "$RPID" 2>/dev/null || true
+  printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$rc" "$($PY -c "print(f'{$e - $s:.3f}')")" "$(down)" "$ok" >>"$res"
 }
 R=$((cuts + 5))
+A="nettool, uninterrupted (T0)"
+B="nettool --retry $R, cut"
+C="curl -C - --retry $R --retry-all-errors, cut"
+D="curl --retry $R --retry-all-errors, cut"
+E="curl, uninterrupted"
 # warm-up (not shown): page cache, nginx, the relay
 relay
 "$NETTOOL" http-get -q "http://127.0.0.1:$RPORT/f.bin" -o "$tmp/out.bin" || true
 kill "$RPID" 2>/dev/null || true
-run "nettool, uninterrupted (T0)" 0 "$NETTOOL" http-get -q @URL@ -o "$tmp/out.bin"
-run "nettool --retry $R --retry-delay 0.1, cut" 1 "$NETTOOL" http-get -q @URL@ \
-  -o "$tmp/out.bin" --retry "$R" --retry-delay 0.1
-run "nettool --retry $R --retry-delay 0.01, cut" 1 "$NETTOOL" http-get -q @URL@ \
-  -o "$tmp/out.bin" --retry "$R" --retry-delay 0.01
-run "curl --retry $R --retry-all-errors, cut" 1 curl -sS --retry "$R" \
-  --retry-all-errors --retry-delay 1 -o "$tmp/out.bin" @URL@
-run "curl -C - --retry $R --retry-all-errors, cut" 1 curl -sS -C - --retry "$R" \
-  --retry-all-errors --retry-delay 1 -o "$tmp/out.bin" @URL@
-run "curl, uninterrupted" 0 curl -sS -o "$tmp/out.bin" @URL@
-run "nettool, uninterrupted (again: the noise)" 0 "$NETTOOL" http-get -q @URL@ -o "$tmp/out.bin"
-echo "(curl's --retry-delay cannot go below 1 s: its waits add ${cuts} s or more to its wall time)"
+for i in $(seq "$runs"); do
+  echo "round $i of $runs..." >&2
+  once "$A" 0 "$NETTOOL" http-get -q @URL@ -o "$tmp/out.bin"
+  once "$B" 1 "$NETTOOL" http-get -q @URL@ -o "$tmp/out.bin" --retry "$R"
+  if [ "$with_curl" = 1 ]; then
+    once "$C" 1 curl -sS -C - --retry "$R" --retry-all-errors --retry-delay 1 -o "$tmp/out.bin" @URL@
+    once "$D" 1 curl -sS --retry "$R" --retry-all-errors --retry-delay 1 -o "$tmp/out.bin" @URL@
+    once "$E" 0 curl -sS -o "$tmp/out.bin" @URL@
+  fi
+done
+$PY - "$res" "$size" "$A" "$B" "$E" "$C" <<'PYEOF'
+import sys, statistics as st
+rows = {}
+order = []
+for line in open(sys.argv[1]):
+    name, rc, wall, down, ok = line.rstrip("\n").split("\t")
+    if name not in rows:
+        rows[name] = []
+        order.append(name)
+    rows[name].append((int(rc), float(wall), int(down), ok == "1"))
+size = int(sys.argv[2])
+a, b, e, c = sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
+t0 = st.median(w for _, w, _, _ in rows[a])
+print(f"{'row (%d interleaved runs each)' % len(rows[a]):<44} {'exit':>4} {'bytes':>13} {'xsize':>6} "
+      f"{'wall s':>7}  {'xT0':<6} {'sha':<5} (each wall s)")
+for name in order:
+    r = rows[name]
+    rcs = max(x[0] for x in r)
+    down = int(st.median(x[2] for x in r))
+    wall = st.median(x[1] for x in r)
+    sha = "same" if all(x[3] for x in r) else "DIFFERENT"
+    print(f"{name:<44} {rcs:>4} {down:>13} {down / size:>6.3f} {wall:>7.2f}  x{wall / t0:<5.2f} "
+          f"{sha:<5} ({' '.join('%.2f' % x[1] for x in r)})")
+pairs = [rb[1] / ra[1] for ra, rb in zip(rows[a], rows[b])]
+print(f"nettool cut / uninterrupted: ratio of medians x{st.median(x[1] for x in rows[b]) / t0:.3f}; "
+      f"median of the per-round ratios x{st.median(pairs):.3f} "
+      f"(rounds: {' '.join('%.2f' % p for p in pairs)}); target <= 1.1")
+print(f"nettool bytes on the wire through the cuts: x{st.median(x[2] for x in rows[b]) / size:.4f} "
+      f"the file (target <= 1.05)")
+if e in rows and c in rows:
+    te = st.median(x[1] for x in rows[e])
+    print(f"curl -C - cut / curl uninterrupted: x{st.median(x[1] for x in rows[c]) / te:.3f} "
+          f"(its --retry-delay cannot go below 1 s: a second per cut)")
+PYEOF
