@@ -87,7 +87,8 @@ const cli_cmd_spec_t cli_spec_nntp_get = {
     "6 TLS, 7 protocol, 8 the server said no, 9 file error, 10 timeout,\n"
     "11 the NZB does not parse, 13 segments missing or damaged (listed;\n"
     "the files stay NAME.part), 14 PAR2 verification or repair failed,\n"
-    "130 interrupted (resume by running it again).\n",
+    "15 the proxy refused, 16 proxy authentication, 130 interrupted\n"
+    "(resume by running it again).\n",
 };
 
 typedef struct {
