@@ -77,17 +77,24 @@ static void update_events(tcp_conn_t *c) {
  * than on epoll). */
 #define CIO_SEND_MAX (64 * 1024)
 
-/* Sending with a cio: a write that finds the queue empty goes out at once
- * with sendmsg(2), as on epoll (the bytes are in the kernel when the write
- * returns: programs and tests read them from the peer straight away); what
- * the socket did not take is queued, and the queue is sent through the
- * ring (cio_kick): the kernel parks the send until the socket has room, no
- * writability round trip, and its completion flushes the rest. */
+/* Sending with a cio: every write is queued and goes through the ring
+ * (cio_kick), so the sends of every connection a loop turn wrote to reach
+ * the kernel with the turn's one io_uring_enter, not one sendmsg(2) each.
+ * The bytes stay at the queue's head until the send's completion: the
+ * queue's size, the water marks, write_eof's shutdown(2) and a graceful
+ * close all wait for the kernel to have taken them, so nothing done on the
+ * socket directly (shutdown, close, sendfile of a later file segment) can
+ * overtake a send still in the submission ring. The kernel parks a send
+ * until the socket has room (no writability round trip), and its
+ * completion flushes the rest. What a program observes: the bytes reach
+ * the socket when the loop next runs, not when write returns. */
 static ssize_t tcp_sendv(nt__stream_t *s, const struct iovec *iov, int n) {
   tcp_conn_t *c = (tcp_conn_t *)s;
-  if (is_cio(c) && s->wq.head) { /* flushing the queue (flush_queue) */
-    /* Nothing is taken now; once the send completes, the queue's head is
-     * what went out, and the next call says so. */
+  if (is_cio(c)) {
+    if (!s->wq.head) return NT_EAGAIN; /* queue it: the stream core does */
+    /* Flushing the queue (flush_queue): nothing is taken now; once the
+     * send completes, the queue's head is what went out, and the next
+     * call says so. */
     if (c->cio.sent_done) {
       size_t k = c->cio.sent_done;
       c->cio.sent_done = 0;

@@ -540,6 +540,103 @@ static void test_cancel_in_flight_on_close(void **state) {
   }
 }
 
+/* --- batched writes ------------------------------------------------------------------ */
+
+#define BATCH_N 50
+
+typedef struct {
+  int peer[BATCH_N];
+  int done;
+} batch_t;
+
+static int peers_have(void *arg) {
+  batch_t *b = arg;
+  char buf[64];
+  for (int i = b->done; i < BATCH_N; i++) {
+    ssize_t n = recv(b->peer[i], buf, sizeof buf, MSG_DONTWAIT);
+    if (n != 9) return 0;
+    char want[32];
+    snprintf(want, sizeof want, "reply-%03d", i % 1000);
+    assert_memory_equal(buf, want, 9);
+    b->done = i + 1;
+  }
+  return 1;
+}
+
+/* 50 connections written to in one loop turn: nothing reaches a socket
+ * when write returns (no sendmsg per write), and the next turn's one
+ * io_uring_enter carries every send. Then the order a ring send must keep
+ * against what is done on the socket directly: a write followed at once by
+ * write_eof (shutdown(2)) and by lose_connection (close(2)) delivers the
+ * bytes, then the end. */
+static void test_writes_batched_per_turn(void **state) {
+  (void)state;
+  nt_reactor_t *r = uring_new();
+  rec_t *c = calloc(BATCH_N, sizeof *c);
+  batch_t b;
+  memset(&b, 0, sizeof b);
+  assert_non_null(c);
+  nt_transport_t *t[BATCH_N];
+  for (int i = 0; i < BATCH_N; i++) {
+    int sv[2];
+    rec_init(&c[i]);
+    t[i] = wrap_pair(r, &c[i], sv);
+    b.peer[i] = sv[1];
+  }
+  run_for(r, 10); /* the receives are armed */
+  for (int i = 0; i < BATCH_N; i++) {
+    char msg[32];
+    snprintf(msg, sizeof msg, "reply-%03d", i % 1000);
+    assert_int_equal(nt_transport_write(t[i], msg, 9), 0);
+  }
+  char x;
+  for (int i = 0; i < BATCH_N; i++) /* queued for the ring, not sent */
+    assert_int_equal(recv(b.peer[i], &x, 1, MSG_DONTWAIT), -1);
+  unsigned long enters0 = nt__uring_stats.enters;
+  assert_int_equal(nt_reactor_run_once(r, 0) >= 0, 1);
+  unsigned long turn = nt__uring_stats.enters - enters0;
+  assert_true(run_until(r, peers_have, &b, 2000));
+  printf("# 50 writes: %lu io_uring_enter in the turn that sent them, %lu in "
+         "all until every peer had its bytes\n",
+         turn, nt__uring_stats.enters - enters0);
+  assert_int_equal(turn, 1);
+  for (int i = 0; i < BATCH_N; i++) assert_int_equal(nt_transport_write_buffer_size(t[i]), 0);
+
+  /* write, write_eof, lose_connection in one go: data, then the FIN */
+  assert_int_equal(nt_transport_write(t[0], "last words", 10), 0);
+  assert_int_equal(nt_transport_write_eof(t[0]), 0);
+  assert_int_equal(nt_transport_write(t[1], "goodbye", 7), 0);
+  nt_transport_lose_connection(t[1]);
+  assert_true(run_until(r, rec_destroyed, &c[1], 2000));
+  char buf[32];
+  for (int k = 0; k < 2; k++) {
+    int fd = b.peer[k];
+    size_t want = k == 0 ? 10 : 7;
+    size_t got = 0;
+    uint64_t end = mono_ms() + 2000;
+    ssize_t n = 1;
+    while (mono_ms() < end) {
+      run_for(r, 2);
+      n = recv(fd, buf + got, sizeof buf - got, MSG_DONTWAIT);
+      if (n > 0) got += (size_t)n;
+      if (n == 0) break;
+    }
+    assert_int_equal(n, 0); /* the end came, after the bytes */
+    assert_int_equal(got, want);
+    assert_memory_equal(buf, k == 0 ? "last words" : "goodbye", want);
+  }
+  for (int i = 0; i < BATCH_N; i++)
+    if (i != 1) nt_transport_lose_connection(t[i]);
+  for (int i = 0; i < BATCH_N; i++) {
+    assert_true(run_until(r, rec_destroyed, &c[i], 2000));
+    close(b.peer[i]);
+    free(c[i].rx);
+  }
+  free(c);
+  run_for(r, 5);
+  assert_int_equal(nt_test_reactor_free(r), 0);
+}
+
 /* --- idle memory ------------------------------------------------------------------------ */
 
 #define IDLE_N 200
@@ -674,6 +771,7 @@ int main(void) {
       cmocka_unit_test(test_pause_holds_data_and_eof),
       cmocka_unit_test(test_cancel_in_flight_on_close),
       cmocka_unit_test(test_idle_connection_memory),
+      cmocka_unit_test(test_writes_batched_per_turn),
   };
   if (!uring_available()) {
     printf("io_uring unavailable here (disabled or forbidden): skipped\n");
