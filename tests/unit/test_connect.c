@@ -18,56 +18,9 @@
 #include "nettool/testing.h"
 #include "tcp-int.h"
 
-/* --- scripted attempts -------------------------------------------------------- */
+#include "test_fake_attempts.h"
 
-typedef struct {
-  char addr[64];
-  uint64_t started_at;
-  nt__attempt_cb cb;
-  void *arg;
-  int cancelled;
-  int finished;
-} fake_t;
-
-static fake_t fakes[16];
-static int nfakes;
 static nt_reactor_t *R;
-
-static int fake_start(nt_reactor_t *r, const struct sockaddr *sa,
-                      socklen_t salen, nt__attempt_cb cb, void *arg,
-                      nt__attempt_t **out) {
-  (void)salen;
-  fake_t *f = &fakes[nfakes++];
-  memset(f, 0, sizeof *f);
-  nt_addr_format(sa, f->addr, sizeof f->addr);
-  f->started_at = nt_reactor_now(r);
-  f->cb = cb;
-  f->arg = arg;
-  *out = (nt__attempt_t *)f;
-  return 0;
-}
-
-static void fake_cancel(nt__attempt_t *a) { ((fake_t *)a)->cancelled = 1; }
-
-static const nt__attempt_ops_t fake_ops = {
-    .start = fake_start,
-    .cancel = fake_cancel,
-};
-
-/* The attempt for addr ends: connected (status 0) or failed. */
-static void finish(int i, int status) {
-  fake_t *f = &fakes[i];
-  assert_false(f->cancelled);
-  f->finished = 1;
-  int fd = -1;
-  if (!status) {
-    int sv[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-    close(sv[1]);
-    fd = sv[0];
-  }
-  f->cb(f->arg, (nt__attempt_t *)f, status, fd);
-}
 
 /* --- a recording factory --------------------------------------------------------- */
 
@@ -138,16 +91,14 @@ static void addr(nt_address_t *a, const char *ip) {
 static int setup(void **state) {
   (void)state;
   memset(&rec, 0, sizeof rec);
-  memset(fakes, 0, sizeof fakes);
-  nfakes = 0;
-  nt__attempt_ops = &fake_ops;
+  fake_attempts_reset(1);
   return nt_test_reactor_new(&R);
 }
 
 /* Each test ends with nothing live: no attempt, timer or connection. */
 static int teardown(void **state) {
   (void)state;
-  nt__attempt_ops = &nt__tcp_attempt_ops;
+  fake_attempts_reset(0);
   assert_int_equal(nt_test_reactor_free(R), 0);
   return 0;
 }
@@ -176,7 +127,7 @@ static void test_first_hangs_second_wins(void **state) {
   assert_string_equal(fakes[1].addr, "192.0.2.1:21");
   assert_int_equal(fakes[1].started_at, 250);
   nt_test_clock_advance(R, 50);
-  finish(1, 0);
+  fake_finish(1, 0);
   assert_int_equal(rec.built, 1);
   assert_string_equal(rec.peer, "192.0.2.1:21");
   assert_true(fakes[0].cancelled); /* the loser is closed */
@@ -192,13 +143,13 @@ static void test_all_refuse(void **state) {
   const char *ips[] = {"::1", "127.0.0.1", "127.0.0.2"};
   connect_to(ips, 3, 0);
   nt_test_clock_advance(R, 10);
-  finish(0, NT_ECONNREFUSED);
+  fake_finish(0, NT_ECONNREFUSED);
   assert_int_equal(nfakes, 2);
   assert_int_equal(fakes[1].started_at, 10);
   nt_test_clock_advance(R, 10);
-  finish(1, NT_ENETUNREACH);
+  fake_finish(1, NT_ENETUNREACH);
   assert_int_equal(nfakes, 3);
-  finish(2, NT_ECONNREFUSED);
+  fake_finish(2, NT_ECONNREFUSED);
   assert_int_equal(rec.failed, 0); /* reported from the loop */
   nt_test_run_pending(R);
   assert_int_equal(rec.failed, 1);
@@ -244,7 +195,7 @@ static void test_interleaving(void **state) {
   const char *want[] = {"[2001:db8::1]:21", "192.0.2.1:21", "[2001:db8::2]:21",
                         "192.0.2.2:21", "[2001:db8::3]:21"};
   for (int i = 0; i < 5; i++) assert_string_equal(fakes[i].addr, want[i]);
-  finish(4, 0);
+  fake_finish(4, 0);
   assert_int_equal(rec.built, 1);
   for (int i = 0; i < 4; i++) assert_true(fakes[i].cancelled);
   close_winner();
@@ -256,7 +207,7 @@ static void test_numeric_host_skips_dns(void **state) {
   assert_int_equal(nt_tcp_connect(R, "192.0.2.7", 80, &factory, NULL, NULL), 0);
   assert_int_equal(nfakes, 1);
   assert_string_equal(fakes[0].addr, "192.0.2.7:80");
-  finish(0, 0);
+  fake_finish(0, 0);
   assert_int_equal(rec.built, 1);
   close_winner();
 }

@@ -70,24 +70,7 @@ static void rec_init(rec_t *r) {
   nt_protocol_init(&r->base, &rec_ops);
 }
 
-typedef struct {
-  nt_reactor_t *r;
-} fixture;
-
-static int setup(void **state) {
-  fixture *f = calloc(1, sizeof *f);
-  if (nt_test_reactor_new(&f->r)) return -1;
-  *state = f;
-  return 0;
-}
-
-static int teardown(void **state) {
-  fixture *f = *state;
-  size_t live = nt_test_reactor_free(f->r);
-  free(f);
-  assert_int_equal(live, 0); /* each test closed what it opened */
-  return 0;
-}
+#include "test_reactor_fixture.h"
 
 static void test_write_passes_through(void **state) {
   fixture *f = *state;

@@ -20,54 +20,14 @@
 #include "nettool/testing.h"
 #include "tcp-int.h"
 
-/* --- scripted attempts ------------------------------------------------------ */
+#include "test_fake_attempts.h"
 
-typedef struct {
-  uint64_t started_at;
-  nt__attempt_cb cb;
-  void *arg;
-  int cancelled, finished;
-} fake_t;
-
-static fake_t fakes[64];
-static int nfakes;
 static nt_reactor_t *R;
-static int peer_fd = -1; /* the far end of the connected socketpair */
-
-static int fake_start(nt_reactor_t *r, const struct sockaddr *sa,
-                      socklen_t salen, nt__attempt_cb cb, void *arg,
-                      nt__attempt_t **out) {
-  (void)sa, (void)salen;
-  assert_true(nfakes < 64);
-  fake_t *f = &fakes[nfakes++];
-  memset(f, 0, sizeof *f);
-  f->started_at = nt_reactor_now(r);
-  f->cb = cb;
-  f->arg = arg;
-  *out = (nt__attempt_t *)f;
-  return 0;
-}
-
-static void fake_cancel(nt__attempt_t *a) { ((fake_t *)a)->cancelled = 1; }
-
-static const nt__attempt_ops_t fake_ops = {.start = fake_start,
-                                           .cancel = fake_cancel};
 
 /* The latest attempt ends: connected (status 0) or failed. */
 static void finish_last(int status) {
   assert_true(nfakes > 0);
-  fake_t *f = &fakes[nfakes - 1];
-  assert_false(f->cancelled);
-  assert_false(f->finished);
-  f->finished = 1;
-  int fd = -1;
-  if (!status) {
-    int sv[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-    fd = sv[0];
-    peer_fd = sv[1];
-  }
-  f->cb(f->arg, (nt__attempt_t *)f, status, fd);
+  fake_finish(nfakes - 1, status);
   nt_test_run_pending(R);
 }
 
@@ -149,17 +109,13 @@ static void on_event(nt_reconnect_t *rc, int ev, int status, uint64_t delay,
 static int setup(void **state) {
   (void)state;
   memset(&rec, 0, sizeof rec);
-  memset(fakes, 0, sizeof fakes);
-  nfakes = 0;
-  nt__attempt_ops = &fake_ops;
+  fake_attempts_reset(1);
   return nt_test_reactor_new(&R);
 }
 
 static int teardown(void **state) {
   (void)state;
-  nt__attempt_ops = &nt__tcp_attempt_ops;
-  if (peer_fd >= 0) close(peer_fd);
-  peer_fd = -1;
+  fake_attempts_reset(0);
   assert_int_equal(nt_test_reactor_free(R), 0);
   return 0;
 }

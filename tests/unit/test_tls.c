@@ -8,24 +8,7 @@
 #include "test_tls_common.h"
 #include "tls-int.h"
 
-typedef struct {
-  nt_reactor_t *r;
-} fixture;
-
-static int setup(void **state) {
-  fixture *f = calloc(1, sizeof *f);
-  if (nt_test_reactor_new(&f->r)) return -1;
-  *state = f;
-  return 0;
-}
-
-static int teardown(void **state) {
-  fixture *f = *state;
-  size_t live = nt_test_reactor_free(f->r);
-  free(f);
-  assert_int_equal(live, 0); /* each test closed what it opened */
-  return 0;
-}
+#include "test_reactor_fixture.h"
 
 static int contains(const char *hay, size_t n, const char *needle) {
   size_t k = strlen(needle);
