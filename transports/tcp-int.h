@@ -27,6 +27,11 @@ typedef struct nt__attempt_ops {
 extern const nt__attempt_ops_t nt__tcp_attempt_ops;
 extern const nt__attempt_ops_t *nt__attempt_ops; /* test hook */
 
+/* Test hook: non-zero makes every sendfile(2) of a TCP connection fail as
+ * a file system without splice support does (EINVAL), so the read + send
+ * fallback of file ranges can be tested. */
+extern int nt__tcp_sendfile_refused;
+
 /* Starts fd (connected, non-blocking) as a TCP connection running the
  * factory's protocol; takes the fd in all cases. */
 int nt__tcp_adopt(nt_reactor_t *r, int fd, nt_factory_t *f,

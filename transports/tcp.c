@@ -116,6 +116,12 @@ static ssize_t tcp_sendv(nt__stream_t *s, const struct iovec *iov, int n) {
   }
 }
 
+int nt__tcp_sendfile_refused;
+
+/* A file range goes by sendfile(2), with no copy in user space; where the
+ * file's file system cannot splice (EINVAL, ENOSYS), by pread(2) into the
+ * reactor's read buffer and send(2): the bytes the socket took are the
+ * range's progress, the rest is read again next time. */
 static ssize_t tcp_sendfile(nt__stream_t *s, int fd, uint64_t *off,
                             size_t len) {
   tcp_conn_t *c = (tcp_conn_t *)s;
@@ -124,9 +130,29 @@ static ssize_t tcp_sendfile(nt__stream_t *s, int fd, uint64_t *off,
     return NT_EAGAIN;
   off_t o = (off_t)*off;
   for (;;) {
-    ssize_t w = sendfile(c->io.fd, fd, &o, len);
+    ssize_t w = nt__tcp_sendfile_refused ? (errno = EINVAL, -1)
+                                         : sendfile(c->io.fd, fd, &o, len);
     if (w >= 0) {
       *off = (uint64_t)o;
+      return w;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return NT_EAGAIN;
+    if (errno != EINVAL && errno != ENOSYS) return -errno;
+    break;
+  }
+  size_t size;
+  char *buf = nt__reactor_readbuf(s->base.reactor, &size);
+  if (!buf) return NT_ENOMEM;
+  ssize_t n;
+  do {
+    n = pread(fd, buf, len < size ? len : size, (off_t)*off);
+  } while (n < 0 && errno == EINTR);
+  if (n <= 0) return n < 0 ? -errno : 0; /* 0: the file shrank */
+  for (;;) {
+    ssize_t w = send(c->io.fd, buf, (size_t)n, MSG_NOSIGNAL);
+    if (w >= 0) {
+      *off += (uint64_t)w;
       return w;
     }
     if (errno == EINTR) continue;

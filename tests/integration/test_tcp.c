@@ -43,6 +43,7 @@
 /* --- small helpers ------------------------------------------------------- */
 
 #include "itest_backends.h"
+#include "tcp-int.h" /* nt__tcp_sendfile_refused */
 
 static int ipv6_available(void) {
   int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -1199,6 +1200,21 @@ static void test_write_file_between_big_writes(void **state) {
   ctx_finish(&c);
 }
 
+/* Where sendfile(2) refuses the file (a file system that cannot splice:
+ * EINVAL), the range goes by pread + send: the same bytes, in order, with
+ * the memory writes around it (fails without the fallback: the transport
+ * closes with EINVAL). */
+static void test_write_file_copy_fallback(void **state) {
+  nt__tcp_sendfile_refused = 1;
+  test_write_file(state);
+}
+
+static int sendfile_allowed(void **state) { /* teardown, even after a failure */
+  (void)state;
+  nt__tcp_sendfile_refused = 0;
+  return 0;
+}
+
 /* --- half-close ----------------------------------------------------------- */
 
 static void hc_cli_made(peer_t *p) {
@@ -2121,6 +2137,7 @@ int main(void) {
       cmocka_unit_test(test_backpressure_write_eof_inside_resume),
       cmocka_unit_test(test_write_file),
       cmocka_unit_test(test_write_file_between_big_writes),
+      cmocka_unit_test_teardown(test_write_file_copy_fallback, sendfile_allowed),
       cmocka_unit_test(test_half_close),
       cmocka_unit_test(test_half_close_both_sides),
       cmocka_unit_test(test_lose_connection_flushes),
