@@ -511,6 +511,8 @@ static void chunk_done_common(over_t *o, chunk_t *ch, int status, int code,
                ch->range, nt_nntp_peak_in_flight(c));
     else
       snprintf(what, sizeof what, "overview %s", ch->range);
+    /* a pool of --connections N retried on its own: this is the end */
+    if (o->pool && !o->retry_pool) s->retried = s->retries;
     nntp_cli_fail(o->job->s, what, &r);
   }
   if (--o->pending == 0) {
