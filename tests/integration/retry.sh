@@ -130,6 +130,16 @@ for what in article overview; do
   c "... inside the expected time (1.5 s <= $ms ms <= 8 s)" test "$ms" -ge 1500 -a "$ms" -le 8000
 done
 
+# --connections 2: the pool retries on its own; when it gives up, the command
+# says why and ends with that failure's code (timeout 10, or 4 once the peer
+# stops taking connections), not a silent exit 7
+peer silent
+run nntp-read g --server "127.0.0.1:$port" --overview 30 --connections 2 --timeout 0.5 \
+  --retry 2 --retry-delay 0.2
+t_wait_exit "$PEER" 50
+c "--connections 2, a silent server: exit 10 or 4, the overview's failure said" sh -c "
+  rc=\$(cat '$W/rc'); { [ \$rc = 10 ] || [ \$rc = 4 ]; } && grep -q '^nettool: nntp-read: overview 1-30: ' '$W/err'"
+
 # --- Ctrl-C while a backoff timer is pending ----------------------------------------
 # The first connection is cut (mode over/article); the retry waits 30 s; SIGINT
 # during the wait: exit 130 at once, "interrupted", and nothing left behind (no
