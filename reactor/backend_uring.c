@@ -50,6 +50,7 @@ enum {
   TAG_CIO_NOP = 3,
   TAG_CIO_SEND = 4,
   TAG_CIO_POLL = 5,
+  TAG_ACCEPT = 6,
   TAG_MASK = 7
 };
 
@@ -95,6 +96,7 @@ typedef struct {
   /* released cios with requests in flight (nt__cio_t.zombie - 1) */
   nt__cio_t **zombies;
   size_t nzombies, zcap;
+  struct nt__acc *accs; /* every listener's accept state */
 } uring_data_t;
 
 /* --- test hooks (reactor-int.h) ------------------------------------------- */
@@ -211,6 +213,11 @@ static void ur_destroy(nt_reactor_t *r) {
   }
   nt__free(d->zombies);
   nt__free(d->starved);
+  while (d->accs) {
+    struct nt__acc *a = d->accs;
+    d->accs = *(struct nt__acc **)a; /* next is its first member */
+    nt__free(a);
+  }
   br_free(d);
   nt__free(d->fds);
   nt__free(d);
@@ -767,6 +774,103 @@ static void rearm_starved(uring_data_t *d) {
   }
 }
 
+/* --- accept ------------------------------------------------------------------- */
+
+/* One multishot IORING_OP_ACCEPT per listener: every connection the
+ * listening socket gets is a completion carrying its fd, with no accept4(2)
+ * and no readiness round trip; the request stays armed while the kernel
+ * says so (IORING_CQE_F_MORE) and is armed again when it ends on its own. */
+struct nt__acc {
+  struct nt__acc *next, *prev; /* d->accs; next first (ur_destroy) */
+  void (*cb)(void *owner, int fd);
+  void *owner;
+  int fd;
+  uint8_t live, closed, busy;
+};
+
+static void acc_arm(uring_data_t *d, struct nt__acc *a) {
+  struct io_uring_sqe *sqe = get_sqe(d);
+  if (!sqe) return;
+  io_uring_prep_multishot_accept(sqe, a->fd, NULL, NULL,
+                                 SOCK_NONBLOCK | SOCK_CLOEXEC);
+  io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)a | TAG_ACCEPT);
+  a->live = 1;
+  nt__uring_stats.accept_arms++;
+}
+
+static struct nt__acc *ur_acc_open(nt_reactor_t *r, int fd,
+                                   void (*cb)(void *owner, int fd),
+                                   void *owner) {
+  uring_data_t *d = r->backend_data;
+  struct nt__acc *a = nt__calloc(1, sizeof *a);
+  if (!a) return NULL;
+  a->cb = cb;
+  a->owner = owner;
+  a->fd = fd;
+  a->next = d->accs;
+  if (a->next) a->next->prev = a;
+  d->accs = a;
+  acc_arm(d, a);
+  return a;
+}
+
+static void acc_maybe_free(uring_data_t *d, struct nt__acc *a) {
+  if (!a->closed || a->live || a->busy) return;
+  if (a->prev)
+    a->prev->next = a->next;
+  else
+    d->accs = a->next;
+  if (a->next) a->next->prev = a->prev;
+  nt__free(a);
+}
+
+static void ur_acc_close(nt_reactor_t *r, struct nt__acc *a) {
+  uring_data_t *d = r->backend_data;
+  if (a->closed) return;
+  a->closed = 1;
+  if (a->live) {
+    struct io_uring_sqe *sqe = get_sqe(d);
+    if (sqe) {
+      io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)a | TAG_ACCEPT, 0);
+      io_uring_sqe_set_data64(sqe, TAG_IGNORE);
+    }
+  }
+  acc_maybe_free(d, a);
+}
+
+static int acc_done(uring_data_t *d, struct nt__acc *a, int res,
+                    unsigned flags) {
+  int called = 0;
+  int ended = !(flags & IORING_CQE_F_MORE);
+  if (ended) a->live = 0;
+  /* armed again if it ended on its own after a connection or a transient
+   * error; after any other error the owner decides (EMFILE: it closes
+   * this, waits, opens another) */
+  int rearm = ended;
+  if (res >= 0) {
+    if (a->closed) {
+      close(res); /* accepted while its cancel was on the way */
+    } else {
+      nt__uring_stats.accepts++;
+      a->busy = 1;
+      a->cb(a->owner, res);
+      a->busy = 0;
+      called = 1;
+    }
+  } else if (res != -EINTR && res != -ECONNABORTED && res != -EAGAIN) {
+    rearm = 0;
+    if (!a->closed && res != -ECANCELED) {
+      a->busy = 1;
+      a->cb(a->owner, res);
+      a->busy = 0;
+      called = 1;
+    }
+  }
+  if (rearm && !a->closed && !a->live) acc_arm(d, a);
+  acc_maybe_free(d, a);
+  return called;
+}
+
 /* --- wait ------------------------------------------------------------------- */
 
 typedef struct {
@@ -856,6 +960,10 @@ static int ur_wait(nt_reactor_t *r, int timeout_ms) {
       case TAG_CIO_POLL:
         n += cio_poll_done(d, ud_cio(ev[i].ud));
         break;
+      case TAG_ACCEPT:
+        n += acc_done(d, (struct nt__acc *)(uintptr_t)(ev[i].ud & ~(uint64_t)TAG_MASK),
+                      ev[i].res, ev[i].flags);
+        break;
       }
     }
     if (d->nstarved) rearm_starved(d);
@@ -896,4 +1004,6 @@ const struct nt__backend nt__backend_uring = {
     .cio_send = ur_cio_send,
     .cio_sending = ur_cio_sending,
     .cio_poll_out = ur_cio_poll_out,
+    .acc_open = ur_acc_open,
+    .acc_close = ur_acc_close,
 };

@@ -80,6 +80,18 @@ struct nt__backend {
                   int n, size_t max);
   int (*cio_sending)(const nt__cio_t *c);
   int (*cio_poll_out)(nt_reactor_t *r, nt__cio_t *c, int on);
+  /* Accepting through the ring (io_uring: one multishot accept per
+   * listener, each connection a completion, no accept4 per connection);
+   * NULL on readiness backends, and acc_open returns NULL where it cannot
+   * (the listener then watches its socket). cb(owner, fd) from the loop for
+   * each connection (fd non-blocking, close-on-exec, the owner's), or
+   * cb(owner, error) when accepting stopped on an error other than a
+   * transient one (EMFILE...): the owner closes it and opens it again later.
+   * acc_close: no callback after it (also from inside one); the backend
+   * frees it once its request is gone. The owner keeps the listening fd. */
+  struct nt__acc *(*acc_open)(nt_reactor_t *r, int fd,
+                              void (*cb)(void *owner, int fd), void *owner);
+  void (*acc_close)(nt_reactor_t *r, struct nt__acc *a);
   /* Optional: hands the kernel what the backend has queued (io_uring's
    * SQEs), without waiting. A host loop that sleeps on fd() must not sleep
    * with requests still in user space (their completions would never make
@@ -107,6 +119,8 @@ typedef struct {
    * grows when receives find it empty: every buffer it cycles through
    * stays resident), calls into the kernel (io_uring_enter, any reason) */
   unsigned long bufs_posted, enters;
+  /* multishot accepts armed, connections accepted through the ring */
+  unsigned long accept_arms, accepts;
 } nt__uring_stats_t;
 extern nt__uring_stats_t nt__uring_stats;
 #endif

@@ -437,6 +437,8 @@ struct nt_listener_s {
   nt_timer_t backoff; /* accept paused after EMFILE */
   nt_factory_t *factory;
   nt_tcp_listen_options_t opts;
+  /* Accepting through the ring (io_uring), or NULL: io watches instead. */
+  struct nt__acc *acc;
 };
 
 static void accept_one(nt_listener_t *l, int fd, struct sockaddr_storage *ss,
@@ -458,9 +460,59 @@ static void accept_one(nt_listener_t *l, int fd, struct sockaddr_storage *ss,
   nt__stream_start(&c->s, p);
 }
 
+static void listener_acc_cb(void *owner, int fd);
+
+/* Accepting (again): through the ring where the backend can, else by
+ * watching the socket. */
+static int listener_start(nt_listener_t *l) {
+  nt_reactor_t *r = l->io.reactor;
+  if (r->backend->acc_open) {
+    l->acc = r->backend->acc_open(r, l->io.fd, listener_acc_cb, l);
+    if (l->acc) {
+      nt__reactor_active_inc(r); /* as its watcher would: run() waits for it */
+      return 0;
+    }
+  }
+  return nt_io_start(&l->io, NT_READABLE);
+}
+
 static void backoff_cb(nt_timer_t *t) {
   nt_listener_t *l = nt__container_of(t, nt_listener_t, backoff);
-  nt_io_start(&l->io, NT_READABLE);
+  listener_start(l);
+}
+
+static int accept_errno_pauses(int e) {
+  return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
+}
+
+/* Out of descriptors: stop accepting for a moment instead of spinning on a
+ * listening socket that stays readable. */
+static void accept_pause(nt_listener_t *l, int e) {
+  nt__log(NT__LOG_WARN, "accept: %s; pausing accepts for 100 ms",
+          nt_strerror(-e));
+  if (l->acc) {
+    l->io.reactor->backend->acc_close(l->io.reactor, l->acc);
+    l->acc = NULL;
+    nt__reactor_active_dec(l->io.reactor);
+  }
+  nt_io_stop(&l->io);
+  nt_timer_start(&l->backoff, 100, 0);
+}
+
+/* A connection the ring accepted (multishot: one request for them all). */
+static void listener_acc_cb(void *owner, int fd) {
+  nt_listener_t *l = owner;
+  if (fd < 0) {
+    if (accept_errno_pauses(-fd)) accept_pause(l, -fd);
+    return;
+  }
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0) {
+    close(fd); /* reset before we saw it, as accept4's ECONNABORTED */
+    return;
+  }
+  accept_one(l, fd, &ss, len);
 }
 
 static void listener_cb(nt_io_t *io, unsigned events) {
@@ -476,15 +528,7 @@ static void listener_cb(nt_io_t *io, unsigned events) {
       continue;
     }
     if (errno == EINTR || errno == ECONNABORTED) continue;
-    if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-        errno == ENOMEM) {
-      /* Out of descriptors: stop accepting for a moment instead of spinning
-       * on a listening socket that stays readable. */
-      nt__log(NT__LOG_WARN, "accept: %s; pausing accepts for 100 ms",
-              nt_strerror(-errno));
-      nt_io_stop(io);
-      nt_timer_start(&l->backoff, 100, 0);
-    }
+    if (accept_errno_pauses(errno)) accept_pause(l, errno);
     return;
   }
 }
@@ -522,7 +566,7 @@ int nt_tcp_listen_sized(size_t opts_size, nt_reactor_t *r, const char *addr,
   l->factory = f;
   nt_io_init(r, &l->io, fd, listener_cb);
   nt_timer_init(r, &l->backoff, backoff_cb);
-  rc = nt_io_start(&l->io, NT_READABLE);
+  rc = listener_start(l);
   if (rc) {
     close(fd);
     nt__free(l);
@@ -554,6 +598,14 @@ int nt_listener_port(const nt_listener_t *l) {
 
 void nt_listener_close(nt_listener_t *l) {
   if (!l) return;
+  if (l->acc) {
+    /* The ring's accept holds the socket until its cancel is in; shutdown
+     * stops the listening now (the port is free when this returns, as
+     * after close on epoll) and ends that accept. */
+    shutdown(l->io.fd, SHUT_RDWR);
+    l->io.reactor->backend->acc_close(l->io.reactor, l->acc);
+    nt__reactor_active_dec(l->io.reactor);
+  }
   nt_io_stop(&l->io);
   nt_timer_stop(&l->backoff);
   close(l->io.fd);

@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -637,6 +639,106 @@ static void test_writes_batched_per_turn(void **state) {
   assert_int_equal(nt_test_reactor_free(r), 0);
 }
 
+/* --- multishot accept ---------------------------------------------------------------- */
+
+#define ACC_N 200
+
+typedef struct {
+  int built;
+  rec_t c[ACC_N];
+} acc_ctx_t;
+
+static nt_protocol_t *acc_build(nt_factory_t *f, const struct sockaddr *peer,
+                                socklen_t len) {
+  acc_ctx_t *a = f->data;
+  assert_true(len > 0 && peer->sa_family == AF_INET); /* getpeername'd */
+  assert_true(a->built < ACC_N);
+  rec_t *c = &a->c[a->built++];
+  rec_init(c);
+  return &c->base;
+}
+
+static const nt_factory_ops_t acc_fops = {.build_protocol = acc_build};
+
+static int acc_all_built(void *arg) { return ((acc_ctx_t *)arg)->built == ACC_N; }
+
+static int acc_all_destroyed(void *arg) {
+  acc_ctx_t *a = arg;
+  for (int i = 0; i < a->built; i++)
+    if (!a->c[i].destroyed) return 0;
+  return 1;
+}
+
+/* 200 clients connect at once: the listener's one multishot accept takes
+ * them all (one request armed, 200 completions, no accept4), each a working
+ * connection with its peer's address. Closing the listener frees its port
+ * at once, before the loop runs again (the ring's accept would hold the
+ * socket until its cancel is in), and run() does not return while the
+ * listener accepts through the ring. */
+static void test_multishot_accept(void **state) {
+  (void)state;
+  nt_reactor_t *r = uring_new();
+  acc_ctx_t *a = calloc(1, sizeof *a);
+  assert_non_null(a);
+  nt_factory_t f = {&acc_fops, a};
+  nt_listener_t *l = NULL;
+  unsigned long arms0 = nt__uring_stats.accept_arms;
+  unsigned long acc0 = nt__uring_stats.accepts;
+  assert_int_equal(nt_tcp_listen(r, "127.0.0.1", 0, &f, NULL, &l), 0);
+  int port = nt_listener_port(l);
+  assert_true(port > 0);
+  struct sockaddr_in sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons((uint16_t)port);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int *cl = calloc(ACC_N, sizeof *cl);
+  assert_non_null(cl);
+  for (int i = 0; i < ACC_N; i++) {
+    cl[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(cl[i] >= 0);
+    assert_int_equal(connect(cl[i], (struct sockaddr *)&sa, sizeof sa), 0);
+  }
+  assert_true(run_until(r, acc_all_built, a, 5000));
+  assert_int_equal(nt__uring_stats.accepts - acc0, ACC_N);
+  assert_int_equal(nt__uring_stats.accept_arms - arms0, 1);
+  printf("# %d connections: %lu accept armed, %lu accepted through the ring\n",
+         ACC_N, nt__uring_stats.accept_arms - arms0,
+         nt__uring_stats.accepts - acc0);
+  /* each one works: the last client's bytes reach its connection */
+  assert_int_equal(write(cl[ACC_N - 1], "x", 1), 1);
+  for (int i = 0; i < 200; i++) {
+    int any = 0;
+    for (int k = 0; k < ACC_N; k++) any |= a->c[k].rx_len == 1;
+    if (any) break;
+    run_for(r, 5);
+  }
+  int got = 0;
+  for (int k = 0; k < ACC_N; k++) got += a->c[k].rx_len == 1;
+  assert_int_equal(got, 1);
+  /* run() waits for the listener: with it alone, run_once says alive */
+  assert_int_equal(nt_reactor_run_once(r, 0), 1);
+
+  nt_listener_close(l);
+  int s2 = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  assert_true(s2 >= 0);
+  int one = 1; /* the accepted connections still use the port */
+  assert_int_equal(setsockopt(s2, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one), 0);
+  assert_int_equal(bind(s2, (struct sockaddr *)&sa, sizeof sa), 0);
+  assert_int_equal(listen(s2, 4), 0);
+  close(s2);
+  for (int i = 0; i < a->built; i++) nt_transport_lose_connection(a->c[i].t);
+  assert_true(run_until(r, acc_all_destroyed, a, 5000));
+  for (int i = 0; i < ACC_N; i++) {
+    close(cl[i]);
+    free(a->c[i].rx);
+  }
+  free(cl);
+  free(a);
+  run_for(r, 10);
+  assert_int_equal(nt_test_reactor_free(r), 0);
+}
+
 /* --- idle memory ------------------------------------------------------------------------ */
 
 #define IDLE_N 200
@@ -772,6 +874,7 @@ int main(void) {
       cmocka_unit_test(test_cancel_in_flight_on_close),
       cmocka_unit_test(test_idle_connection_memory),
       cmocka_unit_test(test_writes_batched_per_turn),
+      cmocka_unit_test(test_multishot_accept),
   };
   if (!uring_available()) {
     printf("io_uring unavailable here (disabled or forbidden): skipped\n");
