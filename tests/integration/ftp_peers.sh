@@ -26,10 +26,31 @@ FTP_PEERS_PIDS=()
 
 # ftp_lock: waits (up to 5 min) until no other user of these helpers runs:
 # the test account, the PAM file and the "ftp" account's home are
-# machine-wide. Held on fd 9 until the shell exits.
+# machine-wide. The lock is held by a small holder process (flock -o), not
+# by a descriptor of this shell: servers started here would inherit such a
+# descriptor, and one that outlives a killed test run (a daemon that forked
+# away) kept every later FTP test waiting. The holder lets go when this
+# shell is gone (checked twice a second) or at ftp_peers_cleanup.
+FTP_LOCK_PID=""
 ftp_lock() {
-  exec 9>/tmp/nettool-ftp-itest.lock
-  flock -w 300 9
+  local flag i
+  flag=$(mktemp -u /tmp/nettool-ftp-lock.XXXXXX)
+  flock -w 300 -o /tmp/nettool-ftp-itest.lock sh -c \
+    ': >"$1"; while kill -0 "$2" 2>/dev/null; do sleep 0.5; done' sh "$flag" "$$" \
+    </dev/null >/dev/null 2>&1 &
+  FTP_LOCK_PID=$!
+  for ((i = 0; i < 3100; i++)); do
+    if [ -e "$flag" ]; then
+      rm -f "$flag"
+      return 0
+    fi
+    kill -0 "$FTP_LOCK_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill "$FTP_LOCK_PID" 2>/dev/null
+  FTP_LOCK_PID=""
+  rm -f "$flag"
+  return 1
 }
 
 # ftp_wait_tcp PORT TENTHS [PID]: a TCP connect to 127.0.0.1:PORT succeeds
@@ -96,6 +117,8 @@ ftp_peers_cleanup() {
     wait "$p" 2>/dev/null
   done
   FTP_PEERS_PIDS=()
+  # Without the lock another run may be using the account and the PAM file.
+  [ -n "$FTP_LOCK_PID" ] || return 0
   # the account is nettool's own (also one left by a run that was killed)
   if [ "$FTP_PEERS_CREATED_USER" = 1 ] || id "$FTP_USER" >/dev/null 2>&1; then
     userdel "$FTP_USER" 2>/dev/null
@@ -108,6 +131,10 @@ ftp_peers_cleanup() {
   fi
   [ "$FTP_PEERS_CREATED_FTP" = 1 ] && userdel ftp 2>/dev/null
   FTP_PEERS_CREATED_FTP=0
+  # let go of the lock (the holder's sh; flock itself then exits)
+  pkill -P "$FTP_LOCK_PID" 2>/dev/null
+  wait "$FTP_LOCK_PID" 2>/dev/null
+  FTP_LOCK_PID=""
   return 0
 }
 
