@@ -10,6 +10,7 @@ import socket
 import ssl
 import sys
 import threading
+import time
 
 n = int(sys.argv[1])
 count_file = sys.argv[2]
@@ -50,6 +51,10 @@ def serve(conn):
                 return
             cmd = line.decode("ascii", "replace").strip()
             # a second command already here: this server cannot do that
+            # (it takes 50 ms to start answering, as a busy server would: a
+            # pipelining client has sent the next commands by then, even a
+            # slow one, and even as separate TLS records)
+            time.sleep(0.05)
             conn.setblocking(False)
             try:
                 pending = f.peek(1) if hasattr(f, "peek") else b""
