@@ -6,7 +6,8 @@
  * loses nothing), one whose connections die every few articles (requests
  * retried on another connection, streamed lines restarted), no server at
  * all (the pool gives up with the connect error), and a group's new
- * articles fetched by the read marks of a .newsrc. */
+ * articles fetched by the read marks of a .newsrc; a client the program
+ * had taken over as the pool's first connection (adopt). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -290,6 +291,60 @@ static void test_dying_connections_retried(void **state) {
   nt_listener_close(l);
 }
 
+/* adopt: a client the program already has becomes connection 0; the pool
+ * of 3 makes 3 connections in all (the server counts them), the adopted
+ * one carries requests, and its first owner's closed() is never called. */
+static int adopt_port, adopt_closed, adopt_conn0;
+static void adopt_got(nt_nntp_pool_t *p, const nt_nntp_pool_result_t *r, void *arg) {
+  if (r->conn_index == 0) adopt_conn0++;
+  got(p, r, arg);
+}
+static void adopt_ready(nt_nntp_t *c, void *arg) {
+  (void)arg;
+  nt_nntp_pool_options_t po = {0};
+  po.connections = 3;
+  po.adopt = c;
+  nt_nntp_options_t co = {0};
+  co.timeout_ms = 5000;
+  assert_int_equal(
+      nt_nntp_pool_new(R, "127.0.0.1", adopt_port, &co, &po, &pool_cbs, NULL, &st.pool), 0);
+  for (int i = 1; i <= st.total; i++) {
+    char id[32];
+    snprintf(id, sizeof id, "<%d@pool>", i);
+    assert_int_equal(nt_nntp_pool_fetch(st.pool, NT_NNTP_BODY, NULL, id, NULL, adopt_got,
+                                        (void *)(uintptr_t)i),
+                     0);
+  }
+}
+static void adopt_closed_cb(nt_nntp_t *c, int status, void *arg) {
+  (void)c, (void)status, (void)arg;
+  adopt_closed++;
+}
+
+static void test_adopt(void **state) {
+  (void)state;
+  nt_listener_t *l;
+  adopt_port = listen_mode(MODE_PIPELINE, &l);
+  memset(&st, 0, sizeof st);
+  st.total = 300;
+  adopt_closed = adopt_conn0 = 0;
+  nt_nntp_callbacks_t cbs = {.ready = adopt_ready, .closed = adopt_closed_cb};
+  nt_nntp_options_t co = {0};
+  co.timeout_ms = 5000;
+  nt_nntp_t *c;
+  assert_int_equal(nt_nntp_connect(R, "127.0.0.1", adopt_port, &co, &cbs, NULL, &c), 0);
+  nt_reactor_run(R);
+  assert_int_equal(st.closed, 1);
+  assert_int_equal(st.close_status, 0);
+  assert_int_equal(st.done, 300);
+  assert_int_equal(st.failed, 0);
+  for (int i = 1; i <= 300; i++) assert_int_equal(st.seen[i], 1);
+  assert_int_equal(server_conns, 3); /* the adopted one is one of the 3 */
+  assert_true(adopt_conn0 > 0);
+  assert_int_equal(adopt_closed, 0);
+  nt_listener_close(l);
+}
+
 static void test_no_server(void **state) {
   (void)state;
   nt_listener_t *l;
@@ -387,6 +442,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_pipelined_bodies, setup, teardown),
       cmocka_unit_test_setup_teardown(test_refused_pipelining_falls_back, setup, teardown),
       cmocka_unit_test_setup_teardown(test_dying_connections_retried, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_adopt, setup, teardown),
       cmocka_unit_test_setup_teardown(test_no_server, setup, teardown),
       cmocka_unit_test_setup_teardown(test_fetch_new, setup, teardown),
   };
