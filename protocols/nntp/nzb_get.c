@@ -47,13 +47,18 @@
 
 #define MAX_SERVERS 32
 #define STATE_SAVE_MS 250 /* at most 4 state files a second per file */
-/* Decoded bytes per connection before they go to disk (pwrite): a part of
- * any size streams through it, so memory does not grow with article size
- * or with the window. 32 KiB is ~23 pwrites for a 700 KiB part (a few
- * microseconds each, beside the copy they make anyway); the nzb_bench.sh
- * peak-memory target counts every KiB (4 connections x 2 slots x 256 KiB
- * was 2 MiB). A yEnc line longer than this cannot be placed (its part is
- * reported damaged); real lines are 128-256 bytes. */
+/* Decoded bytes before they go to disk (pwrite): a part of any size
+ * streams through it, so memory does not grow with article size, with the
+ * window or with the connections. One buffer for the whole download (the
+ * reactor runs one callback at a time): the part decoding into it owns it
+ * (nt_nzb_get_s.owner) and its bytes go to disk when another part's line
+ * comes. A reactor read (up to 64 KiB) is one connection's, so that costs
+ * about one extra pwrite per read; 32 KiB is ~23 pwrites for a 700 KiB part
+ * (a few microseconds each, beside the copy they make anyway). The
+ * nzb_bench.sh peak-memory target counts every KiB (4 connections x 2
+ * slots x 256 KiB was 2 MiB; one 32 KiB buffer per connection 128 KiB). A
+ * yEnc line longer than this cannot be placed (its part is reported
+ * damaged); real lines are 128-256 bytes. */
 #define CONN_BUF (32u << 10)
 
 typedef struct job_s {
@@ -82,7 +87,7 @@ typedef struct slot_s {
   job_t job;
   int busy, err, io_err;
   nt_yenc_t y;
-  unsigned char *buf; /* the connection's buffer (conn_t.buf), not owned */
+  unsigned char *buf; /* the download's buffer (nt_nzb_get_s.buf), not owned */
 } slot_t;
 
 typedef struct conn_s {
@@ -92,7 +97,6 @@ typedef struct conn_s {
   int inflight, next_slot, closing;
   int ready; /* through set-up: its commands went out */
   slot_t *slots;
-  unsigned char *buf; /* CONN_BUF bytes: decoded data on its way to disk */
   struct conn_s *prev, *next;
 } conn_t;
 
@@ -122,6 +126,8 @@ struct nt_nzb_get_s {
   size_t nconns, pending;
   nt_nzb_progress_t p;
   int started, finishing, cancelled, fatal, done_called;
+  unsigned char *buf; /* CONN_BUF bytes: decoded data on its way to disk */
+  slot_t *owner;      /* whose decoded bytes are in buf (none: NULL) */
   nt__nzb_connect_fn connect; /* test hook; NULL: nt_nntp_connect */
   void *connect_arg;
 };
@@ -250,9 +256,7 @@ int nt_nzb_get_add_server_sized(size_t nntp_opts_size, nt_nzb_get_t *g,
 }
 
 static void free_slots(conn_t *k, int n) {
-  (void)n;
-  nt__free(k->buf);
-  k->buf = NULL;
+  if (k->g->owner >= k->slots && k->g->owner < k->slots + n) k->g->owner = NULL;
   nt__free(k->slots);
 }
 
@@ -280,6 +284,7 @@ void nt_nzb_get_free(nt_nzb_get_t *g) {
     }
   nt__free(g->files);
   nt__free(g->dir);
+  nt__free(g->buf);
   nt__free(g);
 }
 
@@ -476,10 +481,26 @@ static void fatal(nt_nzb_get_t *g, int err) {
 
 /* --- connections -------------------------------------------------------------------- */
 
+/* The part in sl decodes into the shared buffer from now on: the bytes of
+ * the part that had it go to disk first (a failure is that part's). */
+static void take_buf(nt_nzb_get_t *g, slot_t *sl) {
+  slot_t *o = g->owner;
+  if (o && o != sl) {
+    int rc = flush(g, o);
+    if (rc) {
+      if (rc < 0 && rc > -3000) o->io_err = rc;
+      if (!o->err) o->err = rc;
+      nt_yenc_output_taken(&o->y); /* dropped: its part fails anyway */
+    }
+  }
+  g->owner = sl;
+}
+
 static void on_line(nt_nntp_t *c, const char *line, size_t len, void *arg) {
   slot_t *sl = arg;
   (void)c;
   if (sl->err) return;
+  take_buf(sl->conn->g, sl);
   if (nt_yenc_output_len(&sl->y) + len > CONN_BUF) { /* no room: to disk first */
     int rc = flush(sl->conn->g, sl);
     if (rc < 0 && rc > -3000) sl->io_err = rc;
@@ -507,6 +528,7 @@ static void on_done(nt_nntp_t *c, const nt_nntp_result_t *res, void *arg) {
   sl->busy = 0;
   k->inflight--;
   if (g->cancelled) { /* stays pending: resumed next time */
+    if (g->owner == sl) g->owner = NULL;
     maybe_finish(g);
     return;
   }
@@ -565,6 +587,7 @@ static void on_done(nt_nntp_t *c, const nt_nntp_result_t *res, void *arg) {
       seg_end(g, j, NT_NZB_SEG_FAILED, NT_ENOMEM);
     }
   }
+  if (g->owner == sl) g->owner = NULL; /* written, or not to be */
   if (!k->closing && k->c) fill(k);
   maybe_finish(g);
 }
@@ -577,8 +600,9 @@ static void fill(conn_t *k) {
     if (sl->busy) break; /* answers come in order: the oldest is still out */
     job_t j = s->q[s->head];
     const nt_nzb_segment_t *seg = &g->nzb->files[j.file].segments[j.seg];
-    if (!k->buf && !(k->buf = nt__malloc(CONN_BUF))) break;
-    sl->buf = k->buf;
+    if (!g->buf && !(g->buf = nt__malloc(CONN_BUF))) break;
+    if (g->owner == sl) g->owner = NULL;
+    sl->buf = g->buf;
     nt_yenc_init(&sl->y);
     nt_yenc_set_output(&sl->y, sl->buf, CONN_BUF);
     sl->err = sl->io_err = 0;

@@ -7,6 +7,9 @@
  *     commands (nt_test_each_split);
  *   - two connections answering in the opposite order (parts complete out
  *     of order, written at their offsets);
+ *   - two connections whose replies arrive interleaved a few bytes at a
+ *     time: the parts in flight take the download's one decode buffer from
+ *     each other every line (each one's bytes reach its file first);
  *   - a 430 moved to the second server; a CRC32 mismatch there too; a 430
  *     on every server (missing); a damaged part on the last one (damaged);
  *   - "400 too many connections" at set-up (a provider's limit) several
@@ -158,8 +161,25 @@ static int hook(void *arg, nt_reactor_t *r, const char *host, int port,
   return 0;
 }
 
+/* Trickle mode (test_interleaved): replies wait in pend[] and go out a
+ * few bytes at a time, the connections taking turns. */
+static struct {
+  int on;
+  char buf[4][8192];
+  size_t len[4], off[4];
+} trickle;
+
 static void feed(sconn_t *k, const char *s) {
-  if (!k->dead && !nt_test_is_lost(k->tt)) nt_test_feed_str(k->tt, s);
+  if (k->dead || nt_test_is_lost(k->tt)) return;
+  int i = (int)(k - T.c);
+  if (!trickle.on || i >= 4) {
+    nt_test_feed_str(k->tt, s);
+    return;
+  }
+  size_t n = strlen(s);
+  assert_true(trickle.len[i] + n <= sizeof trickle.buf[i]);
+  memcpy(trickle.buf[i] + trickle.len[i], s, n);
+  trickle.len[i] += n;
 }
 
 /* Serves what the client wrote since last time (one pass). */
@@ -384,6 +404,39 @@ static void test_out_of_order(void **state) {
   finish();
 }
 
+/* --- interleaved replies: one decode buffer for every connection -------------------- */
+
+static void test_interleaved(void **state) {
+  (void)state;
+  memset(&trickle, 0, sizeof trickle);
+  trickle.on = 1;
+  start(1, 2, 2, NULL);
+  assert_int_equal(T.n, 2);
+  int round = 0;
+  for (; round < 20000; round++) {
+    int moved = 0;
+    for (int i = 0; i < T.n; i++) moved |= serve_one(&T.c[i]);
+    for (int i = 0; i < T.n && i < 4; i++) { /* 5 bytes each, in turn */
+      size_t n = trickle.len[i] - trickle.off[i];
+      if (!n) continue;
+      if (n > 5) n = 5;
+      if (!T.c[i].dead && !nt_test_is_lost(T.c[i].tt))
+        nt_test_feed(T.c[i].tt, trickle.buf[i] + trickle.off[i], n);
+      trickle.off[i] += n;
+      moved = 1;
+      nt_test_run_pending(R);
+    }
+    nt_test_run_pending(R);
+    if (!moved) break;
+  }
+  trickle.on = 0;
+  assert_true(round < 20000);
+  assert_int_equal(T.sv[0].asked, 4);
+  assert_true(T.c[0].seen && T.c[1].seen); /* both connections worked */
+  all_ok();
+  finish();
+}
+
 /* --- a second server ----------------------------------------------------------------- */
 
 static void test_second_server(void **state) {
@@ -592,6 +645,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_every_split),
       cmocka_unit_test(test_out_of_order),
+      cmocka_unit_test(test_interleaved),
       cmocka_unit_test(test_second_server),
       cmocka_unit_test(test_refused_at_setup),
       cmocka_unit_test(test_reset_then_backoff),
