@@ -36,8 +36,12 @@ int nt__proxy_fail(nt__proxy_hs_t *hs, int status, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(what, sizeof what, fmt, ap);
   va_end(ap);
-  snprintf(hs->detail, sizeof hs->detail, "%s: %s",
-           nt__proxy_name(hs, name, sizeof name), what);
+  char line[sizeof name + sizeof what + 2];
+  snprintf(line, sizeof line, "%s: %s", nt__proxy_name(hs, name, sizeof name),
+           what);
+  /* bounded: a long host name cuts the message (said so, not a -O3 warning) */
+  snprintf(hs->detail, sizeof hs->detail, "%.*s", (int)sizeof hs->detail - 1,
+           line);
   snprintf(tl_last_error, sizeof tl_last_error, "%s", hs->detail);
   hs->state = NT__PX_FAILED;
   hs->status = status;
