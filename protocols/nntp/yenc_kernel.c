@@ -166,13 +166,14 @@ static double time_kernel(kernel_fn k, unsigned char *out, const unsigned char *
 /* AVX2 pays only where 256-bit work is cheap and its blocks (twice as
  * likely to hold an escape) do not fall back too often: on an AMD EPYC
  * here SSE2 measured faster. So when both exist, 192 KiB of encoded
- * random data (what binaries look like) decide, once (about 1 ms): 16 KiB
- * decoded 12 times, not 192 KiB once, because this runs inside a download
+ * random data (what binaries look like) decide, once (about 1 ms): 4 KiB
+ * decoded 48 times, not 192 KiB once, because this runs inside a download
  * and nzb_bench.sh counts its peak memory (the 192 KiB buffers were ~1 MiB
- * allocated, 580 KiB touched: the peak of a whole `nntp-get`). Decoding
- * never writes more than it reads (+ a vector of slack). */
+ * allocated, 580 KiB touched: the peak of a whole `nntp-get`; 16 KiB ones
+ * still 66 KiB of heap). Decoding never writes more than it reads (+ a
+ * vector of slack). */
 static kernel_fn faster_of_sse2_avx2(void) {
-  enum { N = 16 << 10, REPS = 12 };
+  enum { N = 4 << 10, REPS = 48 };
   unsigned char *src = malloc(N), *enc = malloc(nt_yenc_encode_bound(N, 128)), *out = malloc(N + 64);
   kernel_fn k = avx2;
   if (src && enc && out) {
