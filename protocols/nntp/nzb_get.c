@@ -79,6 +79,7 @@ typedef struct server_s {
   nt_timer_t timer; /* the reconnect wait */
   int timer_init, waiting;
   nt__backoff_t backoff;
+  size_t idx; /* in nt_nzb_get_s.sv */
 } server_t;
 
 struct conn_s;
@@ -119,7 +120,7 @@ struct nt_nzb_get_s {
   nt_nzb_callbacks_t cb;
   void *arg;
   char *dir;
-  server_t sv[MAX_SERVERS];
+  server_t *sv[MAX_SERVERS]; /* owned; ~1 KiB each, only as many as added */
   size_t nsv;
   file_t *files;
   conn_t *conns;
@@ -222,10 +223,13 @@ int nt_nzb_get_add_server_sized(size_t nntp_opts_size, nt_nzb_get_t *g,
   if (!g || g->started || !host || !*host || g->nsv == MAX_SERVERS || port < 0 ||
       port > 65535)
     return NT_EINVAL;
-  server_t *s = &g->sv[g->nsv];
-  memset(s, 0, sizeof *s);
+  server_t *s = nt__calloc(1, sizeof *s);
+  if (!s) return NT_ENOMEM;
   int rc = NT__OPTS_COPY(s->nntp, nntp, nntp ? nntp_opts_size : 0);
-  if (rc) return rc;
+  if (rc) {
+    nt__free(s);
+    return rc;
+  }
   s->host = nt__strdup(host);
   s->user = s->nntp.user ? nt__strdup(s->nntp.user) : NULL;
   s->pass = s->nntp.pass ? nt__strdup(s->nntp.pass) : NULL;
@@ -236,7 +240,7 @@ int nt_nzb_get_add_server_sized(size_t nntp_opts_size, nt_nzb_get_t *g,
     nt__free(s->user);
     nt__free(s->pass);
     nt__free(s->sni);
-    memset(s, 0, sizeof *s);
+    nt__free(s);
     return NT_ENOMEM;
   }
   s->nntp.user = s->user;
@@ -251,7 +255,8 @@ int nt_nzb_get_add_server_sized(size_t nntp_opts_size, nt_nzb_get_t *g,
   s->backoff.base = g->o.retry_delay_ms;
   s->backoff.cap = g->o.max_retry_delay_ms;
   s->want = connections > 0 ? (connections > 64 ? 64 : connections) : g->o.connections;
-  g->nsv++;
+  s->idx = g->nsv;
+  g->sv[g->nsv++] = s;
   return 0;
 }
 
@@ -263,7 +268,7 @@ static void free_slots(conn_t *k, int n) {
 void nt_nzb_get_free(nt_nzb_get_t *g) {
   if (!g) return;
   for (size_t i = 0; i < g->nsv; i++) {
-    server_t *s = &g->sv[i];
+    server_t *s = g->sv[i];
     if (s->pass) memset(s->pass, 0, strlen(s->pass));
     if (s->timer_init) nt_timer_stop(&s->timer);
     wipe(&s->proxy, sizeof s->proxy);
@@ -272,6 +277,7 @@ void nt_nzb_get_free(nt_nzb_get_t *g) {
     nt__free(s->pass);
     nt__free(s->sni);
     nt__free(s->q);
+    nt__free(s);
   }
   if (g->files)
     for (size_t i = 0; i < g->nzb->nfiles; i++) {
@@ -416,14 +422,14 @@ static void next_server(nt_nzb_get_t *g, job_t j, nt_nzb_seg_status_t st, int er
   nt__nzb_seg_t *s = &g->files[j.file].segs[j.seg];
   s->error = error;
   size_t nx = (size_t)s->server + 1;
-  while (nx < g->nsv && g->sv[nx].dead) nx++;
+  while (nx < g->nsv && g->sv[nx]->dead) nx++;
   if (nx >= g->nsv || g->cancelled || g->fatal) {
     seg_end(g, j, st, error);
     return;
   }
   s->server = (uint8_t)nx;
   s->tries = 0;
-  if (push(&g->sv[nx], j, 0)) {
+  if (push(g->sv[nx], j, 0)) {
     seg_end(g, j, NT_NZB_SEG_FAILED, NT_ENOMEM);
     return;
   }
@@ -521,7 +527,7 @@ static void on_done(nt_nntp_t *c, const nt_nntp_result_t *res, void *arg) {
   slot_t *sl = arg;
   conn_t *k = sl->conn;
   nt_nzb_get_t *g = k->g;
-  server_t *s = &g->sv[k->sv];
+  server_t *s = g->sv[k->sv];
   job_t j = sl->job;
   nt__nzb_seg_t *sg = &g->files[j.file].segs[j.seg];
   (void)c;
@@ -552,7 +558,7 @@ static void on_done(nt_nntp_t *c, const nt_nntp_result_t *res, void *arg) {
       /* damaged here: another server may have a good copy; the last one
        * writes what it got when it is placeable (PAR2 repairs blocks) */
       size_t nx = k->sv + 1;
-      while (nx < g->nsv && g->sv[nx].dead) nx++;
+      while (nx < g->nsv && g->sv[nx]->dead) nx++;
       if (nx >= g->nsv && (rc == NT_EYENC_CRC || rc == NT_EYENC_SIZE))
         flush(g, sl); /* best effort (what fits its place); stays DAMAGED */
       next_server(g, j, NT_NZB_SEG_DAMAGED, rc);
@@ -594,7 +600,7 @@ static void on_done(nt_nntp_t *c, const nt_nntp_result_t *res, void *arg) {
 
 static void fill(conn_t *k) {
   nt_nzb_get_t *g = k->g;
-  server_t *s = &g->sv[k->sv];
+  server_t *s = g->sv[k->sv];
   while (!k->closing && !g->cancelled && k->inflight < g->o.window && queued(s)) {
     slot_t *sl = &k->slots[k->next_slot];
     if (sl->busy) break; /* answers come in order: the oldest is still out */
@@ -620,13 +626,13 @@ static void unlink_conn(nt_nzb_get_t *g, conn_t *k) {
   else g->conns = k->next;
   if (k->next) k->next->prev = k->prev;
   g->nconns--;
-  g->sv[k->sv].nconns--;
+  g->sv[k->sv]->nconns--;
 }
 
 static void on_ready(nt_nntp_t *c, void *arg) {
   conn_t *k = arg;
   (void)c;
-  server_t *s = &k->g->sv[k->sv];
+  server_t *s = k->g->sv[k->sv];
   k->ready = 1;
   s->nready++;
   s->waits = 0; /* it works: breakage counts afresh */
@@ -668,11 +674,11 @@ static int heals(int status, int code) {
 static void on_wait_over(nt_timer_t *t) {
   server_t *s = t->data;
   s->waiting = 0;
-  kick(s->g, (size_t)(s - s->g->sv));
+  kick(s->g, s->idx);
 }
 
 static void server_dead(nt_nzb_get_t *g, size_t sv, int why) {
-  server_t *s = &g->sv[sv];
+  server_t *s = g->sv[sv];
   nt__log(NT__LOG_INFO, "nzb: %s port %d: %s; giving up on this server", s->host, s->port,
           nt_strerror(why ? why : s->last_error));
   s->dead = 1;
@@ -688,7 +694,7 @@ static void on_closed(nt_nntp_t *c, int status, void *arg) {
   conn_t *k = arg;
   nt_nzb_get_t *g = k->g;
   size_t sv = k->sv;
-  server_t *s = &g->sv[sv];
+  server_t *s = g->sv[sv];
   int code = c ? nt_nntp_last_code(c) : 0;
   k->c = NULL;
   unlink_conn(g, k);
@@ -735,7 +741,7 @@ static void on_closed(nt_nntp_t *c, int status, void *arg) {
 }
 
 static int open_conn(nt_nzb_get_t *g, size_t sv) {
-  server_t *s = &g->sv[sv];
+  server_t *s = g->sv[sv];
   conn_t *k = nt__calloc(1, sizeof *k);
   if (!k) return NT_ENOMEM;
   k->slots = nt__calloc((size_t)g->o.window, sizeof *k->slots);
@@ -766,7 +772,7 @@ static int open_conn(nt_nzb_get_t *g, size_t sv) {
 
 /* Work arrived on server sv: open connections as needed, fill them. */
 static void kick(nt_nzb_get_t *g, size_t sv) {
-  server_t *s = &g->sv[sv];
+  server_t *s = g->sv[sv];
   if (g->cancelled || s->dead) return;
   fill_server(g, sv, NULL);
   /* the open connections took what their windows hold; more for the rest
@@ -803,7 +809,7 @@ static void maybe_finish(nt_nzb_get_t *g) {
   if (!g->finishing) {
     g->finishing = 1;
     for (size_t i = 0; i < g->nsv; i++)
-      if (g->sv[i].timer_init) nt_timer_stop(&g->sv[i].timer);
+      if (g->sv[i]->timer_init) nt_timer_stop(&g->sv[i]->timer);
     for (conn_t *k = g->conns; k; k = k->next)
       if (!k->closing && k->c) {
         k->closing = 1;
@@ -870,7 +876,7 @@ int nt_nzb_get_start(nt_nzb_get_t *g) {
   for (size_t i = 0; i < nzb->nfiles; i++)
     for (size_t s = 0; s < nzb->files[i].nsegments; s++)
       if (g->files[i].segs[s].status == NT_NZB_SEG_PENDING &&
-          push(&g->sv[0], (job_t){(uint32_t)i, (uint32_t)s}, 0))
+          push(g->sv[0], (job_t){(uint32_t)i, (uint32_t)s}, 0))
         return NT_ENOMEM;
   g->started = 1;
   if (g->cb.progress) g->cb.progress(g, &g->p, g->arg);
