@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -147,12 +148,67 @@ static void test_load(void **state) {
   assert_int_equal(nt_nzb_load("/tmp", &n, NULL, 0), NT_EINVAL);
 }
 
+/* nt_nzb_load feeds the file to expat in 8 KiB pieces: an NZB of ~40 KB
+ * (elements, entities and Message-IDs cut at the piece boundaries) gives
+ * what nt_nzb_parse gives for the whole text; an error past the first
+ * piece is reported with its line. */
+static void test_load_pieces(void **state) {
+  (void)state;
+  size_t cap = 64 << 10, o = 0;
+  char *x = malloc(cap);
+  assert_non_null(x);
+  o += (size_t)sprintf(x + o, "<?xml version=\"1.0\"?>\n<nzb xmlns=\"http://www.newzbin.com/DTD/2003/nzb\">\n"
+                              "<file poster=\"p\" date=\"1\" subject=\"&quot;big.bin&quot; yEnc\">"
+                              "<groups><group>g</group></groups><segments>\n");
+  for (int i = 1; i <= 400; i++)
+    o += (size_t)sprintf(x + o, "<segment bytes=\"%d\" number=\"%d\">part%d&amp;x-%0*d@nyuu</segment>\n",
+                         1000 + i, i, i, i % 37 + 1, i);
+  o += (size_t)sprintf(x + o, "</segments></file>\n</nzb>\n");
+  assert_true(o > 4 * 8192 && o < cap);
+  char path[] = "/tmp/nt-test-nzb.XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, x, o), (ssize_t)o);
+  close(fd);
+  nt_nzb_t *a, *b;
+  assert_int_equal(nt_nzb_load(path, &a, NULL, 0), 0);
+  assert_int_equal(nt_nzb_parse(x, o, &b, NULL, 0), 0);
+  assert_int_equal(a->nfiles, 1);
+  assert_int_equal(a->files[0].nsegments, 400);
+  assert_int_equal(b->files[0].nsegments, 400);
+  for (size_t i = 0; i < 400; i++) {
+    char want[96];
+    snprintf(want, sizeof want, "<part%zu&x-%0*zu@nyuu>", i + 1, (int)((i + 1) % 37 + 1), i + 1);
+    assert_string_equal(a->files[0].segments[i].message_id, want);
+    assert_string_equal(b->files[0].segments[i].message_id, want);
+    assert_int_equal(a->files[0].segments[i].number, (int)i + 1);
+    assert_int_equal(a->files[0].segments[i].bytes, 1001 + i);
+  }
+  assert_string_equal(a->files[0].subject, b->files[0].subject);
+  nt_nzb_free(a);
+  nt_nzb_free(b);
+  /* broken near the end (line 402 of 403): said with its line */
+  char *bad = strstr(x, "number=\"399\"");
+  assert_non_null(bad);
+  memcpy(bad, "number<\"399", 11);
+  fd = open(path, O_WRONLY | O_TRUNC);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, x, o), (ssize_t)o);
+  close(fd);
+  char err[200];
+  assert_int_equal(nt_nzb_load(path, &a, err, sizeof err), NT_ENZB_PARSE);
+  assert_non_null(strstr(err, "(line 402)"));
+  unlink(path);
+  free(x);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_nyuu),
       cmocka_unit_test(test_refused),
       cmocka_unit_test(test_safe_name),
       cmocka_unit_test(test_load),
+      cmocka_unit_test(test_load_pieces),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
