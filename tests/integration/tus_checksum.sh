@@ -154,18 +154,28 @@ head -c 33554432 /dev/urandom >"$d/big.bin"
 size=33554432
 CH=131072
 start_server "$d/s5" || not_ok "the uploadx server starts"
-kills=0
+kills=0 finished=0
 for i in 1 2 3 4; do
   "$nt" http-upload --resumable --chunk-size $CH "$U" "$d/big.bin" >"$d/k.out" 2>"$d/k.err" &
   pid=$!
   for _ in $(seq 200); do [ -e "$d/big.bin.nettool-upload" ] && break; t_alive $pid || break; sleep 0.05; done
   sleep "0.$((RANDOM % 20 + 5))"
-  t_alive $pid || { wait $pid; break; }
+  if ! t_alive $pid; then
+    # On a quiet machine a resumed run may finish the upload before its
+    # kill: then it is the "same command" whose result is checked (running
+    # it once more would start a second upload: the journal is gone).
+    wait $pid
+    rc=$?
+    finished=1
+    cp "$d/k.out" "$d/out"
+    cp "$d/k.err" "$d/err"
+    break
+  fi
   kill -KILL $pid
   wait $pid 2>/dev/null
   kills=$((kills + 1))
 done
-run "$d/out" "$d/err" http-upload --resumable --chunk-size $CH "$U" "$d/big.bin"
+[ $finished = 1 ] || run "$d/out" "$d/err" http-upload --resumable --chunk-size $CH "$U" "$d/big.bin"
 f=$d/s5/$(sed -n "s|^$U/||p" "$d/out")
 n=$(find "$d/s5" -maxdepth 1 -name '*.META' | wc -l)
 echo "# $kills kills; $n upload(s) on the server; last run: $(tail -1 "$d/err")"
