@@ -158,8 +158,18 @@ kills=0 finished=0
 for i in 1 2 3 4; do
   "$nt" http-upload --resumable --chunk-size $CH "$U" "$d/big.bin" >"$d/k.out" 2>"$d/k.err" &
   pid=$!
-  for _ in $(seq 200); do [ -e "$d/big.bin.nettool-upload" ] && break; t_alive $pid || break; sleep 0.05; done
-  sleep "0.$((RANDOM % 20 + 5))"
+  # under way: the journal exists and the server holds bytes (at most 10 s)
+  for _ in $(seq 200); do
+    if [ -e "$d/big.bin.nettool-upload" ]; then
+      for g in "$d/s5"/*; do
+        case $g in *.META) continue ;; esac
+        [ -s "$g" ] && break 2
+      done
+    fi
+    t_alive $pid || break
+    sleep 0.05
+  done
+  sleep "0.0$((RANDOM % 9 + 1))" # 10-90 ms more: a quiet machine sends 32 MiB in well under a second
   if ! t_alive $pid; then
     # On a quiet machine a resumed run may finish the upload before its
     # kill: then it is the "same command" whose result is checked (running
