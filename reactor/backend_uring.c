@@ -604,7 +604,7 @@ static int hold(nt__cio_t *c, const char *p, size_t n) {
   h = nt__realloc(h, sizeof *h + have + n);
   if (!h) return NT_ENOMEM;
   if (!c->held) h->has_end = h->end = 0;
-  memcpy(h->data + have, p, n);
+  if (n) memcpy(h->data + have, p, n); /* hold_end passes (NULL, 0) */
   h->len = have + n;
   c->held = h;
   return 0;
