@@ -108,8 +108,10 @@ static int lr_eof_received(nt_protocol_t *p) {
 
 static void lr_connection_lost(nt_protocol_t *p, int status) {
   nt_line_receiver_t *lr = (nt_line_receiver_t *)p;
-  nt_line_reader_free(&lr->reader);
+  /* the partial line is freed after: connection_lost may look at it (an
+   * NNTP client asks whether a reply had begun, nntp_refuse.c) */
   if (lr->ops->connection_lost) lr->ops->connection_lost(lr, status);
+  nt_line_reader_free(&lr->reader);
 }
 
 static void lr_pause_writing(nt_protocol_t *p) {

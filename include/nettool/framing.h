@@ -86,7 +86,9 @@ typedef struct nt_line_receiver_ops_s {
    * hand the transport to another protocol) call nt_line_receiver_stop. */
   void (*line_received)(nt_line_receiver_t *lr, const char *line, size_t len);
   int (*eof_received)(nt_line_receiver_t *lr);
-  /* An over-long line closes the connection with NT_ELINETOOLONG here. */
+  /* An over-long line closes the connection with NT_ELINETOOLONG here.
+   * An unfinished last line is still in lr->reader (lr->reader.len bytes)
+   * during the call, freed after it. */
   void (*connection_lost)(nt_line_receiver_t *lr, int status);
   void (*pause_writing)(nt_line_receiver_t *lr);
   void (*resume_writing)(nt_line_receiver_t *lr);

@@ -29,14 +29,32 @@ static int may_judge(const nt_nntp_t *c) {
          can_reconnect(c);
 }
 
+/* Whether any byte of the reply the client awaits (the oldest command in
+ * flight) has arrived: its status line (begun), or a piece of it still in
+ * the line reader (no reply is in a block then, so the bytes are its). */
+static int awaited_started(const nt_nntp_t *c) {
+  const nt__nntp_req_t *h = c->head;
+  if (!h || h == c->unsent) return 0;
+  return h->begun || (!nt_pp_in_block(&c->pp) && c->pp.lr.reader.len > 0);
+}
+
 /* The end of the connection (code) is a refusal when a command that went
- * out while another was awaited has no answer yet. A command sent alone
- * that gets no answer is a lost connection like any other. */
+ * out while another was awaited has no answer yet, and the server had not
+ * begun the awaited reply: a server that will not pipeline stops before
+ * answering (it reads the next command while it decides, RFC 3977 3.5),
+ * while an end in the middle of a reply it was writing is a cut (network,
+ * server restart) like any other, and must not cost this client its
+ * window for good. A command sent alone that gets no answer is a lost
+ * connection too. (An end between two replies still looks like a refusal
+ * and falls back; re-probing the window after a run of successes would
+ * undo such a false verdict, but costs every refusing server one more
+ * hang-up per probe and the commands it drops: not done.) */
 static int judge(const nt_nntp_t *c, int code) {
   if (!may_judge(c)) return 0;
   if (code != NT_EUNEXPECTEDEOF && code != NT_ECONNRESET && code != NT_EPIPE &&
       code != NT_ENNTP_UNAVAILABLE && !c->said_400)
     return 0;
+  if (awaited_started(c)) return 0;
   for (const nt__nntp_req_t *q = c->head; q && q != c->unsent; q = q->next)
     if (!q->begun && !q->alone) return 1;
   return 0;
