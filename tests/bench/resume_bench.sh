@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Retry-with-resume benchmark (issue 12; not part of the suite): one file
-# served by nginx on loopback, fetched through tests/integration/cut_relay.py,
-# which resets the connection every CUT_MIB MiB of data it carried (SIZE/CUT
+# served by nginx on loopback, fetched through tests/bench/cut_relay.c (or
+# RELAY=py: tests/integration/cut_relay.py), which resets the connection
+# every CUT_MIB MiB of data it carried (SIZE/CUT
 # cuts in all, then it lets everything through). Rows, same run, same relay:
 #   A nettool http-get, uninterrupted (the anchor: T0)
 #   B nettool http-get --retry through the cuts (resumes: Range + If-Range;
@@ -98,12 +99,21 @@ for _ in $(seq 10); do
 done
 [ -n "$port" ] || { echo "nginx did not start on a port of 45000-45999: $(tail -n 2 "$tmp/ngx/error.log")"; exit 1; }
 
+# The relay: tests/bench/cut_relay.c (splice, no copy: what a cut costs is
+# the client's) unless RELAY=py (tests/integration/cut_relay.py, the tests'
+# relay: its copy loop is slower than the transfer it carries).
+if [ "${RELAY:-c}" = py ]; then
+  RELAY_CMD=($PY tests/integration/cut_relay.py)
+else
+  ${CC:-cc} -O2 -pthread -o "$tmp/cut_relay" tests/bench/cut_relay.c
+  RELAY_CMD=("$tmp/cut_relay")
+fi
 n=0
-# relay [ARGS...]: a fresh cut_relay.py; sets RPORT, RSTATS, RPID
+# relay [ARGS...]: a fresh relay; sets RPORT, RSTATS, RPID
 relay() {
   n=$((n + 1))
   RSTATS=$tmp/relay$n.json
-  $PY tests/integration/cut_relay.py --listen-port-file "$tmp/relay$n.port" \
+  "${RELAY_CMD[@]}" --listen-port-file "$tmp/relay$n.port" \
     --target "127.0.0.1:$port" --stats "$RSTATS" "$@" &
   RPID=$!
   pids+=("$RPID")
@@ -111,11 +121,16 @@ relay() {
   RPORT=$(cat "$tmp/relay$n.port")
 }
 down() { $PY -c "import json,sys; print(json.load(open(sys.argv[1]))['down'])" "$RSTATS"; }
+# dead: what the cuts cost the client (the C relay times them), as
+# "reconnect-ms,first-byte-ms;..." per cut, or "-"
+dead() {
+  $PY -c "import json,sys; j=json.load(open(sys.argv[1])); r=j.get('reconnect_ms',[]); f=j.get('first_byte_ms',[]); print(';'.join('%.3f,%.3f' % p for p in zip(r, f)) or '-')" "$RSTATS"
+}
 
 cuts=$(((mib - 1) / cut_mib))
 every=$((cut_mib * 1024 * 1024))
-printf '%s, %d MiB file, a cut every %d MiB (%d cuts), loopback, nginx %s, %s\n' \
-  "$(date -u +%Y-%m-%d)" "$mib" "$cut_mib" "$cuts" "$("$NGINX" -v 2>&1 | sed 's/.*\///')" \
+printf '%s, %d MiB file, a cut every %d MiB (%d cuts), loopback, %s relay, nginx %s, %s\n' \
+  "$(date -u +%Y-%m-%d)" "$mib" "$cut_mib" "$cuts" "${RELAY:-c}" "$("$NGINX" -v 2>&1 | sed 's/.*\///')" \
   "$(curl --version | head -n 1 | cut -d' ' -f1-2)"
 
 # once NAME CUT(0/1) CMD...: one run through a fresh relay; appends
@@ -137,7 +152,8 @@ once() {
   { [ -f "$tmp/out.bin" ] && [ "$(sha256sum <"$tmp/out.bin" | cut -d' ' -f1)" = "$sha" ]; } || ok=0
   kill "$RPID" 2>/dev/null || true
   wait "$RPID" 2>/dev/null || true
-  printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$rc" "$($PY -c "print(f'{$e - $s:.3f}')")" "$(down)" "$ok" >>"$res"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$rc" "$($PY -c "print(f'{$e - $s:.3f}')")" "$(down)" "$ok" \
+    "$(dead)" >>"$res"
 }
 R=$((cuts + 5))
 A="nettool, uninterrupted (T0)"
@@ -162,13 +178,16 @@ done
 $PY - "$res" "$size" "$A" "$B" "$E" "$C" <<'PYEOF'
 import sys, statistics as st
 rows = {}
+deads = {}
 order = []
 for line in open(sys.argv[1]):
-    name, rc, wall, down, ok = line.rstrip("\n").split("\t")
+    name, rc, wall, down, ok, dead = line.rstrip("\n").split("\t")
     if name not in rows:
         rows[name] = []
         order.append(name)
     rows[name].append((int(rc), float(wall), int(down), ok == "1"))
+    if dead != "-":
+        deads.setdefault(name, []).append([tuple(map(float, p.split(","))) for p in dead.split(";")])
 size = int(sys.argv[2])
 a, b, e, c = sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
 t0 = st.median(w for _, w, _, _ in rows[a])
@@ -188,6 +207,15 @@ print(f"nettool cut / uninterrupted: ratio of medians x{st.median(x[1] for x in 
       f"(rounds: {' '.join('%.2f' % p for p in pairs)}); target <= 1.1")
 print(f"nettool bytes on the wire through the cuts: x{st.median(x[2] for x in rows[b]) / size:.4f} "
       f"the file (target <= 1.05)")
+if b in deads:
+    # timed by the relay: load on the machine stretches the whole transfer,
+    # these only by what they are
+    cuts = [c for run in deads[b] for c in run]
+    per_run = [sum(r + f for r, f in run) / 1e3 for run in deads[b]]
+    print(f"what a cut costs nettool (timed by the relay, {len(cuts)} cuts): reconnect "
+          f"{st.median(r for r, _ in cuts):.2f} ms (max {max(r for r, _ in cuts):.2f}), then first byte "
+          f"{st.median(f for _, f in cuts):.2f} ms (max {max(f for _, f in cuts):.2f}); dead time per run "
+          f"{st.median(per_run) * 1e3:.1f} ms = x{1 + st.median(per_run) / t0:.4f} of T0")
 if e in rows and c in rows:
     te = st.median(x[1] for x in rows[e])
     print(f"curl -C - cut / curl uninterrupted: x{st.median(x[1] for x in rows[c]) / te:.3f} "
