@@ -494,6 +494,9 @@ static int nntp_get(int argc, char **argv) {
     if (rc == NT_ENZB_PARSE || rc == NT_ETOOBIG) {
       cli_error("%s: not a usable NZB: %s", cli_text(file, strlen(file)), err);
       code = NT_EXIT_INPUT;
+    } else if (rc == NT_ENOTSUP) { /* libexpat is loaded for the parse */
+      cli_error("%s: cannot read NZB files: %s", cli_text(file, strlen(file)), err);
+      code = NT_EXIT_LOCAL;
     } else {
       cli_error("%s: %s", cli_text(file, strlen(file)), err[0] ? err : nt_strerror(rc));
       code = NT_EXIT_FILE;

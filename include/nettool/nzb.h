@@ -61,7 +61,9 @@ typedef struct nt_nzb_s {
 /* Parses an NZB document. Returns 0 (*out set), NT_ENZB_PARSE (not XML,
  * not an NZB, a segment without a number or Message-ID, a file without
  * segments, no files; err gets expat's words and the line), NT_ETOOBIG
- * (over 64 MiB or 1,000,000 segments), NT_ENOMEM. err may be NULL. */
+ * (over 64 MiB or 1,000,000 segments), NT_ENOMEM, NT_ENOTSUP (libexpat,
+ * loaded for the parse only in the usual build, cannot be loaded: err says
+ * why). err may be NULL. */
 int nt_nzb_parse(const char *xml, size_t len, nt_nzb_t **out, char *err,
                  size_t errlen);
 /* Reads and parses a file; also NT_ENOENT, NT_EACCES, NT_EIO... */

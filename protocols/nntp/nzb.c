@@ -1,11 +1,10 @@
-/* NZB parsing: libexpat does the XML (the only file that includes
- * expat.h); this is the glue that turns its events into nt_nzb_t: <file>
+/* NZB parsing: libexpat does the XML (the only file that calls it,
+ * through nzb-expat.h: loaded for the parse only); this is the glue that turns its events into nt_nzb_t: <file>
  * with its <groups>/<group> and <segments>/<segment bytes number>, and
  * <head>/<meta type="title|password">. Element names are taken without a
  * namespace prefix. Limits: 64 MiB of XML, 1,000,000 segments, 4 KiB of
  * text per element. */
 #include <errno.h>
-#include <expat.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 #include <unistd.h>
 
 #include "nettool/nzb.h"
+#include "nzb-expat.h"
 #include "reactor-int.h"
 
 #define MAX_XML (64u << 20)
@@ -24,6 +24,7 @@
 enum { T_NONE, T_GROUP, T_SEGMENT, T_META };
 
 typedef struct {
+  nt__expat_t x; /* expat's functions, for this parse */
   XML_Parser xp;
   nt_nzb_t *nzb;
   nt_nzb_file_t *file; /* inside <file> */
@@ -53,8 +54,8 @@ static void fail(ctx_t *c, int err, const char *what) {
   if (c->err) return;
   c->err = err;
   snprintf(c->msg, sizeof c->msg, "%s (line %lu)", what,
-           (unsigned long)XML_GetCurrentLineNumber(c->xp));
-  XML_StopParser(c->xp, XML_FALSE);
+           (unsigned long)c->x.GetCurrentLineNumber(c->xp));
+  c->x.StopParser(c->xp, XML_FALSE);
 }
 
 static char *dup_or_empty(const char *s) { return nt__strdup(s ? s : ""); }
@@ -228,23 +229,31 @@ void nt_nzb_free(nt_nzb_t *n) {
   nt__free(n);
 }
 
-/* A parse: begun (NULL: no memory), fed in pieces, ended. nt_nzb_load
- * feeds the file a piece at a time (never the whole file in memory: an NZB
- * of a 500 MiB post is ~75 KiB, inside nntp-get's peak memory). */
-static ctx_t *parse_begin(void) {
+/* A parse: begun (NULL: *rc says why, err too when expat cannot be
+ * loaded), fed in pieces, ended. nt_nzb_load feeds the file a piece at a
+ * time (never the whole file in memory: an NZB of a 500 MiB post is ~75
+ * KiB, inside nntp-get's peak memory). */
+static ctx_t *parse_begin(int *rc, char *err, size_t errlen) {
   ctx_t *c = nt__calloc(1, sizeof *c);
+  *rc = NT_ENOMEM;
   if (!c) return NULL;
-  c->nzb = nt__calloc(1, sizeof *c->nzb);
-  c->xp = XML_ParserCreate(NULL);
-  if (!c->nzb || !c->xp) {
-    if (c->xp) XML_ParserFree(c->xp);
-    nt__free(c->nzb);
+  if ((*rc = nt__expat_open(&c->x, err, errlen)) != 0) {
     nt__free(c);
     return NULL;
   }
-  XML_SetUserData(c->xp, c);
-  XML_SetElementHandler(c->xp, on_start, on_end);
-  XML_SetCharacterDataHandler(c->xp, on_text);
+  c->nzb = nt__calloc(1, sizeof *c->nzb);
+  c->xp = c->x.ParserCreate(NULL);
+  if (!c->nzb || !c->xp) {
+    if (c->xp) c->x.ParserFree(c->xp);
+    nt__expat_close(&c->x);
+    nt__free(c->nzb);
+    nt__free(c);
+    *rc = NT_ENOMEM;
+    return NULL;
+  }
+  c->x.SetUserData(c->xp, c);
+  c->x.SetElementHandler(c->xp, on_start, on_end);
+  c->x.SetCharacterDataHandler(c->xp, on_text);
   /* no external entities or DTDs are ever loaded (expat does not unless a
    * handler asks); expat 2.4+ also limits entity expansion */
   return c;
@@ -252,11 +261,11 @@ static ctx_t *parse_begin(void) {
 
 static void parse_feed(ctx_t *c, const char *xml, size_t len, int final) {
   if (c->err) return;
-  if (XML_Parse(c->xp, xml, (int)len, final ? XML_TRUE : XML_FALSE) == XML_STATUS_ERROR &&
+  if (c->x.Parse(c->xp, xml, (int)len, final ? XML_TRUE : XML_FALSE) == XML_STATUS_ERROR &&
       !c->err) {
     snprintf(c->msg, sizeof c->msg, "%s (line %lu)",
-             XML_ErrorString(XML_GetErrorCode(c->xp)),
-             (unsigned long)XML_GetCurrentLineNumber(c->xp));
+             c->x.ErrorString(c->x.GetErrorCode(c->xp)),
+             (unsigned long)c->x.GetCurrentLineNumber(c->xp));
     c->err = NT_ENZB_PARSE;
   }
 }
@@ -280,7 +289,8 @@ static int parse_end(ctx_t *c, nt_nzb_t **out, char *err, size_t errlen) {
   } else {
     *out = c->nzb;
   }
-  XML_ParserFree(c->xp);
+  c->x.ParserFree(c->xp);
+  nt__expat_close(&c->x); /* its pages leave: the download comes next */
   nt__free(c);
   return rc;
 }
@@ -293,8 +303,9 @@ int nt_nzb_parse(const char *xml, size_t len, nt_nzb_t **out, char *err,
     if (err) snprintf(err, errlen, "over 64 MiB");
     return NT_ETOOBIG;
   }
-  ctx_t *c = parse_begin();
-  if (!c) return NT_ENOMEM;
+  int rc;
+  ctx_t *c = parse_begin(&rc, err, errlen);
+  if (!c) return rc;
   parse_feed(c, xml, len, 1);
   return parse_end(c, out, err, errlen);
 }
@@ -322,10 +333,11 @@ int nt_nzb_load(const char *path, nt_nzb_t **out, char *err, size_t errlen) {
   }
   /* read as nt_nzb_parse took it before: the bytes there were at fstat
    * (a read error ends it early, as a short file), in pieces of 8 KiB */
-  ctx_t *c = parse_begin();
+  int rc;
+  ctx_t *c = parse_begin(&rc, err, errlen);
   if (!c) {
     close(fd);
-    return NT_ENOMEM;
+    return rc;
   }
   size_t n = (size_t)st.st_size, got = 0;
   char buf[8192];

@@ -14,7 +14,12 @@
 
 #include <cmocka.h>
 
+#ifdef NT_EXPAT_LAZY
+#include <dlfcn.h>
+#endif
+
 #include "nettool/nzb.h"
+#include "nzb-expat.h"
 
 static const char nyuu_nzb[] =
     "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
@@ -202,6 +207,47 @@ static void test_load_pieces(void **state) {
   free(x);
 }
 
+/* NT_EXPAT_LAZY: libexpat is in the process only while an NZB is parsed
+ * (the test program is not linked with it), and when it cannot be loaded
+ * both entry points say so (NT_ENOTSUP, the file and dlopen's words). */
+static void test_expat_lazy(void **state) {
+  (void)state;
+#ifdef NT_EXPAT_LAZY
+  nt_nzb_t *n;
+  char err[300];
+  assert_null(dlopen(NT_EXPAT_SONAME, RTLD_NOW | RTLD_NOLOAD));
+  assert_int_equal(nt_nzb_parse(nyuu_nzb, strlen(nyuu_nzb), &n, err, sizeof err), 0);
+  nt_nzb_free(n);
+  assert_null(dlopen(NT_EXPAT_SONAME, RTLD_NOW | RTLD_NOLOAD)); /* gone again */
+  assert_int_equal(nt_nzb_parse("<nzb", 4, &n, err, sizeof err), NT_ENZB_PARSE);
+  assert_null(dlopen(NT_EXPAT_SONAME, RTLD_NOW | RTLD_NOLOAD)); /* after an error too */
+
+  nt__expat_set_soname("libnettool-test-no-expat.so.1");
+  assert_int_equal(nt_nzb_parse(nyuu_nzb, strlen(nyuu_nzb), &n, err, sizeof err), NT_ENOTSUP);
+  assert_null(n);
+  assert_non_null(strstr(err, "cannot load libnettool-test-no-expat.so.1: "));
+  char path[] = "/tmp/nt-test-nzb.XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, nyuu_nzb, strlen(nyuu_nzb)), (ssize_t)strlen(nyuu_nzb));
+  close(fd);
+  err[0] = 0;
+  assert_int_equal(nt_nzb_load(path, &n, err, sizeof err), NT_ENOTSUP);
+  assert_non_null(strstr(err, "cannot load libnettool-test-no-expat.so.1: "));
+  /* a library without expat's functions (libz is loaded: yEnc's CRC32) */
+  nt__expat_set_soname("libz.so.1");
+  assert_int_equal(nt_nzb_load(path, &n, err, sizeof err), NT_ENOTSUP);
+  assert_non_null(strstr(err, "cannot load libz.so.1: it has no XML_"));
+  nt__expat_set_soname(NULL);
+  assert_int_equal(nt_nzb_load(path, &n, err, sizeof err), 0);
+  assert_int_equal(n->nfiles, 2);
+  nt_nzb_free(n);
+  unlink(path);
+#else
+  skip(); /* libexpat is linked */
+#endif
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_nyuu),
@@ -209,6 +255,7 @@ int main(void) {
       cmocka_unit_test(test_safe_name),
       cmocka_unit_test(test_load),
       cmocka_unit_test(test_load_pieces),
+      cmocka_unit_test(test_expat_lazy),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
