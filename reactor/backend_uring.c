@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <liburing.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -51,8 +52,11 @@ enum {
   TAG_CIO_SEND = 4,
   TAG_CIO_POLL = 5,
   TAG_ACCEPT = 6,
+  TAG_OBJ = 7, /* an object whose first byte says what it is (OBJ_*) */
   TAG_MASK = 7
 };
+/* what a TAG_OBJ object is (its first byte) */
+enum { OBJ_DIO = 1, OBJ_DSEND = 2, OBJ_ZC = 3 };
 
 #define BUF_GROUP 1
 /* Provided buffers, shared by the reactor's connections: 1 MiB at most.
@@ -97,6 +101,18 @@ typedef struct {
   nt__cio_t **zombies;
   size_t nzombies, zcap;
   struct nt__acc *accs; /* every listener's accept state */
+  /* datagram sockets (see the dio section): their buffer group, set up
+   * when the first one opens, and their states */
+  struct io_uring_buf_ring *dbr;
+  char *dbufs;
+  size_t dbr_bytes;
+  unsigned dposted;
+  struct nt__dio *dios, *dstarved;
+  /* zero-copy sends (see cio_zc_wanted): the mode (ZC_*), read from
+   * NETTOOL_URING_SEND_ZC at the first send; the kernel refused them; the
+   * buffers sent that wait for their notification */
+  uint8_t zc_mode, zc_broken;
+  struct snd *zparked;
 } uring_data_t;
 
 /* --- test hooks (reactor-int.h) ------------------------------------------- */
@@ -153,6 +169,7 @@ static int br_setup(uring_data_t *d);
 static void br_post_new(uring_data_t *d, unsigned k);
 static void br_free(uring_data_t *d);
 static void cio_free_parts(nt__cio_t *c);
+static void dio_free_all(uring_data_t *d);
 
 static int ur_init(nt_reactor_t *r) {
   if (nt__uring_setup_hook) {
@@ -213,6 +230,7 @@ static void ur_destroy(nt_reactor_t *r) {
   }
   nt__free(d->zombies);
   nt__free(d->starved);
+  dio_free_all(d);
   while (d->accs) {
     struct nt__acc *a = d->accs;
     d->accs = *(struct nt__acc **)a; /* next is its first member */
@@ -284,7 +302,10 @@ enum {
   C_POLL = 1 << 10,    /* a POLLOUT is in the ring */
   C_POLL_WANT = 1 << 11,
   C_OOM_END = 1 << 12, /* an end to deliver that could not be held */
-  C_INFLIGHT = C_RECV | C_NOP | C_STARVING | C_BUSY | C_SENDING | C_POLL
+  C_ZC_PARKED = 1 << 13, /* a zero-copy buffer awaits its notification */
+  C_NO_ZC = 1 << 14,     /* the kernel copied our zero-copy send: no more */
+  C_INFLIGHT =
+      C_RECV | C_NOP | C_STARVING | C_BUSY | C_SENDING | C_POLL | C_ZC_PARKED
 };
 
 /* Bytes that arrived while the owner did not want them (paused, or the
@@ -298,8 +319,13 @@ typedef struct {
 
 /* The send in flight (one at a time): a copy the backend owns, so a close
  * or an abort never leaves the kernel reading freed memory. */
-typedef struct {
+typedef struct snd {
+  uint8_t kind;    /* OBJ_ZC: a zero-copy send's user_data is the buffer */
+  uint8_t zc;      /* submitted with IORING_OP_SEND_ZC */
+  uint16_t notifs; /* zero-copy notifications still to come */
   uint32_t len, off;
+  nt__cio_t *cio;
+  struct snd *next, *prev; /* d->zparked, once parked */
   char data[];
 } snd_t;
 
@@ -478,15 +504,69 @@ static int ur_cio_recv(nt_reactor_t *r, nt__cio_t *c, int on) {
   return 0;
 }
 
+/* Zero-copy sends (IORING_OP_SEND_ZC): the kernel sends from the
+ * buffer's pages instead of copying them into socket buffers, and says
+ * with a second completion, the notification (IORING_CQE_F_NOTIF), when it
+ * no longer needs them: the buffer stays ours until then, not until the
+ * send's own completion. The owner hears NT__CIO_SENT at the send's
+ * completion, as for a copy (the bytes are the kernel's), and the buffer
+ * is parked (d->zparked) until the notification; the connection's state
+ * is kept until then too (C_ZC_PARKED: a zombie after release). One parked
+ * buffer per connection: a send while one waits is a plain copy. Only
+ * chunks of ZC_MIN bytes or more (the page pinning and the notification
+ * cost more than copying a small one). Where the data cannot leave without
+ * a copy (loopback, a device without scatter-gather) the kernel copies
+ * anyway and says so in the notification (IORING_NOTIF_USAGE_ZC_COPIED,
+ * asked for with IORING_SEND_ZC_REPORT_USAGE): in auto mode that
+ * connection sends by copy from then on. NETTOOL_URING_SEND_ZC: 0 off, 1
+ * on (every chunk of ZC_MIN or more, copied or not: for measuring),
+ * auto (the default). A kernel that refuses the operation (before 6.0,
+ * or 6.1 without usage reports) turns it off for the reactor. */
+#define ZC_MIN (64 * 1024)
+enum { ZC_UNSET, ZC_OFF, ZC_ON, ZC_AUTO };
+#ifndef IORING_SEND_ZC_REPORT_USAGE /* liburing 2.3's headers predate it */
+#define IORING_SEND_ZC_REPORT_USAGE (1U << 3)
+#endif
+#ifndef IORING_NOTIF_USAGE_ZC_COPIED
+#define IORING_NOTIF_USAGE_ZC_COPIED (1U << 31)
+#endif
+
+static int cio_zc_wanted(uring_data_t *d, const nt__cio_t *c, size_t len) {
+  if (d->zc_mode == ZC_UNSET) {
+    const char *e = getenv("NETTOOL_URING_SEND_ZC");
+    d->zc_mode = e && !strcmp(e, "0")   ? ZC_OFF
+                 : e && !strcmp(e, "1") ? ZC_ON
+                                        : ZC_AUTO;
+  }
+  if (d->zc_mode == ZC_OFF || d->zc_broken || len < ZC_MIN) return 0;
+  if (c->bits & C_ZC_PARKED) return 0;
+  return d->zc_mode == ZC_ON || !(c->bits & C_NO_ZC);
+}
+
 /* The send in flight: submitted (again, after a short send) from its own
  * buffer. */
 static void cio_submit_send(uring_data_t *d, nt__cio_t *c) {
   snd_t *b = c->snd;
   struct io_uring_sqe *sqe = get_sqe(d);
   if (!sqe) return; /* cannot happen after a flush */
+  if (b->zc) {
+    io_uring_prep_send_zc(sqe, c->fd, b->data + b->off, b->len - b->off,
+                          MSG_NOSIGNAL, IORING_SEND_ZC_REPORT_USAGE);
+    io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)b | TAG_OBJ);
+    b->notifs++; /* unless its completion says none comes */
+    nt__uring_stats.zc_sends++;
+    return;
+  }
   io_uring_prep_send(sqe, c->fd, b->data + b->off, b->len - b->off,
                      MSG_NOSIGNAL);
   io_uring_sqe_set_data64(sqe, cio_ud(c, TAG_CIO_SEND));
+}
+
+/* The send's user_data, for its cancel. */
+static uint64_t cio_send_ud(nt__cio_t *c) {
+  snd_t *b = c->snd;
+  return b && b->zc ? (uint64_t)(uintptr_t)b | TAG_OBJ
+                    : cio_ud(c, TAG_CIO_SEND);
 }
 
 static int ur_cio_send(nt_reactor_t *r, nt__cio_t *c, const struct iovec *iov,
@@ -499,6 +579,10 @@ static int ur_cio_send(nt_reactor_t *r, nt__cio_t *c, const struct iovec *iov,
   if (!total) return NT_EINVAL;
   snd_t *b = nt__malloc(sizeof *b + total);
   if (!b) return NT_ENOMEM;
+  memset(b, 0, sizeof *b);
+  b->kind = OBJ_ZC;
+  b->cio = c;
+  b->zc = (uint8_t)cio_zc_wanted(r->backend_data, c, total);
   size_t off = 0;
   for (int i = 0; i < n && off < total; i++) {
     size_t k = iov[i].iov_len < total - off ? iov[i].iov_len : total - off;
@@ -537,8 +621,16 @@ static int cio_send_done(uring_data_t *d, nt__cio_t *c, int res) {
     }
   }
   ssize_t sent = res < 0 ? (ssize_t)res : (ssize_t)b->len;
-  nt__free(b);
   c->snd = NULL;
+  if (b->notifs) { /* the kernel may still read it: parked */
+    b->next = d->zparked;
+    if (b->next) b->next->prev = b;
+    b->prev = NULL;
+    d->zparked = b;
+    c->bits |= C_ZC_PARKED;
+  } else {
+    nt__free(b);
+  }
   c->bits &= (uint16_t)~(C_SENDING | C_SEND_CANCELLED);
   if (!(c->bits & C_CLOSED)) {
     cio_call(d, c, NT__CIO_SENT, NULL, sent);
@@ -546,6 +638,44 @@ static int cio_send_done(uring_data_t *d, nt__cio_t *c, int res) {
   }
   cio_maybe_free(d, c);
   return called;
+}
+
+/* A completion of a zero-copy send: its result (then as cio_send_done),
+ * or its notification (the buffer is free; a copy reported turns zero-copy
+ * off for the connection in auto mode). */
+static int zc_done(uring_data_t *d, snd_t *b, int res, unsigned flags) {
+  nt__cio_t *c = b->cio;
+  if (flags & IORING_CQE_F_NOTIF) {
+    b->notifs--;
+    if ((unsigned)res & IORING_NOTIF_USAGE_ZC_COPIED) {
+      nt__uring_stats.zc_copied++;
+      if (d->zc_mode == ZC_AUTO && !(c->bits & C_NO_ZC)) {
+        c->bits |= C_NO_ZC;
+        nt__uring_stats.zc_off++;
+      }
+    }
+    if (b->notifs || c->snd == b) return 0; /* still sending from it */
+    if (b->prev)
+      b->prev->next = b->next;
+    else
+      d->zparked = b->next;
+    if (b->next) b->next->prev = b->prev;
+    nt__free(b);
+    c->bits &= (uint16_t)~C_ZC_PARKED;
+    cio_maybe_free(d, c);
+    return 0;
+  }
+  if (!(flags & IORING_CQE_F_MORE)) b->notifs--; /* no notification */
+  if ((res == -EINVAL || res == -EOPNOTSUPP) && !b->off &&
+      !(c->bits & C_SEND_CANCELLED)) {
+    /* The kernel cannot do it (before 6.0, or no usage reports before
+     * 6.2): by copy, from now on. */
+    d->zc_broken = 1;
+    b->zc = 0;
+    cio_submit_send(d, c);
+    return 0;
+  }
+  return cio_send_done(d, c, res);
 }
 
 static int ur_cio_poll_out(nt_reactor_t *r, nt__cio_t *c, int on) {
@@ -584,7 +714,11 @@ static void ur_cio_close(nt_reactor_t *r, nt__cio_t *c) {
    * completion). A graceful close never meets one: the bytes in flight
    * are still in the owner's queue, and it closes only once it is empty. */
   if ((c->bits & C_SENDING) && !(c->bits & C_SEND_CANCELLED)) {
-    cio_cancel(d, c, TAG_CIO_SEND);
+    struct io_uring_sqe *sqe = get_sqe(d);
+    if (sqe) {
+      io_uring_prep_cancel64(sqe, cio_send_ud(c), 0);
+      io_uring_sqe_set_data64(sqe, TAG_IGNORE);
+    }
     c->bits |= C_SEND_CANCELLED;
   }
   if (c->bits & C_POLL) {
@@ -871,6 +1005,370 @@ static int acc_done(uring_data_t *d, struct nt__acc *a, int res,
   return called;
 }
 
+/* --- completion-based datagram I/O ---------------------------------------- */
+
+/* UDP (and AF_UNIX datagram) sockets: one multishot IORING_OP_RECVMSG per
+ * socket, into a second group of provided buffers made for datagrams, and
+ * one IORING_OP_SENDMSG per datagram sent, from a copy the backend owns.
+ *
+ * Receive: multishot, not the stream path's single-shot. A datagram
+ * protocol cannot pause reading, so the reason the stream path re-arms
+ * (not pulling data the protocol does not want) does not apply, and a
+ * single-shot receive would take one loop turn per datagram where epoll's
+ * recvmsg(2) loop takes RECVS_PER_EVENT. The request stays armed while the
+ * kernel says so (IORING_CQE_F_MORE) and is armed again when it ends (a
+ * socket error such as ECONNREFUSED, delivered; ENOBUFS, once the batch has
+ * given buffers back). A datagram must arrive whole up to
+ * NT_UDP_MAX_DATAGRAM, as epoll's 64 KiB read buffer takes it, so the
+ * stream group's 2 KiB buffers cannot serve: each datagram buffer holds the
+ * io_uring_recvmsg_out header, room for any address (sockaddr_storage) and
+ * 65536 bytes of payload; a longer datagram comes back with MSG_TRUNC and
+ * is reported as NT_EMSGSIZE, as on epoll. The group is the reactor's,
+ * shared by its datagram sockets, set up when the first one opens (a
+ * reactor without UDP pays nothing): DGRAM_NBUFS buffers of 68 KiB
+ * reserved (2.2 MiB of address space), DGRAM_NBUFS_START given to the ring
+ * at first and twice as many each time a receive finds none free. Pages
+ * are resident only once written: small datagrams keep one page per buffer
+ * the ring has cycled through (32 KiB at first, 128 KiB at most); the
+ * worst case, after datagrams of 64 KiB on every buffer, is 2.2 MiB.
+ * Fairness: a socket receives at most the free buffers of the group per
+ * pass of the kernel (and the kernel requeues a multishot receive after 32
+ * in a row), the loop takes at most CQE_BATCH × CQE_ROUNDS completions per
+ * turn; other fds' completions are in the same batches.
+ *
+ * Send: the datagram (and its address) is copied into a block the backend
+ * owns, submitted with the loop's one io_uring_enter: a turn's replies cost
+ * one system call for the whole batch. A socket whose send buffer is full
+ * does not drop the datagram (epoll's sendto answers EAGAIN at once): the
+ * kernel waits for room, and the queue is bounded per socket
+ * (NT__DIO_QUEUE_DGRAMS datagrams, NT__DIO_QUEUE_BYTES bytes in flight),
+ * beyond which dio_send answers NT_EAGAIN synchronously. An error the send
+ * meets (ECONNREFUSED, EMSGSIZE, ENETUNREACH...) comes back in its
+ * completion and goes to the owner as an error, from the loop.
+ *
+ * Close: one cancel keyed on the fd (every request on it: the receive, the
+ * sends still waiting for room) and the submission ring handed to the
+ * kernel at once, so no SQE naming the fd number is left when the owner
+ * closes it (a reused number must not receive a stale request). Sends
+ * queued before the close are issued before the cancel, and go out if the
+ * socket takes them. The state and the blocks are freed once their last
+ * completion is in (or with the reactor). */
+#define DGRAM_GROUP 2
+#define DGRAM_NBUFS 32
+#define DGRAM_NBUFS_START 8
+#define DGRAM_PAYLOAD 65536 /* NT_UDP_MAX_DATAGRAM, epoll's read buffer */
+#define DGRAM_BUFLEN                                                         \
+  (sizeof(struct io_uring_recvmsg_out) + sizeof(struct sockaddr_storage) +    \
+   DGRAM_PAYLOAD)
+#define DGRAM_STRIDE ((DGRAM_BUFLEN + 4095) & ~(size_t)4095)
+
+struct nt__dio {
+  uint8_t kind; /* OBJ_DIO: first, for TAG_OBJ */
+  uint8_t recv_live, closed, busy, starving, dead;
+  int fd;
+  unsigned nsend;
+  size_t qbytes;
+  struct msghdr msg; /* the multishot receive's: name and control room */
+  void (*cb)(void *owner, int kind, const char *data, ssize_t n,
+             const struct sockaddr *from, unsigned fromlen);
+  void *owner;
+  struct nt__dio *next, *prev;   /* d->dios */
+  struct nt__dio *starved_next;  /* d->dstarved */
+  struct dsend *sends;           /* in flight */
+};
+
+typedef struct dsend {
+  uint8_t kind; /* OBJ_DSEND */
+  struct nt__dio *dio;
+  struct dsend *next, *prev;
+  struct msghdr msg;
+  struct iovec iov;
+  struct sockaddr_storage to;
+  size_t len;
+  char data[];
+} dsend_t;
+
+static int dbr_setup(uring_data_t *d) {
+  if (d->dbr) return 0;
+  size_t ring_bytes = DGRAM_NBUFS * sizeof(struct io_uring_buf);
+  ring_bytes = (ring_bytes + 4095) & ~(size_t)4095;
+  size_t bytes = ring_bytes + (size_t)DGRAM_NBUFS * DGRAM_STRIDE;
+  void *mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) return NT_ENOMEM;
+  struct io_uring_buf_reg reg;
+  memset(&reg, 0, sizeof reg);
+  reg.ring_addr = (uint64_t)(uintptr_t)mem;
+  reg.ring_entries = DGRAM_NBUFS;
+  reg.bgid = DGRAM_GROUP;
+  if (io_uring_register_buf_ring(&d->ring, &reg, 0) < 0) {
+    munmap(mem, bytes);
+    return NT_ENOTSUP;
+  }
+  d->dbr = mem;
+  d->dbufs = (char *)mem + ring_bytes;
+  d->dbr_bytes = bytes;
+  d->dposted = 0;
+  io_uring_buf_ring_init(d->dbr);
+  return 0;
+}
+
+static void dbr_add(uring_data_t *d, unsigned bid, int i) {
+  io_uring_buf_ring_add(d->dbr, d->dbufs + (size_t)bid * DGRAM_STRIDE,
+                        (unsigned)DGRAM_BUFLEN, (unsigned short)bid,
+                        io_uring_buf_ring_mask(DGRAM_NBUFS), i);
+}
+
+static void dbr_post_new(uring_data_t *d, unsigned k) {
+  if (k > DGRAM_NBUFS - d->dposted) k = DGRAM_NBUFS - d->dposted;
+  for (unsigned i = 0; i < k; i++) dbr_add(d, d->dposted + i, (int)i);
+  io_uring_buf_ring_advance(d->dbr, (int)k);
+  d->dposted += k;
+}
+
+static void dbr_recycle(uring_data_t *d, unsigned bid) {
+  dbr_add(d, bid, 0);
+  io_uring_buf_ring_advance(d->dbr, 1);
+}
+
+static void dio_arm(uring_data_t *d, struct nt__dio *c) {
+  struct io_uring_sqe *sqe = get_sqe(d);
+  if (!sqe) return; /* cannot happen after a flush */
+  io_uring_prep_recvmsg_multishot(sqe, c->fd, &c->msg, 0);
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = DGRAM_GROUP;
+  io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)c | TAG_OBJ);
+  c->recv_live = 1;
+  nt__uring_stats.udp_arms++;
+}
+
+static void dio_maybe_free(uring_data_t *d, struct nt__dio *c) {
+  if (!c->closed || c->recv_live || c->nsend || c->busy || c->starving)
+    return;
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    d->dios = c->next;
+  if (c->next) c->next->prev = c->prev;
+  nt__free(c);
+  nt__uring_stats.dios_live--;
+}
+
+static void dio_call(struct nt__dio *c, int kind, const char *data, ssize_t n,
+                     const struct sockaddr *from, unsigned fromlen) {
+  c->busy = 1;
+  c->cb(c->owner, kind, data, n, from, fromlen);
+  c->busy = 0;
+}
+
+static int ur_dio_open(nt_reactor_t *r, int fd,
+                       void (*cb)(void *owner, int kind, const char *data,
+                                  ssize_t n, const struct sockaddr *from,
+                                  unsigned fromlen),
+                       void *owner, struct nt__dio **out) {
+  uring_data_t *d = r->backend_data;
+  int rc = dbr_setup(d);
+  if (rc) return rc;
+  if (!d->dposted) dbr_post_new(d, DGRAM_NBUFS_START);
+  struct nt__dio *c = nt__calloc(1, sizeof *c);
+  if (!c) return NT_ENOMEM;
+  nt__uring_stats.dios_live++;
+  c->kind = OBJ_DIO;
+  c->fd = fd;
+  c->cb = cb;
+  c->owner = owner;
+  c->msg.msg_namelen = sizeof(struct sockaddr_storage);
+  c->next = d->dios;
+  if (c->next) c->next->prev = c;
+  d->dios = c;
+  dio_arm(d, c);
+  *out = c;
+  return 0;
+}
+
+/* One completion of a socket's multishot receive. */
+static int dio_recv_done(uring_data_t *d, struct nt__dio *c, int res,
+                         unsigned flags) {
+  int called = 0, rearm = 1;
+  if (!(flags & IORING_CQE_F_MORE)) c->recv_live = 0;
+  if (flags & IORING_CQE_F_BUFFER) {
+    unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
+    char *buf = d->dbufs + (size_t)bid * DGRAM_STRIDE;
+    struct io_uring_recvmsg_out *o =
+        res > 0 ? io_uring_recvmsg_validate(buf, res, &c->msg) : NULL;
+    if (o && !c->closed) {
+      nt__uring_stats.udp_recvs++;
+      called = 1;
+      if (o->flags & MSG_TRUNC) {
+        dio_call(c, NT__DIO_ERROR, NULL, NT_EMSGSIZE, NULL, 0);
+      } else {
+        unsigned nl = o->namelen < c->msg.msg_namelen ? o->namelen
+                                                      : c->msg.msg_namelen;
+        dio_call(c, NT__DIO_DATA, io_uring_recvmsg_payload(o, &c->msg),
+                 (ssize_t)io_uring_recvmsg_payload_length(o, res, &c->msg),
+                 io_uring_recvmsg_name(o), nl);
+      }
+    }
+    dbr_recycle(d, bid);
+  } else if (res == -ENOBUFS) {
+    /* Every datagram buffer is in use: give the ring more if it may have
+     * more, and receive again once this batch is done. */
+    nt__uring_stats.enobufs++;
+    if (d->dposted < DGRAM_NBUFS) dbr_post_new(d, d->dposted);
+    if (!c->closed && !c->starving && !c->recv_live) {
+      c->starving = 1;
+      c->starved_next = d->dstarved;
+      d->dstarved = c;
+    }
+    rearm = 0;
+  } else if (res < 0 && res != -ECANCELED && !c->closed) {
+    /* A socket error (ICMP on a connected socket...): told, and the
+     * receive goes on; one the request itself meets would come back every
+     * turn, so it ends receiving. */
+    if (res == -EINVAL || res == -EOPNOTSUPP || res == -EBADF ||
+        res == -EFAULT || res == -ENOTSOCK)
+      c->dead = 1;
+    dio_call(c, NT__DIO_ERROR, NULL, res, NULL, 0);
+    called = 1;
+  }
+  if (rearm && !c->recv_live && !c->closed && !c->dead && !c->starving)
+    dio_arm(d, c);
+  dio_maybe_free(d, c);
+  return called;
+}
+
+static void rearm_dstarved(uring_data_t *d) {
+  struct nt__dio *c = d->dstarved;
+  d->dstarved = NULL;
+  while (c) {
+    struct nt__dio *next = c->starved_next;
+    c->starving = 0;
+    if (!c->closed && !c->recv_live) dio_arm(d, c);
+    dio_maybe_free(d, c);
+    c = next;
+  }
+}
+
+static int ur_dio_send(nt_reactor_t *r, struct nt__dio *c,
+                       const struct iovec *iov, int n,
+                       const struct sockaddr *to, unsigned tolen) {
+  uring_data_t *d = r->backend_data;
+  if (c->closed) return NT_ECLOSED;
+  if (to && tolen > sizeof(struct sockaddr_storage)) return NT_EINVAL;
+  size_t total = 0;
+  for (int i = 0; i < n; i++) total += iov[i].iov_len;
+  if (c->nsend >= NT__DIO_QUEUE_DGRAMS ||
+      c->qbytes + total > NT__DIO_QUEUE_BYTES) {
+    nt__uring_stats.udp_queue_full++;
+    return NT_EAGAIN;
+  }
+  dsend_t *b = nt__malloc(sizeof *b + (total ? total : 1));
+  if (!b) return NT_ENOMEM;
+  memset(b, 0, sizeof *b);
+  b->kind = OBJ_DSEND;
+  b->dio = c;
+  b->len = total;
+  size_t off = 0;
+  for (int i = 0; i < n; i++) {
+    if (iov[i].iov_len) memcpy(b->data + off, iov[i].iov_base, iov[i].iov_len);
+    off += iov[i].iov_len;
+  }
+  if (to && tolen) {
+    memcpy(&b->to, to, tolen);
+    b->msg.msg_name = &b->to;
+    b->msg.msg_namelen = tolen;
+  }
+  b->iov.iov_base = b->data;
+  b->iov.iov_len = total;
+  b->msg.msg_iov = &b->iov;
+  b->msg.msg_iovlen = 1;
+  struct io_uring_sqe *sqe = get_sqe(d);
+  if (!sqe) {
+    nt__free(b);
+    return NT_ENOMEM;
+  }
+  io_uring_prep_sendmsg(sqe, c->fd, &b->msg, MSG_NOSIGNAL);
+  io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)b | TAG_OBJ);
+  b->next = c->sends;
+  if (b->next) b->next->prev = b;
+  c->sends = b;
+  c->nsend++;
+  c->qbytes += total;
+  nt__uring_stats.udp_sends++;
+  return 0;
+}
+
+static int dsend_done(uring_data_t *d, dsend_t *b, int res) {
+  struct nt__dio *c = b->dio;
+  int called = 0;
+  if (b->prev)
+    b->prev->next = b->next;
+  else
+    c->sends = b->next;
+  if (b->next) b->next->prev = b->prev;
+  c->nsend--;
+  c->qbytes -= b->len;
+  nt__free(b);
+  if (res < 0 && res != -ECANCELED && !c->closed) {
+    dio_call(c, NT__DIO_ERROR, NULL, res, NULL, 0);
+    called = 1;
+  }
+  dio_maybe_free(d, c);
+  return called;
+}
+
+static void ur_dio_close(nt_reactor_t *r, struct nt__dio *c) {
+  uring_data_t *d = r->backend_data;
+  if (c->closed) return;
+  c->closed = 1;
+  if (c->recv_live || c->nsend) {
+    struct io_uring_sqe *sqe = get_sqe(d);
+    if (sqe) {
+      io_uring_prep_cancel_fd(sqe, c->fd, IORING_ASYNC_CANCEL_ALL);
+      io_uring_sqe_set_data64(sqe, TAG_IGNORE);
+    }
+    /* Now, while fd still names this socket (see above). */
+    nt__uring_stats.enters++;
+    io_uring_submit(&d->ring);
+  }
+  dio_maybe_free(d, c);
+}
+
+static void dio_free_all(uring_data_t *d) {
+  while (d->dios) {
+    struct nt__dio *c = d->dios;
+    d->dios = c->next;
+    while (c->sends) {
+      dsend_t *b = c->sends;
+      c->sends = b->next;
+      nt__free(b);
+    }
+    nt__free(c);
+    nt__uring_stats.dios_live--;
+  }
+  if (d->dbr) munmap(d->dbr, d->dbr_bytes);
+  d->dbr = NULL;
+  while (d->zparked) { /* the ring is gone: no notification will come */
+    snd_t *b = d->zparked;
+    d->zparked = b->next;
+    nt__free(b);
+  }
+}
+
+/* A completion whose user_data names an object of the backend's own
+ * (TAG_OBJ): its first byte says which. */
+static int obj_done(uring_data_t *d, void *obj, int res, unsigned flags) {
+  switch (*(uint8_t *)obj) {
+  case OBJ_DIO:
+    return dio_recv_done(d, obj, res, flags);
+  case OBJ_DSEND:
+    return dsend_done(d, obj, res);
+  case OBJ_ZC:
+    return zc_done(d, obj, res, flags);
+  }
+  return 0;
+}
+
 /* --- wait ------------------------------------------------------------------- */
 
 typedef struct {
@@ -964,9 +1462,14 @@ static int ur_wait(nt_reactor_t *r, int timeout_ms) {
         n += acc_done(d, (struct nt__acc *)(uintptr_t)(ev[i].ud & ~(uint64_t)TAG_MASK),
                       ev[i].res, ev[i].flags);
         break;
+      case TAG_OBJ:
+        n += obj_done(d, (void *)(uintptr_t)(ev[i].ud & ~(uint64_t)TAG_MASK),
+                      ev[i].res, ev[i].flags);
+        break;
       }
     }
     if (d->nstarved) rearm_starved(d);
+    if (d->dstarved) rearm_dstarved(d);
     if (k < CQE_BATCH) break;
   }
   return n;
@@ -1006,4 +1509,7 @@ const struct nt__backend nt__backend_uring = {
     .cio_poll_out = ur_cio_poll_out,
     .acc_open = ur_acc_open,
     .acc_close = ur_acc_close,
+    .dio_open = ur_dio_open,
+    .dio_send = ur_dio_send,
+    .dio_close = ur_dio_close,
 };

@@ -52,6 +52,8 @@ enum { NT__CIO_DATA, NT__CIO_END, NT__CIO_SENT, NT__CIO_WRITABLE };
 typedef void (*nt__cio_cb)(nt__cio_t *c, int kind, const char *data,
                            ssize_t n);
 struct iovec;
+struct sockaddr;
+struct nt__dio; /* backend_uring.c */
 
 /* One poller backend per file, chosen at run time (NETTOOL_BACKEND). set()
  * moves an fd from the events the backend has to the events wanted (0 means
@@ -97,7 +99,32 @@ struct nt__backend {
    * with requests still in user space (their completions would never make
    * the fd readable): nt_reactor_backend_timeout and run_once(r, 0) call it. */
   void (*flush)(nt_reactor_t *r);
+  /* Completion-based datagram I/O (io_uring), for nt_udp_t; NULL on
+   * readiness backends. dio_open: the backend's state for fd (a bound
+   * datagram socket, the owner's), receiving at once: cb(owner,
+   * NT__DIO_DATA, data, n, from, fromlen) from the loop for each datagram
+   * (data and from valid during the call only), cb(owner, NT__DIO_ERROR,
+   * NULL, err, NULL, 0) for an error the socket reported (a receive's, or a
+   * send's that completed with one; NT_EMSGSIZE for a datagram longer than
+   * NT_UDP_MAX_DATAGRAM). dio_send copies the datagram (iov, to) and queues
+   * it for the loop's next submission: 0, NT_EAGAIN when the socket already
+   * has NT__DIO_QUEUE_DGRAMS datagrams or NT__DIO_QUEUE_BYTES bytes in
+   * flight, NT_ENOMEM. dio_close: no callback after it; the receive and
+   * the sends still waiting for room are cancelled, and what is queued is
+   * handed to the kernel now, so the owner may close fd right after. The
+   * backend frees its state once nothing of it is in flight. */
+  int (*dio_open)(nt_reactor_t *r, int fd,
+                  void (*cb)(void *owner, int kind, const char *data,
+                             ssize_t n, const struct sockaddr *from,
+                             unsigned fromlen),
+                  void *owner, struct nt__dio **out);
+  int (*dio_send)(nt_reactor_t *r, struct nt__dio *c, const struct iovec *iov,
+                  int n, const struct sockaddr *to, unsigned tolen);
+  void (*dio_close)(nt_reactor_t *r, struct nt__dio *c);
 };
+enum { NT__DIO_DATA, NT__DIO_ERROR };
+#define NT__DIO_QUEUE_DGRAMS 1024
+#define NT__DIO_QUEUE_BYTES (1024 * 1024)
 
 extern const struct nt__backend nt__backend_epoll;
 extern const struct nt__backend nt__backend_poll;
@@ -121,6 +148,13 @@ typedef struct {
   unsigned long bufs_posted, enters;
   /* multishot accepts armed, connections accepted through the ring */
   unsigned long accept_arms, accepts;
+  /* datagrams received and sent through the ring, multishot receives
+   * armed, sends refused because the socket's queue was full, datagram
+   * sockets' states not yet freed */
+  unsigned long udp_recvs, udp_sends, udp_arms, udp_queue_full, dios_live;
+  /* zero-copy sends submitted, notifications saying the kernel copied
+   * anyway, connections that turned zero-copy off after one */
+  unsigned long zc_sends, zc_copied, zc_off;
 } nt__uring_stats_t;
 extern nt__uring_stats_t nt__uring_stats;
 #endif

@@ -1,5 +1,10 @@
 /* UDP endpoints: bound or connected datagram sockets driving a datagram
- * protocol. Datagrams are never queued (see udp.h). */
+ * protocol. On readiness backends (epoll, poll) the socket is watched and
+ * read with recvmsg(2), and a send is a sendmsg(2) now: never queued. On a
+ * backend with completion-based datagram I/O (io_uring: dio_open, see
+ * reactor-int.h) the backend receives and sends through its ring: a send
+ * is copied and queued (bounded per socket), and the errors it meets come
+ * back through error_received from the loop (see udp.h). */
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
@@ -15,7 +20,8 @@
 #define RECVS_PER_EVENT 32
 
 struct nt_udp_s {
-  nt_io_t io;
+  nt_io_t io; /* fd and reactor; watched on readiness backends only */
+  struct nt__dio *dio; /* the backend's, on completion-based ones */
   nt_datagram_protocol_t *protocol;
   int closed;
   /* unix.c: removes its socket file once the fd is closed. */
@@ -57,6 +63,19 @@ static void udp_io_cb(nt_io_t *io, unsigned events) {
   }
 }
 
+/* From the ring (io_uring): a datagram, or an error the socket reported. */
+static void udp_dio_cb(void *owner, int kind, const char *data, ssize_t n,
+                       const struct sockaddr *from, unsigned fromlen) {
+  nt_udp_t *u = owner;
+  nt_datagram_protocol_t *p = u->protocol;
+  if (kind == NT__DIO_DATA) {
+    if (p->ops->datagram_received)
+      p->ops->datagram_received(p, data, (size_t)n, from, (socklen_t)fromlen);
+  } else if (p->ops->error_received) {
+    p->ops->error_received(p, (int)n);
+  }
+}
+
 int nt__udp_start_fd(nt_reactor_t *r, int fd, nt_datagram_protocol_t *p,
                      void (*on_close)(void *), void *close_arg,
                      nt_udp_t **out) {
@@ -69,12 +88,17 @@ int nt__udp_start_fd(nt_reactor_t *r, int fd, nt_datagram_protocol_t *p,
   u->on_close = on_close;
   u->close_arg = close_arg;
   nt_io_init(r, &u->io, fd, udp_io_cb);
-  int rc = nt_io_start(&u->io, NT_READABLE);
+  int rc = r->backend->dio_open
+               ? r->backend->dio_open(r, fd, udp_dio_cb, u, &u->dio)
+               : nt_io_start(&u->io, NT_READABLE);
   if (rc) {
     close(fd);
     nt__free(u);
     return rc;
   }
+  /* An open endpoint keeps the loop running, as its started watcher does
+   * on readiness backends. */
+  if (u->dio) nt__reactor_active_inc(r);
   p->udp = u;
   *out = u;
   if (p->ops->connection_made) p->ops->connection_made(p, u);
@@ -144,6 +168,11 @@ int nt_udp_connect_addr(nt_udp_t *u, const struct sockaddr *sa,
 int nt_udp_sendto(nt_udp_t *u, const void *data, size_t len,
                   const struct sockaddr *to, socklen_t tolen) {
   if (u->closed) return NT_ECLOSED;
+  if (u->dio) {
+    struct iovec iov = {(void *)data, len};
+    nt_reactor_t *r = u->io.reactor;
+    return r->backend->dio_send(r, u->dio, &iov, 1, to, to ? tolen : 0);
+  }
   for (;;) {
     ssize_t n = sendto(u->io.fd, data, len, MSG_NOSIGNAL, to, tolen);
     if (n >= 0) return 0;
@@ -155,6 +184,10 @@ int nt_udp_sendto(nt_udp_t *u, const void *data, size_t len,
 int nt_udp_sendtov(nt_udp_t *u, const struct iovec *iov, int iovcnt,
                    const struct sockaddr *to, socklen_t tolen) {
   if (u->closed) return NT_ECLOSED;
+  if (u->dio) {
+    nt_reactor_t *r = u->io.reactor;
+    return r->backend->dio_send(r, u->dio, iov, iovcnt, to, to ? tolen : 0);
+  }
   struct msghdr m;
   memset(&m, 0, sizeof m);
   m.msg_name = (void *)to;
@@ -203,7 +236,15 @@ static void udp_lost_cb(void *arg) {
 void nt_udp_close(nt_udp_t *u) {
   if (!u || u->closed) return;
   u->closed = 1;
-  nt_io_stop(&u->io);
+  if (u->dio) {
+    /* Cancels what waits in the ring, and hands the kernel every request
+     * naming the fd before the fd is closed. */
+    u->io.reactor->backend->dio_close(u->io.reactor, u->dio);
+    u->dio = NULL;
+    nt__reactor_active_dec(u->io.reactor);
+  } else {
+    nt_io_stop(&u->io);
+  }
   close(u->io.fd);
   u->io.fd = -1;
   if (u->on_close) u->on_close(u->close_arg);

@@ -68,8 +68,19 @@ int nt_udp_connect(nt_udp_t *u, const char *host, int port);
 int nt_udp_connect_addr(nt_udp_t *u, const struct sockaddr *sa,
                         socklen_t len);
 
-/* Sends one datagram now. Datagrams are not queued: a full socket buffer
- * gives NT_EAGAIN and the datagram is dropped, as the network may drop it. */
+/* Sends one datagram. The data (and the address) are copied before the
+ * call returns: the caller's buffers are free to change at once.
+ * On epoll and poll the datagram is sent now and never queued: a full
+ * socket buffer gives NT_EAGAIN and the datagram is dropped, as the network
+ * may drop it; errors (NT_EMSGSIZE, NT_ECONNREFUSED...) are returned here.
+ * On io_uring it is queued and handed to the kernel with the loop's next
+ * turn, so it is on the wire when the loop next runs, not when this
+ * returns; a full socket buffer makes it wait (not dropped) while the
+ * endpoint's queue holds it: 1024 datagrams or 1 MiB, beyond which
+ * NT_EAGAIN. Errors the kernel finds when sending then come back through
+ * error_received, from the loop; this returns only NT_ECLOSED, NT_EAGAIN,
+ * NT_ENOMEM or NT_EINVAL. Datagrams queued before nt_udp_close are handed
+ * to the kernel by it; those still waiting for room are dropped. */
 int nt_udp_sendto(nt_udp_t *u, const void *data, size_t len,
                   const struct sockaddr *to, socklen_t tolen);
 int nt_udp_send(nt_udp_t *u, const void *data, size_t len);

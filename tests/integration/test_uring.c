@@ -31,7 +31,9 @@
 #include "nettool/tcp.h"
 #include "nettool/testing.h"
 #include "nettool/transport.h"
+#include "nettool/udp.h"
 #include "reactor-int.h"
+#include "unix-int.h"
 
 static uint64_t mono_ms(void) {
   struct timespec ts;
@@ -855,6 +857,492 @@ static void test_idle_connection_memory(void **state) {
 
 /* The io_uring cases need the ring: a kernel or a sandbox that forbids it
  * (kernel.io_uring_disabled, a container's seccomp profile) skips them. */
+/* --- datagrams through the ring ------------------------------------------- */
+
+#define DG_MAX 1100
+
+typedef struct {
+  nt_datagram_protocol_t base;
+  nt_udp_t *u;
+  int n, errors, last_error, lost, destroyed, echo;
+  size_t len[DG_MAX];
+  char *data[DG_MAX];
+  struct sockaddr_storage from;
+  socklen_t fromlen;
+} dg_t;
+
+static void dg_made(nt_datagram_protocol_t *p, nt_udp_t *u) {
+  ((dg_t *)p)->u = u;
+}
+
+static void dg_datagram(nt_datagram_protocol_t *p, const char *data,
+                        size_t len, const struct sockaddr *from,
+                        socklen_t fromlen) {
+  dg_t *g = (dg_t *)p;
+  if (g->n < DG_MAX) {
+    g->data[g->n] = malloc(len ? len : 1);
+    assert_non_null(g->data[g->n]);
+    memcpy(g->data[g->n], data, len);
+    g->len[g->n] = len;
+  }
+  g->n++;
+  assert_true(fromlen <= sizeof g->from);
+  memcpy(&g->from, from, fromlen);
+  g->fromlen = fromlen;
+  if (g->echo) assert_int_equal(nt_udp_sendto(g->u, data, len, from, fromlen), 0);
+}
+
+static void dg_error(nt_datagram_protocol_t *p, int err) {
+  dg_t *g = (dg_t *)p;
+  g->errors++;
+  g->last_error = err;
+}
+
+static void dg_lost(nt_datagram_protocol_t *p, int status) {
+  (void)status;
+  ((dg_t *)p)->lost = 1;
+}
+
+static void dg_destroy(nt_datagram_protocol_t *p) { ((dg_t *)p)->destroyed = 1; }
+
+static const nt_datagram_protocol_ops_t dg_ops = {
+    dg_made, dg_datagram, dg_error, dg_lost, dg_destroy};
+
+static dg_t *dg_new(void) {
+  dg_t *g = calloc(1, sizeof *g);
+  assert_non_null(g);
+  g->base.ops = &dg_ops;
+  return g;
+}
+
+static void dg_free(dg_t *g) {
+  for (int i = 0; i < g->n && i < DG_MAX; i++) free(g->data[i]);
+  free(g);
+}
+
+static int dg_gone(void *arg) { return ((dg_t *)arg)->destroyed; }
+
+static void dg_close(nt_reactor_t *r, dg_t *g) {
+  nt_udp_close(g->u);
+  assert_true(run_until(r, dg_gone, g, 2000));
+}
+
+typedef struct {
+  dg_t *g;
+  int want;
+} dg_want_t;
+
+static int dg_got(void *arg) {
+  dg_want_t *w = arg;
+  return w->g->n >= w->want || w->g->errors > 0;
+}
+
+/* Echo of small datagrams and of the largest IPv4 one (65507 bytes, larger
+ * than every stream buffer of the ring): whole, with the sender's address,
+ * and every datagram counted by the ring's own counters (the readiness
+ * path would count none). */
+static void test_udp_through_ring(void **state) {
+  (void)state;
+  nt_reactor_t *r = uring_new();
+  dg_t *srv = dg_new(), *cli = dg_new();
+  srv->echo = 1;
+  assert_int_equal(nt_udp_bind(r, "127.0.0.1", 0, &srv->base, NULL, &srv->u), 0);
+  assert_int_equal(nt_udp_bind(r, "127.0.0.1", 0, &cli->base, NULL, &cli->u), 0);
+  struct sockaddr_storage sa, ca;
+  socklen_t salen, calen;
+  assert_int_equal(nt_udp_local_address(srv->u, &sa, &salen), 0);
+  assert_int_equal(nt_udp_local_address(cli->u, &ca, &calen), 0);
+  nt__uring_stats_t s0 = nt__uring_stats;
+  static char big[65507];
+  fill_pattern(big, sizeof big, 5);
+  assert_int_equal(nt_udp_sendto(cli->u, "", 0, (struct sockaddr *)&sa, salen), 0);
+  struct iovec iov[2] = {{"through ", 8}, {"the ring", 8}};
+  assert_int_equal(nt_udp_sendtov(cli->u, iov, 2, (struct sockaddr *)&sa, salen), 0);
+  assert_int_equal(
+      nt_udp_sendto(cli->u, big, sizeof big, (struct sockaddr *)&sa, salen), 0);
+  /* Copied before return: the caller's buffer may change at once. */
+  memset(big, 0, sizeof big);
+  dg_want_t w = {cli, 3};
+  assert_true(run_until(r, dg_got, &w, 3000));
+  assert_int_equal(cli->errors + srv->errors, 0);
+  assert_int_equal(cli->n, 3);
+  assert_int_equal(cli->len[0], 0);
+  assert_int_equal(cli->len[1], 16);
+  assert_memory_equal(cli->data[1], "through the ring", 16);
+  assert_int_equal(cli->len[2], sizeof big);
+  assert_true(pattern_ok(cli->data[2], sizeof big, 5));
+  assert_int_equal(cli->fromlen, salen);
+  assert_memory_equal(&cli->from, &sa, salen);
+  assert_int_equal(srv->fromlen, calen);
+  assert_memory_equal(&srv->from, &ca, calen);
+  /* 3 sent by the client, 3 echoed; 3 received by each side */
+  assert_int_equal(nt__uring_stats.udp_sends - s0.udp_sends, 6);
+  assert_int_equal(nt__uring_stats.udp_recvs - s0.udp_recvs, 6);
+  dg_close(r, srv);
+  dg_close(r, cli);
+  assert_int_equal(nt__uring_stats.dios_live, s0.dios_live - 2);
+  dg_free(srv);
+  dg_free(cli);
+  nt_reactor_free(r);
+}
+
+/* 1000 datagrams sent in one loop turn: all accepted (the queue's bound is
+ * above that), submitted with the turn's enters (a few: the submission
+ * ring holds 512), and all received, each once, by a socket of the same
+ * reactor whose receive needs many more buffers than the group has at
+ * first (ENOBUFS, then re-armed). */
+static void test_udp_burst_one_turn(void **state) {
+  (void)state;
+  nt_reactor_t *r = uring_new();
+  dg_t *rx = dg_new(), *tx = dg_new();
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  assert_true(fd >= 0);
+  int big = 8 << 20; /* all 1000 fit in the receive queue */
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big) < 0)
+    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big), 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+  socklen_t alen = sizeof a;
+  assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+  assert_int_equal(nt__udp_start_fd(r, fd, &rx->base, NULL, NULL, &rx->u), 0);
+  assert_int_equal(nt_udp_bind(r, "127.0.0.1", 0, &tx->base, NULL, &tx->u), 0);
+  run_for(r, 10);
+  nt__uring_stats_t s0 = nt__uring_stats;
+  for (int i = 0; i < 1000; i++) {
+    char m[32];
+    int k = snprintf(m, sizeof m, "datagram %04d", i);
+    assert_int_equal(
+        nt_udp_sendto(tx->u, m, (size_t)k, (struct sockaddr *)&a, alen), 0);
+  }
+  /* Still nothing sent by a system call of its own: two submission-ring
+   * flushes at most (512 entries), the rest waits for the loop's enter. */
+  assert_true(nt__uring_stats.enters - s0.enters <= 2);
+  assert_int_equal(nt__uring_stats.udp_sends - s0.udp_sends, 1000);
+  dg_want_t w = {rx, 1000};
+  assert_true(run_until(r, dg_got, &w, 5000));
+  assert_int_equal(rx->errors + tx->errors, 0);
+  assert_int_equal(rx->n, 1000);
+  static char seen[1000];
+  memset(seen, 0, sizeof seen);
+  for (int i = 0; i < 1000; i++) {
+    int k = -1;
+    assert_int_equal(rx->len[i], 13);
+    char m[16];
+    memcpy(m, rx->data[i], 13);
+    m[13] = 0;
+    assert_int_equal(sscanf(m, "datagram %d", &k), 1);
+    assert_true(k >= 0 && k < 1000);
+    assert_false(seen[k]);
+    seen[k] = 1;
+  }
+  assert_true(nt__uring_stats.udp_recvs - s0.udp_recvs >= 1000);
+  dg_close(r, rx);
+  dg_close(r, tx);
+  dg_free(rx);
+  dg_free(tx);
+  nt_reactor_free(r);
+}
+
+static int closed_port(void) {
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+  socklen_t len = sizeof a;
+  assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+static int dg_has_error(void *arg) { return ((dg_t *)arg)->errors > 0; }
+
+static int dg_error_and_one(void *arg) {
+  dg_t *g = arg;
+  return g->errors > 0 && g->n > 0;
+}
+
+/* A connected socket whose peer's port is closed: the send is accepted
+ * (queued), and ECONNREFUSED comes back through error_received from the
+ * loop, never from the send call; the endpoint still works after it. */
+static void test_udp_refused_through_ring(void **state) {
+  (void)state;
+  nt_reactor_t *r = uring_new();
+  dg_t *g = dg_new();
+  assert_int_equal(nt_udp_bind(r, "127.0.0.1", 0, &g->base, NULL, &g->u), 0);
+  assert_int_equal(nt_udp_connect(g->u, "127.0.0.1", closed_port()), 0);
+  nt__uring_stats_t s0 = nt__uring_stats;
+  for (int i = 0; i < 20 && !g->errors; i++) {
+    assert_int_equal(nt_udp_send(g->u, "anyone?", 7), 0);
+    assert_int_equal(g->errors, 0); /* never inside the call */
+    run_until(r, dg_has_error, g, 100);
+  }
+  assert_true(g->errors > 0);
+  assert_int_equal(g->last_error, NT_ECONNREFUSED);
+  assert_true(nt__uring_stats.udp_sends > s0.udp_sends);
+  assert_false(g->lost);
+  dg_close(r, g);
+  dg_free(g);
+  nt_reactor_free(r);
+}
+
+/* A datagram socket pair (AF_UNIX: the sender waits when the receiver's
+ * queue is full, 10 datagrams here, instead of dropping): sends beyond
+ * what the peer's queue takes wait in the ring, in order, none lost; a
+ * datagram longer than NT_UDP_MAX_DATAGRAM is NT_EMSGSIZE; closing with
+ * the receive armed and sends waiting cancels them, and their completions,
+ * which arrive after the close, find live memory (ASan), then the state is
+ * freed. */
+static void test_udp_waiting_sends_and_close(void **state) {
+  (void)state;
+  nt_reactor_t *r = uring_new();
+  int sv[2];
+  assert_int_equal(
+      socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+  int sb = 1 << 20;
+  setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &sb, sizeof sb);
+  dg_t *g = dg_new();
+  unsigned long live0 = nt__uring_stats.dios_live;
+  assert_int_equal(nt__udp_start_fd(r, sv[0], &g->base, NULL, NULL, &g->u), 0);
+  /* too long: reported, and the next one still arrives */
+  static char huge[70000];
+  memset(huge, 'h', sizeof huge);
+  assert_int_equal(send(sv[1], huge, sizeof huge, 0), (ssize_t)sizeof huge);
+  assert_int_equal(send(sv[1], "after", 5, 0), 5);
+  assert_true(run_until(r, dg_error_and_one, g, 2000));
+  assert_int_equal(g->errors, 1);
+  assert_int_equal(g->last_error, NT_EMSGSIZE);
+  assert_int_equal(g->n, 1);
+  assert_int_equal(g->len[0], 5);
+  assert_memory_equal(g->data[0], "after", 5);
+  g->errors = 0;
+
+  nt__uring_stats_t s0 = nt__uring_stats;
+  for (int i = 0; i < 50; i++) {
+    char m[16];
+    snprintf(m, sizeof m, "w%03d", i);
+    assert_int_equal(nt_udp_send(g->u, m, 4), 0);
+  }
+  run_for(r, 30);
+  assert_int_equal(g->errors, 0); /* waiting, not failed */
+  /* The peer reads: every datagram, in order. */
+  int got = 0;
+  uint64_t end = mono_ms() + 3000;
+  while (got < 50 && mono_ms() < end) {
+    char m[16];
+    ssize_t k = recv(sv[1], m, sizeof m, 0);
+    if (k < 0) {
+      assert_int_equal(errno, EAGAIN);
+      run_for(r, 2);
+      continue;
+    }
+    char want[16];
+    snprintf(want, sizeof want, "w%03d", got);
+    assert_int_equal(k, 4);
+    assert_memory_equal(m, want, 4);
+    got++;
+  }
+  assert_int_equal(got, 50);
+  assert_int_equal(nt__uring_stats.udp_sends - s0.udp_sends, 50);
+  assert_int_equal(g->errors, 0);
+
+  /* Now close with sends waiting for room and the receive armed. */
+  for (int i = 0; i < 40; i++) assert_int_equal(nt_udp_send(g->u, "late", 4), 0);
+  run_for(r, 10);
+  assert_int_equal(nt__uring_stats.dios_live, live0 + 1);
+  nt_udp_close(g->u);
+  assert_true(run_until(r, dg_gone, g, 2000));
+  run_for(r, 20); /* the cancelled completions come in */
+  assert_int_equal(nt__uring_stats.dios_live, live0);
+  assert_int_equal(g->errors, 0); /* cancelled sends are not errors */
+  close(sv[1]);
+  dg_free(g);
+  nt_reactor_free(r);
+}
+
+/* The queue per socket is bounded: beyond it NT_EAGAIN, synchronously. */
+static void test_udp_queue_bound(void **state) {
+  (void)state;
+  nt_reactor_t *r = uring_new();
+  int sv[2];
+  assert_int_equal(
+      socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+  dg_t *g = dg_new();
+  assert_int_equal(nt__udp_start_fd(r, sv[0], &g->base, NULL, NULL, &g->u), 0);
+  int i, rc = 0;
+  for (i = 0; i < NT__DIO_QUEUE_DGRAMS + 10; i++) {
+    rc = nt_udp_send(g->u, "q", 1);
+    if (rc) break;
+  }
+  assert_int_equal(rc, NT_EAGAIN);
+  assert_int_equal(i, NT__DIO_QUEUE_DGRAMS);
+  run_for(r, 10);
+  nt_udp_close(g->u); /* with ~1000 sends waiting: all cancelled */
+  assert_true(run_until(r, dg_gone, g, 2000));
+  close(sv[1]);
+  dg_free(g);
+  nt_reactor_free(r); /* frees what is still in flight, if anything */
+}
+
+/* The reactor freed right after a datagram socket closed with sends
+ * waiting for room (a full AF_UNIX peer) and its receive armed: whatever
+ * of it is still in flight is freed with the reactor (ASan: no leak, no
+ * use after free). */
+static void test_udp_reactor_freed_after_close(void **state) {
+  (void)state;
+  nt_reactor_t *r = uring_new();
+  int sv[2];
+  assert_int_equal(
+      socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+  dg_t *g = dg_new();
+  assert_int_equal(nt__udp_start_fd(r, sv[0], &g->base, NULL, NULL, &g->u), 0);
+  for (int i = 0; i < 30; i++) assert_int_equal(nt_udp_send(g->u, "x", 1), 0);
+  run_for(r, 5);
+  nt_udp_close(g->u);
+  assert_int_equal(nt_reactor_run_once(r, 0) >= 0, 1); /* connection_lost */
+  assert_true(g->destroyed);
+  nt_reactor_free(r);
+  close(sv[1]);
+  dg_free(g);
+}
+
+/* --- zero-copy sends ------------------------------------------------------ */
+
+/* A loopback TCP connection: *a wrapped as a transport on r running ca,
+ * the other end's fd returned (raw) or wrapped too (cb non-NULL). */
+static int tcp_pair(int *other) {
+  int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  assert_true(l >= 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof a), 0);
+  socklen_t alen = sizeof a;
+  assert_int_equal(getsockname(l, (struct sockaddr *)&a, &alen), 0);
+  assert_int_equal(listen(l, 1), 0);
+  int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  assert_true(c >= 0);
+  assert_int_equal(connect(c, (struct sockaddr *)&a, alen), 0);
+  int s = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+  assert_true(s >= 0);
+  close(l);
+  *other = s;
+  return c;
+}
+
+#define ZC_TOTAL (8u << 20)
+
+static int got_zc_total(void *arg) { return ((rec_t *)arg)->rx_len >= ZC_TOTAL; }
+
+/* 8 MiB from one transport to another over loopback TCP with zero-copy
+ * sends in mode mode: byte-exact; the counters say how many chunks went
+ * zero-copy, and that loopback copied them anyway. */
+static void zc_transfer(const char *mode, nt__uring_stats_t *delta) {
+  setenv("NETTOOL_URING_SEND_ZC", mode, 1);
+  nt_reactor_t *r = uring_new();
+  rec_t tx, rx;
+  rec_init(&tx);
+  rec_init(&rx);
+  int fb, fa = tcp_pair(&fb);
+  nt_transport_t *ta = NULL, *tb = NULL;
+  assert_int_equal(nt_tcp_wrap_fd(r, fa, &tx.base, &ta), 0);
+  assert_int_equal(nt_tcp_wrap_fd(r, fb, &rx.base, &tb), 0);
+  char *big = malloc(ZC_TOTAL);
+  assert_non_null(big);
+  fill_pattern(big, ZC_TOTAL, 11);
+  nt__uring_stats_t s0 = nt__uring_stats;
+  assert_int_equal(nt_transport_write(ta, big, ZC_TOTAL), 0);
+  assert_true(run_until(r, got_zc_total, &rx, 20000));
+  assert_int_equal(rx.rx_len, ZC_TOTAL);
+  assert_true(pattern_ok(rx.rx, ZC_TOTAL, 11));
+  run_for(r, 20); /* the last notifications */
+  delta->zc_sends = nt__uring_stats.zc_sends - s0.zc_sends;
+  delta->zc_copied = nt__uring_stats.zc_copied - s0.zc_copied;
+  delta->zc_off = nt__uring_stats.zc_off - s0.zc_off;
+  unsigned long cios0 = s0.cios_live;
+  nt_transport_abort(ta);
+  nt_transport_abort(tb);
+  for (int i = 0; i < 200 && nt__uring_stats.cios_live != cios0 - 2; i++)
+    run_for(r, 5);
+  assert_int_equal(nt__uring_stats.cios_live, cios0 - 2);
+  assert_int_equal(nt_test_reactor_free(r), 0);
+  free(big);
+  free(rx.rx);
+  unsetenv("NETTOOL_URING_SEND_ZC");
+}
+
+static void test_zc_forced_on(void **state) {
+  (void)state;
+  nt__uring_stats_t d;
+  zc_transfer("1", &d);
+  printf("# forced: %lu zero-copy sends, %lu reported copied\n", d.zc_sends,
+         d.zc_copied);
+  /* 8 MiB in chunks of 64 KiB: most of them zero-copy (one at a time
+   * waits for its notification; the others meanwhile are copies) */
+  assert_true(d.zc_sends >= 16);
+  assert_true(d.zc_copied >= 1); /* loopback: the kernel copies */
+  assert_int_equal(d.zc_off, 0); /* forced: never turned off */
+}
+
+static void test_zc_auto_turns_off(void **state) {
+  (void)state;
+  nt__uring_stats_t d;
+  zc_transfer("auto", &d);
+  printf("# auto: %lu zero-copy sends, %lu reported copied, %lu turned off\n",
+         d.zc_sends, d.zc_copied, d.zc_off);
+  assert_true(d.zc_sends >= 1);
+  assert_true(d.zc_copied >= 1);
+  assert_int_equal(d.zc_off, 1); /* that connection, once */
+  assert_true(d.zc_sends <= 4);  /* then copies only */
+  nt__uring_stats_t off;
+  zc_transfer("0", &off);
+  assert_int_equal(off.zc_sends, 0);
+}
+
+/* Released with a zero-copy send in flight (the peer reads nothing): the
+ * connection's state outlives the transport until the send's completion
+ * and its notification are in, its buffer until the notification (ASan);
+ * and a reactor freed with one in flight frees it. */
+static void test_zc_release_in_flight(void **state) {
+  (void)state;
+  setenv("NETTOOL_URING_SEND_ZC", "1", 1);
+  for (int variant = 0; variant < 2; variant++) {
+    unsigned long cios0 = nt__uring_stats.cios_live;
+    nt_reactor_t *r = uring_new();
+    rec_t *c = calloc(1, sizeof *c);
+    assert_non_null(c);
+    rec_init(c);
+    c->free_on_destroy = 1;
+    int peer, fd = tcp_pair(&peer);
+    nt_transport_t *t = NULL;
+    assert_int_equal(nt_tcp_wrap_fd(r, fd, &c->base, &t), 0);
+    size_t n = 16u << 20; /* more than the socket buffers hold */
+    char *big = calloc(1, n);
+    assert_non_null(big);
+    unsigned long zc0 = nt__uring_stats.zc_sends;
+    assert_int_equal(nt_transport_write(t, big, n), 0);
+    free(big);
+    run_for(r, 30);
+    assert_true(nt__uring_stats.zc_sends > zc0);
+    assert_true(nt_transport_write_buffer_size(t) > 0);
+    nt_transport_abort(t);
+    if (variant == 0) {
+      for (int i = 0; i < 200 && nt__uring_stats.cios_live != cios0; i++)
+        run_for(r, 5);
+      assert_int_equal(nt__uring_stats.cios_live, cios0);
+    }
+    assert_int_equal(nt_test_reactor_free(r), 0);
+    assert_int_equal(nt__uring_stats.cios_live, cios0);
+    close(peer);
+  }
+  unsetenv("NETTOOL_URING_SEND_ZC");
+}
+
 static int uring_available(void) {
   nt_reactor_options_t o = {.backend = "io_uring"};
   nt_reactor_t *r = NULL;
@@ -875,6 +1363,15 @@ int main(void) {
       cmocka_unit_test(test_idle_connection_memory),
       cmocka_unit_test(test_writes_batched_per_turn),
       cmocka_unit_test(test_multishot_accept),
+      cmocka_unit_test(test_udp_through_ring),
+      cmocka_unit_test(test_udp_burst_one_turn),
+      cmocka_unit_test(test_udp_refused_through_ring),
+      cmocka_unit_test(test_udp_waiting_sends_and_close),
+      cmocka_unit_test(test_udp_queue_bound),
+      cmocka_unit_test(test_udp_reactor_freed_after_close),
+      cmocka_unit_test(test_zc_forced_on),
+      cmocka_unit_test(test_zc_auto_turns_off),
+      cmocka_unit_test(test_zc_release_in_flight),
   };
   if (!uring_available()) {
     printf("io_uring unavailable here (disabled or forbidden): skipped\n");
