@@ -17,39 +17,21 @@ PY=/usr/bin/python3
 d=$T_TMP
 
 # --- the server: node >= 20.19 and the npm packages (tus_npm.sh, pinned) -----
-bash "$here/tus_npm.sh" "$cache" 2>"$d/npm.err"
-case $? in
-0) ;;
-77)
-  echo "# $(cat "$d/npm.err")"
-  echo "0 passed, 0 failed"
-  exit 77
-  ;;
-*)
-  not_ok "npm install of the tus servers (tus_npm.sh)" "$(tail -5 "$d/npm.err")"
-  t_summary
-  exit 1
-  ;;
-esac
+. "$here/tus_lib.sh"
+tus_npm_install
 cp "$here/tus_server.mjs" "$cache/tus_server.mjs"
-echo "# @tus/server $(cd "$cache" && node -p "require('./node_modules/@tus/server/package.json').version")"
+echo "# @tus/server $(tus_version @tus/server)"
 
-free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-sha() { sha256sum "$1" | cut -d' ' -f1; }
 SPID=
 # start_server PORT STORE [env...]: the tus server; waits until OPTIONS answers
 start_server() {
-  local port=$1 store=$2 i
+  local port=$1 store=$2
   shift 2
   mkdir -p "$store"
   env "$@" node "$cache/tus_server.mjs" "$port" "$store" >>"$d/server.log" 2>&1 &
   SPID=$!
   t_track $SPID
-  for i in $(seq 100); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' -X OPTIONS "http://127.0.0.1:$port/files" 2>/dev/null)" = 204 ] && return 0
-    sleep 0.1
-  done
-  return 1
+  tus_wait_options "http://127.0.0.1:$port/files"
 }
 stop_server() { t_stop "$SPID"; wait "$SPID" 2>/dev/null; SPID=; }
 # the one upload in STORE (its data file), or "" if not exactly one
@@ -60,17 +42,7 @@ stored() {
   f=$(find "$1" -maxdepth 1 -name '*.json')
   echo "${f%.json}"
 }
-# run OUT ERR ARGS...: nettool with stdout/stderr captured; rc in $rc
-run() {
-  local out=$1 err=$2
-  shift 2
-  "$nt" "$@" >"$out" 2>"$err"
-  rc=$?
-}
 fail_info() { echo "rc=$rc"; head -5 "$d/err" 2>/dev/null; head -c 300 "$d/out" 2>/dev/null; }
-# the number after "the server had" in the summary line
-had() { sed -n 's/.*the server had \([0-9]*\) at the start.*/\1/p' "$1"; }
-sent() { sed -n 's/.*at the start; \([0-9]*\) sent.*/\1/p' "$1"; }
 
 # kill_mid PID STORE: SIGKILL once the upload is under way (the journal
 # exists and the server holds some bytes; at most 10 s), as a crash would

@@ -24,29 +24,15 @@ here=$(cd "$(dirname "$0")" && pwd)
 PY=/usr/bin/python3
 d=$T_TMP
 
-bash "$here/tus_npm.sh" "$cache" 2>"$d/npm.err"
-case $? in
-0) ;;
-77)
-  echo "# $(cat "$d/npm.err")"
-  echo "0 passed, 0 failed"
-  exit 77
-  ;;
-*)
-  not_ok "npm install of the tus servers (tus_npm.sh)" "$(tail -5 "$d/npm.err")"
-  t_summary
-  exit 1
-  ;;
-esac
+. "$here/tus_lib.sh"
+tus_npm_install
 cp "$here/tus_uploadx.mjs" "$cache/tus_uploadx.mjs"
-echo "# @uploadx/core $(cd "$cache" && node -p "require('./node_modules/@uploadx/core/package.json').version")"
+echo "# @uploadx/core $(tus_version @uploadx/core)"
 
-free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-sha() { sha256sum "$1" | cut -d' ' -f1; }
 SPID= LOG=
 # start_server STORE [env...]: a fresh server on a free port (sets U, LOG)
 start_server() {
-  local store=$1 port i
+  local store=$1 port
   shift
   port=$(free_port)
   rm -rf "$store"
@@ -56,11 +42,7 @@ start_server() {
   SPID=$!
   t_track $SPID
   U=http://127.0.0.1:$port/files
-  for i in $(seq 100); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' -X OPTIONS "$U" 2>/dev/null)" = 204 ] && return 0
-    sleep 0.1
-  done
-  return 1
+  tus_wait_options "$U"
 }
 stop_server() { t_stop "$SPID"; wait "$SPID" 2>/dev/null; SPID=; }
 # the upload's data file in STORE (ID next to ID.META), or "" if not one
@@ -70,15 +52,7 @@ stored() {
   [ "$(echo "$m" | grep -c .)" = 1 ] || { echo ""; return; }
   echo "${m%.META}"
 }
-run() {
-  local out=$1 err=$2
-  shift 2
-  "$nt" "$@" >"$out" 2>"$err"
-  rc=$?
-}
 fail_info() { echo "rc=$rc"; head -5 "$d/err" 2>/dev/null; tail -5 "$LOG"; }
-had() { sed -n 's/.*the server had \([0-9]*\) at the start.*/\1/p' "$1"; }
-sent() { sed -n 's/.*at the start; \([0-9]*\) sent.*/\1/p' "$1"; }
 patches() { grep -c '^REQ PATCH' "$LOG"; }
 # PATCHes whose Upload-Checksum is not ALG:<base64>
 patches_without() { grep '^REQ PATCH' "$LOG" | grep -vc "checksum=$1:[A-Za-z0-9+/=]\{8,\} "; }
