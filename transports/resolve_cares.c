@@ -2,11 +2,21 @@
  * includes ares.h. c-ares tells us which sockets to watch through its
  * socket-state callback; readiness goes back through ares_process_fd; one
  * reactor timer, re-armed from ares_timeout() after every call into c-ares,
- * makes its retries and timeouts happen. */
+ * makes its retries and timeouts happen.
+ *
+ * With NT_CARES_LAZY (CMake; on by default) libcares is not linked: the
+ * first resolver dlopen()s it (a process that only connects to addresses,
+ * like nntp-get --server 127.0.0.1, never loads it: linked, its ~80 KiB were
+ * resident from the start, relocated by the dynamic linker though never
+ * called). Every call goes through the table A either way. */
 #include <ares.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
+#ifdef NT_CARES_LAZY
+#include <dlfcn.h>
+#endif
 
 #include "hosts-int.h"
 #include "nettool/resolve.h"
@@ -49,9 +59,65 @@ struct nt_resolve_s {
   size_t naddrs;
 };
 
+/* Every c-ares function called, without its ares_ prefix. */
+#define NT__CARES_FUNCS(X) \
+  X(destroy) \
+  X(freeaddrinfo) \
+  X(getaddrinfo) \
+  X(init_options) \
+  X(library_init) \
+  X(process_fd) \
+  X(set_servers_ports_csv) \
+  X(timeout)
+
+/* Filled once (cares_once) before the first resolver exists: every later
+ * call comes through a resolver, after that pthread_once. */
+static struct {
+#define NT__CARES_FIELD(n) __typeof__(ares_##n) *n;
+  NT__CARES_FUNCS(NT__CARES_FIELD)
+#undef NT__CARES_FIELD
+} A;
+
 static pthread_once_t cares_once = PTHREAD_ONCE_INIT;
 static int cares_init_status;
-static void cares_init(void) { cares_init_status = ares_library_init(ARES_LIB_INIT_ALL); }
+
+#ifdef NT_CARES_LAZY
+#ifndef NT_CARES_SONAME
+#define NT_CARES_SONAME "libcares.so.2"
+#endif
+/* RTLD_LOCAL: c-ares's names stay out of the program's namespace (one
+ * with its own c-ares shares the same file, counted once more). */
+static int cares_load(void) {
+  void *h = dlopen(NT_CARES_SONAME, RTLD_NOW | RTLD_LOCAL);
+  if (!h) {
+    const char *e = dlerror();
+    nt__log(NT__LOG_ERROR, "resolver: cannot load %s: %s", NT_CARES_SONAME, e ? e : "?");
+    return -1;
+  }
+  const char *missing = NULL;
+#define NT__CARES_LOAD(n) \
+  if (!missing && !(A.n = (__typeof__(A.n))dlsym(h, "ares_" #n))) missing = "ares_" #n;
+  NT__CARES_FUNCS(NT__CARES_LOAD)
+#undef NT__CARES_LOAD
+  if (missing) { /* the handle stays: the table may be half filled */
+    nt__log(NT__LOG_ERROR, "resolver: %s has no %s", NT_CARES_SONAME, missing);
+    return -1;
+  }
+  return 0;
+}
+#else
+static int cares_load(void) {
+#define NT__CARES_LINK(n) A.n = ares_##n;
+  NT__CARES_FUNCS(NT__CARES_LINK)
+#undef NT__CARES_LINK
+  return 0;
+}
+#endif
+
+static void cares_init(void) {
+  cares_init_status =
+      cares_load() ? ARES_ENOTINITIALIZED : A.library_init(ARES_LIB_INIT_ALL);
+}
 
 /* --- mapping c-ares status to ours ---------------------------------------- */
 
@@ -94,7 +160,7 @@ static int map_status(int st) {
 static void rearm(nt_resolver_t *res) {
   if (res->freeing) return;
   struct timeval tv;
-  if (ares_timeout(res->channel, NULL, &tv)) {
+  if (A.timeout(res->channel, NULL, &tv)) {
     uint64_t ms = (uint64_t)tv.tv_sec * 1000u + (uint64_t)(tv.tv_usec + 999) / 1000u;
     nt_timer_start(&res->timer, ms, 0);
   } else {
@@ -111,13 +177,13 @@ static void watch_cb(nt_io_t *io, unsigned events) {
   if (events & (NT_WRITABLE | NT_IO_ERROR)) wfd = fd;
   /* May close the socket and free w through sock_state_cb: w is not used
    * after this call. */
-  ares_process_fd(res->channel, rfd, wfd);
+  A.process_fd(res->channel, rfd, wfd);
   rearm(res);
 }
 
 static void timer_cb(nt_timer_t *t) {
   nt_resolver_t *res = nt__container_of(t, nt_resolver_t, timer);
-  ares_process_fd(res->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+  A.process_fd(res->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
   rearm(res);
 }
 
@@ -173,7 +239,7 @@ static void send_query(nt_resolver_t *res, nt_resolve_t *q) {
   if (q->next) q->next->prev = q;
   res->pending = q;
   res->inflight++;
-  ares_getaddrinfo(res->channel, q->name, NULL, &hints, addrinfo_cb, q);
+  A.getaddrinfo(res->channel, q->name, NULL, &hints, addrinfo_cb, q);
 }
 
 /* Fills the window from the waiting queue; cancelled ones are skipped. */
@@ -229,7 +295,7 @@ static void addrinfo_cb(void *arg, int status, int timeouts,
   unlink_pending(q);
   send_waiting(q->res);
   if (q->delivered) { /* cancelled: the user heard NT_ECANCELED already */
-    if (ai) ares_freeaddrinfo(ai);
+    if (ai) A.freeaddrinfo(ai);
     if (!q->cb) lookup_free(q); /* and that callback has run */
     return;
   }
@@ -254,7 +320,7 @@ static void addrinfo_cb(void *arg, int status, int timeouts,
   } else if (!q->status) {
     q->status = NT_EDNS_NODATA;
   }
-  if (ai) ares_freeaddrinfo(ai);
+  if (ai) A.freeaddrinfo(ai);
   if (q->res->freeing) {
     /* nt_resolver_free promised the answer before it returns. */
     q->delivered = 1;
@@ -421,16 +487,16 @@ int nt_resolver_new_sized(size_t opts_size, nt_reactor_t *r,
       return NT_ENOMEM;
     }
   }
-  int st = ares_init_options(&res->channel, &o, mask);
+  int st = A.init_options(&res->channel, &o, mask);
   if (st != ARES_SUCCESS) {
     nt__hosts_free(res->hosts);
     nt__free(res);
     return st == ARES_ENOMEM ? NT_ENOMEM : NT_EDNS_FAIL;
   }
   if (opts && opts->servers) {
-    st = ares_set_servers_ports_csv(res->channel, opts->servers);
+    st = A.set_servers_ports_csv(res->channel, opts->servers);
     if (st != ARES_SUCCESS) {
-      ares_destroy(res->channel);
+      A.destroy(res->channel);
       nt__hosts_free(res->hosts);
       nt__free(res);
       return NT_EINVAL;
@@ -461,7 +527,7 @@ void nt_resolver_free(nt_resolver_t *res) {
   res->wait_tail = NULL;
   /* Answers every query c-ares still has, with EDESTRUCTION: addrinfo_cb
    * runs those callbacks now (NT_ECANCELED), since res is going. */
-  ares_destroy(res->channel);
+  A.destroy(res->channel);
   while (res->watches) {
     watch_t *w = res->watches;
     res->watches = w->next;

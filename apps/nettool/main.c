@@ -1,5 +1,8 @@
 /* nettool: one program, one subcommand per file (cmd_*.c). */
 #include <ares.h>
+#ifdef NT_CARES_LAZY
+#include <dlfcn.h>
+#endif
 #include <llhttp.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -51,13 +54,26 @@ static void usage(FILE *out) {
           "10 timeout, 11 bad input (docs/EXIT-CODES.md).\n");
 }
 
+/* c-ares's version. With NT_CARES_LAZY the library loads c-ares for its
+ * first resolver only, and neither it nor this program is linked with it:
+ * -V asks the file the library would load. */
+static const char *cares_version(void) {
+#ifdef NT_CARES_LAZY
+  void *h = dlopen(NT_CARES_SONAME, RTLD_NOW | RTLD_LOCAL);
+  const char *(*v)(int *) = h ? (const char *(*)(int *))dlsym(h, "ares_version") : NULL;
+  return v ? v(NULL) : "unavailable";
+#else
+  return ares_version(NULL);
+#endif
+}
+
 /* -V, like curl -V: the program's version, the library's (they differ when
  * a newer libnettool is installed under an old program), and the libraries
  * doing the work. */
 static void version(void) {
   printf("nettool %s (libnettool %s) %s c-ares/%s llhttp/%d.%d.%d\n",
          NT_VERSION_STRING, nt_version(), OpenSSL_version(OPENSSL_VERSION),
-         ares_version(NULL), LLHTTP_VERSION_MAJOR, LLHTTP_VERSION_MINOR,
+         cares_version(), LLHTTP_VERSION_MAJOR, LLHTTP_VERSION_MINOR,
          LLHTTP_VERSION_PATCH);
   printf("Protocols: http https ftp ftps nntp nntps timestamp\n");
 }
