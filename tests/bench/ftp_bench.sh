@@ -14,22 +14,17 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 nt=${1:-}
 rounds=${2:-5}
 size_mib=${3:-1024}
+. "$root/tests/bench/bench_lib.sh"
 [ "$(id -u)" -eq 0 ] || { echo "ftp_bench: needs root (vsftpd starts as root)" >&2; exit 1; }
-for t in /usr/sbin/vsftpd curl /usr/bin/time; do
-  command -v "$t" >/dev/null || { echo "ftp_bench: $t missing (scripts/install-deps.sh bench)" >&2; exit 1; }
-done
-if [ -z "$nt" ]; then
-  log=$(cmake -S "$root" -B "$root/build/bench-ftp" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-    -DNT_BUILD_TESTS=OFF 2>&1 && ninja -C "$root/build/bench-ftp" nettool 2>&1) ||
-    { echo "$log" >&2; echo "ftp_bench: the Release build failed" >&2; exit 1; }
-  nt=$root/build/bench-ftp/nettool
-fi
+bench_need /usr/sbin/vsftpd curl /usr/bin/time
+NETTOOL=$nt
+bench_nettool "$root/build/bench-ftp"
+nt=$NETTOOL
 
 # shellcheck source=../integration/ftp_peers.sh
 . "$root/tests/integration/ftp_peers.sh"
 ftp_lock || { echo "ftp_bench: another FTP test holds the lock" >&2; exit 1; }
-shm=$(mktemp -d /dev/shm/nt-ftp-bench.XXXXXX)
-chmod 755 "$shm"
+shm=$(bench_shm)
 cleanup() { ftp_peers_cleanup || true; rm -rf "$shm"; }
 trap cleanup EXIT
 

@@ -11,13 +11,11 @@ runs=${1:-5}
 mib=${2:-1024}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
-command -v curl >/dev/null || { echo "curl is needed (scripts/install-deps.sh bench)"; exit 1; }
-[ -x /usr/bin/time ] || { echo "/usr/bin/time is needed (Debian package: time)"; exit 1; }
-
-b=build/bench-http
-cmake -S . -B "$b" -G Ninja -DCMAKE_BUILD_TYPE=Release -DNT_BUILD_TESTS=OFF >/dev/null
-ninja -C "$b" nettool >/dev/null
-nt=$b/nettool
+. tests/bench/bench_lib.sh
+bench_need curl /usr/bin/time cc
+NETTOOL=
+bench_nettool "$root/build/bench-http"
+nt=$NETTOOL
 tmp=$(mktemp -d)
 pids=()
 cleanup() {

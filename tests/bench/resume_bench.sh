@@ -27,20 +27,14 @@ runs=${RUNS:-5}
 with_curl=${CURL:-1}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
-command -v curl >/dev/null || { echo "curl is needed (scripts/install-deps.sh bench)"; exit 1; }
+. tests/bench/bench_lib.sh
+bench_need curl
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 [ -x "$NGINX" ] || { echo "nginx is needed (scripts/install-deps.sh bench: nginx-light)"; exit 1; }
-if [ -z "${NETTOOL:-}" ]; then
-  b=build/bench-resume
-  cmake -S . -B "$b" -G Ninja -DCMAKE_BUILD_TYPE=Release -DNT_BUILD_TESTS=OFF >/dev/null
-  ninja -C "$b" nettool >/dev/null
-  NETTOOL=$b/nettool
-fi
+bench_nettool "$root/build/bench-resume"
 PY=/usr/bin/python3
 # on tmpfs: the disk (and http-get's fsync before the rename) must not decide
-shm=/dev/shm
-[ -d "$shm" ] && [ -w "$shm" ] || shm=${TMPDIR:-/tmp}
-tmp=$(mktemp -d "$shm/nt-resume-bench.XXXXXX")
+tmp=$(bench_shm)
 pids=()
 cleanup() {
   set +e
@@ -48,7 +42,6 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-chmod 755 "$tmp"
 
 mkdir -p "$tmp/www" "$tmp/ngx/tmp"
 echo "making a $mib MiB file..." >&2

@@ -22,22 +22,17 @@ rounds=${2:-3}
 size_mib=${3:-1024}
 [[ $rounds =~ ^[1-9][0-9]?$ ]] || { echo "sendfile_bench: bad ROUNDS '$rounds'" >&2; exit 64; }
 [[ $size_mib =~ ^[1-9][0-9]*$ ]] || { echo "sendfile_bench: bad SIZE_MIB '$size_mib'" >&2; exit 64; }
+. "$root/tests/bench/bench_lib.sh"
 [ "$(id -u)" -eq 0 ] || { echo "sendfile_bench: needs root (vsftpd starts as root)" >&2; exit 1; }
-for t in /usr/sbin/vsftpd /usr/bin/time cc; do
-  command -v "$t" >/dev/null || { echo "sendfile_bench: $t missing (scripts/install-deps.sh bench)" >&2; exit 1; }
-done
-if [ -z "$nt" ]; then
-  log=$(cmake -S "$root" -B "$root/build/bench-sendfile" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-    -DNT_BUILD_TESTS=OFF 2>&1 && ninja -C "$root/build/bench-sendfile" nettool 2>&1) ||
-    { echo "$log" >&2; echo "sendfile_bench: the Release build failed" >&2; exit 1; }
-  nt=$root/build/bench-sendfile/nettool
-fi
+bench_need /usr/sbin/vsftpd /usr/bin/time cc
+NETTOOL=$nt
+bench_nettool "$root/build/bench-sendfile"
+nt=$NETTOOL
 
 # shellcheck source=../integration/ftp_peers.sh
 . "$root/tests/integration/ftp_peers.sh"
 ftp_lock || { echo "sendfile_bench: another FTP test holds the lock" >&2; exit 1; }
-shm=$(mktemp -d /dev/shm/nt-sendfile-bench.XXXXXX)
-chmod 755 "$shm"
+shm=$(bench_shm)
 sink_pid=""
 cleanup() {
   set +e

@@ -26,23 +26,16 @@ mib=${1:-128}
 runs=${RUNS:-5}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
-command -v curl >/dev/null || { echo "curl is needed (scripts/install-deps.sh bench)"; exit 1; }
-[ -x /usr/bin/time ] || { echo "/usr/bin/time is needed (Debian package: time)"; exit 1; }
-b=build/bench-tus
-if [ -z "${NETTOOL:-}" ]; then
-  cmake -S . -B "$b" -G Ninja -DCMAKE_BUILD_TYPE=Release -DNT_BUILD_TESTS=OFF >/dev/null
-  ninja -C "$b" nettool >/dev/null
-  NETTOOL=$b/nettool
-fi
-cache=$root/$b/tus-node
+. tests/bench/bench_lib.sh
+bench_need curl /usr/bin/time
+bench_nettool "$root/build/bench-tus"
+cache=$root/build/bench-tus/tus-node
 rc=0
 bash tests/integration/tus_npm.sh "$cache" || rc=$?
 [ $rc = 0 ] || { echo "the tus servers could not be installed (tus_npm.sh exit $rc)"; exit 1; }
 cp tests/integration/tus_server.mjs tests/integration/tus_uploadx.mjs "$cache/"
 PY=/usr/bin/python3
-shm=/dev/shm
-[ -d "$shm" ] && [ -w "$shm" ] || shm=${TMPDIR:-/tmp}
-tmp=$(mktemp -d "$shm/nt-tus-bench.XXXXXX")
+tmp=$(bench_shm)
 pids=()
 cleanup() {
   set +e
@@ -135,7 +128,7 @@ for i in $(seq "$runs"); do
   once "$X3" uploadx "$NETTOOL" http-upload --resumable -q "$URL_uploadx" "$tmp/f.bin"
 done
 printf '%s, %d MiB file on %s, loopback, %s, %s, node %s, %d cores, load %s\n' "$(date -u +%Y-%m-%d)" \
-  "$mib" "$shm" "$(curl --version | head -n 1 | cut -d' ' -f1-2)" "$("$NETTOOL" --version 2>/dev/null | head -1)" \
+  "$mib" "$(dirname "$tmp")" "$(curl --version | head -n 1 | cut -d' ' -f1-2)" "$("$NETTOOL" --version 2>/dev/null | head -1)" \
   "$(node --version)" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
 $PY - "$res" "$T1" "$X1" <<'PYEOF'
 import sys, statistics as st
