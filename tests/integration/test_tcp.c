@@ -1101,8 +1101,9 @@ static void wf_setup(peer_t *p) {
   if (p->is_client) p->h_made = wf_cli_made;
 }
 
-static void test_write_file(void **state) {
-  (void)state;
+/* The file the write_file tests send ranges of: FILE_SIZE patterned bytes
+ * in an unlinked temporary file (wf_fd); returns its content to compare. */
+static char *wf_make(void) {
   char path[] = "/tmp/nt-itest-sendfile-XXXXXX";
   wf_fd = mkstemp(path);
   assert_true(wf_fd >= 0);
@@ -1111,7 +1112,18 @@ static void test_write_file(void **state) {
   assert_non_null(content);
   for (size_t i = 0; i < FILE_SIZE; i++) content[i] = (char)pat(i * 7 + 3);
   assert_int_equal(write(wf_fd, content, FILE_SIZE), (ssize_t)FILE_SIZE);
+  return content;
+}
 
+static void wf_done(char *content) {
+  free(content);
+  if (wf_fd >= 0) close(wf_fd);
+  wf_fd = -1;
+}
+
+static void test_write_file(void **state) {
+  (void)state;
+  char *content = wf_make();
   tctx_t c;
   ctx_init(&c);
   c.setup = wf_setup;
@@ -1125,9 +1137,7 @@ static void test_write_file(void **state) {
   assert_memory_equal(sv->rx + 4, content + FILE_OFF, FILE_LEN);
   assert_memory_equal(sv->rx + 4 + FILE_LEN, "TAIL", 4);
   assert_true(sv->eof);
-  free(content);
-  if (wf_fd >= 0) close(wf_fd);
-  wf_fd = -1;
+  wf_done(content);
   ctx_finish(&c);
 }
 
@@ -1159,18 +1169,12 @@ static void il_setup(peer_t *p) {
 
 static void test_write_file_between_big_writes(void **state) {
   (void)state;
-  char path[] = "/tmp/nt-itest-sendfile-XXXXXX";
-  wf_fd = mkstemp(path);
-  assert_true(wf_fd >= 0);
-  unlink(path);
-  char *content = malloc(FILE_SIZE);
+  char *content = wf_make();
   il_mem1 = malloc(IL_MEM1);
   il_mem2 = malloc(IL_MEM2);
-  assert_true(content && il_mem1 && il_mem2);
-  for (size_t i = 0; i < FILE_SIZE; i++) content[i] = (char)pat(i * 7 + 3);
+  assert_true(il_mem1 && il_mem2);
   fill_pat(il_mem1, 11, IL_MEM1);
   fill_pat(il_mem2, 1u << 30, IL_MEM2);
-  assert_int_equal(write(wf_fd, content, FILE_SIZE), (ssize_t)FILE_SIZE);
 
   tctx_t c;
   ctx_init(&c);
@@ -1192,11 +1196,9 @@ static void test_write_file_between_big_writes(void **state) {
   at += IL_LEN2;
   assert_memory_equal(sv->rx + at, "END", 3);
   assert_true(sv->eof);
-  free(content);
   free(il_mem1);
   free(il_mem2);
-  if (wf_fd >= 0) close(wf_fd);
-  wf_fd = -1;
+  wf_done(content);
   ctx_finish(&c);
 }
 
