@@ -112,6 +112,7 @@ typedef struct {
    * NETTOOL_URING_SEND_ZC at the first send; the kernel refused them; the
    * buffers sent that wait for their notification */
   uint8_t zc_mode, zc_broken;
+  uint32_t zc_min; /* ZC_MIN, or NETTOOL_URING_SEND_ZC_MIN */
   struct snd *zparked;
 } uring_data_t;
 
@@ -520,8 +521,10 @@ static int ur_cio_recv(nt_reactor_t *r, nt__cio_t *c, int on) {
  * asked for with IORING_SEND_ZC_REPORT_USAGE): in auto mode that
  * connection sends by copy from then on. NETTOOL_URING_SEND_ZC: 0 off, 1
  * on (every chunk of ZC_MIN or more, copied or not: for measuring),
- * auto (the default). A kernel that refuses the operation (before 6.0,
- * or 6.1 without usage reports) turns it off for the reactor. */
+ * auto (the default); NETTOOL_URING_SEND_ZC_MIN=BYTES moves the threshold
+ * (for measuring; chunks are at most 64 KiB, tcp.c's CIO_SEND_MAX). A
+ * kernel that refuses the operation (before 6.0, or 6.1 without usage
+ * reports) turns it off for the reactor. */
 #define ZC_MIN (64 * 1024)
 enum { ZC_UNSET, ZC_OFF, ZC_ON, ZC_AUTO };
 #ifndef IORING_SEND_ZC_REPORT_USAGE /* liburing 2.3's headers predate it */
@@ -537,8 +540,11 @@ static int cio_zc_wanted(uring_data_t *d, const nt__cio_t *c, size_t len) {
     d->zc_mode = e && !strcmp(e, "0")   ? ZC_OFF
                  : e && !strcmp(e, "1") ? ZC_ON
                                         : ZC_AUTO;
+    const char *m = getenv("NETTOOL_URING_SEND_ZC_MIN");
+    long v = m ? strtol(m, NULL, 10) : 0;
+    d->zc_min = v > 0 && v <= (1L << 30) ? (uint32_t)v : ZC_MIN;
   }
-  if (d->zc_mode == ZC_OFF || d->zc_broken || len < ZC_MIN) return 0;
+  if (d->zc_mode == ZC_OFF || d->zc_broken || len < d->zc_min) return 0;
   if (c->bits & C_ZC_PARKED) return 0;
   return d->zc_mode == ZC_ON || !(c->bits & C_NO_ZC);
 }
@@ -652,6 +658,8 @@ static int zc_done(uring_data_t *d, snd_t *b, int res, unsigned flags) {
       if (d->zc_mode == ZC_AUTO && !(c->bits & C_NO_ZC)) {
         c->bits |= C_NO_ZC;
         nt__uring_stats.zc_off++;
+        NT__DEBUG("io_uring: fd %d: the kernel copied a zero-copy send; "
+                  "copies from now on", c->fd);
       }
     }
     if (b->notifs || c->snd == b) return 0; /* still sending from it */
@@ -671,6 +679,8 @@ static int zc_done(uring_data_t *d, snd_t *b, int res, unsigned flags) {
     /* The kernel cannot do it (before 6.0, or no usage reports before
      * 6.2): by copy, from now on. */
     d->zc_broken = 1;
+    NT__DEBUG("io_uring: zero-copy send refused (%d); copies from now on",
+              res);
     b->zc = 0;
     cio_submit_send(d, c);
     return 0;
