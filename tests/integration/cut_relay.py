@@ -4,7 +4,7 @@ resume benchmark.
 
     cut_relay.py --listen-port-file F --target HOST:PORT [--ftp]
                  [--cut-every BYTES | --cut-at B1,B2,...] [--cuts N]
-                 [--stats FILE]
+                 [--stats FILE] [--lie] [--stall-226]
 
 Every connection to the relay is forwarded to the target. Bytes carried
 (both directions of the connections that carry data: every connection, or
@@ -15,7 +15,10 @@ once, both sides. --cuts limits how many cuts are made, after which
 everything passes. With --ftp the control connection's 227/229 replies are
 rewritten so the data connections go through the relay too (each passive
 port gets a relay listener of its own); --lie also changes every digest in
-the server's 213/250 replies (a server that lies about its checksums).
+the server's 213/250 replies (a server that lies about its checksums);
+--stall-226 passes nothing more to the client on a control connection once
+the server says 226 (the transfer's final reply, and all after it, never
+arrive: a server or NAT box that stalls after the data).
 
 --stats FILE is rewritten after every connection ends: JSON with the bytes
 carried each way, connections, cuts. The port the relay listens on (chosen
@@ -188,7 +191,16 @@ def lie(data):
 
 
 def make_rewrite(st, host):
+    stalled = [False]
+
     async def rewrite(data):
+        if stalled[0]:
+            return b""
+        if st.args.stall_226:
+            m = re.search(rb"^226[ -]", data, re.M)
+            if m:
+                stalled[0] = True
+                data = data[:m.start()]
         if st.args.lie:
             data = lie(data)
         m = EPSV.search(data)
@@ -216,6 +228,8 @@ async def main():
     ap.add_argument("--stats")
     ap.add_argument("--lie", action="store_true",
                     help="with --ftp: change the digests in 213/250 replies")
+    ap.add_argument("--stall-226", action="store_true",
+                    help="with --ftp: nothing more to the client from its 226 on")
     args = ap.parse_args()
     host, port = args.target.rsplit(":", 1)
     port = int(port)

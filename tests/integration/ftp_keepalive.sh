@@ -5,7 +5,9 @@
 # connection while the data flows, vsftpd logs them (it reads the control
 # connection only after the transfer, so its 200s come after the 226 and
 # must be taken in order: the command ends with exit 0, and the file's
-# sha256 matches); --keepalive 0 sends none.
+# sha256 matches); --keepalive 0 sends none. A 226 that never comes
+# (through cut_relay.py --stall-226): the wait ends at --timeout (exit 10)
+# or at Ctrl-C (130), the data kept in OUT.part.
 # usage: ftp_keepalive.sh NETTOOL
 set -u
 NETTOOL=$1
@@ -13,6 +15,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 # shellcheck source=ftp_peers.sh
 . "$HERE/ftp_peers.sh"
+PY=/usr/bin/python3
 
 if [ "$(id -u)" != 0 ]; then
   echo "# the FTP servers need root"
@@ -100,6 +103,67 @@ if [ $rc -eq 0 ] && [ "$sent" -eq 0 ] && [ "$logged" -eq 0 ] &&
 else
   not_ok "ftp-get --keepalive 0" "exit $rc, sent $sent, logged $logged" "$(tail -n 5 "$W/e4")"
 fi
+
+# --- the final reply that never comes (a server, or a NAT box that dropped
+# the idle control connection, stalling after the data): cut_relay.py
+# --stall-226 passes nothing from the 226 on. The wait for it is bounded by
+# --timeout; the data stays in OUT.part and an existing OUT is untouched.
+head -c 262144 /dev/urandom >"$vdir/anon/pub/fin.bin"
+head -c 65536 /dev/urandom >"$W/fin-up.bin"
+now() { date +%s.%N; }
+took() { $PY -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$1" "$2"; }
+between() { $PY -c "import sys; sys.exit(0 if float(sys.argv[2]) <= float(sys.argv[1]) <= float(sys.argv[3]) else 1)" "$@"; }
+echo old >"$W/fin.bin"
+ftp_relay "$VPORT" --stall-226
+t0=$(now)
+timeout 60 "$NETTOOL" ftp-get 127.0.0.1 pub/fin.bin -o "$W/fin.bin" --port "$RPORT" --timeout 2 2>"$W/f1"
+rc=$?
+el=$(took "$t0" "$(now)")
+if [ $rc -eq 10 ] && between "$el" 2 10 && [ "$(cat "$W/fin.bin")" = old ] &&
+  [ "$(stat -c %s "$W/fin.bin.part" 2>/dev/null)" = 262144 ] && [ "$(wc -l <"$W/f1")" = 1 ]; then
+  ok "ftp-get, no 226 after the data: exit 10 after ${el} s (--timeout 2), one line, the data in .part, OUT untouched"
+else
+  not_ok "ftp-get, no 226" "exit $rc after $el s, .part $(stat -c %s "$W/fin.bin.part" 2>&1)" "$(cat "$W/f1")"
+fi
+kill "$RPID" 2>/dev/null
+
+# Ctrl-C while it waits for the 226: out at once (130), the same files kept
+rm -f "$W/fin.bin.part" "$W/fin.bin.part.state"
+ftp_relay "$VPORT" --stall-226
+timeout 60 "$NETTOOL" ftp-get 127.0.0.1 pub/fin.bin -o "$W/fin.bin" --port "$RPORT" --timeout 30 2>"$W/f2" &
+pid=$!
+for _ in $(seq 100); do
+  [ "$(stat -c %s "$W/fin.bin.part" 2>/dev/null)" = 262144 ] && break
+  sleep 0.1
+done
+sleep 0.5 # the data is in: now it waits for the 226
+t0=$(now)
+kill -INT $pid
+wait $pid
+rc=$?
+el=$(took "$t0" "$(now)")
+if [ $rc -eq 130 ] && between "$el" 0 2 && [ "$(cat "$W/fin.bin")" = old ] &&
+  [ "$(stat -c %s "$W/fin.bin.part" 2>/dev/null)" = 262144 ] && grep -q interrupted "$W/f2"; then
+  ok "ftp-get, Ctrl-C while waiting for the 226: exit 130 in ${el} s, .part kept, OUT untouched"
+else
+  not_ok "ftp-get, Ctrl-C while waiting for the 226" "exit $rc after $el s" "$(cat "$W/f2")"
+fi
+kill "$RPID" 2>/dev/null
+
+# the same on the way up: the file has gone, the 226 does not come
+ftp_relay "$VPORT" --stall-226
+t0=$(now)
+timeout 60 "$NETTOOL" ftp-put -u "$FTP_USER:$FTP_PASS" 127.0.0.1 "$W/fin-up.bin" fin-up.bin \
+  --port "$RPORT" --timeout 2 2>"$W/f3"
+rc=$?
+el=$(took "$t0" "$(now)")
+if [ $rc -eq 10 ] && between "$el" 2 10 && [ "$(wc -l <"$W/f3")" = 1 ] &&
+  [ "$(sha_of "$vdir/home/fin-up.bin")" = "$(sha_of "$W/fin-up.bin")" ]; then
+  ok "ftp-put, no 226 after the data: exit 10 after ${el} s (--timeout 2), one line"
+else
+  not_ok "ftp-put, no 226" "exit $rc after $el s" "$(cat "$W/f3")"
+fi
+kill "$RPID" 2>/dev/null
 
 # a bad value: usage error (2), one line
 timeout 10 "$NETTOOL" ftp-get 127.0.0.1 pub/big.bin --port "$VPORT" --keepalive -1 >/dev/null 2>"$W/e5"

@@ -138,6 +138,25 @@ ftp_peers_cleanup() {
   return 0
 }
 
+# ftp_relay TARGET_PORT ARGS...: cut_relay.py in FTP mode in front of a
+# server on 127.0.0.1 (its data connections through the relay too); ARGS
+# are the relay's (--cut-at, --lie, --stall-226). Sets RPORT, RSTATS (the
+# relay's JSON stats) and RPID (t_track'ed: lib.sh's cleanup stops it).
+FTP_RELAY_N=0
+ftp_relay() {
+  local target=$1 here
+  shift
+  here=$(dirname "${BASH_SOURCE[0]}")
+  FTP_RELAY_N=$((FTP_RELAY_N + 1))
+  RSTATS=$T_TMP/relay$FTP_RELAY_N.json
+  /usr/bin/python3 "$here/cut_relay.py" --ftp --listen-port-file "$T_TMP/relay$FTP_RELAY_N.port" \
+    --target "127.0.0.1:$target" --stats "$RSTATS" "$@" 2>"$T_TMP/relay$FTP_RELAY_N.log" &
+  RPID=$!
+  t_track $RPID
+  for _ in $(seq 50); do [ -s "$T_TMP/relay$FTP_RELAY_N.port" ] && break; sleep 0.1; done
+  RPORT=$(cat "$T_TMP/relay$FTP_RELAY_N.port")
+}
+
 # vsftpd_start DIR PORT CERTDIR: plain and explicit FTPS on one port, with
 # require_ssl_reuse=YES (data connections must resume the control session);
 # VSFTPD_IMPLICIT=YES: implicit FTPS only (TLS from the first byte).

@@ -99,20 +99,6 @@ EOF
   echo "$pid"
 }
 
-# relay TARGET_PORT ARGS...: cut_relay.py in FTP mode; sets RPORT, RSTATS.
-RN=0
-relay() {
-  local target=$1
-  shift
-  RN=$((RN + 1))
-  RSTATS=$T_TMP/relay$RN.json
-  $PY "$HERE/cut_relay.py" --ftp --listen-port-file "$T_TMP/relay$RN.port" \
-    --target "127.0.0.1:$target" --stats "$RSTATS" "$@" 2>"$T_TMP/relay$RN.log" &
-  RPID=$!
-  t_track $RPID
-  for _ in $(seq 50); do [ -s "$T_TMP/relay$RN.port" ] && break; sleep 0.1; done
-  RPORT=$(cat "$T_TMP/relay$RN.port")
-}
 stat_of() { $PY -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$RSTATS" "$1"; }
 sha_of() { sha256sum <"$1" | cut -d' ' -f1; }
 # three distinct random cut points inside SIZE (sorted, comma-separated)
@@ -141,7 +127,7 @@ if ftp_start proftpd "$pdir" ""; then
 
   # 1. ftp-get, three cuts at random points of the data
   cuts=$(cuts_in $SIZE)
-  relay "$PPORT" --cut-at "$cuts"
+  ftp_relay "$PPORT" --cut-at "$cuts"
   "$NETTOOL" ftp-get -v "${U[@]}" 127.0.0.1 get.bin -o "$W/got.bin" --port "$RPORT" \
     --retry 5 --retry-delay 0.1 2>"$T_TMP/e1"
   rc=$?
@@ -168,7 +154,7 @@ if ftp_start proftpd "$pdir" ""; then
 
   # 2. ftp-put, three cuts: SIZE of the partial file, then APPE
   cuts=$(cuts_in $SIZE)
-  relay "$PPORT" --cut-at "$cuts"
+  ftp_relay "$PPORT" --cut-at "$cuts"
   "$NETTOOL" ftp-put -v "${U[@]}" 127.0.0.1 "$W/up.bin" put.bin --port "$RPORT" \
     --retry 5 --retry-delay 0.1 2>"$T_TMP/e2"
   rc=$?
@@ -190,7 +176,7 @@ if ftp_start proftpd "$pdir" ""; then
   t_stop $RPID
 
   # 3. a server that lies about the checksum (the relay changes the digest)
-  relay "$PPORT" --lie
+  ftp_relay "$PPORT" --lie
   "$NETTOOL" ftp-get -q "${U[@]}" 127.0.0.1 get.bin -o "$W/lie.bin" --port "$RPORT" \
     --retry 2 2>"$T_TMP/e3"
   rc=$?
@@ -210,7 +196,7 @@ if ftp_start proftpd "$pdir" ""; then
   fi
   t_stop $RPID
   # --no-verify: the lie is not looked at
-  relay "$PPORT" --lie
+  ftp_relay "$PPORT" --lie
   if "$NETTOOL" ftp-get -q "${U[@]}" 127.0.0.1 get.bin -o "$W/nv.bin" --port "$RPORT" \
     --retry 1 --no-verify 2>"$T_TMP/e5" && [ "$(sha_of "$W/nv.bin")" = "$SHA" ]; then
     ok "ftp-get --retry --no-verify: no checksum asked"
@@ -239,7 +225,7 @@ if ftp_start proftpd "$pdir" ""; then
   else
     not_ok "plain ftp-put verifies" "exit $rc" "$(grep -E 'SIZE|HASH|verified|nettool' "$T_TMP/p2")"
   fi
-  relay "$PPORT" --lie
+  ftp_relay "$PPORT" --lie
   printf 'OLD\n' >"$W/keep.bin"
   "$NETTOOL" ftp-get -q "${U[@]}" 127.0.0.1 get.bin -o "$W/keep.bin" --port "$RPORT" 2>"$T_TMP/p3"
   rc=$?
@@ -285,7 +271,7 @@ vdir=$T_TMP/vsftpd
 if ftp_start vsftpd "$vdir" "$certs"; then
   VPORT=$FTP_START_PORT
   ok "vsftpd (no checksum command) started on 127.0.0.1:$VPORT"
-  relay "$VPORT" --cut-at 2000000
+  ftp_relay "$VPORT" --cut-at 2000000
   "$NETTOOL" ftp-get -v 127.0.0.1 pub/big.bin -o "$W/v.bin" --port "$RPORT" --retry 3 \
     --retry-delay 0.1 2>"$T_TMP/e7"
   rc=$?
