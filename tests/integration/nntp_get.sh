@@ -10,7 +10,8 @@
 # (damaged, exit 13; a good copy on the second server: exit 0); SIGKILL in
 # the middle of the 50 MB file, then a resume that fetches only the rest;
 # PAR2 repair through Debian's par2 (--par2); bad input (exit 11, 9, 3);
-# a server that is down (its work moves on; alone: exit 4); a provider's
+# a server that is down (its work moves on; alone: exit 4; Ctrl-C during
+# the reconnect wait: exit 130 at once); a provider's
 # connection limit (400 to the connections over it: the others carry on,
 # no reconnect storm, no segment sent to the next server for it, three
 # runs); connections cut mid-download by cut_relay.py (new ones after the
@@ -274,6 +275,19 @@ check "--retry 0: no reconnect, exit 4" eval \
 rm -rf "$dir/o10"; mkdir "$dir/o10"
 run nntp-get "$dir/post.nzb" -o "$dir/o10" --server "$dead" --retry-delay 0.1 -q
 check "-q: the waits not shown" eval 'rc 4 && err_lines "a new connection in" 0'
+
+# Ctrl-C while a reconnect waits (a 10 s backoff): out at once, 130
+rm -rf "$dir/o10"; mkdir "$dir/o10"
+"$nt" nntp-get "$dir/post.nzb" -o "$dir/o10" --server "$dead" --retry-delay 10 >"$dir/out" 2>"$dir/err" &
+bg=$!
+for _ in $(seq 100); do grep -q "a new connection in" "$dir/err" && break; sleep 0.05; done
+t0=$(date +%s%N)
+kill -INT $bg
+wait $bg
+echo $? >"$dir/rc"
+ms=$((($(date +%s%N) - t0) / 1000000))
+check "Ctrl-C during the reconnect wait: exit 130 at once ($ms ms), said once" eval \
+  'rc 130 && [ $ms -lt 2000 ] && err_lines "interrupted" 1 && err_lines "a new connection in" 1'
 
 # --- a provider's connection limit: 2 of the 4 connections get "400 too many connections"
 "$py" "$here/nntp_get_limit.py" 2 "$port_inn1" >"$dir/limit.log" 2>&1 &
