@@ -13,15 +13,80 @@
  * (at most one read of lower's) and lower is paused too, so a compression
  * bomb costs nothing beyond the buffer. Output: each sendv is deflated and
  * flushed (Z_SYNC_FLUSH) to lower at once; when lower's queue is over its
- * mark, sendv says EAGAIN and the core queues upstairs instead. */
+ * mark, sendv says EAGAIN and the core queues upstairs instead.
+ *
+ * With NT_ZLIB_LAZY (CMake; on by default) the library is not linked with
+ * zlib: the first layer dlopen()s it (nt__compress_load), so a process
+ * that never compresses does not carry its ~110 KiB (nntp-get without
+ * COMPRESS, issue 13; yEnc's CRC32 is the library's own). Every call goes
+ * through the table Z either way. */
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
+#ifdef NT_ZLIB_LAZY
+#include <dlfcn.h>
+#endif
 
+#include "compress-int.h"
 #include "nettool/compress.h"
 #include "reactor-int.h"
 #include "stream-int.h"
+
+/* Every zlib function called (the Init2 ones under their real names: the
+ * macros pass zlib.h's version and struct size). */
+#define NT__ZLIB_FUNCS(X) \
+  X(deflate) \
+  X(deflateEnd) \
+  X(deflateInit2_) \
+  X(inflate) \
+  X(inflateEnd) \
+  X(inflateInit2_)
+
+/* Filled once, before the first layer exists (nt__compress_load). */
+static struct {
+#define NT__ZLIB_FIELD(n) __typeof__(n) *n;
+  NT__ZLIB_FUNCS(NT__ZLIB_FIELD)
+#undef NT__ZLIB_FIELD
+} Z;
+
+static pthread_once_t z_once = PTHREAD_ONCE_INIT;
+static int z_status = NT_ENOTSUP;
+
+static void z_load(void) {
+#ifdef NT_ZLIB_LAZY
+#ifndef NT_ZLIB_SONAME
+#define NT_ZLIB_SONAME "libz.so.1"
+#endif
+  /* RTLD_LOCAL: zlib's names stay out of the program's namespace */
+  void *h = dlopen(NT_ZLIB_SONAME, RTLD_NOW | RTLD_LOCAL);
+  if (!h) {
+    const char *e = dlerror();
+    nt__log(NT__LOG_ERROR, "compress: cannot load %s: %s", NT_ZLIB_SONAME, e ? e : "?");
+    return;
+  }
+  const char *missing = NULL;
+#define NT__ZLIB_LOAD(n) \
+  if (!missing && !(Z.n = (__typeof__(Z.n))dlsym(h, #n))) missing = #n;
+  NT__ZLIB_FUNCS(NT__ZLIB_LOAD)
+#undef NT__ZLIB_LOAD
+  if (missing) { /* the handle stays: the table may be half filled */
+    nt__log(NT__LOG_ERROR, "compress: %s has no %s", NT_ZLIB_SONAME, missing);
+    return;
+  }
+#else
+#define NT__ZLIB_LINK(n) Z.n = n;
+  NT__ZLIB_FUNCS(NT__ZLIB_LINK)
+#undef NT__ZLIB_LINK
+#endif
+  z_status = 0;
+}
+
+int nt__compress_load(void) {
+  pthread_once(&z_once, z_load);
+  return z_status;
+}
 
 #define OUT_CHUNK 16384u
 #define IN_CHUNK 16384u
@@ -53,8 +118,8 @@ static const nt_protocol_ops_t lower_ops;
 
 static void unref(dz_t *c) {
   if (--c->refs > 0) return;
-  inflateEnd(&c->inf);
-  deflateEnd(&c->def);
+  Z.inflateEnd(&c->inf);
+  Z.deflateEnd(&c->def);
   nt__free(c->out);
   nt__free(c->held);
   nt__free(c);
@@ -91,7 +156,7 @@ static size_t inflate_feed(dz_t *c, const char *data, size_t len) {
     c->inf.next_out = (Bytef *)out;
     c->inf.avail_out = IN_CHUNK;
     uInt before = c->inf.avail_in;
-    int rc = inflate(&c->inf, Z_NO_FLUSH);
+    int rc = Z.inflate(&c->inf, Z_NO_FLUSH);
     size_t made = IN_CHUNK - c->inf.avail_out;
     c->st.wire_in += before - c->inf.avail_in;
     c->inf_pending = c->inf.avail_out == 0; /* there may be more inside */
@@ -262,7 +327,7 @@ static int deflate_put(dz_t *c, const void *data, size_t len, int last) {
   do {
     c->def.next_out = (Bytef *)out;
     c->def.avail_out = sizeof out;
-    int rc = deflate(&c->def, flush);
+    int rc = Z.deflate(&c->def, flush);
     if (rc == Z_STREAM_ERROR) return NT_EPROTO;
     size_t made = sizeof out - c->def.avail_out;
     if (made) {
@@ -413,20 +478,23 @@ int nt_compress_start(nt_transport_t *lower, nt_protocol_t *upper,
   if (nt_transport_is_closing(lower) ||
       (lower->flags & (NT_TRANSPORT_EOF_RECEIVED | NT_TRANSPORT_WRITE_EOF)))
     return NT_ECLOSED;
+  int rc = nt__compress_load();
+  if (rc) return rc;
   dz_t *c = nt__calloc(1, sizeof *c);
   if (!c) return NT_ENOMEM;
   c->inf.zalloc = c->def.zalloc = z_alloc;
   c->inf.zfree = c->def.zfree = z_free;
-  if (inflateInit2(&c->inf, -15) != Z_OK) { /* raw deflate, 32 KiB window */
+  /* raw deflate, 32 KiB window */
+  if (Z.inflateInit2_(&c->inf, -15, ZLIB_VERSION, (int)sizeof(z_stream)) != Z_OK) {
     nt__free(c);
     return NT_ENOMEM;
   }
   /* What we send is mostly short commands: a 4 KiB window and a small
    * hash table (about 24 KiB instead of 256) suit it; the peer inflates
    * any window up to 32 KiB (RFC 1951), so this is our choice alone. */
-  if (deflateInit2(&c->def, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -12, 4,
-                   Z_DEFAULT_STRATEGY) != Z_OK) {
-    inflateEnd(&c->inf);
+  if (Z.deflateInit2_(&c->def, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -12, 4, Z_DEFAULT_STRATEGY,
+                      ZLIB_VERSION, (int)sizeof(z_stream)) != Z_OK) {
+    Z.inflateEnd(&c->inf);
     nt__free(c);
     return NT_ENOMEM;
   }
@@ -435,8 +503,8 @@ int nt_compress_start(nt_transport_t *lower, nt_protocol_t *upper,
   c->refs = 3; /* upper stream, lower slot, the queued connection_made */
   c->reading = 1;
   if (nt_call_soon(lower->reactor, made_cb, c)) {
-    inflateEnd(&c->inf);
-    deflateEnd(&c->def);
+    Z.inflateEnd(&c->inf);
+    Z.deflateEnd(&c->def);
     nt__free(c);
     return NT_ENOMEM;
   }

@@ -29,8 +29,9 @@ extern "C" {
  * need that much: output is handed up in 64 KiB pieces and reading stops
  * when upper pauses it) is not kept anywhere. write_file is supported
  * (read, compressed, sent). Returns 0, NT_EINVAL, NT_ECLOSED (lower is
- * closing or half-closed) or NT_ENOMEM; *out (may be NULL) gets the new
- * transport.
+ * closing or half-closed), NT_ENOMEM or NT_ENOTSUP (zlib, loaded by the
+ * first layer in the usual build, cannot be loaded); *out (may be NULL)
+ * gets the new transport.
  */
 int nt_compress_start(nt_transport_t *lower, nt_protocol_t *upper,
                       nt_transport_t **out);

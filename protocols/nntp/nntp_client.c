@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "compress-int.h"
 #include "nettool/compress.h"
 #include "nntp-int.h"
 #include "reactor-int.h"
@@ -106,9 +107,9 @@ void nt__nntp_setup_next(nt_nntp_t *c) {
     return;
   }
   /* RFC 8054: after STARTTLS and AUTHINFO (a server may list it only
-   * then); never twice */
+   * then); never twice; not without zlib (loaded here: NT_ZLIB_LAZY) */
   if (!c->compress_done && !c->no_compress && known &&
-      (c->caps & NT__CAP_COMPRESS)) {
+      (c->caps & NT__CAP_COMPRESS) && nt__compress_load() == 0) {
     c->compress_done = 1;
     setup_cmd(c, NT_NNTP_COMPRESS, 0, "%s", "COMPRESS DEFLATE");
     return;

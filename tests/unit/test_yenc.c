@@ -388,6 +388,21 @@ static void test_crc32_fast(void **state) {
   free(buf);
 }
 
+/* nt_yenc_crc_combine (the library's own since zlib is loaded for
+ * COMPRESS only) against zlib's crc32_combine64: random CRCs, lengths
+ * from 0 to 2^40. */
+static void test_crc_combine(void **state) {
+  (void)state;
+  uint64_t x = 88172645463325252ull;
+  for (int i = 0; i < 2000; i++) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    uint32_t a = (uint32_t)x, b = (uint32_t)(x >> 32);
+    uint64_t len = i < 64 ? (uint64_t)i : (x >> (i % 24 + 24));
+    assert_int_equal(nt_yenc_crc_combine(a, b, len),
+                     (uint32_t)crc32_combine64(a, b, (z_off64_t)len));
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_roundtrip_every_kernel),
@@ -398,6 +413,7 @@ int main(void) {
       cmocka_unit_test(test_single_part),
       cmocka_unit_test(test_nyuu_article),
       cmocka_unit_test(test_crc32_fast),
+      cmocka_unit_test(test_crc_combine),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
