@@ -305,6 +305,7 @@ enum {
   C_OOM_END = 1 << 12, /* an end to deliver that could not be held */
   C_ZC_PARKED = 1 << 13, /* a zero-copy buffer awaits its notification */
   C_NO_ZC = 1 << 14,     /* the kernel copied our zero-copy send: no more */
+  C_ZC_UNSUP = 1 << 15,  /* the socket cannot (AF_UNIX...): never */
   C_INFLIGHT =
       C_RECV | C_NOP | C_STARVING | C_BUSY | C_SENDING | C_POLL | C_ZC_PARKED
 };
@@ -519,12 +520,19 @@ static int ur_cio_recv(nt_reactor_t *r, nt__cio_t *c, int on) {
  * a copy (loopback, a device without scatter-gather) the kernel copies
  * anyway and says so in the notification (IORING_NOTIF_USAGE_ZC_COPIED,
  * asked for with IORING_SEND_ZC_REPORT_USAGE): in auto mode that
- * connection sends by copy from then on. NETTOOL_URING_SEND_ZC: 0 off, 1
- * on (every chunk of ZC_MIN or more, copied or not: for measuring),
- * auto (the default); NETTOOL_URING_SEND_ZC_MIN=BYTES moves the threshold
- * (for measuring; chunks are at most 64 KiB, tcp.c's CIO_SEND_MAX). A
- * kernel that refuses the operation (before 6.0, or 6.1 without usage
- * reports) turns it off for the reactor. */
+ * connection sends by copy from then on. NETTOOL_URING_SEND_ZC: 0 off
+ * (the default), auto, or 1 (every chunk of ZC_MIN or more, copied or
+ * not: for measuring). Off by default: on loopback it costs more CPU than
+ * the copy (docs/DESIGN.md), no win was measured anywhere, and while a
+ * zero-copy send is partly taken by a socket that is full the bytes are
+ * both in the socket's queue and still in the owner's, so
+ * nt_transport_unacked over-counts by up to a chunk (test_tcp_unacked
+ * sees it; plain sends rarely stay partly taken).
+ * NETTOOL_URING_SEND_ZC_MIN=BYTES moves the threshold (for measuring;
+ * chunks are at most 64 KiB, tcp.c's CIO_SEND_MAX). A socket that cannot
+ * (EOPNOTSUPP: AF_UNIX) sends by copy from then on; a kernel that cannot
+ * (EINVAL: before 6.0, or 6.1 without usage reports) turns it off for the
+ * reactor. */
 #define ZC_MIN (64 * 1024)
 enum { ZC_UNSET, ZC_OFF, ZC_ON, ZC_AUTO };
 #ifndef IORING_SEND_ZC_REPORT_USAGE /* liburing 2.3's headers predate it */
@@ -537,15 +545,15 @@ enum { ZC_UNSET, ZC_OFF, ZC_ON, ZC_AUTO };
 static int cio_zc_wanted(uring_data_t *d, const nt__cio_t *c, size_t len) {
   if (d->zc_mode == ZC_UNSET) {
     const char *e = getenv("NETTOOL_URING_SEND_ZC");
-    d->zc_mode = e && !strcmp(e, "0")   ? ZC_OFF
-                 : e && !strcmp(e, "1") ? ZC_ON
-                                        : ZC_AUTO;
+    d->zc_mode = e && !strcmp(e, "auto") ? ZC_AUTO
+                 : e && !strcmp(e, "1")  ? ZC_ON
+                                         : ZC_OFF;
     const char *m = getenv("NETTOOL_URING_SEND_ZC_MIN");
     long v = m ? strtol(m, NULL, 10) : 0;
     d->zc_min = v > 0 && v <= (1L << 30) ? (uint32_t)v : ZC_MIN;
   }
   if (d->zc_mode == ZC_OFF || d->zc_broken || len < d->zc_min) return 0;
-  if (c->bits & C_ZC_PARKED) return 0;
+  if (c->bits & (C_ZC_PARKED | C_ZC_UNSUP)) return 0;
   return d->zc_mode == ZC_ON || !(c->bits & C_NO_ZC);
 }
 
@@ -676,9 +684,13 @@ static int zc_done(uring_data_t *d, snd_t *b, int res, unsigned flags) {
   if (!(flags & IORING_CQE_F_MORE)) b->notifs--; /* no notification */
   if ((res == -EINVAL || res == -EOPNOTSUPP) && !b->off &&
       !(c->bits & C_SEND_CANCELLED)) {
-    /* The kernel cannot do it (before 6.0, or no usage reports before
-     * 6.2): by copy, from now on. */
-    d->zc_broken = 1;
+    /* The socket cannot (EOPNOTSUPP: not TCP or UDP), or the kernel
+     * cannot (EINVAL: before 6.0, or no usage reports before 6.2): this
+     * connection, or every one, by copy from now on. */
+    if (res == -EOPNOTSUPP)
+      c->bits |= C_ZC_UNSUP;
+    else
+      d->zc_broken = 1;
     NT__DEBUG("io_uring: zero-copy send refused (%d); copies from now on",
               res);
     b->zc = 0;

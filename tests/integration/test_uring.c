@@ -1264,6 +1264,7 @@ static void zc_transfer(const char *mode, nt__uring_stats_t *delta) {
   delta->zc_sends = nt__uring_stats.zc_sends - s0.zc_sends;
   delta->zc_copied = nt__uring_stats.zc_copied - s0.zc_copied;
   delta->zc_off = nt__uring_stats.zc_off - s0.zc_off;
+  delta->short_sends = nt__uring_stats.short_sends - s0.short_sends;
   unsigned long cios0 = s0.cios_live;
   nt_transport_abort(ta);
   nt_transport_abort(tb);
@@ -1280,8 +1281,8 @@ static void test_zc_forced_on(void **state) {
   (void)state;
   nt__uring_stats_t d;
   zc_transfer("1", &d);
-  printf("# forced: %lu zero-copy sends, %lu reported copied\n", d.zc_sends,
-         d.zc_copied);
+  printf("# forced: %lu zero-copy sends, %lu reported copied, %lu short\n",
+         d.zc_sends, d.zc_copied, d.short_sends);
   /* 8 MiB in chunks of 64 KiB: most of them zero-copy (one at a time
    * waits for its notification; the others meanwhile are copies) */
   assert_true(d.zc_sends >= 16);
@@ -1301,6 +1302,8 @@ static void test_zc_auto_turns_off(void **state) {
   assert_true(d.zc_sends <= 4);  /* then copies only */
   nt__uring_stats_t off;
   zc_transfer("0", &off);
+  assert_int_equal(off.zc_sends, 0);
+  zc_transfer("", &off); /* the default: off */
   assert_int_equal(off.zc_sends, 0);
 }
 
@@ -1343,6 +1346,59 @@ static void test_zc_release_in_flight(void **state) {
   unsetenv("NETTOOL_URING_SEND_ZC");
 }
 
+/* Forced zero-copy on a socket that cannot (AF_UNIX: EOPNOTSUPP): that
+ * connection's bytes go by copy, whole and in order, and a TCP connection
+ * of the same reactor still sends zero-copy. */
+static void test_zc_unsupported_socket(void **state) {
+  (void)state;
+  setenv("NETTOOL_URING_SEND_ZC", "1", 1);
+  nt_reactor_t *r = uring_new();
+  rec_t u, tx, rx;
+  rec_init(&u);
+  rec_init(&tx);
+  rec_init(&rx);
+  int sv[2];
+  nt_transport_t *tu = wrap_pair(r, &u, sv);
+  size_t n = 1u << 20;
+  char *big = malloc(n), *got = malloc(n);
+  assert_non_null(big);
+  assert_non_null(got);
+  fill_pattern(big, n, 3);
+  assert_int_equal(nt_transport_write(tu, big, n), 0);
+  size_t have = 0;
+  uint64_t end = mono_ms() + 10000;
+  while (have < n && mono_ms() < end) {
+    ssize_t k = recv(sv[1], got + have, n - have, MSG_DONTWAIT);
+    if (k > 0)
+      have += (size_t)k;
+    else
+      run_for(r, 1);
+  }
+  assert_int_equal(have, n);
+  assert_true(pattern_ok(got, n, 3));
+  int fb, fa = tcp_pair(&fb);
+  nt_transport_t *ta = NULL, *tb = NULL;
+  assert_int_equal(nt_tcp_wrap_fd(r, fa, &tx.base, &ta), 0);
+  assert_int_equal(nt_tcp_wrap_fd(r, fb, &rx.base, &tb), 0);
+  unsigned long zc0 = nt__uring_stats.zc_sends;
+  assert_int_equal(nt_transport_write(ta, big, n), 0);
+  end = mono_ms() + 10000;
+  while (rx.rx_len < n && mono_ms() < end) run_for(r, 2);
+  assert_int_equal(rx.rx_len, n);
+  assert_true(pattern_ok(rx.rx, n, 3));
+  assert_true(nt__uring_stats.zc_sends > zc0);
+  nt_transport_abort(tu);
+  nt_transport_abort(ta);
+  nt_transport_abort(tb);
+  run_for(r, 30);
+  assert_int_equal(nt_test_reactor_free(r), 0);
+  close(sv[1]);
+  free(big);
+  free(got);
+  free(rx.rx);
+  unsetenv("NETTOOL_URING_SEND_ZC");
+}
+
 static int uring_available(void) {
   nt_reactor_options_t o = {.backend = "io_uring"};
   nt_reactor_t *r = NULL;
@@ -1372,6 +1428,7 @@ int main(void) {
       cmocka_unit_test(test_zc_forced_on),
       cmocka_unit_test(test_zc_auto_turns_off),
       cmocka_unit_test(test_zc_release_in_flight),
+      cmocka_unit_test(test_zc_unsupported_socket),
   };
   if (!uring_available()) {
     printf("io_uring unavailable here (disabled or forbidden): skipped\n");
