@@ -90,7 +90,10 @@ int nt__udp_start_fd(nt_reactor_t *r, int fd, nt_datagram_protocol_t *p,
   nt_io_init(r, &u->io, fd, udp_io_cb);
   int rc = r->backend->dio_open
                ? r->backend->dio_open(r, fd, udp_dio_cb, u, &u->dio)
-               : nt_io_start(&u->io, NT_READABLE);
+               : NT_ENOTSUP;
+  /* A ring that cannot take datagrams (no second buffer group: a kernel
+   * before 5.19) watches the socket as epoll would. */
+  if (rc == NT_ENOTSUP) rc = nt_io_start(&u->io, NT_READABLE);
   if (rc) {
     close(fd);
     nt__free(u);
