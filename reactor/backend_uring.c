@@ -171,6 +171,7 @@ static void br_post_new(uring_data_t *d, unsigned k);
 static void br_free(uring_data_t *d);
 static void cio_free_parts(nt__cio_t *c);
 static void dio_free_all(uring_data_t *d);
+static void ur_flush(nt_reactor_t *r);
 
 static int ur_init(nt_reactor_t *r) {
   if (nt__uring_setup_hook) {
@@ -752,6 +753,10 @@ static void ur_cio_close(nt_reactor_t *r, nt__cio_t *c) {
   }
   nt__free(c->held);
   c->held = NULL;
+  /* The owner closes the fd next, and the number may name another socket
+   * at once: this cio's SQEs (a receive or a send queued this turn, the
+   * cancels) go to the kernel now, while the number is still its own. */
+  ur_flush(r);
 }
 
 static int hold(nt__cio_t *c, const char *p, size_t n) {
@@ -1349,9 +1354,9 @@ static void ur_dio_close(nt_reactor_t *r, struct nt__dio *c) {
       io_uring_prep_cancel_fd(sqe, c->fd, IORING_ASYNC_CANCEL_ALL);
       io_uring_sqe_set_data64(sqe, TAG_IGNORE);
     }
-    /* Now, while fd still names this socket (see above). */
-    nt__uring_stats.enters++;
-    io_uring_submit(&d->ring);
+    /* Now, while fd still names this socket (see above); as the
+     * embedding's flush does it (a ring not yet enabled is enabled). */
+    ur_flush(r);
   }
   dio_maybe_free(d, c);
 }

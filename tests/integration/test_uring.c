@@ -857,6 +857,41 @@ static void test_idle_connection_memory(void **state) {
 
 /* The io_uring cases need the ring: a kernel or a sandbox that forbids it
  * (kernel.io_uring_disabled, a container's seccomp profile) skips them. */
+/* A connection written to and aborted in the same turn (its receive and
+ * its send still in the submission ring when the transport closes the
+ * fd): nothing of it may reach the kernel after the close, where the fd
+ * number may already name another socket. */
+static void test_cio_close_before_submit(void **state) {
+  (void)state;
+  nt_reactor_t *r = uring_new();
+  run_for(r, 5);
+  rec_t *c = calloc(1, sizeof *c);
+  assert_non_null(c);
+  rec_init(c);
+  c->free_on_destroy = 1;
+  int sv[2];
+  nt_transport_t *t = wrap_pair(r, c, sv);
+  int num = sv[0];
+  assert_int_equal(nt_transport_write(t, "stale", 5), 0);
+  nt_transport_abort(t);
+  int nv[2];
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, nv), 0);
+  assert_true(nv[0] == num || nv[1] == num); /* the number, reused */
+  int x = nv[0] == num ? nv[0] : nv[1], y = nv[0] == num ? nv[1] : nv[0];
+  run_for(r, 30);
+  char buf[8];
+  /* the new socket sent nothing, and what comes to it stays for it */
+  assert_int_equal(recv(y, buf, sizeof buf, MSG_DONTWAIT), -1);
+  assert_int_equal(write(y, "ours", 4), 4);
+  run_for(r, 20);
+  assert_int_equal(recv(x, buf, sizeof buf, MSG_DONTWAIT), 4);
+  assert_memory_equal(buf, "ours", 4);
+  close(nv[0]);
+  close(nv[1]);
+  close(sv[1]);
+  assert_int_equal(nt_test_reactor_free(r), 0);
+}
+
 /* --- datagrams through the ring ------------------------------------------- */
 
 #define DG_MAX 1100
@@ -1210,6 +1245,65 @@ static void test_udp_reactor_freed_after_close(void **state) {
   dg_free(g);
 }
 
+/* An endpoint closed before the reactor's first turn (its receive still
+ * in the submission ring, the ring maybe not yet enabled): nothing of it
+ * may reach the kernel after its fd is closed, where the number may name
+ * another socket at once: a socket opened right after, on the same fd
+ * number, keeps its datagram (a stale multishot receive would take it),
+ * and the datagram sent before the close leaves from the endpoint's own
+ * port (a stale send would leave from the new socket). */
+static void test_udp_close_before_first_turn(void **state) {
+  (void)state;
+  unsigned long live0 = nt__uring_stats.dios_live;
+  nt_reactor_t *r = uring_new();
+  dg_t *g = dg_new();
+  int probe = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  close(probe); /* the number the endpoint's socket gets */
+  assert_int_equal(nt_udp_bind(r, "127.0.0.1", 0, &g->base, NULL, &g->u), 0);
+  int gport = nt_udp_port(g->u);
+  int rx = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in ra;
+  memset(&ra, 0, sizeof ra);
+  ra.sin_family = AF_INET;
+  ra.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(bind(rx, (struct sockaddr *)&ra, sizeof ra), 0);
+  socklen_t ralen = sizeof ra;
+  assert_int_equal(getsockname(rx, (struct sockaddr *)&ra, &ralen), 0);
+  assert_int_equal(
+      nt_udp_sendto(g->u, "stale", 5, (struct sockaddr *)&ra, ralen), 0);
+  nt_udp_close(g->u);
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  assert_int_equal(fd, probe); /* the same number, another socket */
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+  socklen_t alen = sizeof a;
+  assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+  assert_true(run_until(r, dg_gone, g, 2000));
+  run_for(r, 10);
+  int tx = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  assert_int_equal(sendto(tx, "mine", 4, 0, (struct sockaddr *)&a, alen), 4);
+  run_for(r, 20);
+  char buf[8];
+  assert_int_equal(recv(fd, buf, sizeof buf, MSG_DONTWAIT), 4);
+  assert_memory_equal(buf, "mine", 4);
+  struct sockaddr_in from;
+  socklen_t flen = sizeof from;
+  assert_int_equal(recvfrom(rx, buf, sizeof buf, MSG_DONTWAIT,
+                            (struct sockaddr *)&from, &flen),
+                   5);
+  assert_memory_equal(buf, "stale", 5);
+  assert_int_equal(ntohs(from.sin_port), gport);
+  close(rx);
+  assert_int_equal(nt__uring_stats.dios_live, live0);
+  close(tx);
+  close(fd);
+  dg_free(g);
+  nt_reactor_free(r);
+}
+
 /* --- zero-copy sends ------------------------------------------------------ */
 
 /* A loopback TCP connection: *a wrapped as a transport on r running ca,
@@ -1419,12 +1513,14 @@ int main(void) {
       cmocka_unit_test(test_idle_connection_memory),
       cmocka_unit_test(test_writes_batched_per_turn),
       cmocka_unit_test(test_multishot_accept),
+      cmocka_unit_test(test_cio_close_before_submit),
       cmocka_unit_test(test_udp_through_ring),
       cmocka_unit_test(test_udp_burst_one_turn),
       cmocka_unit_test(test_udp_refused_through_ring),
       cmocka_unit_test(test_udp_waiting_sends_and_close),
       cmocka_unit_test(test_udp_queue_bound),
       cmocka_unit_test(test_udp_reactor_freed_after_close),
+      cmocka_unit_test(test_udp_close_before_first_turn),
       cmocka_unit_test(test_zc_forced_on),
       cmocka_unit_test(test_zc_auto_turns_off),
       cmocka_unit_test(test_zc_release_in_flight),
