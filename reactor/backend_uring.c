@@ -29,11 +29,13 @@
 #include <errno.h>
 #include <liburing.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "reactor-int.h"
@@ -101,6 +103,10 @@ typedef struct {
   nt__cio_t **zombies;
   size_t nzombies, zcap;
   struct nt__acc *accs; /* every listener's accept state */
+  /* the ring's setup (flag_sets): DEFER_TASKRUN in use; created disabled
+   * and not yet enabled (ring_own); the thread that enabled it */
+  uint8_t defer, disabled;
+  pthread_t owner;
   /* datagram sockets (see the dio section): their buffer group, set up
    * when the first one opens, and their states */
   struct io_uring_buf_ring *dbr;
@@ -119,17 +125,46 @@ typedef struct {
 /* --- test hooks (reactor-int.h) ------------------------------------------- */
 
 int (*nt__uring_setup_hook)(void);
+int (*nt__uring_flags_hook)(unsigned flags);
 unsigned nt__uring_nbufs_override;
 nt__uring_stats_t nt__uring_stats;
 
 /* --- submission ------------------------------------------------------------- */
 
+/* The ring is created disabled when it is SINGLE_ISSUER (ur_init): the
+ * thread that first hands it requests becomes its only submitter, so a
+ * reactor may be created on one thread and run on another (ts-server's
+ * workers), as on epoll. Its fd is registered then, from that thread
+ * (registered ring fds are per thread): no fdget/fdput per enter. */
+static int ring_own(uring_data_t *d) {
+  if (!d->disabled) {
+    /* (checked here: the registered fd means nothing on another thread) */
+    if (d->defer && !pthread_equal(d->owner, pthread_self())) return NT_EBUSY;
+    return 0;
+  }
+  /* liburing 2.3 declares io_uring_enable_rings but does not export it */
+  if (syscall(__NR_io_uring_register, d->ring.ring_fd,
+              IORING_REGISTER_ENABLE_RINGS, NULL, 0) < 0)
+    return -errno;
+  d->disabled = 0;
+  d->owner = pthread_self();
+  io_uring_register_ring_fd(&d->ring); /* an optimisation: may fail */
+  return 0;
+}
+
+/* Hands the queued SQEs to the kernel now. */
+static int ring_submit(uring_data_t *d) {
+  int rc = ring_own(d);
+  if (rc) return rc;
+  nt__uring_stats.enters++;
+  return io_uring_submit(&d->ring);
+}
+
 /* An SQE, flushing the submission ring to the kernel if it is full. */
 static struct io_uring_sqe *get_sqe(uring_data_t *d) {
   struct io_uring_sqe *sqe = io_uring_get_sqe(&d->ring);
   if (!sqe) {
-    nt__uring_stats.enters++;
-    io_uring_submit(&d->ring);
+    ring_submit(d);
     sqe = io_uring_get_sqe(&d->ring);
   }
   return sqe;
@@ -173,6 +208,60 @@ static void cio_free_parts(nt__cio_t *c);
 static void dio_free_all(uring_data_t *d);
 static void ur_flush(nt_reactor_t *r);
 
+/* The setup flags, best first; a kernel that does not know one says EINVAL
+ * and the next set is tried.
+ * - DEFER_TASKRUN (6.1, with SINGLE_ISSUER): the task work that turns a
+ *   ready socket into a completion runs only when the loop enters to wait,
+ *   all of it at once, instead of interrupting the thread wherever it is
+ *   (a notification, and the work run piecemeal on the way back from each
+ *   system call). It requires one submitting thread: the ring is created
+ *   disabled and the thread that first hands it requests becomes that
+ *   thread (ring_own), so a reactor made on one thread and run on another
+ *   (ts-server's workers) still works. Its cost: the kernel tells no one
+ *   that such work waits, so the ring fd does not poll readable for it; a
+ *   reactor embedded in another loop (nt_reactor_backend_fd) has its ring
+ *   made again with the next set (ur_fd).
+ * - COOP_TASKRUN (5.19): task work waits for the next system call rather
+ *   than interrupting the thread.
+ * - TASKRUN_FLAG: the kernel marks pending task work in the SQ ring's
+ *   flags, so a submission that does not wait still enters for it. */
+static const unsigned flag_sets[] = {
+    IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+        IORING_SETUP_R_DISABLED | IORING_SETUP_TASKRUN_FLAG,
+    IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG, 0};
+#define EMBEDDABLE_SETS 1 /* flag_sets[1..] poll readable for all work */
+
+/* Makes ring with the first set from flag_sets[first] the kernel takes. */
+static int ring_create(uring_data_t *d, struct io_uring *ring, size_t first) {
+  struct io_uring_params p;
+  int rc = -EINVAL;
+  for (size_t i = first; i < sizeof flag_sets / sizeof *flag_sets; i++) {
+    memset(&p, 0, sizeof p);
+    p.flags = IORING_SETUP_CQSIZE | flag_sets[i];
+    p.cq_entries = CQ_ENTRIES;
+    if (nt__uring_flags_hook && nt__uring_flags_hook(flag_sets[i]))
+      rc = -EINVAL;
+    else
+      rc = io_uring_queue_init_params(SQ_ENTRIES, ring, &p);
+    if (rc != -EINVAL) break;
+  }
+  if (rc < 0) return rc;
+  /* Completions that do not fit must wait in the kernel, not be dropped;
+   * and a poll is only safe to re-arm once the old one is known gone. */
+  if (!(p.features & IORING_FEAT_NODROP)) {
+    io_uring_queue_exit(ring);
+    return NT_ENOTSUP;
+  }
+  d->defer = (p.flags & IORING_SETUP_DEFER_TASKRUN) != 0;
+  d->disabled = (p.flags & IORING_SETUP_R_DISABLED) != 0;
+  return 0;
+}
+
+unsigned nt__uring_setup_flags(const nt_reactor_t *r) {
+  const uring_data_t *d = r->backend_data;
+  return d->ring.flags;
+}
+
 static int ur_init(nt_reactor_t *r) {
   if (nt__uring_setup_hook) {
     int rc = nt__uring_setup_hook();
@@ -180,28 +269,10 @@ static int ur_init(nt_reactor_t *r) {
   }
   uring_data_t *d = nt__calloc(1, sizeof *d);
   if (!d) return NT_ENOMEM;
-  struct io_uring_params p;
-  memset(&p, 0, sizeof p);
-  p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN |
-            IORING_SETUP_TASKRUN_FLAG;
-  p.cq_entries = CQ_ENTRIES;
-  int rc = io_uring_queue_init_params(SQ_ENTRIES, &d->ring, &p);
-  if (rc == -EINVAL) { /* a kernel before 5.19: no cooperative task runs */
-    memset(&p, 0, sizeof p);
-    p.flags = IORING_SETUP_CQSIZE;
-    p.cq_entries = CQ_ENTRIES;
-    rc = io_uring_queue_init_params(SQ_ENTRIES, &d->ring, &p);
-  }
+  int rc = ring_create(d, &d->ring, 0);
   if (rc < 0) {
     nt__free(d);
     return rc;
-  }
-  /* Completions that do not fit must wait in the kernel, not be dropped;
-   * and a poll is only safe to re-arm once the old one is known gone. */
-  if (!(p.features & IORING_FEAT_NODROP)) {
-    io_uring_queue_exit(&d->ring);
-    nt__free(d);
-    return NT_ENOTSUP;
   }
   /* Completion-based receives need a provided-buffer ring (5.19): a
    * kernel without one is served by epoll, as one without io_uring is. */
@@ -1438,10 +1509,18 @@ static nt__cio_t *ud_cio(uint64_t ud) {
 static int ur_wait(nt_reactor_t *r, int timeout_ms) {
   uring_data_t *d = r->backend_data;
   struct io_uring_cqe *cqe = NULL;
-  int rc;
+  int rc = ring_own(d);
+  if (rc == NT_EBUSY)
+    NT__DEBUG("io_uring: reactor run on a thread other than its own");
+  if (rc) return rc;
   nt__uring_stats.enters++;
   if (timeout_ms == 0) {
-    rc = io_uring_submit(&d->ring);
+    /* With DEFER_TASKRUN nothing completes unless the loop enters for it
+     * (liburing's submit enters only when the kernel has set
+     * IORING_SQ_TASKRUN, which it clears before running a bounded part of
+     * the work): a turn that does not block still collects what is ready. */
+    rc = d->defer ? io_uring_submit_and_get_events(&d->ring)
+                  : io_uring_submit(&d->ring);
   } else if (timeout_ms < 0) {
     rc = io_uring_submit_and_wait(&d->ring, 1);
   } else {
@@ -1508,15 +1587,70 @@ static int ur_wait(nt_reactor_t *r, int timeout_ms) {
  * (or in the kernel's overflow list, or as task work that posts them): a
  * host loop can sleep on it. What callbacks queued after the last wait is
  * still in the submission ring, invisible to the kernel, so the reactor
- * flushes it before the host sleeps (ur_flush, from backend_timeout). */
+ * flushes it before the host sleeps (ur_flush, from backend_timeout).
+ *
+ * Not with DEFER_TASKRUN: there a socket that becomes ready queues work for
+ * the submitting thread and tells nobody (neither the ring fd's poll nor a
+ * registered eventfd is woken; only a thread waiting in io_uring_enter
+ * is), so a host sleeping on the fd would sleep through the I/O. A reactor
+ * asked for its fd is therefore moved to a ring made with the next flags
+ * (COOP_TASKRUN), which is possible while its ring has not been enabled:
+ * nothing has reached the kernel yet, the requests queued so far are
+ * copied into the new ring and the buffer rings registered with it. Asked
+ * after the reactor's first turn, it says NT_ENOTSUP (docs/API.md). */
+static int buf_ring_register(struct io_uring *ring, void *mem, unsigned n,
+                             int group) {
+  struct io_uring_buf_reg reg;
+  memset(&reg, 0, sizeof reg);
+  reg.ring_addr = (uint64_t)(uintptr_t)mem;
+  reg.ring_entries = n;
+  reg.bgid = (uint16_t)group;
+  return io_uring_register_buf_ring(ring, &reg, 0);
+}
+
+static int ring_undefer(uring_data_t *d) {
+  if (!d->disabled) return NT_ENOTSUP; /* requests are in the kernel */
+  struct io_uring nr;
+  uint8_t defer = d->defer, disabled = d->disabled;
+  int rc = ring_create(d, &nr, EMBEDDABLE_SETS);
+  if (rc) {
+    d->defer = defer;
+    d->disabled = disabled;
+    return rc;
+  }
+  /* The queued SQEs (never submitted: the kernel's head has not moved),
+   * in order; the new ring is as large as the old. */
+  struct io_uring_sq *sq = &d->ring.sq;
+  for (unsigned i = *sq->khead; i != sq->sqe_tail; i++) {
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&nr);
+    memcpy(sqe, &sq->sqes[i & *sq->kring_mask], sizeof *sqe);
+  }
+  /* The buffer rings' memory is ours: registered with the new ring, whose
+   * head starts at 0 as the old one's still is. */
+  if (buf_ring_register(&nr, d->br, d->nbufs, BUF_GROUP) < 0 ||
+      (d->dbr && buf_ring_register(&nr, d->dbr, DGRAM_NBUFS, DGRAM_GROUP) < 0)) {
+    io_uring_queue_exit(&nr);
+    d->defer = defer;
+    d->disabled = disabled;
+    return NT_ENOTSUP;
+  }
+  io_uring_queue_exit(&d->ring);
+  d->ring = nr;
+  return 0;
+}
+
 static int ur_fd(const nt_reactor_t *r) {
-  const uring_data_t *d = r->backend_data;
+  uring_data_t *d = r->backend_data;
+  if (d->defer) {
+    int rc = ring_undefer(d);
+    if (rc) return rc;
+  }
   return d->ring.ring_fd;
 }
 
 static void ur_flush(nt_reactor_t *r) {
   uring_data_t *d = r->backend_data;
-  if (io_uring_sq_ready(&d->ring)) io_uring_submit(&d->ring);
+  if (io_uring_sq_ready(&d->ring)) ring_submit(d);
 }
 
 const struct nt__backend nt__backend_uring = {

@@ -137,6 +137,12 @@ extern const struct nt__backend nt__backend_uring;
  * ring is first used. */
 extern int (*nt__uring_setup_hook)(void);
 extern unsigned nt__uring_nbufs_override;
+/* Called with each set of setup flags ur_init tries (best first): nonzero
+ * refuses it as a kernel without them would (EINVAL), so the next is
+ * tried. */
+extern int (*nt__uring_flags_hook)(unsigned flags);
+/* The IORING_SETUP_* flags r's ring was made with (r on io_uring). */
+unsigned nt__uring_setup_flags(const nt_reactor_t *r);
 /* Counters for tests, process-wide: receives that found every provided
  * buffer in use, sends the kernel took only part of, chunks kept while
  * reading was off, cios allocated and not yet freed. */

@@ -130,40 +130,50 @@ typedef struct worker {
   int started;
 } worker_t;
 
+static void worker_close(worker_t *w);
+
+/* A worker closes what it owns on its own thread: an io_uring reactor
+ * runs only on the thread that first ran it (docs/API.md). */
 static void *worker_main(void *arg) {
   worker_t *w = arg;
   nt_reactor_run(w->reactor);
+  worker_close(w);
   return NULL;
 }
 
-typedef struct {
-  worker_t *workers;
-  int n;
-} server_t;
-
-/* SIGINT/SIGTERM on the main reactor (worker 0): stop every reactor. */
+/* SIGINT/SIGTERM on the main reactor (worker 0): it stops, then stops the
+ * others (once each: a second stop could stay queued on a reactor whose
+ * thread has already closed everything). */
 static void on_signal(nt_reactor_t *r, int signum, void *arg) {
-  server_t *s = arg;
-  (void)signum;
-  for (int i = 1; i < s->n; i++) nt_reactor_stop_from_thread(s->workers[i].reactor);
+  (void)signum, (void)arg;
   nt_reactor_stop(r);
 }
 
+/* Closes a worker's listeners and connections; its reactor stays. */
+static void worker_close(worker_t *w) {
+  if (w->listener) nt_listener_close(w->listener);
+  w->listener = NULL;
+  if (w->udp) nt_udp_close(w->udp);
+  w->udp = NULL;
+  for (int k = 0; k < MAX_LISTEN; k++) {
+    nt_endpoint_listener_close(w->eps[k]);
+    w->eps[k] = NULL;
+    if (w->ep_udp[k]) nt_udp_close(w->ep_udp[k]);
+    w->ep_udp[k] = NULL;
+  }
+  if (w->reactor) {
+    nt_reactor_close_all(w->reactor);
+    /* Let closes finish (connection_lost, destroy), bounded. */
+    for (int k = 0; k < 100 && nt_reactor_run_once(w->reactor, 0) > 0; k++)
+      ;
+  }
+}
+
+/* Workers whose thread ran have closed theirs (worker_main). */
 static void workers_free(worker_t *ws, int n) {
   for (int i = 0; i < n; i++) {
-    if (ws[i].listener) nt_listener_close(ws[i].listener);
-    if (ws[i].udp) nt_udp_close(ws[i].udp);
-    for (int k = 0; k < MAX_LISTEN; k++) {
-      nt_endpoint_listener_close(ws[i].eps[k]);
-      if (ws[i].ep_udp[k]) nt_udp_close(ws[i].ep_udp[k]);
-    }
-    if (ws[i].reactor) {
-      nt_reactor_close_all(ws[i].reactor);
-      /* Let closes finish (connection_lost, destroy), bounded. */
-      for (int k = 0; k < 100 && nt_reactor_run_once(ws[i].reactor, 0) > 0; k++)
-        ;
-      nt_reactor_free(ws[i].reactor);
-    }
+    if (!ws[i].started) worker_close(&ws[i]);
+    if (ws[i].reactor) nt_reactor_free(ws[i].reactor);
   }
   free(ws);
 }
@@ -346,8 +356,7 @@ static int ts_server(server_opts_t *sop, int argc, char **argv) {
   }
   fflush(stdout);
 
-  server_t srv = {ws, nworkers};
-  nt_reactor_handle_signals(ws[0].reactor, on_signal, &srv);
+  nt_reactor_handle_signals(ws[0].reactor, on_signal, NULL);
   for (int i = 1; i < nworkers; i++) {
     if (pthread_create(&ws[i].thread, NULL, worker_main, &ws[i]) == 0)
       ws[i].started = 1;

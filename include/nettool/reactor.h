@@ -102,7 +102,9 @@ int nt_reactor_alive(const nt_reactor_t *r);
  * epoll fd, or the io_uring ring's fd: readable while completions wait;
  * also woken by nt_call_from_thread). Owned by the reactor: poll it, never
  * read or close it. NT_ENOTSUP on the poll backend, which has no such fd:
- * create the reactor with backend "epoll" (the default) or "io_uring". */
+ * create the reactor with backend "epoll" (the default) or "io_uring". On
+ * io_uring, ask for it before the reactor's first turn (the ring is then
+ * made again in a form whose fd wakes a sleeping host); NT_ENOTSUP after. */
 int nt_reactor_backend_fd(const nt_reactor_t *r);
 
 /* How long the host loop may sleep, in ms, from a fresh clock reading:
