@@ -1068,6 +1068,9 @@ static void ur_acc_close(nt_reactor_t *r, struct nt__acc *a) {
     }
   }
   acc_maybe_free(d, a);
+  /* The owner closes the listening fd next: an accept still queued must
+   * reach the kernel while the number is this socket's, not another's. */
+  ur_flush(r);
 }
 
 static int acc_done(uring_data_t *d, struct nt__acc *a, int res,

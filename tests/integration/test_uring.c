@@ -901,6 +901,45 @@ static void test_cio_close_before_submit(void **state) {
   assert_int_equal(nt_test_reactor_free(r), 0);
 }
 
+/* A listener closed in the turn it was opened (its multishot accept still
+ * in the submission ring): the accept must not be issued on the fd number
+ * after the close, where another listening socket may have it, and take
+ * that socket's connections. */
+static void test_accept_close_before_submit(void **state) {
+  (void)state;
+  nt_reactor_t *r = uring_new();
+  run_for(r, 5);
+  acc_ctx_t *a = calloc(1, sizeof *a);
+  assert_non_null(a);
+  nt_factory_t f = {&acc_fops, a};
+  nt_listener_t *l = NULL;
+  int probe = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  close(probe); /* the number the listener gets */
+  assert_int_equal(nt_tcp_listen(r, "127.0.0.1", 0, &f, NULL, &l), 0);
+  nt_listener_close(l);
+  int l2 = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  assert_int_equal(l2, probe); /* the number, reused */
+  struct sockaddr_in sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(bind(l2, (struct sockaddr *)&sa, sizeof sa), 0);
+  socklen_t slen = sizeof sa;
+  assert_int_equal(getsockname(l2, (struct sockaddr *)&sa, &slen), 0);
+  assert_int_equal(listen(l2, 4), 0);
+  int cl = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  assert_int_equal(connect(cl, (struct sockaddr *)&sa, slen), 0);
+  run_for(r, 30);
+  int s2 = accept4(l2, NULL, NULL, SOCK_CLOEXEC);
+  assert_true(s2 >= 0); /* still l2's */
+  assert_int_equal(a->built, 0);
+  close(s2);
+  close(cl);
+  close(l2);
+  free(a);
+  assert_int_equal(nt_test_reactor_free(r), 0);
+}
+
 /* --- datagrams through the ring ------------------------------------------- */
 
 #define DG_MAX 1100
@@ -1523,6 +1562,7 @@ int main(void) {
       cmocka_unit_test(test_writes_batched_per_turn),
       cmocka_unit_test(test_multishot_accept),
       cmocka_unit_test(test_cio_close_before_submit),
+      cmocka_unit_test(test_accept_close_before_submit),
       cmocka_unit_test(test_udp_through_ring),
       cmocka_unit_test(test_udp_burst_one_turn),
       cmocka_unit_test(test_udp_refused_through_ring),
