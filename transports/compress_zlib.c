@@ -16,10 +16,10 @@
  * mark, sendv says EAGAIN and the core queues upstairs instead.
  *
  * With NT_ZLIB_LAZY (CMake; on by default) the library is not linked with
- * zlib: the first layer dlopen()s it (nt__compress_load), so a process
- * that never compresses does not carry its ~110 KiB (nntp-get without
- * COMPRESS, issue 13; yEnc's CRC32 is the library's own). Every call goes
- * through the table Z either way. */
+ * zlib: the first layer, or the first yEnc CRC32 (nt__zlib_crc32), dlopen()s
+ * it (nt__compress_load), so a process that neither compresses nor decodes
+ * yEnc does not carry its ~110 KiB (issue 13). Every call goes through the
+ * table Z either way. */
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
@@ -37,6 +37,8 @@
 /* Every zlib function called (the Init2 ones under their real names: the
  * macros pass zlib.h's version and struct size). */
 #define NT__ZLIB_FUNCS(X) \
+  X(crc32) \
+  X(crc32_combine64) \
   X(deflate) \
   X(deflateEnd) \
   X(deflateInit2_) \
@@ -86,6 +88,28 @@ static void z_load(void) {
 int nt__compress_load(void) {
   pthread_once(&z_once, z_load);
   return z_status;
+}
+
+int nt__zlib_crc32(uint32_t *crc, const void *buf, size_t len) {
+  int rc = nt__compress_load();
+  if (rc) return rc;
+  const unsigned char *p = buf;
+  uint32_t c = *crc;
+  while (len) { /* zlib takes uInt lengths */
+    uInt n = len > (1u << 30) ? (1u << 30) : (uInt)len;
+    c = (uint32_t)Z.crc32(c, p, n);
+    p += n;
+    len -= n;
+  }
+  *crc = c;
+  return 0;
+}
+
+int nt__zlib_crc32_combine(uint32_t *crc1, uint32_t crc2, uint64_t len2) {
+  int rc = nt__compress_load();
+  if (rc) return rc;
+  *crc1 = (uint32_t)Z.crc32_combine64(*crc1, crc2, (z_off64_t)len2);
+  return 0;
 }
 
 #define OUT_CHUNK 16384u

@@ -103,7 +103,10 @@ int nt_yenc_feed_line(nt_yenc_t *y, const char *line, size_t len);
 int nt_yenc_finish(nt_yenc_t *y);
 
 /* The CRC32 of two consecutive pieces (zlib's crc32_combine): the whole
- * file's CRC from its parts' CRCs and lengths, in order. */
+ * file's CRC from its parts' CRCs and lengths, in order. Both functions
+ * load zlib (libz.so.1) at their first call where the library was built
+ * with NT_ZLIB_LAZY (the default); where it cannot be loaded (logged) they
+ * return a wrong CRC, so a check fails rather than passes. */
 uint32_t nt_yenc_crc_combine(uint32_t crc1, uint32_t crc2, uint64_t len2);
 /* CRC32 of a buffer (zlib's), continuing from crc (start: 0). */
 uint32_t nt_yenc_crc32(uint32_t crc, const void *buf, size_t len);

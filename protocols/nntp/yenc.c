@@ -1,9 +1,9 @@
 /* yEnc 1.3 framing: =ybegin / =ypart / =yend lines around the data, one
  * article at a time, with the part's CRC32 and size checked at the end.
  * The data lines go through the kernel (yenc_kernel.c). */
-#include <pthread.h>
 #include <string.h>
 
+#include "compress-int.h"
 #include "nettool/yenc.h"
 
 /* The stages of one article, in order. */
@@ -28,59 +28,6 @@ void nt_yenc_output_taken(nt_yenc_t *y) {
   y->out_done += y->out_len;
   y->out_len = 0;
   y->crc_at = 0;
-}
-
-/* CRC-32 without zlib: zlib is loaded for COMPRESS DEFLATE only
- * (compress_zlib.c), and linked for two functions here its mapping was
- * ~110 KiB of nntp-get's peak memory (issue 13). Slicing by 8 (tables of
- * the reflected polynomial, made once: 8 KiB) where PCLMULQDQ is missing
- * and for the short ends; x^n mod P for combining, as zlib 1.2.12 does. */
-#define CRC_POLY 0xedb88320u
-static uint32_t crc_tab[8][256];
-static uint32_t x2n_tab[32]; /* x^(2^k) mod P */
-static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
-
-/* a(x) * b(x) mod P(x), reflected */
-static uint32_t mult_mod_p(uint32_t a, uint32_t b) {
-  uint32_t m = 1u << 31, p = 0;
-  for (;;) {
-    if (a & m) {
-      p ^= b;
-      if ((a & (m - 1)) == 0) break;
-    }
-    m >>= 1;
-    b = b & 1 ? (b >> 1) ^ CRC_POLY : b >> 1;
-  }
-  return p;
-}
-
-static void crc_init(void) {
-  for (uint32_t i = 0; i < 256; i++) {
-    uint32_t c = i;
-    for (int k = 0; k < 8; k++) c = c & 1 ? (c >> 1) ^ CRC_POLY : c >> 1;
-    crc_tab[0][i] = c;
-  }
-  for (int t = 1; t < 8; t++)
-    for (int i = 0; i < 256; i++)
-      crc_tab[t][i] = (crc_tab[t - 1][i] >> 8) ^ crc_tab[0][crc_tab[t - 1][i] & 0xff];
-  uint32_t p = 1u << 30; /* x^1 */
-  for (int k = 0; k < 32; k++) {
-    x2n_tab[k] = p;
-    p = mult_mod_p(p, p);
-  }
-}
-
-/* c is the running register (the CRC inverted) */
-static uint32_t crc_slice8(uint32_t c, const unsigned char *p, size_t n) {
-  for (; n >= 8; p += 8, n -= 8) {
-    uint32_t lo = c ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-                       (uint32_t)p[3] << 24);
-    c = crc_tab[7][lo & 0xff] ^ crc_tab[6][(lo >> 8) & 0xff] ^ crc_tab[5][(lo >> 16) & 0xff] ^
-        crc_tab[4][lo >> 24] ^ crc_tab[3][p[4]] ^ crc_tab[2][p[5]] ^ crc_tab[1][p[6]] ^
-        crc_tab[0][p[7]];
-  }
-  while (n--) c = (c >> 8) ^ crc_tab[0][(c ^ *p++) & 0xff];
-  return c;
 }
 
 #if defined(__x86_64__)
@@ -164,18 +111,15 @@ uint32_t nt_yenc_crc32(uint32_t crc, const void *buf, size_t len) {
     len -= n;
   }
 #endif
-  if (!len) return crc;
-  pthread_once(&crc_once, crc_init);
-  return ~crc_slice8(~crc, p, len);
+  /* the ends the folding leaves, and CPUs without PCLMULQDQ: zlib's (a
+   * wrong CRC, so a mismatch, where zlib cannot be loaded: logged) */
+  if (len && nt__zlib_crc32(&crc, p, len)) return ~crc;
+  return crc;
 }
 
-/* The CRC of A then B from theirs: crc1 * x^(8*len2) + crc2 (mod P). */
 uint32_t nt_yenc_crc_combine(uint32_t crc1, uint32_t crc2, uint64_t len2) {
-  pthread_once(&crc_once, crc_init);
-  uint32_t x = 1u << 31; /* x^0 */
-  for (unsigned k = 3; len2; len2 >>= 1, k++) /* x^(len2 * 2^3) */
-    if (len2 & 1) x = mult_mod_p(x2n_tab[k & 31], x);
-  return mult_mod_p(x, crc1) ^ crc2;
+  if (nt__zlib_crc32_combine(&crc1, crc2, len2)) return ~(crc1 ^ crc2);
+  return crc1;
 }
 
 /* "key=value" in a header line: the value after " key=" (or at the start)

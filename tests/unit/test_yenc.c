@@ -388,9 +388,9 @@ static void test_crc32_fast(void **state) {
   free(buf);
 }
 
-/* nt_yenc_crc_combine (the library's own since zlib is loaded for
- * COMPRESS only) against zlib's crc32_combine64: random CRCs, lengths
- * from 0 to 2^40. */
+/* nt_yenc_crc_combine (zlib's, through the table compress_zlib.c fills
+ * when it loads zlib) against zlib's crc32_combine64 linked here: random
+ * CRCs, lengths from 0 to 2^40. */
 static void test_crc_combine(void **state) {
   (void)state;
   uint64_t x = 88172645463325252ull;
