@@ -127,6 +127,7 @@ typedef struct {
 int (*nt__uring_setup_hook)(void);
 int (*nt__uring_flags_hook)(unsigned flags);
 unsigned nt__uring_nbufs_override;
+int nt__uring_dgram_setup_fail;
 nt__uring_stats_t nt__uring_stats;
 
 /* --- submission ------------------------------------------------------------- */
@@ -1191,6 +1192,7 @@ typedef struct dsend {
 
 static int dbr_setup(uring_data_t *d) {
   if (d->dbr) return 0;
+  if (nt__uring_dgram_setup_fail) return NT_ENOTSUP;
   size_t ring_bytes = DGRAM_NBUFS * sizeof(struct io_uring_buf);
   ring_bytes = (ring_bytes + 4095) & ~(size_t)4095;
   size_t bytes = ring_bytes + (size_t)DGRAM_NBUFS * DGRAM_STRIDE;

@@ -137,6 +137,9 @@ extern const struct nt__backend nt__backend_uring;
  * ring is first used. */
 extern int (*nt__uring_setup_hook)(void);
 extern unsigned nt__uring_nbufs_override;
+/* Nonzero: the datagram buffer group cannot be set up, as on a kernel
+ * without buffer rings (udp.c then watches the socket). */
+extern int nt__uring_dgram_setup_fail;
 /* Called with each set of setup flags ur_init tries (best first): nonzero
  * refuses it as a kernel without them would (EINVAL), so the next is
  * tried. */

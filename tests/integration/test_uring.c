@@ -1352,6 +1352,38 @@ static void test_udp_close_before_first_turn(void **state) {
   nt_reactor_free(r);
 }
 
+/* A ring whose datagram buffer group cannot be set up (a kernel without
+ * buffer rings, through the test hook): the endpoint is made anyway and
+ * works through readiness, nothing of it through the ring. */
+static void test_udp_falls_back_to_readiness(void **state) {
+  (void)state;
+  nt_reactor_t *r = uring_new();
+  nt__uring_dgram_setup_fail = 1;
+  dg_t *srv = dg_new(), *cli = dg_new();
+  srv->echo = 1;
+  nt__uring_stats_t s0 = nt__uring_stats;
+  assert_int_equal(nt_udp_bind(r, "127.0.0.1", 0, &srv->base, NULL, &srv->u), 0);
+  assert_int_equal(nt_udp_bind(r, "127.0.0.1", 0, &cli->base, NULL, &cli->u), 0);
+  nt__uring_dgram_setup_fail = 0;
+  struct sockaddr_storage sa;
+  socklen_t salen;
+  assert_int_equal(nt_udp_local_address(srv->u, &sa, &salen), 0);
+  assert_int_equal(
+      nt_udp_sendto(cli->u, "ping", 4, (struct sockaddr *)&sa, salen), 0);
+  dg_want_t w = {cli, 1};
+  assert_true(run_until(r, dg_got, &w, 3000));
+  assert_int_equal(cli->n, 1);
+  assert_memory_equal(cli->data[0], "ping", 4);
+  assert_int_equal(nt__uring_stats.udp_sends, s0.udp_sends);
+  assert_int_equal(nt__uring_stats.udp_recvs, s0.udp_recvs);
+  assert_int_equal(nt__uring_stats.dios_live, s0.dios_live);
+  dg_close(r, srv);
+  dg_close(r, cli);
+  dg_free(srv);
+  dg_free(cli);
+  nt_reactor_free(r);
+}
+
 /* --- zero-copy sends ------------------------------------------------------ */
 
 /* A loopback TCP connection: *a wrapped as a transport on r running ca,
@@ -1570,6 +1602,7 @@ int main(void) {
       cmocka_unit_test(test_udp_queue_bound),
       cmocka_unit_test(test_udp_reactor_freed_after_close),
       cmocka_unit_test(test_udp_close_before_first_turn),
+      cmocka_unit_test(test_udp_falls_back_to_readiness),
       cmocka_unit_test(test_zc_forced_on),
       cmocka_unit_test(test_zc_auto_turns_off),
       cmocka_unit_test(test_zc_release_in_flight),
