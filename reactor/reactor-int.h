@@ -164,6 +164,8 @@ typedef struct {
   /* zero-copy sends submitted, notifications saying the kernel copied
    * anyway, connections that turned zero-copy off after one */
   unsigned long zc_sends, zc_copied, zc_off;
+  /* send copies that reused a block a finished send left (snd_get) */
+  unsigned long snd_reused;
 } nt__uring_stats_t;
 extern nt__uring_stats_t nt__uring_stats;
 #endif
