@@ -61,6 +61,7 @@ typedef struct {
   const char *name;
   nt_resolve_t *lookup;
   int done;
+  int timed_out; /* cancelled by the deadline */
   int status;
   char **lines;
   size_t nlines;
@@ -79,7 +80,8 @@ static void resolved(void *arg, int status, const nt_address_t *addrs,
   entry_t *e = arg;
   e->done = 1;
   e->lookup = NULL;
-  e->status = status;
+  /* the deadline's cancel is heard here, a turn later: a timeout */
+  e->status = status == NT_ECANCELED && e->timed_out ? NT_EDNS_TIMEOUT : status;
   if (!status) {
     e->lines = calloc(n, sizeof *e->lines);
     for (size_t i = 0; e->lines && i < n; i++) {
@@ -99,6 +101,7 @@ static void deadline_cb(nt_timer_t *t) {
   run_t *run = t->data;
   for (size_t i = 0; i < run->n; i++)
     if (!run->e[i].done && run->e[i].lookup) {
+      run->e[i].timed_out = 1;
       nt_resolve_cancel(run->e[i].lookup);
       run->e[i].status = NT_EDNS_TIMEOUT; /* reported as the timeout it is */
     }

@@ -66,6 +66,18 @@ start=$(date +%s%N)
 "$nt" resolve --server "127.0.0.1:$silent" --timeout 1 a.test >"$dir/out" 2>"$dir/err"; echo $? >"$dir/rc"
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 check "silent server: timeout after about 1 s (took ${ms} ms)" eval 'rc 5 && err_has "(timeout)" && [ "$ms" -lt 3000 ]'
+# The command's deadline (--timeout + 0.5 s) passes before c-ares's own
+# retries end (a process stopped past it, as on a loaded machine): the
+# lookup it cancels is still reported as the timeout, not as a cancel
+"$nt" resolve --server "127.0.0.1:$silent" --timeout 1 a.test >"$dir/out" 2>"$dir/err" &
+bg=$!
+sleep 0.2
+kill -STOP $bg
+sleep 2
+kill -CONT $bg
+wait $bg
+echo $? >"$dir/rc"
+check "silent server, the deadline passed while stopped: still the timeout" eval 'rc 5 && err_has "(timeout)" && one_err_line 1'
 # SIGINT while a lookup is pending: exit 130 at once, one line. A
 # background job of this script starts with SIGINT ignored, so a signal sent
 # before nettool installs its handler would be lost (and the lookup run to
