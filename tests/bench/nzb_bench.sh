@@ -38,7 +38,7 @@ else
 fi
 # shellcheck disable=SC2046 # the flags are words
 cc -O2 -std=gnu11 -I"$root/include" "$root/tests/bench/yenc_bench.c" "$lib" \
-  $(pkg-config --libs libcares expat zlib) -lssl -lcrypto -lpthread -o "$work/yenc_bench"
+  $(pkg-config --libs libcares expat zlib liburing) -lssl -lcrypto -lpthread -ldl -o "$work/yenc_bench"
 
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 bash "$root/tests/integration/nntp_inn.sh" start "$work/inn" "$port" >/dev/null ||
