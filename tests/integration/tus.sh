@@ -95,16 +95,32 @@ rm -f "$S1"/*
 # --- SIGKILL at random points, then the same command ----------------------------
 head -c 67108864 /dev/urandom >"$d/big.bin"
 CH=131072 # small pieces: many round trips, so a fast machine still sees kills land mid-upload
+# the bytes the server holds of the upload (its largest data file)
+held() {
+  local g n=0 m
+  for g in "$S1"/*; do
+    case $g in *.json) continue ;; esac
+    [ -f "$g" ] || continue
+    m=$(stat -c %s "$g")
+    [ "$m" -gt "$n" ] && n=$m
+  done
+  echo "$n"
+}
 kills=0 finished=0 early=0
 for i in 1 2 3 4 5 6 7 8; do
+  before=$(held)
   "$nt" http-upload --resumable --chunk-size $CH "$U" "$d/big.bin" >"$d/k.out" 2>"$d/k.err" &
   pid=$!
-  # odd rounds: at a random moment from the start (creation included); even
-  # rounds: a random moment once the journal names the upload (mid-data)
+  # odd rounds: at a random moment from the start (creation included), 10-50
+  # ms; even rounds: once this run has moved the server's data 1-4 MiB on
+  # (at most 10 s), mid-data. By progress, not by time alone: a quiet
+  # machine sends the whole 64 MiB in well under a second.
   if [ $((i % 2)) = 0 ]; then
-    for _ in $(seq 200); do [ -e "$d/big.bin.nettool-upload" ] && break; t_alive $pid || break; sleep 0.05; done
+    want=$((before + (RANDOM % 4 + 1) * 1048576))
+    for _ in $(seq 1000); do [ "$(held)" -ge $want ] && break; t_alive $pid || break; sleep 0.01; done
+  else
+    sleep "0.0$((RANDOM % 5 + 1))"
   fi
-  sleep "0.$((RANDOM % 20 + 5))"
   if t_alive $pid; then
     # killed before the journal named the upload: the server may keep an
     # orphan creation (a POST answered after the kill), never used again
