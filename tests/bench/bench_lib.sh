@@ -32,3 +32,27 @@ bench_shm() {
   chmod 755 "$d"
   echo "$d"
 }
+
+# bench_pins: pin (the client's CPU, 1) and srv_pin (the servers', 0) as
+# taskset prefixes where there are 2 CPUs or more; empty arrays elsewhere
+bench_pins() {
+  pin=()
+  srv_pin=()
+  if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+    pin=(taskset -c 1)
+    srv_pin=(taskset -c 0)
+  fi
+}
+
+# bench_sink DIR: tests/bench/http_sink.c built in DIR and started (pinned
+# with srv_pin, if set), discarding what is uploaded to it; sets sink_pid
+# (the caller stops it) and sink_url. Exits 1 if it does not start.
+bench_sink() {
+  local dir=$1
+  cc -O2 -Wall -o "$dir/http_sink" "$root/tests/bench/http_sink.c" -lssl -lcrypto
+  "${srv_pin[@]}" "$dir/http_sink" "$dir/http.port" >"$dir/sink.log" 2>&1 &
+  sink_pid=$!
+  for _ in $(seq 50); do [ -s "$dir/http.port" ] && break; sleep 0.1; done
+  [ -s "$dir/http.port" ] || { echo "$bench_name: http_sink did not start" >&2; exit 1; }
+  sink_url=http://127.0.0.1:$(cat "$dir/http.port")/upload
+}

@@ -42,12 +42,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pin=()
-srv_pin=()
-if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
-  pin=(taskset -c 1)
-  srv_pin=(taskset -c 0)
-fi
+bench_pins
 
 sh "$root/tests/tls/make-certs.sh" "$shm/certs" >/dev/null
 chmod 755 "$shm/certs"
@@ -56,12 +51,8 @@ port=$(ftp_free_port)
 vsftpd_start "$shm/srv" "$port" "$shm/certs" >/dev/null
 ((${#srv_pin[@]})) && taskset -a -p -c 0 "${FTP_PEERS_PIDS[-1]}" >/dev/null
 
-cc -O2 -Wall -o "$shm/http_sink" "$root/tests/bench/http_sink.c" -lssl -lcrypto
-"${srv_pin[@]}" "$shm/http_sink" "$shm/http.port" >"$shm/sink.log" 2>&1 &
-sink_pid=$!
-for _ in $(seq 50); do [ -s "$shm/http.port" ] && break; sleep 0.1; done
-[ -s "$shm/http.port" ] || { echo "sendfile_bench: http_sink did not start" >&2; exit 1; }
-http_url=http://127.0.0.1:$(cat "$shm/http.port")/upload
+bench_sink "$shm"
+http_url=$sink_url
 
 src=$shm/src.bin
 head -c $((size_mib * 1024 * 1024)) /dev/urandom >"$src"

@@ -33,18 +33,9 @@ cleanup() {
   rm -rf "$shm"
 }
 trap cleanup EXIT
-pin=()
-srv_pin=()
-if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
-  pin=(taskset -c 1)
-  srv_pin=(taskset -c 0)
-fi
-cc -O2 -Wall -o "$shm/http_sink" "$root/tests/bench/http_sink.c" -lssl -lcrypto
-"${srv_pin[@]}" "$shm/http_sink" "$shm/http.port" >"$shm/sink.log" 2>&1 &
-sink_pid=$!
-for _ in $(seq 50); do [ -s "$shm/http.port" ] && break; sleep 0.1; done
-[ -s "$shm/http.port" ] || { echo "zc_bench: http_sink did not start" >&2; exit 1; }
-url=http://127.0.0.1:$(cat "$shm/http.port")/upload
+bench_pins
+bench_sink "$shm"
+url=$sink_url
 src=$shm/src.bin
 head -c $((size_mib * 1024 * 1024)) /dev/urandom >"$src"
 bytes=$((size_mib * 1024 * 1024))
