@@ -80,6 +80,13 @@ enum { OBJ_DIO = 1, OBJ_DSEND = 2, OBJ_ZC = 3 };
 #define SND_MIN 4096
 #define SND_CLASSES 5
 #define SND_CACHE_BYTES (1024 * 1024)
+/* Batched waits (batch_next): the default bound on the wait for a batch,
+ * and the most input completions one waits for. */
+#define BATCH_US 100
+#define BATCH_MAX 32
+#ifndef IORING_FEAT_MIN_TIMEOUT /* 6.12; liburing 2.3's headers predate it */
+#define IORING_FEAT_MIN_TIMEOUT (1U << 15)
+#endif
 
 typedef struct {
   uint32_t gen;   /* bumped when the armed poll is removed */
@@ -113,6 +120,15 @@ typedef struct {
    * and not yet enabled (ring_own); the thread that enabled it */
   uint8_t defer, disabled;
   pthread_t owner;
+  /* batched waits (see batch_next): the kernel has min_wait_usec; the
+   * batch's bound in microseconds (0: off) and its size in input
+   * completions; sends submitted since the last wait (their completions
+   * count in the kernel's wait too) */
+  uint8_t min_wait_ok;
+  uint16_t batch;
+  uint32_t batch_us;
+  uint32_t sends_out;
+  uint32_t dgram_inputs; /* datagram receives' completions this turn */
   /* datagram sockets (see the dio section): their buffer group, set up
    * when the first one opens, and their states */
   struct io_uring_buf_ring *dbr;
@@ -264,6 +280,7 @@ static int ring_create(uring_data_t *d, struct io_uring *ring, size_t first) {
     return NT_ENOTSUP;
   }
   d->defer = (p.flags & IORING_SETUP_DEFER_TASKRUN) != 0;
+  d->min_wait_ok = (p.features & IORING_FEAT_MIN_TIMEOUT) != 0;
   d->disabled = (p.flags & IORING_SETUP_R_DISABLED) != 0;
   return 0;
 }
@@ -271,6 +288,11 @@ static int ring_create(uring_data_t *d, struct io_uring *ring, size_t first) {
 unsigned nt__uring_setup_flags(const nt_reactor_t *r) {
   const uring_data_t *d = r->backend_data;
   return d->ring.flags;
+}
+
+unsigned nt__uring_batch_us(const nt_reactor_t *r) {
+  const uring_data_t *d = r->backend_data;
+  return d->min_wait_ok ? d->batch_us : 0;
 }
 
 static int ur_init(nt_reactor_t *r) {
@@ -296,6 +318,13 @@ static int ur_init(nt_reactor_t *r) {
   unsigned start = URING_NBUFS_START < d->nbufs ? URING_NBUFS_START : d->nbufs;
   br_post_new(d, start);
   d->r = r;
+  d->batch = 1;
+  d->batch_us = BATCH_US;
+  const char *bu = getenv("NETTOOL_URING_BATCH_US");
+  if (bu && *bu) {
+    long v = strtol(bu, NULL, 10);
+    d->batch_us = v >= 0 && v <= 10000 ? (uint32_t)v : BATCH_US;
+  }
   r->backend_data = d;
   return 0;
 }
@@ -647,7 +676,7 @@ static void cio_submit_send(uring_data_t *d, nt__cio_t *c) {
   snd_t *b = c->snd;
   struct io_uring_sqe *sqe = get_sqe(d);
   if (!sqe) return; /* cannot happen after a flush */
-  if (b->zc) {
+  if (b->zc) { /* (not counted in sends_out: two completions, one late) */
     io_uring_prep_send_zc(sqe, c->fd, b->data + b->off, b->len - b->off,
                           MSG_NOSIGNAL, IORING_SEND_ZC_REPORT_USAGE);
     io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)b | TAG_OBJ);
@@ -658,6 +687,7 @@ static void cio_submit_send(uring_data_t *d, nt__cio_t *c) {
   io_uring_prep_send(sqe, c->fd, b->data + b->off, b->len - b->off,
                      MSG_NOSIGNAL);
   io_uring_sqe_set_data64(sqe, cio_ud(c, TAG_CIO_SEND));
+  d->sends_out++;
 }
 
 /* The send's user_data, for its cancel. */
@@ -1452,6 +1482,7 @@ static int ur_dio_send(nt_reactor_t *r, struct nt__dio *c,
   }
   io_uring_prep_sendmsg(sqe, c->fd, &b->msg, MSG_NOSIGNAL);
   io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)b | TAG_OBJ);
+  d->sends_out++;
   b->next = c->sends;
   if (b->next) b->next->prev = b;
   c->sends = b;
@@ -1523,6 +1554,7 @@ static void dio_free_all(uring_data_t *d) {
 static int obj_done(uring_data_t *d, void *obj, int res, unsigned flags) {
   switch (*(uint8_t *)obj) {
   case OBJ_DIO:
+    d->dgram_inputs++;
     return dio_recv_done(d, obj, res, flags);
   case OBJ_DSEND:
     return dsend_done(d, obj, res);
@@ -1571,6 +1603,73 @@ static nt__cio_t *ud_cio(uint64_t ud) {
   return (nt__cio_t *)(uintptr_t)(ud & ~(uint64_t)TAG_MASK);
 }
 
+/* --- batched waits ---------------------------------------------------------- */
+
+/* A busy server's loop turn would otherwise take one message: the wait
+ * returns at the first completion (often the turn's own send, which
+ * completes while it is submitted), the loop handles it and enters again,
+ * and with 50 connections echoing 64-byte messages that is about one
+ * io_uring_enter, and its share of a sleep and a wake-up, per message
+ * (perf, run.sh). The kernel can wait for a batch instead: for wait_nr
+ * completions, but no longer than min_wait_usec, after which any one
+ * will do (6.12, IORING_FEAT_MIN_TIMEOUT). The whole batch then costs one
+ * wake-up and one pass of the kernel's task work.
+ *
+ * What a batch is worth waiting for is learnt from the turns themselves,
+ * counting input completions (receives, accepts, polls: not our own
+ * sends' completions, which the kernel counts too and so are added to
+ * what it is asked for):
+ * - a turn that got 2 or more inputs and all it asked for doubles the
+ *   batch (up to BATCH_MAX);
+ * - a turn whose wait ended at min_wait_usec with less asks next for what
+ *   it got.
+ * One busy connection never gets 2 inputs a turn (single-shot receives:
+ * at most one per connection), so a client, a single transfer or a
+ * request-response peer waits as before, for the first completion; with
+ * many busy connections each wait is bounded by batch_us (default
+ * BATCH_US, NETTOOL_URING_BATCH_US; 0 turns batching off): the most a
+ * completion waits before the loop sees it. Timers are not delayed: the
+ * bound never exceeds the wait's own timeout. */
+static void batch_next(uring_data_t *d, unsigned asked, unsigned got,
+                       unsigned inputs) {
+  if (got < asked)
+    d->batch = (uint16_t)(inputs ? inputs : 1);
+  else if (inputs >= 2 && d->batch < BATCH_MAX)
+    d->batch = (uint16_t)(d->batch * 2 > BATCH_MAX ? BATCH_MAX : d->batch * 2);
+}
+
+/* io_uring_submit_and_wait_min_timeout, which liburing 2.3 lacks: the
+ * queued SQEs go to the kernel, which waits for nr completions for at most
+ * min_us, then for one until timeout_ms (< 0: none). */
+static int ring_wait_min(uring_data_t *d, unsigned nr, unsigned min_us,
+                         int timeout_ms) {
+  struct io_uring *ring = &d->ring;
+  struct io_uring_sq *sq = &ring->sq;
+  unsigned tail = sq->sqe_tail;
+  if (sq->sqe_head != tail) { /* liburing's __io_uring_flush_sq (no SQPOLL) */
+    sq->sqe_head = tail;
+    io_uring_smp_store_release(sq->ktail, tail);
+  }
+  struct __kernel_timespec ts;
+  struct io_uring_getevents_arg arg;
+  memset(&arg, 0, sizeof arg);
+  if (timeout_ms >= 0) {
+    ts.tv_sec = timeout_ms / 1000;
+    ts.tv_nsec = (long long)(timeout_ms % 1000) * 1000000;
+    arg.ts = (uint64_t)(uintptr_t)&ts;
+  }
+  arg.pad = min_us; /* min_wait_usec since 6.12 */
+  unsigned flags = IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG;
+  int fd = ring->ring_fd;
+  if (ring->int_flags & 1) { /* liburing's INT_FLAG_REG_RING */
+    flags |= IORING_ENTER_REGISTERED_RING;
+    fd = ring->enter_ring_fd;
+  }
+  /* (liburing's wrapper returns -errno itself) */
+  return io_uring_enter2((unsigned)fd, tail - *sq->khead, nr, flags,
+                         (sigset_t *)&arg, sizeof arg);
+}
+
 static int ur_wait(nt_reactor_t *r, int timeout_ms) {
   uring_data_t *d = r->backend_data;
   struct io_uring_cqe *cqe = NULL;
@@ -1579,6 +1678,11 @@ static int ur_wait(nt_reactor_t *r, int timeout_ms) {
     NT__DEBUG("io_uring: reactor run on a thread other than its own");
   if (rc) return rc;
   nt__uring_stats.enters++;
+  /* the batch's bound: no longer than the timeout, or no batch */
+  unsigned min_us = d->batch > 1 && d->min_wait_ok ? d->batch_us : 0;
+  if (timeout_ms >= 0 && (uint64_t)timeout_ms * 1000 < min_us)
+    min_us = (unsigned)timeout_ms * 1000;
+  unsigned asked = 1;
   if (timeout_ms == 0) {
     /* With DEFER_TASKRUN nothing completes unless the loop enters for it
      * (liburing's submit enters only when the kernel has set
@@ -1586,6 +1690,10 @@ static int ur_wait(nt_reactor_t *r, int timeout_ms) {
      * the work): a turn that does not block still collects what is ready. */
     rc = d->defer ? io_uring_submit_and_get_events(&d->ring)
                   : io_uring_submit(&d->ring);
+  } else if (min_us) {
+    asked = d->batch + d->sends_out;
+    nt__uring_stats.batch_waits++;
+    rc = ring_wait_min(d, asked, min_us, timeout_ms);
   } else if (timeout_ms < 0) {
     rc = io_uring_submit_and_wait(&d->ring, 1);
   } else {
@@ -1594,11 +1702,14 @@ static int ur_wait(nt_reactor_t *r, int timeout_ms) {
     ts.tv_nsec = (long long)(timeout_ms % 1000) * 1000000;
     rc = io_uring_submit_and_wait_timeout(&d->ring, &cqe, 1, &ts, NULL);
   }
+  d->sends_out = 0;
   /* Callbacks start timers: they count from now (reactor-int.h). */
   nt_reactor_update_time(r);
   if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY && rc != -EAGAIN)
     return rc;
   int n = 0;
+  unsigned got = 0, inputs = 0;
+  d->dgram_inputs = 0;
   for (int round = 0; round < CQE_ROUNDS; round++) {
     struct io_uring_cqe *cqes[CQE_BATCH];
     cqe_copy_t ev[CQE_BATCH];
@@ -1612,8 +1723,11 @@ static int ur_wait(nt_reactor_t *r, int timeout_ms) {
       ev[i].flags = cqes[i]->flags;
     }
     io_uring_cq_advance(&d->ring, k);
+    got += k;
     for (unsigned i = 0; i < k; i++) {
-      switch (ev[i].ud & TAG_MASK) {
+      unsigned tag = (unsigned)(ev[i].ud & TAG_MASK);
+      inputs += tag != TAG_CIO_SEND && tag != TAG_IGNORE && tag != TAG_OBJ;
+      switch (tag) {
       case TAG_POLL:
         n += dispatch_poll(r, d, &ev[i]);
         break;
@@ -1643,6 +1757,8 @@ static int ur_wait(nt_reactor_t *r, int timeout_ms) {
     if (d->dstarved) rearm_dstarved(d);
     if (k < CQE_BATCH) break;
   }
+  if (timeout_ms != 0 && d->min_wait_ok && d->batch_us)
+    batch_next(d, asked, got, inputs + d->dgram_inputs);
   return n;
 }
 

@@ -146,6 +146,10 @@ extern int nt__uring_dgram_setup_fail;
 extern int (*nt__uring_flags_hook)(unsigned flags);
 /* The IORING_SETUP_* flags r's ring was made with (r on io_uring). */
 unsigned nt__uring_setup_flags(const nt_reactor_t *r);
+/* The bound in microseconds of r's waits for a batch of completions, 0
+ * when it does not batch (the kernel lacks min_wait, before 6.12, or
+ * NETTOOL_URING_BATCH_US=0); r on io_uring. */
+unsigned nt__uring_batch_us(const nt_reactor_t *r);
 /* Counters for tests, process-wide: receives that found every provided
  * buffer in use, sends the kernel took only part of, chunks kept while
  * reading was off, cios allocated and not yet freed. */
@@ -166,6 +170,8 @@ typedef struct {
   unsigned long zc_sends, zc_copied, zc_off;
   /* send copies that reused a block a finished send left (snd_get) */
   unsigned long snd_reused;
+  /* waits for a batch of completions (batch_next) */
+  unsigned long batch_waits;
 } nt__uring_stats_t;
 extern nt__uring_stats_t nt__uring_stats;
 #endif
