@@ -34,21 +34,8 @@
 #include "nettool/transport.h"
 #include "nettool/udp.h"
 #include "reactor-int.h"
+#include "itest_uring.h"
 #include "unix-int.h"
-
-static uint64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static nt_reactor_t *uring_new(void) {
-  nt_reactor_options_t o = {.backend = "io_uring"};
-  nt_reactor_t *r = NULL;
-  assert_int_equal(nt_reactor_new(&r, &o), 0);
-  assert_string_equal(nt_reactor_backend_name(r), "io_uring");
-  return r;
-}
 
 typedef int (*cond_fn)(void *arg);
 
@@ -1577,15 +1564,6 @@ static void test_zc_unsupported_socket(void **state) {
   free(got);
   free(rx.rx);
   unsetenv("NETTOOL_URING_SEND_ZC");
-}
-
-static int uring_available(void) {
-  nt_reactor_options_t o = {.backend = "io_uring"};
-  nt_reactor_t *r = NULL;
-  if (nt_reactor_new(&r, &o)) return 0;
-  int ok = !strcmp(nt_reactor_backend_name(r), "io_uring");
-  nt_reactor_free(r);
-  return ok;
 }
 
 int main(void) {

@@ -31,16 +31,11 @@
 #include "nettool/testing.h"
 #include "nettool/transport.h"
 #include "reactor-int.h"
+#include "itest_uring.h"
 
 #define MSG 64
 #define BIG 16384
 #define MAXC 32
-
-static uint64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* --- the server side: an echo protocol on the reactor --------------------- */
 
@@ -160,9 +155,7 @@ typedef struct {
 
 static void rig_open(rig_t *g, int n) {
   memset(g, 0, sizeof *g);
-  nt_reactor_options_t o = {.backend = "io_uring"};
-  assert_int_equal(nt_reactor_new(&g->r, &o), 0);
-  assert_string_equal(nt_reactor_backend_name(g->r), "io_uring");
+  g->r = uring_new();
   g->n = n;
   for (int i = 0; i < n; i++) {
     int sv[2];
@@ -260,15 +253,6 @@ static void test_batching_off(void **state) {
   print_phase("32 connections, NETTOOL_URING_BATCH_US=0", busy);
   assert_int_equal(busy.batch_waits, 0);
   rig_close(&g);
-}
-
-static int uring_available(void) {
-  nt_reactor_options_t o = {.backend = "io_uring"};
-  nt_reactor_t *r = NULL;
-  if (nt_reactor_new(&r, &o)) return 0;
-  int ok = !strcmp(nt_reactor_backend_name(r), "io_uring");
-  nt_reactor_free(r);
-  return ok;
 }
 
 int main(void) {

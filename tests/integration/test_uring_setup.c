@@ -30,22 +30,9 @@
 #include "nettool/testing.h"
 #include "nettool/transport.h"
 #include "reactor-int.h"
+#include "itest_uring.h"
 
 #define DEFER (IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN)
-
-static uint64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static nt_reactor_t *uring_new(void) {
-  nt_reactor_options_t o = {.backend = "io_uring"};
-  nt_reactor_t *r = NULL;
-  assert_int_equal(nt_reactor_new(&r, &o), 0);
-  assert_string_equal(nt_reactor_backend_name(r), "io_uring");
-  return r;
-}
 
 static void tick_cb(nt_timer_t *t) { (void)t; }
 
@@ -365,14 +352,12 @@ static void test_send_copies_reused(void **state) {
   assert_int_equal(nt_test_reactor_free(r), 0);
 }
 
-static int uring_available(void) {
-  nt_reactor_options_t o = {.backend = "io_uring"};
+static int defer_available(void) {
   nt_reactor_t *r = NULL;
-  if (nt_reactor_new(&r, &o)) return 0;
-  int ok = !strcmp(nt_reactor_backend_name(r), "io_uring");
-  int defer = ok && (nt__uring_setup_flags(r) & DEFER) == DEFER;
+  if (!uring_available_r(&r)) return 0;
+  int defer = (nt__uring_setup_flags(r) & DEFER) == DEFER;
   nt_reactor_free(r);
-  return ok && defer;
+  return defer;
 }
 
 int main(void) {
@@ -385,7 +370,7 @@ int main(void) {
       cmocka_unit_test(test_pause_leaves_data_in_socket),
       cmocka_unit_test(test_send_copies_reused),
   };
-  if (!uring_available()) {
+  if (!defer_available()) {
     printf("io_uring with DEFER_TASKRUN unavailable here (kernel before 6.1, "
            "disabled or forbidden): skipped\n");
     return 77;
