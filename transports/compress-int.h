@@ -10,6 +10,9 @@
 /* Loads zlib if it is not yet (NT_ZLIB_LAZY; at once otherwise): 0, or
  * NT_ENOTSUP (libz cannot be loaded; logged once). Thread-safe. */
 int nt__compress_load(void);
+/* The file NT_ZLIB_LAZY loads (NT_ZLIB_SONAME); tests point it at one that
+ * does not exist before the first load. */
+extern const char *nt__zlib_soname;
 
 /* zlib's crc32 over len bytes, continuing from *crc, and crc32_combine64
  * (*crc1 becomes the CRC of piece 1 then piece 2): 0, or NT_ENOTSUP with

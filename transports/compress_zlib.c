@@ -56,16 +56,18 @@ static struct {
 static pthread_once_t z_once = PTHREAD_ONCE_INIT;
 static int z_status = NT_ENOTSUP;
 
-static void z_load(void) {
-#ifdef NT_ZLIB_LAZY
 #ifndef NT_ZLIB_SONAME
 #define NT_ZLIB_SONAME "libz.so.1"
 #endif
+const char *nt__zlib_soname = NT_ZLIB_SONAME;
+
+static void z_load(void) {
+#ifdef NT_ZLIB_LAZY
   /* RTLD_LOCAL: zlib's names stay out of the program's namespace */
-  void *h = dlopen(NT_ZLIB_SONAME, RTLD_NOW | RTLD_LOCAL);
+  void *h = dlopen(nt__zlib_soname, RTLD_NOW | RTLD_LOCAL);
   if (!h) {
     const char *e = dlerror();
-    nt__log(NT__LOG_ERROR, "compress: cannot load %s: %s", NT_ZLIB_SONAME, e ? e : "?");
+    nt__log(NT__LOG_ERROR, "compress: cannot load %s: %s", nt__zlib_soname, e ? e : "?");
     return;
   }
   const char *missing = NULL;
@@ -74,7 +76,7 @@ static void z_load(void) {
   NT__ZLIB_FUNCS(NT__ZLIB_LOAD)
 #undef NT__ZLIB_LOAD
   if (missing) { /* the handle stays: the table may be half filled */
-    nt__log(NT__LOG_ERROR, "compress: %s has no %s", NT_ZLIB_SONAME, missing);
+    nt__log(NT__LOG_ERROR, "compress: %s has no %s", nt__zlib_soname, missing);
     return;
   }
 #else

@@ -568,10 +568,19 @@ static int nntp_get(int argc, char **argv) {
     o.proxy = proxy; /* copied by the downloader */
     rc = nt_nzb_get_add_server(x.g, sv[i].host, sv[i].port, &o, 0);
   }
-  if (!rc) rc = nt_nzb_get_start(x.g);
+  int at_start = 0; /* rc is nt_nzb_get_start's */
+  if (!rc) {
+    rc = nt_nzb_get_start(x.g);
+    at_start = 1;
+  }
   if (rc) {
-    cli_error("%s", nt_strerror(rc));
-    code = rc == NT_ENOMEM ? NT_EXIT_INTERNAL : NT_EXIT_FILE;
+    if (at_start && rc == NT_ENOTSUP) { /* zlib is loaded for the CRCs (logged why) */
+      cli_error("cannot check yEnc CRC32s: zlib cannot be loaded");
+      code = NT_EXIT_LOCAL;
+    } else {
+      cli_error("%s", nt_strerror(rc));
+      code = rc == NT_ENOMEM ? NT_EXIT_INTERNAL : NT_EXIT_FILE;
+    }
     nt_nzb_get_free(x.g);
     x.g = NULL;
   } else {

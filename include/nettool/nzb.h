@@ -167,8 +167,9 @@ int nt_nzb_get_add_server_sized(size_t nntp_opts_size, nt_nzb_get_t *g,
  * again; a file already complete, NAME there without NAME.part, is
  * skipped), the .part files opened and the connections made. Returns 0
  * (callbacks follow; the download frees itself after done()), NT_EINVAL
- * (no server), a file error (the folder, a .part file: nothing started;
- * free it with nt_nzb_get_free), NT_ENOMEM. */
+ * (no server), NT_ENOTSUP (zlib, which checks the yEnc CRC32s, cannot be
+ * loaded), a file error (the folder, a .part file: nothing started; free
+ * it with nt_nzb_get_free), NT_ENOMEM. */
 int nt_nzb_get_start(nt_nzb_get_t *g);
 /* Frees a download that was never started (or whose start failed). */
 void nt_nzb_get_free(nt_nzb_get_t *g);

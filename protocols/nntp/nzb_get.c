@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "backoff-int.h"
+#include "compress-int.h"
 #include "nettool/yenc.h"
 #include "nzb-int.h"
 #include "reactor-int.h"
@@ -837,6 +838,9 @@ static int exists(const char *p) {
 int nt_nzb_get_start(nt_nzb_get_t *g) {
   if (!g || g->started) return NT_EINVAL;
   if (!g->nsv) return NT_EINVAL;
+  /* Every yEnc part's CRC32 is checked with zlib's (loaded lazily): without
+   * it every segment would pass for damaged, so say so before any work. */
+  if (nt__compress_load()) return NT_ENOTSUP;
   struct stat st;
   if (stat(g->dir, &st) < 0) return -errno;
   if (!S_ISDIR(st.st_mode)) return -ENOTDIR;
