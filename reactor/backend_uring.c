@@ -121,8 +121,8 @@ typedef struct {
   uint8_t defer, disabled;
   pthread_t owner;
   /* batched waits (see batch_next): the kernel has min_wait_usec; the
-   * batch's bound in microseconds (0: off) and its size in input
-   * completions; sends submitted since the last wait (their completions
+   * batch's bound in microseconds (0: off, or no min_wait_usec) and its
+   * size in input completions; sends submitted since the last wait (their completions
    * count in the kernel's wait too) */
   uint8_t min_wait_ok;
   uint16_t batch;
@@ -293,7 +293,7 @@ unsigned nt__uring_setup_flags(const nt_reactor_t *r) {
 
 unsigned nt__uring_batch_us(const nt_reactor_t *r) {
   const uring_data_t *d = r->backend_data;
-  return d->min_wait_ok ? d->batch_us : 0;
+  return d->batch_us;
 }
 
 static int ur_init(nt_reactor_t *r) {
@@ -326,6 +326,7 @@ static int ur_init(nt_reactor_t *r) {
     long v = strtol(bu, NULL, 10);
     d->batch_us = v >= 0 && v <= 10000 ? (uint32_t)v : BATCH_US;
   }
+  if (!d->min_wait_ok) d->batch_us = 0; /* a kernel before 6.12 */
   r->backend_data = d;
   return 0;
 }
@@ -454,6 +455,17 @@ static uint64_t cio_ud(nt__cio_t *c, int tag) {
   return (uint64_t)(uintptr_t)c | (uint64_t)tag;
 }
 
+/* Registers a provided-buffer ring at mem (n entries) as group with ring. */
+static int buf_ring_register(struct io_uring *ring, void *mem, unsigned n,
+                             int group) {
+  struct io_uring_buf_reg reg;
+  memset(&reg, 0, sizeof reg);
+  reg.ring_addr = (uint64_t)(uintptr_t)mem;
+  reg.ring_entries = n;
+  reg.bgid = (uint16_t)group;
+  return io_uring_register_buf_ring(ring, &reg, 0);
+}
+
 static int br_setup(uring_data_t *d) {
   unsigned n = nt__uring_nbufs_override ? nt__uring_nbufs_override : URING_NBUFS;
   unsigned size = URING_BUFSIZE;
@@ -464,12 +476,7 @@ static int br_setup(uring_data_t *d) {
   void *mem = mmap(NULL, ring_bytes + (size_t)n * size, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (mem == MAP_FAILED) return NT_ENOMEM;
-  struct io_uring_buf_reg reg;
-  memset(&reg, 0, sizeof reg);
-  reg.ring_addr = (uint64_t)(uintptr_t)mem;
-  reg.ring_entries = n;
-  reg.bgid = BUF_GROUP;
-  if (io_uring_register_buf_ring(&d->ring, &reg, 0) < 0) {
+  if (buf_ring_register(&d->ring, mem, n, BUF_GROUP) < 0) {
     munmap(mem, ring_bytes + (size_t)n * size);
     return NT_ENOTSUP; /* a kernel before 5.19 */
   }
@@ -1291,12 +1298,7 @@ static int dbr_setup(uring_data_t *d) {
   void *mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (mem == MAP_FAILED) return NT_ENOMEM;
-  struct io_uring_buf_reg reg;
-  memset(&reg, 0, sizeof reg);
-  reg.ring_addr = (uint64_t)(uintptr_t)mem;
-  reg.ring_entries = DGRAM_NBUFS;
-  reg.bgid = DGRAM_GROUP;
-  if (io_uring_register_buf_ring(&d->ring, &reg, 0) < 0) {
+  if (buf_ring_register(&d->ring, mem, DGRAM_NBUFS, DGRAM_GROUP) < 0) {
     munmap(mem, bytes);
     return NT_ENOTSUP;
   }
@@ -1646,6 +1648,13 @@ static void batch_next(uring_data_t *d, unsigned asked, unsigned got,
     d->batch = (uint16_t)(d->batch * 2 > BATCH_MAX ? BATCH_MAX : d->batch * 2);
 }
 
+static struct __kernel_timespec ms_ts(int ms) {
+  struct __kernel_timespec ts;
+  ts.tv_sec = ms / 1000;
+  ts.tv_nsec = (long long)(ms % 1000) * 1000000;
+  return ts;
+}
+
 /* io_uring_submit_and_wait_min_timeout, which liburing 2.3 lacks: the
  * queued SQEs go to the kernel, which waits for nr completions for at most
  * min_us, then for one until timeout_ms (< 0: none). */
@@ -1658,14 +1667,10 @@ static int ring_wait_min(uring_data_t *d, unsigned nr, unsigned min_us,
     sq->sqe_head = tail;
     io_uring_smp_store_release(sq->ktail, tail);
   }
-  struct __kernel_timespec ts;
+  struct __kernel_timespec ts = ms_ts(timeout_ms);
   struct io_uring_getevents_arg arg;
   memset(&arg, 0, sizeof arg);
-  if (timeout_ms >= 0) {
-    ts.tv_sec = timeout_ms / 1000;
-    ts.tv_nsec = (long long)(timeout_ms % 1000) * 1000000;
-    arg.ts = (uint64_t)(uintptr_t)&ts;
-  }
+  if (timeout_ms >= 0) arg.ts = (uint64_t)(uintptr_t)&ts;
   arg.pad = min_us; /* min_wait_usec since 6.12 */
   unsigned flags = IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG;
   int fd = ring->ring_fd;
@@ -1687,7 +1692,7 @@ static int ur_wait(nt_reactor_t *r, int timeout_ms) {
   if (rc) return rc;
   nt__uring_stats.enters++;
   /* the batch's bound: no longer than the timeout, or no batch */
-  unsigned min_us = d->batch > 1 && d->min_wait_ok ? d->batch_us : 0;
+  unsigned min_us = d->batch > 1 ? d->batch_us : 0;
   if (timeout_ms >= 0 && (uint64_t)timeout_ms * 1000 < min_us)
     min_us = (unsigned)timeout_ms * 1000;
   unsigned asked = 1;
@@ -1705,9 +1710,7 @@ static int ur_wait(nt_reactor_t *r, int timeout_ms) {
   } else if (timeout_ms < 0) {
     rc = io_uring_submit_and_wait(&d->ring, 1);
   } else {
-    struct __kernel_timespec ts;
-    ts.tv_sec = timeout_ms / 1000;
-    ts.tv_nsec = (long long)(timeout_ms % 1000) * 1000000;
+    struct __kernel_timespec ts = ms_ts(timeout_ms);
     rc = io_uring_submit_and_wait_timeout(&d->ring, &cqe, 1, &ts, NULL);
   }
   d->sends_out = 0;
@@ -1765,7 +1768,7 @@ static int ur_wait(nt_reactor_t *r, int timeout_ms) {
     if (d->dstarved) rearm_dstarved(d);
     if (k < CQE_BATCH) break;
   }
-  if (timeout_ms != 0 && d->min_wait_ok && d->batch_us)
+  if (timeout_ms != 0 && d->batch_us)
     batch_next(d, asked, got, inputs + d->dgram_inputs);
   return n;
 }
@@ -1787,16 +1790,6 @@ static int ur_wait(nt_reactor_t *r, int timeout_ms) {
  * nothing has reached the kernel yet, the requests queued so far are
  * copied into the new ring and the buffer rings registered with it. Asked
  * after the reactor's first turn, it says NT_ENOTSUP (docs/API.md). */
-static int buf_ring_register(struct io_uring *ring, void *mem, unsigned n,
-                             int group) {
-  struct io_uring_buf_reg reg;
-  memset(&reg, 0, sizeof reg);
-  reg.ring_addr = (uint64_t)(uintptr_t)mem;
-  reg.ring_entries = n;
-  reg.bgid = (uint16_t)group;
-  return io_uring_register_buf_ring(ring, &reg, 0);
-}
-
 static int ring_undefer(uring_data_t *d) {
   if (!d->disabled) return NT_ENOTSUP; /* requests are in the kernel */
   struct io_uring nr;

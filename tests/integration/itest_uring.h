@@ -1,7 +1,8 @@
 /* Shared by the io_uring backend's own tests (test_uring.c,
  * test_uring_setup.c, test_uring_batch.c): a monotonic clock, a reactor on
- * io_uring (asserted: not the epoll fallback), and whether the ring can be
- * set up here at all (the programs exit 77, skipped, when it cannot).
+ * io_uring (asserted: not the epoll fallback), whether the ring can be set
+ * up here at all (the programs exit 77, skipped, when it cannot), and a
+ * bounded run of the loop.
  *
  * Header-only and all static, like itest_backends.h: include it once per
  * program, after <cmocka.h>. */
@@ -42,5 +43,19 @@ static int uring_available_r(nt_reactor_t **out) {
 }
 
 static inline int uring_available(void) { return uring_available_r(NULL); }
+
+/* A timer that does nothing: run loops start it so that no wait sleeps
+ * longer than its period. */
+static inline void tick_cb(nt_timer_t *t) { (void)t; }
+
+/* Runs turns of at most 2 ms each for ms. */
+static inline void run_for(nt_reactor_t *r, uint64_t ms) {
+  uint64_t end = mono_ms() + ms;
+  nt_timer_t tick;
+  nt_timer_init(r, &tick, tick_cb);
+  nt_timer_start(&tick, 2, 2);
+  while (mono_ms() < end) assert_true(nt_reactor_run_once(r, 1) >= 0);
+  nt_timer_stop(&tick);
+}
 
 #endif

@@ -39,8 +39,6 @@
 
 typedef int (*cond_fn)(void *arg);
 
-static void tick_cb(nt_timer_t *t) { (void)t; }
-
 /* Runs turns (each at most 5 ms) until cond holds or ms pass. */
 static int run_until(nt_reactor_t *r, cond_fn cond, void *arg, uint64_t ms) {
   uint64_t end = mono_ms() + ms;
@@ -53,15 +51,6 @@ static int run_until(nt_reactor_t *r, cond_fn cond, void *arg, uint64_t ms) {
     assert_true(nt_reactor_run_once(r, 1) >= 0);
   nt_timer_stop(&tick);
   return cond(arg);
-}
-
-static void run_for(nt_reactor_t *r, uint64_t ms) {
-  uint64_t end = mono_ms() + ms;
-  nt_timer_t tick;
-  nt_timer_init(r, &tick, tick_cb);
-  nt_timer_start(&tick, 2, 2);
-  while (mono_ms() < end) assert_true(nt_reactor_run_once(r, 1) >= 0);
-  nt_timer_stop(&tick);
 }
 
 /* --- a protocol that records everything ----------------------------------- */

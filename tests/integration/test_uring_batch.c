@@ -111,8 +111,6 @@ typedef struct {
   long msgs;
 } phase_t;
 
-static void tick_cb(nt_timer_t *t) { (void)t; }
-
 /* Runs n connections' closed loop of total messages through r's echo
  * connections (fds[i] the reactor's sides); what the loop did meanwhile. */
 static phase_t run_load_size(nt_reactor_t *r, int *peer, int n, long total,

@@ -34,17 +34,6 @@
 
 #define DEFER (IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN)
 
-static void tick_cb(nt_timer_t *t) { (void)t; }
-
-static void run_for(nt_reactor_t *r, uint64_t ms) {
-  uint64_t end = mono_ms() + ms;
-  nt_timer_t tick;
-  nt_timer_init(r, &tick, tick_cb);
-  nt_timer_start(&tick, 2, 2);
-  while (mono_ms() < end) assert_true(nt_reactor_run_once(r, 1) >= 0);
-  nt_timer_stop(&tick);
-}
-
 /* --- a protocol that echoes a line and records what it got ------------------ */
 
 typedef struct {
